@@ -1,0 +1,153 @@
+/**
+ * A batch is what one kernel block held: one ArrayBuffer with a fixed-size record per
+ * packet followed by the packets' bytes (layout: native/common/batch.h). Batches are
+ * never reused, so packets and their data stay valid as long as they are referenced.
+ *
+ * Two ways to read one: iterate it for Packet objects, or use the indexed accessors
+ * (`lengthAt(i)`, `offsetAt(i)` into `batch.data`, ...) which allocate nothing per
+ * packet, for consumers that touch millions of packets a second.
+ */
+
+import { linkOf } from './link';
+
+// Word indices of a packet's record (kMetaWords u32 each).
+const OFFSET = 0;
+const CAPLEN = 1;
+const WIRELEN = 2;
+const IFINDEX = 3;
+const TS_SEC = 4;
+const TS_NSEC = 5;
+const LINK = 6;
+const META_WORDS = 8;
+
+export type Direction = 'in' | 'out';
+
+/** One captured packet: a handle on its batch, so it costs no copy of the data. */
+export class Packet {
+  readonly #batch: Batch;
+  readonly #i: number;
+
+  /** @internal */
+  constructor(batch: Batch, index: number) {
+    this.#batch = batch;
+    this.#i = index;
+  }
+
+  /** Capture time, milliseconds since the epoch (sub-millisecond fraction included). */
+  get timestamp(): number {
+    return this.#batch.timestampAt(this.#i);
+  }
+
+  /** Capture time, nanoseconds since the epoch, exact. */
+  get timestampNs(): bigint {
+    return this.#batch.timestampNsAt(this.#i);
+  }
+
+  get interfaceIndex(): number {
+    return this.#batch.interfaceIndexAt(this.#i);
+  }
+
+  get direction(): Direction {
+    return this.#batch.directionAt(this.#i);
+  }
+
+  /** Bytes on the wire. */
+  get length(): number {
+    return this.#batch.lengthAt(this.#i);
+  }
+
+  /** Bytes captured (≤ length: snaplen). */
+  get capturedLength(): number {
+    return this.#batch.capturedLengthAt(this.#i);
+  }
+
+  /** pcap LINKTYPE_* of `data` (1 Ethernet, 101 raw IP), null for an unknown link. */
+  get linkType(): number | null {
+    return this.#batch.linkTypeAt(this.#i);
+  }
+
+  /** The captured bytes, from the link-layer header on: a view, not a copy. */
+  get data(): Buffer {
+    return this.#batch.dataAt(this.#i);
+  }
+
+  toJSON(): object {
+    return {
+      timestamp: this.timestamp,
+      interfaceIndex: this.interfaceIndex,
+      direction: this.direction,
+      length: this.length,
+      capturedLength: this.capturedLength,
+      linkType: this.linkType,
+    };
+  }
+}
+
+export class Batch implements Iterable<Packet> {
+  /** Number of packets. */
+  readonly length: number;
+  /** Sum of the packets' wire lengths. */
+  readonly bytes: number;
+  /** Every packet's bytes; packet i's start at `offsetAt(i)`. */
+  readonly data: Buffer;
+  readonly #meta: Uint32Array;
+
+  /** @internal */
+  constructor(buffer: ArrayBuffer, count: number, bytes: number) {
+    this.#meta = new Uint32Array(buffer, 0, count * META_WORDS);
+    this.length = count;
+    this.bytes = bytes;
+    this.data = Buffer.from(buffer);
+  }
+
+  /** Memory the batch holds, bytes. */
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+
+  at(index: number): Packet | undefined {
+    const i = index < 0 ? this.length + index : index;
+    return i >= 0 && i < this.length ? new Packet(this, i) : undefined;
+  }
+
+  *[Symbol.iterator](): Iterator<Packet> {
+    for (let i = 0; i < this.length; i++) yield new Packet(this, i);
+  }
+
+  lengthAt(i: number): number {
+    return this.#meta[i * META_WORDS + WIRELEN]!;
+  }
+
+  capturedLengthAt(i: number): number {
+    return this.#meta[i * META_WORDS + CAPLEN]!;
+  }
+
+  offsetAt(i: number): number {
+    return this.#meta[i * META_WORDS + OFFSET]!;
+  }
+
+  dataAt(i: number): Buffer {
+    return this.data.subarray(this.offsetAt(i), this.offsetAt(i) + this.capturedLengthAt(i));
+  }
+
+  interfaceIndexAt(i: number): number {
+    return this.#meta[i * META_WORDS + IFINDEX]!;
+  }
+
+  directionAt(i: number): Direction {
+    return this.#meta[i * META_WORDS + LINK]! >>> 16 ? 'out' : 'in';
+  }
+
+  linkTypeAt(i: number): number | null {
+    return linkOf(this.#meta[i * META_WORDS + LINK]! & 0xffff)?.linkType ?? null;
+  }
+
+  /** Capture time of packet i, ms since the epoch. */
+  timestampAt(i: number): number {
+    return this.#meta[i * META_WORDS + TS_SEC]! * 1e3 + this.#meta[i * META_WORDS + TS_NSEC]! / 1e6;
+  }
+
+  timestampNsAt(i: number): bigint {
+    return BigInt(this.#meta[i * META_WORDS + TS_SEC]!) * 1_000_000_000n + BigInt(this.#meta[i * META_WORDS + TS_NSEC]!);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The Capturer: one delivery path from a backend to every way of reading it (batch
+ * iterator, packet iterator, events, Readable). Memory is bounded: once `highWaterMark`
+ * bytes of batches wait unread, the backend is paused and the kernel's ring takes the
+ * burst, counting what it drops.
+ */
+import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import type { Backend } from './backend';
+import type { Batch, Packet } from './batch';
+import { BusyError, ClosedError } from './errors';
+import type { ProbeReport } from './probe';
+import type { BackendName, Selection } from './selection';
+import type { TlsState } from './tls';
+
+export interface CaptureStats {
+  /** Packets captured (delivered to this capturer). */
+  packets: number;
+  /** Their bytes on the wire. */
+  bytes: number;
+  drops: {
+    /** Dropped by the kernel before tapwire could take them (raw-socket: its ring was full). */
+    kernel: number;
+    /** Did not fit the BPF ring buffer (eBPF backend). */
+    ring: number;
+    /** Discarded in user space. */
+    userspace: number;
+  };
+  /** Rejected by the filter, where the backend can count it; null where it cannot. */
+  filtered: number | null;
+}
+
+export interface CaptureSelection extends Selection {
+  probe: ProbeReport;
+  tls: TlsState;
+}
+
+interface Waiter {
+  resolve(result: IteratorResult<Batch>): void;
+}
+
+export interface CapturerEvents {
+  batch: [Batch];
+  packet: [Packet];
+  close: [];
+}
+
+export class Capturer extends EventEmitter<CapturerEvents> implements AsyncIterable<Batch>, AsyncDisposable {
+  /** The backend that captures: 'ebpf' or 'raw-socket'. */
+  readonly backend: BackendName;
+  /** What was chosen and why, with the probe report and the TLS decision. */
+  readonly selection: CaptureSelection;
+  readonly #source: Backend;
+  readonly #highWaterMark: number;
+  readonly #queue: Batch[] = [];
+  #queuedBytes = 0;
+  #paused = false;
+  #iterating = false;
+  #waiter: Waiter | null = null;
+  #packets = 0;
+  #bytes = 0;
+  #closing: Promise<void> | null = null;
+  #ended = false;
+
+  /** @internal Use openCapturer(). */
+  constructor(source: Backend, selection: CaptureSelection, highWaterMark: number) {
+    super();
+    this.backend = source.name;
+    this.selection = selection;
+    this.#source = source;
+    this.#highWaterMark = highWaterMark;
+    source.start((batch) => this.#deliver(batch));
+  }
+
+  #deliver(batch: Batch): void {
+    this.#packets += batch.length;
+    this.#bytes += batch.bytes;
+    const batchListeners = this.listenerCount('batch');
+    const packetListeners = this.listenerCount('packet');
+    if (batchListeners) this.emit('batch', batch);
+    if (packetListeners) for (const packet of batch) this.emit('packet', packet);
+    // Batches wait for a reader when one is looping, or when nobody listens yet.
+    if (!this.#iterating && (batchListeners || packetListeners)) return;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w.resolve({ value: batch, done: false });
+      return;
+    }
+    this.#queue.push(batch);
+    this.#queuedBytes += batch.byteLength;
+    if (!this.#paused && this.#queuedBytes > this.#highWaterMark && !this.#closing) {
+      this.#paused = true;
+      this.#source.pause();
+    }
+  }
+
+  #next(): Promise<IteratorResult<Batch>> {
+    const batch = this.#queue.shift();
+    if (batch) {
+      this.#queuedBytes -= batch.byteLength;
+      if (this.#paused && this.#queuedBytes <= this.#highWaterMark / 2 && !this.#closing) {
+        this.#paused = false;
+        this.#source.resume();
+      }
+      return Promise.resolve({ value: batch, done: false });
+    }
+    if (this.#ended) {
+      this.#iterating = false;
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve) => {
+      this.#waiter = { resolve };
+    });
+  }
+
+  /** Batches in capture order, one per kernel block; ends when the capturer closes. */
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    if (this.#iterating) throw new BusyError('another loop is already reading this capturer');
+    if (this.#ended && this.#queue.length === 0) throw new ClosedError();
+    this.#iterating = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        this.#iterating = false;
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** Packets one at a time, over the same delivery as the batch iterator. */
+  async *packets(): AsyncGenerator<Packet, void, undefined> {
+    for await (const batch of this) yield* batch;
+  }
+
+  /** An object-mode Readable of batches (default) or packets. */
+  readable(unit: 'batches' | 'packets' = 'batches'): Readable {
+    return Readable.from(unit === 'packets' ? this.packets() : this, { objectMode: true });
+  }
+
+  stats(): CaptureStats {
+    const s = this.#source.stats();
+    return {
+      packets: this.#packets,
+      bytes: this.#bytes,
+      drops: { kernel: s.kernelDrops, ring: s.ringDrops, userspace: s.userspaceDrops },
+      filtered: s.filtered,
+    };
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /**
+   * Stops capturing, hands over every packet captured so far (iteration then ends),
+   * and frees all kernel state. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#source.close();
+      } finally {
+        this.#ended = true;
+        if (this.#waiter) {
+          const w = this.#waiter;
+          this.#waiter = null;
+          this.#iterating = false;
+          w.resolve({ value: undefined, done: true });
+        }
+        this.emit('close');
+      }
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Every error tapwire throws is a TapwireError with a stable `code`; where the kernel
+ * refused something, `errno` and `syscall` say what and why.
+ */
+export type ErrorCode =
+  | 'ERR_NO_BACKEND'
+  | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_PERMISSION'
+  | 'ERR_BAD_FILTER'
+  | 'ERR_NO_SUCH_INTERFACE'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_TLS_UNAVAILABLE'
+  | 'ERR_CLOSED'
+  | 'ERR_BUSY'
+  | 'ERR_SYSTEM';
+
+export interface TapwireErrorDetails {
+  errno?: number;
+  syscall?: string;
+  cause?: unknown;
+}
+
+export class TapwireError extends Error {
+  readonly code: ErrorCode;
+  readonly errno?: number;
+  readonly syscall?: string;
+
+  constructor(code: ErrorCode, message: string, details: TapwireErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    if (details.errno !== undefined) this.errno = details.errno;
+    if (details.syscall !== undefined) this.syscall = details.syscall;
+  }
+}
+
+/** No backend can run here; the message names every reason. */
+export class NoBackendError extends TapwireError {
+  constructor(message: string) {
+    super('ERR_NO_BACKEND', message);
+  }
+}
+
+/** The backend the caller forced cannot run here; the message gives the probe's reason. */
+export class BackendUnavailableError extends TapwireError {
+  constructor(message: string, details?: TapwireErrorDetails) {
+    super('ERR_BACKEND_UNAVAILABLE', message, details);
+  }
+}
+
+export class PermissionError extends TapwireError {
+  constructor(message: string, details?: TapwireErrorDetails) {
+    super('ERR_PERMISSION', message, details);
+  }
+}
+
+export class BadFilterError extends TapwireError {
+  constructor(message: string) {
+    super('ERR_BAD_FILTER', message);
+  }
+}
+
+export class NoSuchInterfaceError extends TapwireError {
+  constructor(name: string) {
+    super('ERR_NO_SUCH_INTERFACE', `no such network interface: ${JSON.stringify(name)}`);
+  }
+}
+
+export class InvalidOptionError extends TapwireError {
+  constructor(message: string) {
+    super('ERR_INVALID_OPTION', message);
+  }
+}
+
+export class TlsUnavailableError extends TapwireError {
+  constructor(message: string) {
+    super('ERR_TLS_UNAVAILABLE', message);
+  }
+}
+
+export class ClosedError extends TapwireError {
+  constructor(what = 'capturer') {
+    super('ERR_CLOSED', `the ${what} is closed`);
+  }
+}
+
+export class BusyError extends TapwireError {
+  constructor(message: string) {
+    super('ERR_BUSY', message);
+  }
+}
+
+const EPERM = 1;
+const EACCES = 13;
+
+/** What the native layer throws: a plain Error with the kernel's errno and the call. */
+interface NativeError extends Error {
+  errno?: number;
+  syscall?: string;
+}
+
+/**
+ * Turns a native failure into a TapwireError. `needs` names the capabilities the
+ * failing step requires, so a permission error says what to grant.
+ */
+export function fromNative(err: unknown, action: string, needs: string): TapwireError {
+  if (err instanceof TapwireError) return err;
+  const e = err as NativeError;
+  const details = { errno: e.errno, syscall: e.syscall, cause: err };
+  if (e.errno === EPERM || e.errno === EACCES) {
+    return new PermissionError(
+      `${action}: ${e.message}. Run as root or grant ${needs} ` +
+        `(for example: sudo setcap ${needs.toLowerCase().replace(/\+/g, ',')}+ep "$(readlink -f "$(which node)")")`,
+      details,
+    );
+  }
+  return new TapwireError('ERR_SYSTEM', `${action}: ${e.message}`, details);
+}

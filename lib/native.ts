@@ -1,0 +1,54 @@
+/** The one place the compiled addon is loaded; everything native goes through here. */
+import path from 'node:path';
+import nodeGypBuild from 'node-gyp-build';
+
+export interface NativeFeature {
+  ok: boolean;
+  errno: number;
+}
+
+export interface NativeProbe {
+  kernelRelease: string;
+  capabilities: Record<string, boolean>;
+  bpf: NativeFeature;
+  tcProgram: NativeFeature;
+  ringBuffer: NativeFeature;
+  tcx: NativeFeature;
+  packetSocket: NativeFeature;
+  uprobe: NativeFeature;
+  btf: NativeFeature;
+}
+
+export interface PacketRingOptions {
+  ifindex: number;
+  filter: Buffer;
+  blockSize: number;
+  blockCount: number;
+  blockTimeoutMs: number;
+  promiscuous: boolean;
+}
+
+export type BatchCallback = (buffer: ArrayBuffer, count: number, wireBytes: number) => void;
+
+export interface PacketRing {
+  resume(): void;
+  pause(): void;
+  flush(): void;
+  detach(): void;
+  stats(): { kernelDrops: number; userspaceDrops: number };
+  close(): void;
+}
+
+export interface NativeBinding {
+  probe(): NativeProbe;
+  compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
+  interfaceInfo(name: string): { index: number; hardwareType: number } | null;
+  PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
+}
+
+let binding: NativeBinding | undefined;
+
+export function native(): NativeBinding {
+  binding ??= nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;
+  return binding;
+}

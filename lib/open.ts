@@ -1,0 +1,34 @@
+/**
+ * openCapturer(): probe, select a backend (TLS plays no part), decide TLS beside it,
+ * open the backend. It resolves once the capture is attached and filtering.
+ */
+import { Capturer } from './capturer';
+import type { Backend } from './backend';
+import { openRawSocket } from './backends/raw-socket';
+import { resolveOptions, type CaptureOptions, type ResolvedOptions } from './options';
+import { probe } from './probe';
+import { selectBackend, type BackendName } from './selection';
+import { decideTls } from './tls';
+
+const BACKENDS: Record<BackendName, ((options: ResolvedOptions) => Backend) | undefined> = {
+  'raw-socket': openRawSocket,
+  ebpf: undefined,
+};
+
+export async function openCapturer(options: CaptureOptions = {}): Promise<Capturer> {
+  const resolved = resolveOptions(options);
+  resolved.signal?.throwIfAborted();
+  const report = await probe();
+  const selection = selectBackend(report, resolved.backend);
+  const tls = decideTls(resolved.tls, selection.backend, report);
+  const open = BACKENDS[selection.backend]!;
+  resolved.signal?.throwIfAborted();
+  const capturer = new Capturer(open(resolved), { ...selection, probe: report, tls }, resolved.highWaterMark);
+  const signal = resolved.signal;
+  if (signal) {
+    const onAbort = (): void => void capturer.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    capturer.once('close', () => signal.removeEventListener('abort', onAbort));
+  }
+  return capturer;
+}

@@ -1,0 +1,102 @@
+/** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
+import { InvalidOptionError } from './errors';
+import { assertBackendOption, type BackendOption } from './selection';
+import { tlsMode, type TlsMode, type TlsOption } from './tls';
+
+export interface CaptureOptions {
+  /** Interfaces to capture on; default (or 'any'): every interface. */
+  interfaces?: string | string[];
+  /** pcap-filter(7) expression, applied in the kernel before any copy. */
+  filter?: string;
+  /** Bytes kept of each packet (1–262144, default 262144). */
+  snaplen?: number;
+  backend?: BackendOption;
+  tls?: TlsOption;
+  /** Put the named interfaces into promiscuous mode while capturing (default false). */
+  promiscuous?: boolean;
+  /** Kernel ring size per capture socket, bytes (default 16 MiB). */
+  bufferSize?: number;
+  /** Longest a captured packet waits in a partly filled ring block, ms (default 10). */
+  batchTimeout?: number;
+  /** Bytes of undelivered batches held in JS before capture pauses and the kernel ring takes over (default 64 MiB). */
+  highWaterMark?: number;
+  /** Aborting it closes the capturer. */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedOptions {
+  /** null: every interface. */
+  interfaces: string[] | null;
+  filter: string;
+  snaplen: number;
+  backend: BackendOption;
+  tls: TlsMode;
+  promiscuous: boolean;
+  bufferSize: number;
+  batchTimeout: number;
+  highWaterMark: number;
+  signal: AbortSignal | undefined;
+}
+
+export const MAX_SNAPLEN = 262144;
+const MiB = 1024 * 1024;
+const KNOWN = new Set([
+  'interfaces', 'filter', 'snaplen', 'backend', 'tls', 'promiscuous',
+  'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
+]);
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`);
+  }
+  return value;
+}
+
+function interfaceList(value: unknown): string[] | null {
+  if (value === undefined) return null;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((n) => typeof n === 'string' && n.length > 0)) {
+    throw new InvalidOptionError(
+      `interfaces must be a non-empty interface name or array of them (omit it to capture on every interface); got ${JSON.stringify(value)}`,
+    );
+  }
+  return list.includes('any') ? null : [...new Set(list as string[])];
+}
+
+export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('openCapturer() takes an options object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new InvalidOptionError(`unknown option ${JSON.stringify(key)}`);
+  }
+  const backend = options.backend ?? 'auto';
+  assertBackendOption(backend);
+  if (options.filter !== undefined && typeof options.filter !== 'string') {
+    throw new InvalidOptionError(`filter must be a pcap-filter(7) string; got ${typeof options.filter}`);
+  }
+  if (options.promiscuous !== undefined && typeof options.promiscuous !== 'boolean') {
+    throw new InvalidOptionError('promiscuous must be a boolean');
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidOptionError('signal must be an AbortSignal');
+  }
+  const interfaces = interfaceList(options.interfaces);
+  const promiscuous = options.promiscuous ?? false;
+  if (promiscuous && interfaces === null) {
+    throw new InvalidOptionError('promiscuous needs named interfaces: it cannot be set on every interface at once');
+  }
+  return {
+    interfaces,
+    filter: (options.filter ?? '').trim(),
+    snaplen: integer('snaplen', options.snaplen, MAX_SNAPLEN, 1, MAX_SNAPLEN),
+    backend,
+    tls: tlsMode(options.tls),
+    promiscuous,
+    bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),
+    batchTimeout: integer('batchTimeout', options.batchTimeout, 10, 1, 10_000),
+    highWaterMark: integer('highWaterMark', options.highWaterMark, 64 * MiB, 0, Number.MAX_SAFE_INTEGER),
+    signal: options.signal,
+  };
+}

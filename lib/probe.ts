@@ -1,0 +1,149 @@
+/**
+ * What this kernel and this process can do, found by trying each thing for real once
+ * (see native/probe/probe.cc), with a reason a person can act on for every answer.
+ */
+import os from 'node:os';
+import { native, type NativeFeature, type NativeProbe } from './native';
+
+export type Capability = 'CAP_BPF' | 'CAP_PERFMON' | 'CAP_SYS_ADMIN' | 'CAP_NET_ADMIN' | 'CAP_NET_RAW';
+
+export interface FeatureResult {
+  ok: boolean;
+  /** Why it works or why not, naming what to change. */
+  reason: string;
+  /** The kernel's errno when it refused (0 when ok or not a kernel refusal). */
+  errno: number;
+}
+
+export interface ProbeReport {
+  kernelRelease: string;
+  capabilities: Record<Capability, boolean>;
+  features: {
+    /** bpf(BPF_PROG_LOAD) of a trivial socket-filter program. */
+    bpf: FeatureResult;
+    /** A BPF ring buffer map can be created. */
+    ringBuffer: FeatureResult;
+    /** A TC (sched_cls) program can be loaded. */
+    tcProgram: FeatureResult;
+    /** The kernel has tcx attach points (Linux 6.6+). */
+    tcx: FeatureResult;
+    /** An AF_PACKET socket can be opened. */
+    packetSocket: FeatureResult;
+    /** The uprobe PMU exists and this process may attach uprobes. */
+    uprobe: FeatureResult;
+    /** Kernel BTF at /sys/kernel/btf/vmlinux. */
+    btf: FeatureResult;
+  };
+}
+
+const errnoNames = new Map<number, string>(
+  Object.entries(os.constants.errno).map(([name, value]) => [value, name]),
+);
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+const EPERM = os.constants.errno.EPERM;
+const EACCES = os.constants.errno.EACCES;
+const ENOSYS = os.constants.errno.ENOSYS;
+const EINVAL = os.constants.errno.EINVAL;
+const ENOENT = os.constants.errno.ENOENT;
+
+function bpfFeature(r: NativeFeature, what: string, okText: string): FeatureResult {
+  if (r.ok) return { ok: true, reason: okText, errno: 0 };
+  const name = errnoName(r.errno);
+  let why: string;
+  if (r.errno === ENOSYS) {
+    why = 'the bpf() system call is not available (ENOSYS): the kernel lacks CONFIG_BPF_SYSCALL or a seccomp filter blocks it';
+  } else if (r.errno === EPERM || r.errno === EACCES) {
+    why = `${what} was refused (${name}): run as root or grant CAP_BPF (or CAP_SYS_ADMIN)`;
+  } else if (r.errno === EINVAL) {
+    why = `${what} is not supported by this kernel (EINVAL)`;
+  } else {
+    why = `${what} failed (${name})`;
+  }
+  return { ok: false, reason: why, errno: r.errno };
+}
+
+function interpret(raw: NativeProbe): ProbeReport {
+  const caps = raw.capabilities as Record<Capability, boolean>;
+  const packetSocket: FeatureResult = raw.packetSocket.ok
+    ? { ok: true, reason: 'opened an AF_PACKET socket', errno: 0 }
+    : {
+        ok: false,
+        errno: raw.packetSocket.errno,
+        reason:
+          raw.packetSocket.errno === EPERM || raw.packetSocket.errno === EACCES
+            ? `opening an AF_PACKET socket was refused (${errnoName(raw.packetSocket.errno)}): run as root or grant CAP_NET_RAW`
+            : `opening an AF_PACKET socket failed (${errnoName(raw.packetSocket.errno)})`,
+      };
+  let uprobe: FeatureResult;
+  if (!raw.uprobe.ok) {
+    uprobe = {
+      ok: false,
+      errno: raw.uprobe.errno,
+      reason: `the uprobe PMU is missing (/sys/bus/event_source/devices/uprobe/type: ${errnoName(raw.uprobe.errno)}): kernel without CONFIG_UPROBE_EVENTS`,
+    };
+  } else if (!caps.CAP_SYS_ADMIN) {
+    uprobe = {
+      ok: false,
+      errno: EPERM,
+      reason: 'attaching uprobes needs CAP_SYS_ADMIN on this kernel, which this process does not hold',
+    };
+  } else {
+    uprobe = { ok: true, reason: 'uprobe PMU present and CAP_SYS_ADMIN held', errno: 0 };
+  }
+  return {
+    kernelRelease: raw.kernelRelease,
+    capabilities: caps,
+    features: {
+      bpf: bpfFeature(raw.bpf, 'loading a BPF program', 'loaded a socket-filter program'),
+      ringBuffer: bpfFeature(raw.ringBuffer, 'creating a BPF ring buffer map', 'created a ring buffer map'),
+      tcProgram: bpfFeature(raw.tcProgram, 'loading a TC (sched_cls) program', 'loaded a TC program'),
+      tcx: raw.tcx.ok
+        ? { ok: true, reason: 'the kernel has tcx attach points', errno: 0 }
+        : {
+            ok: false,
+            errno: raw.tcx.errno,
+            reason: `no tcx attach points (${errnoName(raw.tcx.errno)}): tcx needs Linux 6.6 or later`,
+          },
+      packetSocket,
+      uprobe,
+      btf: raw.btf.ok
+        ? { ok: true, reason: 'kernel BTF at /sys/kernel/btf/vmlinux', errno: 0 }
+        : {
+            ok: false,
+            errno: raw.btf.errno,
+            reason:
+              raw.btf.errno === ENOENT
+                ? 'no kernel BTF (/sys/kernel/btf/vmlinux missing): kernel without CONFIG_DEBUG_INFO_BTF'
+                : `kernel BTF unreadable (${errnoName(raw.btf.errno)})`,
+          },
+    },
+  };
+}
+
+function unavailable(reason: string): ProbeReport {
+  const no: FeatureResult = { ok: false, reason, errno: 0 };
+  return {
+    kernelRelease: os.release(),
+    capabilities: { CAP_BPF: false, CAP_PERFMON: false, CAP_SYS_ADMIN: false, CAP_NET_ADMIN: false, CAP_NET_RAW: false },
+    features: { bpf: no, ringBuffer: no, tcProgram: no, tcx: no, packetSocket: no, uprobe: no, btf: no },
+  };
+}
+
+let cached: Promise<ProbeReport> | undefined;
+
+/** Probes once per process; never rejects (a failure is a report that says why). */
+export function probe(): Promise<ProbeReport> {
+  cached ??= (async () => {
+    if (process.platform !== 'linux') return unavailable(`tapwire captures on Linux only (this is ${process.platform})`);
+    try {
+      return interpret(native().probe());
+    } catch (err) {
+      return unavailable(`the tapwire native addon could not run: ${(err as Error).message}`);
+    }
+  })();
+  return cached;
+}

@@ -1,0 +1,61 @@
+/**
+ * Backend selection: a pure function of the probe report and the `backend` option.
+ * TLS settings are deliberately not a parameter: no TLS value can change which
+ * backend captures packets (test/selection.test.js proves it for every combination).
+ * This module imports no backend and no plugin.
+ */
+import { BackendUnavailableError, InvalidOptionError, NoBackendError } from './errors';
+import type { ProbeReport } from './probe';
+
+export type BackendName = 'ebpf' | 'raw-socket';
+export type BackendOption = 'auto' | BackendName;
+
+const BACKEND_OPTIONS: readonly BackendOption[] = ['auto', 'ebpf', 'raw-socket'];
+/** The order 'auto' tries them in: the faster, richer backend first. */
+const PREFERENCE: readonly BackendName[] = ['ebpf', 'raw-socket'];
+
+export interface Readiness {
+  ok: boolean;
+  reason: string;
+}
+
+export interface Selection {
+  backend: BackendName;
+  /** Why this backend, and why not each one before it. */
+  reasons: string[];
+}
+
+/** Whether a backend can run on the host the report describes, and why (not). */
+export function readiness(report: ProbeReport, backend: BackendName): Readiness {
+  const f = report.features;
+  if (backend === 'raw-socket') {
+    return f.packetSocket.ok
+      ? { ok: true, reason: 'raw-socket: AF_PACKET sockets can be opened' }
+      : { ok: false, reason: `raw-socket: ${f.packetSocket.reason}` };
+  }
+  return { ok: false, reason: 'ebpf: this release of tapwire does not contain the eBPF backend yet' };
+}
+
+export function assertBackendOption(value: unknown): asserts value is BackendOption {
+  if (!BACKEND_OPTIONS.includes(value as BackendOption)) {
+    throw new InvalidOptionError(
+      `backend must be one of ${BACKEND_OPTIONS.map((b) => `'${b}'`).join(', ')}; got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+export function selectBackend(report: ProbeReport, requested: BackendOption): Selection {
+  assertBackendOption(requested);
+  if (requested !== 'auto') {
+    const r = readiness(report, requested);
+    if (!r.ok) throw new BackendUnavailableError(`backend '${requested}' was requested but cannot run here: ${r.reason}`);
+    return { backend: requested, reasons: [`'${requested}' was requested`, r.reason] };
+  }
+  const reasons: string[] = [];
+  for (const backend of PREFERENCE) {
+    const r = readiness(report, backend);
+    reasons.push(r.reason);
+    if (r.ok) return { backend, reasons };
+  }
+  throw new NoBackendError(`no capture backend can run here: ${reasons.join('; ')}`);
+}

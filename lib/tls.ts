@@ -1,0 +1,46 @@
+/**
+ * The `tls` option: validated here, decided after the backend is chosen, and never an
+ * input to that choice. TLS plaintext capture is a plugin of the eBPF backend only.
+ */
+import { InvalidOptionError, TlsUnavailableError } from './errors';
+import type { ProbeReport } from './probe';
+import { readiness, type BackendName } from './selection';
+
+export interface TlsOptions {
+  /** 'auto' (default): capture TLS where possible, else say why; 'required': fail instead. */
+  mode?: 'auto' | 'required';
+}
+
+export type TlsOption = boolean | 'auto' | 'required' | TlsOptions;
+export type TlsMode = 'off' | 'auto' | 'required';
+
+export interface TlsState {
+  active: boolean;
+  reason: string;
+}
+
+export function tlsMode(value: unknown): TlsMode {
+  if (value === undefined || value === false) return 'off';
+  if (value === true || value === 'auto') return 'auto';
+  if (value === 'required') return 'required';
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const mode = (value as TlsOptions).mode ?? 'auto';
+    if (mode === 'auto' || mode === 'required') return mode;
+    throw new InvalidOptionError(`tls.mode must be 'auto' or 'required'; got ${JSON.stringify(mode)}`);
+  }
+  throw new InvalidOptionError(
+    `tls must be false, true, 'auto', 'required' or an options object; got ${JSON.stringify(value)}`,
+  );
+}
+
+/** Why TLS can or cannot run beside the chosen backend; 'required' turns "cannot" into an error. */
+export function decideTls(mode: TlsMode, backend: BackendName, report: ProbeReport): TlsState {
+  if (mode === 'off') return { active: false, reason: 'TLS capture was not requested' };
+  const why =
+    backend === 'ebpf'
+      ? 'this release of tapwire does not contain the TLS plugin yet'
+      : `TLS capture runs only on the eBPF backend, and packets are captured by raw-socket ` +
+        `(${readiness(report, 'ebpf').reason}; uprobes: ${report.features.uprobe.reason})`;
+  if (mode === 'required') throw new TlsUnavailableError(`tls: 'required' cannot be met: ${why}`);
+  return { active: false, reason: why };
+}

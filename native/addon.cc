@@ -1,0 +1,19 @@
+#include <napi.h>
+
+#include "raw_socket/packet_ring.h"
+
+namespace tapwire {
+Napi::Value Probe(const Napi::CallbackInfo& info);
+Napi::Value CompileFilter(const Napi::CallbackInfo& info);
+Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
+}  // namespace tapwire
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
+  exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
+  exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
+  exports.Set("PacketRing", tapwire::PacketRing::Init(env));
+  return exports;
+}
+
+NODE_API_MODULE(tapwire, Init)

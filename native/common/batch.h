@@ -1,0 +1,51 @@
+// One batch = one ArrayBuffer handed to JavaScript per kernel block:
+//   [kMetaWords × u32 per packet][packet bytes, packed]
+// Packets are copied out of the kernel ring so the block goes back to the kernel at
+// once and what the user holds stays valid for as long as the user holds it.
+#pragma once
+#include <napi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+namespace tapwire {
+
+// Word indices of a packet's record; lib/batch.ts reads the same layout.
+enum MetaWord : uint32_t {
+  kOffset = 0,     // byte offset of the packet's data in the buffer
+  kCaplen = 1,     // bytes captured
+  kWirelen = 2,    // bytes on the wire
+  kIfindex = 3,
+  kTsSec = 4,
+  kTsNsec = 5,
+  kLink = 6,       // ARPHRD hardware type (low 16 bits) | direction << 16 (0 in, 1 out)
+  kReserved = 7,
+  kMetaWords = 8,
+};
+
+class BatchBuilder {
+ public:
+  // Reserves room for up to maxPackets records and dataBytes of packet bytes.
+  BatchBuilder(uint32_t maxPackets, size_t dataBytes);
+  ~BatchBuilder();
+  BatchBuilder(const BatchBuilder&) = delete;
+  BatchBuilder& operator=(const BatchBuilder&) = delete;
+
+  bool ok() const { return buf_ != nullptr; }
+  // Appends a record and returns where its caplen bytes go.
+  uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec,
+               uint32_t nsec, uint16_t hatype, bool outgoing);
+  uint32_t count() const { return count_; }
+  double wireBytes() const { return wireBytes_; }
+  // Hands the memory to JavaScript (freed when the ArrayBuffer is collected).
+  Napi::ArrayBuffer Finish(Napi::Env env);
+
+ private:
+  uint8_t* buf_;
+  size_t size_;
+  uint32_t max_;
+  uint32_t count_ = 0;
+  double wireBytes_ = 0;
+  size_t dataEnd_;
+};
+
+}  // namespace tapwire

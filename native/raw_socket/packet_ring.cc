@@ -1,0 +1,272 @@
+#include "packet_ring.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if_arp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../common/batch.h"
+#include "../common/errors.h"
+
+namespace tapwire {
+
+namespace {
+
+constexpr uint32_t kFrameSize = 2048;  // only a unit of ring accounting in TPACKET_V3
+constexpr uint32_t kVlanTagLength = 4;
+constexpr uint32_t kMacAddressesLength = 12;
+
+uint32_t Uint(const Napi::Object& o, const char* key) {
+  return o.Get(key).As<Napi::Number>().Uint32Value();
+}
+
+int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
+  struct sock_fprog prog;
+  prog.len = static_cast<unsigned short>(code.Length() / sizeof(struct sock_filter));
+  prog.filter = reinterpret_cast<struct sock_filter*>(code.Data());
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+}  // namespace
+
+Napi::Function PacketRing::Init(Napi::Env env) {
+  return DefineClass(env, "PacketRing",
+                     {
+                         InstanceMethod<&PacketRing::Resume>("resume"),
+                         InstanceMethod<&PacketRing::Pause>("pause"),
+                         InstanceMethod<&PacketRing::Flush>("flush"),
+                         InstanceMethod<&PacketRing::Detach>("detach"),
+                         InstanceMethod<&PacketRing::Stats>("stats"),
+                         InstanceMethod<&PacketRing::Close>("close"),
+                     });
+}
+
+// new PacketRing({ ifindex, filter, blockSize, blockCount, blockTimeoutMs, promiscuous },
+//                onBatch(arrayBuffer, count, wireBytes))
+PacketRing::PacketRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketRing>(info) {
+  Napi::Env env = info.Env();
+  onBatch_ = Napi::Persistent(info[1].As<Napi::Function>());
+  context_ = new Napi::AsyncContext(env, "tapwire:PacketRing");
+  try {
+    Open(env, info[0].As<Napi::Object>());
+  } catch (...) {
+    Release();
+    throw;
+  }
+}
+
+PacketRing::~PacketRing() {
+  Release();
+  delete context_;
+}
+
+// The order is what makes "no unfiltered packet ever reaches the user" hold: a socket
+// opened with protocol 0 receives nothing until bind() names ETH_P_ALL, and by then
+// the filter and the ring are in place.
+void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
+  uint32_t ifindex = Uint(options, "ifindex");
+  blockSize_ = Uint(options, "blockSize");
+  blockCount_ = Uint(options, "blockCount");
+
+  fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) throw SystemError(env, "socket", errno);
+
+  int version = TPACKET_V3;
+  if (setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0)
+    throw SystemError(env, "setsockopt(PACKET_VERSION)", errno);
+
+  if (AttachClassicFilter(fd_, options.Get("filter").As<Napi::Buffer<uint8_t>>()) != 0)
+    throw SystemError(env, "setsockopt(SO_ATTACH_FILTER)", errno);
+
+  struct tpacket_req3 req;
+  memset(&req, 0, sizeof(req));
+  req.tp_block_size = blockSize_;
+  req.tp_block_nr = blockCount_;
+  req.tp_frame_size = kFrameSize;
+  req.tp_frame_nr = (blockSize_ / kFrameSize) * blockCount_;
+  req.tp_retire_blk_tov = Uint(options, "blockTimeoutMs");
+  if (setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
+    throw SystemError(env, "setsockopt(PACKET_RX_RING)", errno);
+
+  ringBytes_ = size_t(blockSize_) * blockCount_;
+  void* map = mmap(nullptr, ringBytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                   fd_, 0);
+  if (map == MAP_FAILED) throw SystemError(env, "mmap", errno);
+  ring_ = static_cast<uint8_t*>(map);
+
+  struct sockaddr_ll addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ETH_P_ALL);
+  addr.sll_ifindex = int(ifindex);
+  if (bind(fd_, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0)
+    throw SystemError(env, "bind", errno);
+
+  if (options.Get("promiscuous").ToBoolean()) {
+    struct packet_mreq mreq;
+    memset(&mreq, 0, sizeof(mreq));
+    mreq.mr_ifindex = int(ifindex);
+    mreq.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
+      throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  if (int rc = uv_poll_init(loop, poll_, fd_); rc != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    throw SystemError(env, "uv_poll_init", -rc);
+  }
+  poll_->data = this;
+}
+
+void PacketRing::OnReadable(uv_poll_t* handle, int status, int) {
+  PacketRing* self = static_cast<PacketRing*>(handle->data);
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  if (status < 0) return;
+  try {
+    self->DeliverRetiredBlocks(env);
+  } catch (const Napi::Error& e) {
+    // A throwing 'batch' listener: report it the way Node reports any listener's
+    // uncaught exception rather than losing it inside a libuv callback.
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+void PacketRing::DeliverRetiredBlocks(Napi::Env env) {
+  while (fd_ >= 0) {
+    auto* block = reinterpret_cast<struct tpacket_block_desc*>(
+        ring_ + size_t(nextBlock_) * blockSize_);
+    struct tpacket_hdr_v1& bh = block->hdr.bh1;
+    if ((__atomic_load_n(&bh.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+
+    uint32_t count = bh.num_pkts;
+    BatchBuilder batch(count, bh.blk_len + size_t(count) * kVlanTagLength);
+    if (!batch.ok()) {
+      userDrops_ += count;
+    } else {
+      auto* hdr = reinterpret_cast<struct tpacket3_hdr*>(
+          reinterpret_cast<uint8_t*>(block) + bh.offset_to_first_pkt);
+      for (uint32_t i = 0; i < count; i++) {
+        const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(
+            reinterpret_cast<const uint8_t*>(hdr) + TPACKET_ALIGN(sizeof(*hdr)));
+        const uint8_t* frame = reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac;
+        // The kernel strips 802.1Q tags into metadata; put the tag back where it was
+        // so users (and filters run on the data later) see the frame as sent.
+        bool vlan = (hdr->tp_status & TP_STATUS_VLAN_VALID) && sll->sll_hatype == ARPHRD_ETHER &&
+                    hdr->tp_snaplen >= kMacAddressesLength;
+        uint32_t extra = vlan ? kVlanTagLength : 0;
+        uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra,
+                                 uint32_t(sll->sll_ifindex), hdr->tp_sec, hdr->tp_nsec,
+                                 sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
+        if (vlan) {
+          uint16_t tpid = (hdr->tp_status & TP_STATUS_VLAN_TPID_VALID)
+                              ? hdr->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
+          uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};
+          memcpy(out, frame, kMacAddressesLength);
+          memcpy(out + kMacAddressesLength, tag, sizeof(tag));
+          memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength,
+                 hdr->tp_snaplen - kMacAddressesLength);
+        } else {
+          memcpy(out, frame, hdr->tp_snaplen);
+        }
+        hdr = reinterpret_cast<struct tpacket3_hdr*>(reinterpret_cast<uint8_t*>(hdr) +
+                                                     hdr->tp_next_offset);
+      }
+    }
+    __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    nextBlock_ = (nextBlock_ + 1) % blockCount_;
+
+    if (batch.ok() && batch.count() > 0) {
+      Napi::Value count = Napi::Number::New(env, batch.count());
+      Napi::Value wireBytes = Napi::Number::New(env, batch.wireBytes());
+      Napi::Value buffer = batch.Finish(env);
+      onBatch_.MakeCallback(Value(), {buffer, count, wireBytes}, *context_);
+    }
+    // The callback may have paused (consumer full) or closed us; either way the rest
+    // of the ring stays with the kernel.
+    if (!polling_ && !flushing_) break;
+  }
+}
+
+Napi::Value PacketRing::Resume(const Napi::CallbackInfo& info) {
+  if (poll_ && !polling_) {
+    int rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
+    if (rc != 0) throw SystemError(info.Env(), "uv_poll_start", -rc);
+    polling_ = true;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value PacketRing::Pause(const Napi::CallbackInfo& info) {
+  if (poll_ && polling_) uv_poll_stop(poll_);
+  polling_ = false;
+  return info.Env().Undefined();
+}
+
+// Delivers every retired block now, whether or not polling is on.
+Napi::Value PacketRing::Flush(const Napi::CallbackInfo& info) {
+  flushing_ = true;
+  DeliverRetiredBlocks(info.Env());
+  flushing_ = false;
+  return info.Env().Undefined();
+}
+
+// From here on the socket accepts nothing; the block being filled is retired by the
+// kernel's block timer, so a later flush() hands over everything captured until now.
+Napi::Value PacketRing::Detach(const Napi::CallbackInfo& info) {
+  if (fd_ >= 0) {
+    struct sock_filter rejectAll = BPF_STMT(BPF_RET | BPF_K, 0);
+    struct sock_fprog prog = {1, &rejectAll};
+    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+      throw SystemError(info.Env(), "setsockopt(SO_ATTACH_FILTER)", errno);
+  }
+  return info.Env().Undefined();
+}
+
+// PACKET_STATISTICS resets the kernel's counters on every read: keep the running sum.
+void PacketRing::ReadKernelStats() {
+  if (fd_ < 0) return;
+  struct tpacket_stats_v3 st;
+  socklen_t len = sizeof(st);
+  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernelDrops_ += st.tp_drops;
+}
+
+Napi::Value PacketRing::Stats(const Napi::CallbackInfo& info) {
+  ReadKernelStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("kernelDrops", Napi::Number::New(info.Env(), double(kernelDrops_)));
+  out.Set("userspaceDrops", Napi::Number::New(info.Env(), double(userDrops_)));
+  return out;
+}
+
+Napi::Value PacketRing::Close(const Napi::CallbackInfo& info) {
+  ReadKernelStats();
+  Release();
+  return info.Env().Undefined();
+}
+
+void PacketRing::Release() {
+  if (poll_) {
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  polling_ = false;
+  if (ring_) munmap(ring_, ringBytes_);
+  ring_ = nullptr;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace tapwire

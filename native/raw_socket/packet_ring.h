@@ -1,0 +1,48 @@
+// An AF_PACKET socket with a TPACKET_V3 receive ring, polled on the Node event loop.
+// One readable event → every retired block copied into one batch each, handed to JS,
+// and returned to the kernel at once. Pausing stops polling: the kernel ring then
+// absorbs the burst and counts what it cannot hold in PACKET_STATISTICS.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include <stdint.h>
+
+namespace tapwire {
+
+class PacketRing : public Napi::ObjectWrap<PacketRing> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit PacketRing(const Napi::CallbackInfo& info);
+  ~PacketRing() override;
+
+ private:
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void Open(Napi::Env env, const Napi::Object& options);
+  void DeliverRetiredBlocks(Napi::Env env);
+  void ReadKernelStats();
+  void Release();
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+
+  int fd_ = -1;
+  uint8_t* ring_ = nullptr;
+  size_t ringBytes_ = 0;
+  uint32_t blockSize_ = 0;
+  uint32_t blockCount_ = 0;
+  uint32_t nextBlock_ = 0;
+  uv_poll_t* poll_ = nullptr;
+  bool polling_ = false;
+  bool flushing_ = false;
+  Napi::FunctionReference onBatch_;
+  Napi::AsyncContext* context_ = nullptr;
+  uint64_t kernelDrops_ = 0;
+  uint64_t userDrops_ = 0;
+};
+
+}  // namespace tapwire

@@ -1,0 +1,112 @@
+'use strict';
+// A test link: a network namespace ("peer") joined to this one by a veth pair. The
+// capture side stays in our namespace so the test process can open it directly.
+// Addresses come from 198.18.0.0/15 (benchmarking range); neighbours are static and
+// IPv6 is off, so exactly the frames a test sends cross the link.
+const { execFileSync, spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+
+function ip(...args) {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function mac(name, ns) {
+  const out = ns ? ip('-n', ns, '-j', 'link', 'show', name) : ip('-j', 'link', 'show', name);
+  return JSON.parse(out)[0].address;
+}
+
+let counter = 0;
+
+function createLink() {
+  const id = `${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(1).toString('hex')}`;
+  const ns = `twt-${id}`;
+  const outer = `twt${id}o`;
+  const inner = `twt${id}i`;
+  const subnet = 1 + (crypto.randomBytes(2).readUInt16BE(0) % 16000);
+  const third = subnet >> 6;
+  const fourth = (subnet & 63) * 4;
+  const outerAddr = `198.18.${third}.${fourth + 2}`;
+  const innerAddr = `198.18.${third}.${fourth + 1}`;
+  const link = { ns, outer, inner, outerAddr, innerAddr };
+  ip('netns', 'add', ns);
+  try {
+    ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner, 'netns', ns);
+    execFileSync('sysctl', ['-qw', `net.ipv6.conf.${outer}.disable_ipv6=1`]);
+    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${inner}.disable_ipv6=1`]);
+    ip('addr', 'add', `${outerAddr}/30`, 'dev', outer);
+    ip('-n', ns, 'addr', 'add', `${innerAddr}/30`, 'dev', inner);
+    ip('link', 'set', outer, 'up');
+    ip('-n', ns, 'link', 'set', inner, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    link.outerMac = mac(outer);
+    link.innerMac = mac(inner, ns);
+    ip('neigh', 'replace', innerAddr, 'lladdr', link.innerMac, 'dev', outer, 'nud', 'permanent');
+    ip('-n', ns, 'neigh', 'replace', outerAddr, 'lladdr', link.outerMac, 'dev', inner, 'nud', 'permanent');
+    link.outerIndex = Number(fs.readFileSync(`/sys/class/net/${outer}/ifindex`, 'utf8'));
+  } catch (err) {
+    removeLink(link);
+    throw err;
+  }
+  return link;
+}
+
+function removeLink(link) {
+  // Deleting the namespace deletes its veth end, which deletes the pair.
+  try {
+    ip('netns', 'del', link.ns);
+  } catch {}
+  try {
+    ip('link', 'del', link.outer);
+  } catch {}
+}
+
+/** Runs a command inside the peer namespace; resolves with its stdout. */
+function inPeer(link, cmd, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', link.ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+  });
+}
+
+// Sends `count` UDP datagrams of `size` payload bytes from the peer to `to:port`
+// (each one frame: payloads stay under the MTU), byte i of each payload = seq & 255.
+const SENDER = `
+import socket, sys
+to, port, count, size, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+s.bind(('0.0.0.0', sport))
+sent = 0
+for i in range(count):
+    payload = bytes([i & 255]) * size
+    while True:
+        try:
+            s.sendto(payload, (to, port)); sent += 1; break
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            if e.errno != 105: raise
+print(sent)
+`;
+
+/** Sends UDP from the peer namespace to our end of the link; resolves with frames sent. */
+async function sendFromPeer(link, { port, count, size = 64, sourcePort = 40000 }) {
+  const out = await inPeer(link, 'python3', ['-c', SENDER, link.outerAddr, String(port), String(count), String(size), String(sourcePort)]);
+  return Number(out.trim());
+}
+
+/** Sends UDP from our namespace to the peer (outgoing on the capture side). */
+async function sendToPeer(link, { port, count, size = 64, sourcePort = 40001 }) {
+  const out = execFileSync('python3', ['-c', SENDER, link.innerAddr, String(port), String(count), String(size), String(sourcePort)], {
+    encoding: 'utf8',
+  });
+  return Number(out.trim());
+}
+
+module.exports = { createLink, removeLink, inPeer, sendFromPeer, sendToPeer };

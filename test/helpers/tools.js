@@ -1,0 +1,65 @@
+'use strict';
+// Real peers that check our output: tcpdump on the same interface and filter, and a
+// reader for the classic pcap files it writes.
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+/** Starts tcpdump writing to a temp file; resolves once it is listening. */
+function startTcpdump(iface, filter) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tw-tcpdump-')), 'out.pcap');
+  const child = spawn('tcpdump', ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '16384', '-w', file, ...(filter ? [filter] : [])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/listening on/.test(stderr)) resolve({ stop: () => stop(child, file, () => stderr) });
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${stderr}`)));
+  });
+}
+
+function stop(child, file, stderr) {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', () => {
+      const packets = readPcap(fs.readFileSync(file));
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      resolve({ packets, summary: stderr() });
+    });
+    child.kill('SIGINT');
+  });
+}
+
+/** Classic pcap (microsecond or nanosecond) → [{ length, data }]. */
+function readPcap(buf) {
+  const magic = buf.readUInt32LE(0);
+  if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`not a little-endian pcap file (magic ${magic.toString(16)})`);
+  const packets = [];
+  for (let off = 24; off + 16 <= buf.length; ) {
+    const caplen = buf.readUInt32LE(off + 8);
+    const length = buf.readUInt32LE(off + 12);
+    packets.push({ length, data: buf.subarray(off + 16, off + 16 + caplen) });
+    off += 16 + caplen;
+  }
+  return packets;
+}
+
+/** Runs a command and resolves with { code, stdout, stderr }. */
+function run(cmd, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+module.exports = { startTcpdump, readPcap, run };
