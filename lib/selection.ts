@@ -33,7 +33,10 @@ export function readiness(report: ProbeReport, backend: BackendName): Readiness 
       ? { ok: true, reason: 'raw-socket: AF_PACKET sockets can be opened' }
       : { ok: false, reason: `raw-socket: ${f.packetSocket.reason}` };
   }
-  return { ok: false, reason: 'ebpf: this release of tapwire does not contain the eBPF backend yet' };
+  for (const need of [f.bpf, f.tcProgram, f.ringBuffer]) {
+    if (!need.ok) return { ok: false, reason: `ebpf: ${need.reason}` };
+  }
+  return { ok: false, reason: 'ebpf: the kernel allows it, but this release of tapwire does not contain the eBPF backend yet' };
 }
 
 export function assertBackendOption(value: unknown): asserts value is BackendOption {

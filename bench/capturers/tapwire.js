@@ -71,7 +71,7 @@ async function main() {
 function report(cap, read, hwm, bytes = 0, check = 0) {
   const s = cap.stats();
   const dropped = s.drops.kernel + s.drops.ring + s.drops.userspace;
-  const captured = cap === null ? 0 : read || s.packets;
+  const captured = mode === 'idle' ? s.packets : read; // idle: held unread in the capturer
   console.log(
     `captured=${captured} dropped=${dropped} kernel_drops=${s.drops.kernel} ` +
       `userspace_drops=${s.drops.userspace} delivered=${s.packets} read=${read} ` +

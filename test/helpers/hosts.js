@@ -1,0 +1,67 @@
+'use strict';
+// Hosts without eBPF, made from the real kernel: the same process run without the
+// BPF capabilities (capsh), or with bpf() failing ENOSYS (seccomp, helpers/no-bpf.c).
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+
+let noBpfBinary;
+
+function noBpf() {
+  if (!noBpfBinary) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-no-bpf-'));
+    noBpfBinary = path.join(dir, 'no-bpf');
+    execFileSync('cc', ['-O2', '-o', noBpfBinary, path.join(__dirname, 'no-bpf.c')]);
+  }
+  return noBpfBinary;
+}
+
+const CHILD = path.join(__dirname, '..', 'fixtures', 'capture-child.js');
+
+/** How to start a node process on each kind of host. */
+const HOSTS = {
+  'eBPF-capable (root)': () => [process.execPath, CHILD],
+  'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => [
+    'capsh', '--drop=cap_sys_admin,cap_bpf,cap_perfmon', '--', '-c', `exec "${process.execPath}" "${CHILD}"`,
+  ],
+  'with bpf() ENOSYS (seccomp)': () => [noBpf(), process.execPath, CHILD],
+  'without CAP_NET_RAW': () => ['capsh', '--drop=cap_net_raw', '--', '-c', `exec "${process.execPath}" "${CHILD}"`],
+};
+
+/**
+ * Starts fixtures/capture-child.js on `host` with `options`; `onReady` runs once the
+ * child's capturer is attached. Resolves with the child's messages by event name.
+ */
+function runChild(host, options, onReady) {
+  const [cmd, ...args] = HOSTS[host]();
+  const child = spawn(cmd, args, {
+    env: { ...process.env, TAPWIRE_CHILD: JSON.stringify(options) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const messages = {};
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const lines = readline.createInterface({ input: child.stdout });
+  const pending = [];
+  lines.on('line', (line) => {
+    const msg = JSON.parse(line);
+    messages[msg.event] = msg;
+    if (msg.event === 'ready') pending.push(Promise.resolve(onReady(msg)));
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', async (code) => {
+      try {
+        await Promise.all(pending);
+      } catch (err) {
+        return reject(err);
+      }
+      if (code !== 0) return reject(new Error(`child on ${host} exited ${code}: ${stderr}`));
+      resolve(messages);
+    });
+  });
+}
+
+module.exports = { HOSTS, runChild };

@@ -1,0 +1,74 @@
+'use strict';
+// The rule the product exists for, on real kernels: hosts without eBPF get the
+// raw-socket backend whatever TLS says, and capture every packet; only
+// tls: 'required' is refused, with ERR_TLS_UNAVAILABLE naming the probe result.
+const assert = require('node:assert/strict');
+const dgram = require('node:dgram');
+const { requirePrivileges } = require('./helpers/privileged');
+const { createLink, removeLink, sendFromPeer } = require('./helpers/netns');
+const { runChild } = require('./helpers/hosts');
+
+const PORT = 5101;
+const COUNT = 500;
+const EPERM = 1;
+const ENOSYS = 38;
+
+describe('hosts without eBPF (real kernel, reduced process)', function () {
+  let link;
+  let sink;
+
+  before(async function () {
+    requirePrivileges(this, ['python3', 'ip', 'capsh', 'cc']);
+    link = createLink();
+    sink = dgram.createSocket('udp4');
+    await new Promise((resolve) => sink.bind(PORT, link.outerAddr, resolve));
+  });
+
+  after(function () {
+    sink?.close();
+    if (link) removeLink(link);
+  });
+
+  const cells = [
+    { host: 'eBPF-capable (root)', bpfErrno: 0, expected: 'raw-socket' },
+    { host: 'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON', bpfErrno: EPERM, expected: 'raw-socket' },
+    { host: 'with bpf() ENOSYS (seccomp)', bpfErrno: ENOSYS, expected: 'raw-socket' },
+  ];
+
+  for (const { host, bpfErrno, expected } of cells) {
+    for (const tls of [false, 'auto', 'required']) {
+      it(`${host}, tls ${JSON.stringify(tls)}: ${tls === 'required' ? 'refused with ERR_TLS_UNAVAILABLE' : `${expected}, every packet`}`, async function () {
+        let sent = 0;
+        const messages = await runChild(host, { interfaces: [link.outer], filter: `udp port ${PORT}`, tls, count: COUNT }, async () => {
+          sent = await sendFromPeer(link, { port: PORT, count: COUNT, size: 64 });
+        });
+        const report = (messages.ready ?? messages.error).probe;
+        assert.equal(report.features.bpf.errno, bpfErrno, `probe saw bpf() errno ${report.features.bpf.errno}`);
+        if (tls === 'required') {
+          assert.equal(messages.error?.code, 'ERR_TLS_UNAVAILABLE', JSON.stringify(messages));
+          if (bpfErrno) assert.match(messages.error.message, bpfErrno === ENOSYS ? /ENOSYS/ : /EPERM/);
+          return;
+        }
+        assert.ok(messages.ready, JSON.stringify(messages.error));
+        assert.equal(messages.ready.backend, expected);
+        assert.equal(messages.ready.selection.tls.active, false);
+        if (tls === 'auto') assert.match(messages.ready.selection.tls.reason, /eBPF backend/);
+        assert.equal(sent, COUNT);
+        assert.equal(messages.done.captured, COUNT);
+        assert.equal(messages.done.stats.drops.kernel, 0);
+      });
+    }
+  }
+
+  it('without CAP_NET_RAW: ERR_NO_BACKEND naming the capability', async function () {
+    const messages = await runChild('without CAP_NET_RAW', { interfaces: [link.outer], count: 1 }, () => {});
+    assert.equal(messages.error?.code, 'ERR_NO_BACKEND', JSON.stringify(messages));
+    assert.match(messages.error.message, /CAP_NET_RAW/);
+  });
+
+  it("without CAP_NET_RAW, backend 'raw-socket': ERR_BACKEND_UNAVAILABLE naming the capability", async function () {
+    const messages = await runChild('without CAP_NET_RAW', { interfaces: [link.outer], backend: 'raw-socket', count: 1 }, () => {});
+    assert.equal(messages.error?.code, 'ERR_BACKEND_UNAVAILABLE', JSON.stringify(messages));
+    assert.match(messages.error.message, /CAP_NET_RAW/);
+  });
+});
