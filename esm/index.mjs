@@ -1,0 +1,23 @@
+// ES module entry: the same single instance as the CommonJS one (no dual-package state).
+import tapwire from '../dist/index.js';
+
+export const {
+  openCapturer,
+  probe,
+  selectBackend,
+  readiness,
+  Capturer,
+  Batch,
+  Packet,
+  TapwireError,
+  NoBackendError,
+  BackendUnavailableError,
+  PermissionError,
+  BadFilterError,
+  NoSuchInterfaceError,
+  InvalidOptionError,
+  TlsUnavailableError,
+  ClosedError,
+  BusyError,
+} = tapwire;
+export default tapwire;
