@@ -13,16 +13,24 @@ export interface BackendStats {
   filtered: number | null;
 }
 
+/** A live backend, or 'file' for a replayed capture file (never chosen by selection). */
+export type SourceName = BackendName | 'file';
+
 export type BatchSink = (batch: Batch) => void;
 
+/** Called by a source that runs out by itself (a file), with the error that stopped it, if any. */
+export type EndCallback = (error?: Error) => void;
+
 export interface Backend {
-  readonly name: BackendName;
+  readonly name: SourceName;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket. */
-  start(sink: BatchSink): void;
+  start(sink: BatchSink, end: EndCallback): void;
   /** Stops taking batches from the kernel; its ring keeps filling and counts what it drops. */
   pause(): void;
   resume(): void;
   /** Takes no new packets, delivers what was captured up to now, then frees all kernel state. */
   close(): Promise<void>;
   stats(): BackendStats;
+  /** Interface names where the source knows them better than this host does (a file's own). */
+  interfaceName?(index: number): string | undefined;
 }

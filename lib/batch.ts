@@ -18,7 +18,10 @@ const IFINDEX = 3;
 const TS_SEC = 4;
 const TS_NSEC = 5;
 const LINK = 6;
+const LINKTYPE = 7;
 const META_WORDS = 8;
+/** @internal The record layout, for lib/batch-builder.ts. */
+export const RECORD = { OFFSET, CAPLEN, WIRELEN, IFINDEX, TS_SEC, TS_NSEC, LINK, LINKTYPE, WORDS: META_WORDS } as const;
 
 export type Direction = 'in' | 'out';
 
@@ -139,12 +142,25 @@ export class Batch implements Iterable<Packet> {
   }
 
   linkTypeAt(i: number): number | null {
+    // Sources that know the pcap link type itself (a replayed file) store it + 1.
+    const stored = this.#meta[i * META_WORDS + LINKTYPE]!;
+    if (stored !== 0) return stored - 1;
     return linkOf(this.#meta[i * META_WORDS + LINK]! & 0xffff)?.linkType ?? null;
   }
 
   /** Capture time of packet i, ms since the epoch. */
   timestampAt(i: number): number {
     return this.#meta[i * META_WORDS + TS_SEC]! * 1e3 + this.#meta[i * META_WORDS + TS_NSEC]! / 1e6;
+  }
+
+  /** Whole seconds of packet i's capture time (with `nanosecondsAt`: the exact time, no allocation). */
+  secondsAt(i: number): number {
+    return this.#meta[i * META_WORDS + TS_SEC]!;
+  }
+
+  /** Nanoseconds past `secondsAt(i)`. */
+  nanosecondsAt(i: number): number {
+    return this.#meta[i * META_WORDS + TS_NSEC]!;
   }
 
   timestampNsAt(i: number): bigint {

@@ -6,11 +6,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import type { Backend } from './backend';
+import type { Backend, SourceName } from './backend';
 import type { Batch, Packet } from './batch';
 import { BusyError, ClosedError } from './errors';
 import type { ProbeReport } from './probe';
-import type { BackendName, Selection } from './selection';
+import { hostInterfaceName } from './interfaces';
+import type { Selection } from './selection';
 import type { TlsState } from './tls';
 
 export interface CaptureStats {
@@ -30,24 +31,40 @@ export interface CaptureStats {
   filtered: number | null;
 }
 
-export interface CaptureSelection extends Selection {
+/** How a live capture was set up: the backend chosen and why, the probe, the TLS decision. */
+export interface LiveSelection extends Selection {
   probe: ProbeReport;
   tls: TlsState;
 }
 
+/** A replayed file: no probe and no selection took place. */
+export interface ReplaySelection {
+  backend: 'file';
+  reasons: string[];
+  tls: TlsState;
+  /** The file replayed and its format. */
+  file: string;
+  format: 'pcap' | 'pcapng';
+}
+
+export type CaptureSelection = LiveSelection | ReplaySelection;
+
 interface Waiter {
   resolve(result: IteratorResult<Batch>): void;
+  reject(error: Error): void;
 }
 
 export interface CapturerEvents {
   batch: [Batch];
   packet: [Packet];
+  /** A source stopped by a fault (a damaged file), after its last good batch; only to listeners. */
+  error: [Error];
   close: [];
 }
 
 export class Capturer extends EventEmitter<CapturerEvents> implements AsyncIterable<Batch>, AsyncDisposable {
-  /** The backend that captures: 'ebpf' or 'raw-socket'. */
-  readonly backend: BackendName;
+  /** The backend that captures: 'ebpf' or 'raw-socket'; 'file' for a replayed file. */
+  readonly backend: SourceName;
   /** What was chosen and why, with the probe report and the TLS decision. */
   readonly selection: CaptureSelection;
   readonly #source: Backend;
@@ -61,6 +78,8 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
   #bytes = 0;
   #closing: Promise<void> | null = null;
   #ended = false;
+  /** What stopped the source, handed to the reader after the last batch. */
+  #failure: Error | null = null;
 
   /** @internal Use openCapturer(). */
   constructor(source: Backend, selection: CaptureSelection, highWaterMark: number) {
@@ -69,7 +88,24 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     this.selection = selection;
     this.#source = source;
     this.#highWaterMark = highWaterMark;
-    source.start((batch) => this.#deliver(batch));
+    source.start(
+      (batch) => this.#deliver(batch),
+      (error) => this.#sourceEnded(error),
+    );
+  }
+
+  #sourceEnded(error?: Error): void {
+    if (error) {
+      this.#failure = error;
+      if (this.listenerCount('error')) this.emit('error', error);
+    }
+    void this.close();
+  }
+
+  #takeFailure(): Error | null {
+    const failure = this.#failure;
+    this.#failure = null;
+    return failure;
   }
 
   #deliver(batch: Batch): void {
@@ -107,10 +143,11 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     }
     if (this.#ended) {
       this.#iterating = false;
-      return Promise.resolve({ value: undefined, done: true });
+      const failure = this.#takeFailure();
+      return failure ? Promise.reject(failure) : Promise.resolve({ value: undefined, done: true });
     }
-    return new Promise((resolve) => {
-      this.#waiter = { resolve };
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
     });
   }
 
@@ -148,6 +185,14 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     };
   }
 
+  /**
+   * The name of the interface with this index (`packet.interfaceIndex`): this host's
+   * interface for a live capture, the file's own for a replay. Undefined if unknown.
+   */
+  interfaceName(index: number): string | undefined {
+    return this.#source.interfaceName ? this.#source.interfaceName(index) : hostInterfaceName(index);
+  }
+
   get closed(): boolean {
     return this.#closing !== null;
   }
@@ -166,7 +211,9 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
           const w = this.#waiter;
           this.#waiter = null;
           this.#iterating = false;
-          w.resolve({ value: undefined, done: true });
+          const failure = this.#takeFailure();
+          if (failure) w.reject(failure);
+          else w.resolve({ value: undefined, done: true });
         }
         this.emit('close');
       }

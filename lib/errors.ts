@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_TLS_UNAVAILABLE'
   | 'ERR_CLOSED'
   | 'ERR_BUSY'
+  | 'ERR_FILE'
   | 'ERR_SYSTEM';
 
 export interface TapwireErrorDetails {
@@ -87,6 +88,25 @@ export class ClosedError extends TapwireError {
 export class BusyError extends TapwireError {
   constructor(message: string) {
     super('ERR_BUSY', message);
+  }
+}
+
+export interface FileErrorDetails extends TapwireErrorDetails {
+  /** The file, when the error concerns one on disk. */
+  path?: string;
+  /** Byte offset in the file of the block or record that is wrong. */
+  offset?: number;
+}
+
+/** A capture file that cannot be opened, read (bad format: `offset` says where) or written as asked. */
+export class FileError extends TapwireError {
+  readonly path?: string;
+  readonly offset?: number;
+
+  constructor(message: string, details: FileErrorDetails = {}) {
+    super('ERR_FILE', message, details);
+    if (details.path !== undefined) this.path = details.path;
+    if (details.offset !== undefined) this.offset = details.offset;
   }
 }
 

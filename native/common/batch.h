@@ -18,7 +18,7 @@ enum MetaWord : uint32_t {
   kTsSec = 4,
   kTsNsec = 5,
   kLink = 6,       // ARPHRD hardware type (low 16 bits) | direction << 16 (0 in, 1 out)
-  kReserved = 7,
+  kReserved = 7,   // 0 here; lib/batch-builder.ts stores a file's pcap link type + 1
   kMetaWords = 8,
 };
 

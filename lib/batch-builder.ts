@@ -1,0 +1,45 @@
+/**
+ * Batches made in TypeScript for sources that are not a kernel ring (a replayed file),
+ * in the layout native/common/batch.h defines, so lib/batch.ts reads them unchanged.
+ */
+import { Batch, RECORD, type Direction } from './batch';
+
+export interface BatchEntry {
+  /** The captured bytes (copied into the batch). */
+  data: Buffer;
+  wireLength: number;
+  interfaceIndex: number;
+  seconds: number;
+  nanoseconds: number;
+  direction: Direction;
+  /** pcap LINKTYPE_* of `data`. */
+  linkType: number;
+}
+
+/** One batch holding `entries`, in order. */
+export function buildBatch(entries: readonly BatchEntry[]): Batch {
+  const metaBytes = entries.length * RECORD.WORDS * 4;
+  let dataBytes = 0;
+  for (const e of entries) dataBytes += e.data.length;
+  const buffer = new ArrayBuffer(metaBytes + dataBytes);
+  const meta = new Uint32Array(buffer, 0, entries.length * RECORD.WORDS);
+  const bytes = new Uint8Array(buffer);
+  let offset = metaBytes;
+  let wireBytes = 0;
+  entries.forEach((e, i) => {
+    const m = i * RECORD.WORDS;
+    meta[m + RECORD.OFFSET] = offset;
+    meta[m + RECORD.CAPLEN] = e.data.length;
+    meta[m + RECORD.WIRELEN] = e.wireLength;
+    meta[m + RECORD.IFINDEX] = e.interfaceIndex;
+    meta[m + RECORD.TS_SEC] = e.seconds;
+    meta[m + RECORD.TS_NSEC] = e.nanoseconds;
+    // No hardware type (0): the link type word says what the bytes are.
+    meta[m + RECORD.LINK] = e.direction === 'out' ? 1 << 16 : 0;
+    meta[m + RECORD.LINKTYPE] = e.linkType + 1;
+    bytes.set(e.data, offset);
+    offset += e.data.length;
+    wireBytes += e.wireLength;
+  });
+  return new Batch(buffer, entries.length, wireBytes);
+}
