@@ -8,6 +8,7 @@
         "native/common/errors.cc",
         "native/common/interfaces.cc",
         "native/filter/compile.cc",
+        "native/filter/match.cc",
         "native/probe/probe.cc",
         "native/raw_socket/packet_ring.cc"
       ],

@@ -4,7 +4,7 @@
  * snaplen, which is how the kernel learns how much of a packet to keep.
  */
 import { BadFilterError } from './errors';
-import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, linkOf, RAW_IP_HARDWARE } from './link';
+import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, dltOfLinkType, linkOf, RAW_IP_HARDWARE } from './link';
 import { native } from './native';
 
 const BPF_MAXINSNS = 4096;
@@ -43,6 +43,17 @@ export function filterForInterface(expression: string, hardwareType: number, sna
     );
   }
   return compile(expression, dlt, snaplen);
+}
+
+/** A program for packets of a pcap link type (a file's interface). */
+export function filterForLinkType(expression: string, linkType: number, snaplen: number): Buffer {
+  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
+  return compile(expression, dltOfLinkType(linkType), snaplen);
+}
+
+/** Runs `program` over a packet in user space: the bytes to keep, 0 if it rejects the packet. */
+export function matchFilter(program: Buffer, packet: Buffer, wireLength: number): number {
+  return native().matchFilter(program, packet, wireLength);
 }
 
 /**

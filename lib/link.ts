@@ -31,6 +31,14 @@ export function linkOf(hardwareType: number): Link | undefined {
   return LINKS.get(hardwareType);
 }
 
+/**
+ * libpcap's DLT_* for a pcap LINKTYPE_* (what a file records). They are the same
+ * number except for raw IP, whose DLT differs between platforms.
+ */
+export function dltOfLinkType(linkType: number): number {
+  return linkType === RAW_IP.linkType ? DLT_RAW : linkType;
+}
+
 /** Hardware types whose frames start at the IP header. */
 export const RAW_IP_HARDWARE = [...LINKS].filter(([, l]) => l === RAW_IP).map(([t]) => t);
 export { DLT_EN10MB, DLT_RAW };

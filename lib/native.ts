@@ -42,6 +42,8 @@ export interface PacketRing {
 export interface NativeBinding {
   probe(): NativeProbe;
   compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
+  /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
+  matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
 }

@@ -5,12 +5,14 @@
 namespace tapwire {
 Napi::Value Probe(const Napi::CallbackInfo& info);
 Napi::Value CompileFilter(const Napi::CallbackInfo& info);
+Napi::Value MatchFilter(const Napi::CallbackInfo& info);
 Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
 }  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
+  exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));
   return exports;

@@ -1,0 +1,27 @@
+// Runs a compiled filter over one packet in user space, with libpcap's own
+// interpreter: a replayed file is filtered exactly as the kernel filters live frames.
+#include <napi.h>
+#include <pcap/pcap.h>
+
+#include "../common/errors.h"
+
+namespace tapwire {
+
+// matchFilter(program, packet, wireLength) → bytes to keep (0: rejected). `program` is
+// what compileFilter returned; `packet` holds the captured bytes.
+Napi::Value MatchFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> program = info[0].As<Napi::Buffer<uint8_t>>();
+  Napi::Buffer<uint8_t> packet = info[1].As<Napi::Buffer<uint8_t>>();
+  uint32_t wireLength = info[2].As<Napi::Number>().Uint32Value();
+  const struct bpf_insn* insns = reinterpret_cast<const struct bpf_insn*>(program.Data());
+  int count = int(program.Length() / sizeof(struct bpf_insn));
+  // bpf_filter() trusts its program; a bad one would read out of bounds.
+  if (program.Length() % sizeof(struct bpf_insn) != 0 || !bpf_validate(insns, count)) {
+    throw PlainError(env, "not a valid classic BPF program", "EFILTER");
+  }
+  u_int kept = bpf_filter(insns, packet.Data(), wireLength, u_int(packet.Length()));
+  return Napi::Number::New(env, kept);
+}
+
+}  // namespace tapwire
