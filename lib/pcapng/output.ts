@@ -1,0 +1,94 @@
+/**
+ * Where a capture file goes: a path (created, or truncated) or any Writable. Write
+ * errors are kept and thrown by the next call, so a full disk is never silent.
+ */
+import fs from 'node:fs';
+import type { Writable } from 'node:stream';
+import { FileError } from '../errors';
+
+export interface OutputOptions {
+  /** End a given Writable on close (default true; a path is always closed). */
+  end?: boolean;
+}
+
+export class Output {
+  readonly #stream: Writable;
+  readonly #end: boolean;
+  readonly #what: string;
+  readonly #ownsFile: boolean;
+  #error: FileError | null = null;
+
+  constructor(target: string | Writable, options: OutputOptions = {}) {
+    if (typeof target === 'string') {
+      let fd: number;
+      try {
+        fd = fs.openSync(target, 'w');
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new FileError(`cannot create ${target}: ${e.message}`, {
+          path: target,
+          errno: e.errno === undefined ? undefined : -e.errno,
+          syscall: e.syscall,
+          cause: err,
+        });
+      }
+      this.#stream = fs.createWriteStream(target, { fd });
+      this.#end = true;
+      this.#ownsFile = true;
+      this.#what = target;
+    } else if (target && typeof target.write === 'function') {
+      this.#stream = target;
+      this.#end = options.end ?? true;
+      this.#ownsFile = false;
+      this.#what = 'the capture file stream';
+    } else {
+      throw new FileError('a capture file goes to a path or a Writable stream');
+    }
+    this.#stream.on('error', (err: NodeJS.ErrnoException) => {
+      this.#error ??= new FileError(`writing ${this.#what}: ${err.message}`, {
+        path: typeof target === 'string' ? target : undefined,
+        errno: err.errno === undefined ? undefined : -err.errno,
+        syscall: err.syscall,
+        cause: err,
+      });
+    });
+  }
+
+  /** False when the destination wants the writer to wait for `drained()`. */
+  write(chunk: Buffer): boolean {
+    if (this.#error) throw this.#error;
+    return this.#stream.write(chunk);
+  }
+
+  async drained(): Promise<void> {
+    if (this.#error) throw this.#error;
+    if (this.#stream.writableNeedDrain) await this.#event('drain');
+    if (this.#error) throw this.#error;
+  }
+
+  /** Writes the last bytes and resolves once everything reached the destination. */
+  async finish(last: Buffer): Promise<void> {
+    if (this.#error) throw this.#error;
+    await new Promise<void>((resolve) => this.#stream.write(last, () => resolve()));
+    if (this.#end && !this.#error) {
+      // A file stream is done once its descriptor is closed; other streams when finished.
+      const done = this.#event(this.#ownsFile ? 'close' : 'finish');
+      this.#stream.end();
+      await done;
+    }
+    if (this.#error) throw this.#error;
+  }
+
+  /** Resolves on `event` or on an error (which the constructor's listener has kept). */
+  #event(event: string): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#stream.off(event, done);
+        this.#stream.off('error', done);
+        resolve();
+      };
+      this.#stream.on(event, done);
+      this.#stream.on('error', done);
+    });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A streaming classic pcap writer (nanosecond variant, magic 0xa1b23c4d) for tools
+ * that read nothing else. The format holds one link type and no interfaces, direction
+ * or statistics: the link type is the first packet's, and a packet of another is an error.
+ */
+import type { Writable } from 'node:stream';
+import type { Batch } from '../batch';
+import { ClosedError, FileError } from '../errors';
+import { MAX_SNAPLEN } from '../options';
+import * as f from './format';
+import { Output, type OutputOptions } from './output';
+import type { CaptureFileWriter, Select } from './writer';
+
+export interface PcapWriterOptions extends OutputOptions {
+  /** Recorded in the header (default 262144). */
+  snaplen?: number;
+  /** The file's link type if no packet is written (default 1, Ethernet). */
+  linkType?: number;
+}
+
+export class PcapWriter implements CaptureFileWriter {
+  readonly #out: Output;
+  readonly #snaplen: number;
+  #linkType: number | null = null;
+  readonly #emptyLinkType: number;
+  #closing: Promise<void> | null = null;
+
+  constructor(target: string | Writable, options: PcapWriterOptions = {}) {
+    this.#out = new Output(target, options);
+    this.#snaplen = options.snaplen ?? MAX_SNAPLEN;
+    this.#emptyLinkType = options.linkType ?? f.LINKTYPE_ETHERNET;
+  }
+
+  write(batch: Batch, select?: Select): boolean {
+    if (this.#closing) throw new ClosedError('capture file writer');
+    let size = 0;
+    let count = 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (select && !select(i)) continue;
+      const linkType = batch.linkTypeAt(i) ?? f.LINKTYPE_USER0;
+      this.#linkType ??= linkType;
+      if (linkType !== this.#linkType) {
+        throw new FileError(
+          `classic pcap holds one link type: this file's is ${this.#linkType}, but interface ` +
+            `${batch.interfaceIndexAt(i)} gave a packet of link type ${linkType}; write pcapng instead`,
+        );
+      }
+      size += f.PCAP_RECORD_BYTES + batch.capturedLengthAt(i);
+      count++;
+    }
+    if (count === 0) return true;
+    const header = this.#header();
+    const out = Buffer.allocUnsafe((header?.length ?? 0) + size);
+    let pos = header ? header.copy(out, 0) : 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (select && !select(i)) continue;
+      const caplen = batch.capturedLengthAt(i);
+      out.writeUInt32LE(batch.secondsAt(i), pos);
+      out.writeUInt32LE(batch.nanosecondsAt(i), pos + 4);
+      out.writeUInt32LE(caplen, pos + 8);
+      out.writeUInt32LE(batch.lengthAt(i), pos + 12);
+      pos += f.PCAP_RECORD_BYTES;
+      pos += batch.data.copy(out, pos, batch.offsetAt(i), batch.offsetAt(i) + caplen);
+    }
+    return this.#out.write(out);
+  }
+
+  drained(): Promise<void> {
+    return this.#out.drained();
+  }
+
+  /** Finishes the file; classic pcap has no place for statistics. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#linkType ??= this.#emptyLinkType;
+      await this.#out.finish(this.#header() ?? Buffer.alloc(0));
+    })();
+    return this.#closing;
+  }
+
+  #headerWritten = false;
+
+  /** The file header, the first time it is asked for. */
+  #header(): Buffer | null {
+    if (this.#headerWritten) return null;
+    this.#headerWritten = true;
+    const h = Buffer.alloc(f.PCAP_HEADER_BYTES);
+    h.writeUInt32LE(f.PCAP_MAGIC_NS, 0);
+    h.writeUInt16LE(2, 4); // version 2.4
+    h.writeUInt16LE(4, 6);
+    h.writeUInt32LE(this.#snaplen, 16);
+    h.writeUInt32LE(this.#linkType!, 20);
+    return h;
+  }
+}
