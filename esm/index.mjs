@@ -19,5 +19,8 @@ export const {
   TlsUnavailableError,
   ClosedError,
   BusyError,
+  FileError,
+  PcapngWriter,
+  PcapWriter,
 } = tapwire;
 export default tapwire;

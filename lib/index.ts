@@ -1,9 +1,22 @@
 export { openCapturer } from './open';
 export { probe, type ProbeReport, type FeatureResult, type Capability } from './probe';
 export { selectBackend, readiness, type BackendName, type BackendOption, type Selection, type Readiness } from './selection';
-export { Capturer, type CaptureStats, type CaptureSelection } from './capturer';
+export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
+export type { SourceName } from './backend';
 export { Batch, Packet, type Direction } from './batch';
 export type { CaptureOptions } from './options';
+export {
+  PcapngWriter,
+  PcapWriter,
+  type PcapngWriterOptions,
+  type PcapWriterOptions,
+  type CaptureFileWriter,
+  type UpperPdu,
+  type DropCounts,
+  type InterfaceSource,
+  type Select,
+  type OutputOptions,
+} from './pcapng';
 export type { TlsOption, TlsOptions, TlsState } from './tls';
 export {
   TapwireError,
@@ -16,5 +29,6 @@ export {
   TlsUnavailableError,
   ClosedError,
   BusyError,
+  FileError,
   type ErrorCode,
 } from './errors';

@@ -1,12 +1,14 @@
 /**
  * openCapturer(): probe, select a backend (TLS plays no part), decide TLS beside it,
- * open the backend. It resolves once the capture is attached and filtering.
+ * open the backend. It resolves once the capture is attached and filtering. With
+ * `file`, none of that: the file is replayed (lib/replay).
  */
 import { Capturer } from './capturer';
 import type { Backend } from './backend';
 import { openRawSocket } from './backends/raw-socket';
-import { resolveOptions, type CaptureOptions, type ResolvedOptions } from './options';
+import { resolveOptions, resolveReplayOptions, type CaptureOptions, type ResolvedOptions } from './options';
 import { probe } from './probe';
+import { openReplay } from './replay';
 import { selectBackend, type BackendName } from './selection';
 import { decideTls } from './tls';
 
@@ -16,19 +18,23 @@ const BACKENDS: Record<BackendName, ((options: ResolvedOptions) => Backend) | un
 };
 
 export async function openCapturer(options: CaptureOptions = {}): Promise<Capturer> {
-  const resolved = resolveOptions(options);
-  resolved.signal?.throwIfAborted();
-  const report = await probe();
-  const selection = selectBackend(report, resolved.backend);
-  const tls = decideTls(resolved.tls, selection.backend, report);
-  const open = BACKENDS[selection.backend]!;
-  resolved.signal?.throwIfAborted();
-  const capturer = new Capturer(open(resolved), { ...selection, probe: report, tls }, resolved.highWaterMark);
-  const signal = resolved.signal;
+  const replay = resolveReplayOptions(options);
+  const capturer = replay ? await openReplay(replay) : await openLive(resolveOptions(options));
+  const signal = options.signal;
   if (signal) {
     const onAbort = (): void => void capturer.close();
     signal.addEventListener('abort', onAbort, { once: true });
     capturer.once('close', () => signal.removeEventListener('abort', onAbort));
   }
   return capturer;
+}
+
+async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
+  resolved.signal?.throwIfAborted();
+  const report = await probe();
+  const selection = selectBackend(report, resolved.backend);
+  const tls = decideTls(resolved.tls, selection.backend, report);
+  const open = BACKENDS[selection.backend]!;
+  resolved.signal?.throwIfAborted();
+  return new Capturer(open(resolved), { ...selection, probe: report, tls }, resolved.highWaterMark);
 }

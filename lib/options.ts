@@ -4,6 +4,11 @@ import { assertBackendOption, type BackendOption } from './selection';
 import { tlsMode, type TlsMode, type TlsOption } from './tls';
 
 export interface CaptureOptions {
+  /**
+   * A pcap or pcapng file to replay instead of capturing live: no probe, no backend,
+   * no privileges. Only `filter`, `snaplen`, `highWaterMark` and `signal` apply.
+   */
+  file?: string;
   /** Interfaces to capture on; default (or 'any'): every interface. */
   interfaces?: string | string[];
   /** pcap-filter(7) expression, applied in the kernel before any copy. */
@@ -38,10 +43,15 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
 }
 
+/** What openCapturer({ file }) needs. */
+export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen' | 'highWaterMark' | 'signal'> {
+  file: string;
+}
+
 export const MAX_SNAPLEN = 262144;
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
-  'interfaces', 'filter', 'snaplen', 'backend', 'tls', 'promiscuous',
+  'file', 'interfaces', 'filter', 'snaplen', 'backend', 'tls', 'promiscuous',
   'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
 ]);
 
@@ -62,6 +72,27 @@ function interfaceList(value: unknown): string[] | null {
     );
   }
   return list.includes('any') ? null : [...new Set(list as string[])];
+}
+
+/** Options that mean something only for a live capture. */
+const LIVE_ONLY = ['interfaces', 'backend', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
+
+/** The replay's options when `file` is given; null for a live capture. */
+export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOptions | null {
+  if (typeof options !== 'object' || options === null || options.file === undefined) return null;
+  const { file, ...rest } = options;
+  if (typeof file !== 'string' || file === '') {
+    throw new InvalidOptionError(`file must be the path of a pcap or pcapng file; got ${JSON.stringify(file)}`);
+  }
+  const live = LIVE_ONLY.filter((key) => rest[key] !== undefined);
+  if (live.length > 0) {
+    throw new InvalidOptionError(
+      `${live.join(', ')} cannot be used with file: a replay has no interfaces, backend or kernel ` +
+        '(only filter, snaplen, highWaterMark and signal apply)',
+    );
+  }
+  const { filter, snaplen, highWaterMark, signal } = resolveOptions(rest);
+  return { file, filter, snaplen, highWaterMark, signal };
 }
 
 export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {

@@ -1,0 +1,29 @@
+/** Which parser reads a capture file, told by its first bytes. */
+import { FileError } from '../errors';
+import * as f from './format';
+import { PcapParser } from './read-pcap';
+import { PcapngParser } from './read-pcapng';
+import type { CaptureFileParser } from './reader';
+
+/** Bytes enough to tell the format and read a classic pcap header. */
+export const HEAD_BYTES = f.PCAP_HEADER_BYTES;
+
+export function parserFor(head: Buffer, path: string): CaptureFileParser {
+  if (head.length >= 12 && head.readUInt32LE(0) === f.SHB) return new PcapngParser(path);
+  if (head.length >= 4) {
+    const le = head.readUInt32LE(0);
+    const be = head.readUInt32BE(0);
+    for (const [magic, nanoseconds] of [
+      [f.PCAP_MAGIC_US, false],
+      [f.PCAP_MAGIC_NS, true],
+    ] as const) {
+      if (le === magic) return new PcapParser(head, path, true, nanoseconds);
+      if (be === magic) return new PcapParser(head, path, false, nanoseconds);
+    }
+  }
+  if (head.length === 0) throw new FileError(`${path} is empty: it is not a pcap or pcapng file`, { path, offset: 0 });
+  throw new FileError(`${path} is not a pcap or pcapng file (it starts with 0x${head.subarray(0, 4).toString('hex')})`, {
+    path,
+    offset: 0,
+  });
+}

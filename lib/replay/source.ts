@@ -1,0 +1,250 @@
+/**
+ * A capture file as a packet source: read in 1 MiB chunks, parsed, filtered in user
+ * space with the same libpcap programs the kernel runs, and handed over as batches in
+ * the layout live backends use. Not a backend selection can choose: `file` bypasses it.
+ */
+import fs from 'node:fs/promises';
+import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
+import { buildBatch, type BatchEntry } from '../batch-builder';
+import type { Batch } from '../batch';
+import { FileError, TapwireError } from '../errors';
+import { filterForLinkType, matchFilter } from '../filter';
+import type { ReplayOptions } from '../options';
+import { parserFor, HEAD_BYTES } from '../pcapng/detect';
+import { LINKTYPE_ETHERNET } from '../pcapng/format';
+import { damaged, type CaptureFileParser, type OnRecord } from '../pcapng/reader';
+
+const CHUNK = 1024 * 1024;
+
+function fileError(err: unknown, path: string, action: string): TapwireError {
+  if (err instanceof TapwireError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new FileError(`cannot ${action} ${path}: ${e.message}`, {
+    path,
+    errno: e.errno === undefined ? undefined : -e.errno,
+    syscall: e.syscall,
+    cause: err,
+  });
+}
+
+export class FileSource implements Backend {
+  readonly name = 'file' as const;
+  readonly path: string;
+  readonly #file: fs.FileHandle;
+  readonly #parser: CaptureFileParser;
+  readonly #filter: string;
+  readonly #snaplen: number;
+  /** By link type: the compiled filter, or null where it cannot apply (nothing matches). */
+  readonly #programs = new Map<number, Buffer | null>();
+  /** Bytes read but not yet parsed (a block cut by the chunk's end), and their file offset. */
+  #pending: Buffer = Buffer.alloc(0);
+  #pendingOffset = 0;
+  #records = 0;
+  #filtered = 0;
+  /** Batches read while opening, delivered first. */
+  #ready: Batch[] = [];
+  #failure: Error | undefined;
+  #paused = false;
+  #wake: (() => void) | null = null;
+  #closed = false;
+  #loop: Promise<void> | null = null;
+
+  private constructor(path: string, file: fs.FileHandle, parser: CaptureFileParser, options: ReplayOptions) {
+    this.path = path;
+    this.#file = file;
+    this.#parser = parser;
+    this.#filter = options.filter;
+    this.#snaplen = options.snaplen;
+  }
+
+  get format(): 'pcap' | 'pcapng' {
+    return this.#parser.format;
+  }
+
+  /**
+   * Opens the file and reads up to its first packet, so that a missing, foreign or
+   * damaged-from-the-start file and a filter that applies to none of its links reject here.
+   */
+  static async open(options: ReplayOptions): Promise<FileSource> {
+    const path = options.file;
+    let file: fs.FileHandle;
+    try {
+      file = await fs.open(path, 'r');
+    } catch (err) {
+      throw fileError(err, path, 'open');
+    }
+    try {
+      const first = (await read(file, path)) ?? Buffer.alloc(0);
+      const source = new FileSource(path, file, parserFor(first.subarray(0, HEAD_BYTES), path), options);
+      let chunk: Buffer | null = first;
+      while (chunk !== null) {
+        source.#take(chunk);
+        if (source.#failure && source.#records === 0) throw source.#failure;
+        if (source.#records > 0 || source.#failure) break;
+        chunk = await read(file, path);
+        if (chunk === null) source.#atEnd();
+      }
+      if (source.#failure && source.#records === 0) throw source.#failure;
+      source.#checkFilter();
+      return source;
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+  }
+
+  start(sink: BatchSink, end: EndCallback): void {
+    this.#loop = (async () => {
+      // Not before the caller of openCapturer() has had its turn to add listeners.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const batch of this.#ready.splice(0)) if (!this.#closed) sink(batch);
+      while (!this.#closed && !this.#failure) {
+        if (this.#paused) {
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+          continue;
+        }
+        let chunk: Buffer | null;
+        try {
+          chunk = await read(this.#file, this.path);
+        } catch (err) {
+          this.#failure = err as Error;
+          break;
+        }
+        if (chunk === null) {
+          this.#atEnd();
+          break;
+        }
+        const batch = this.#take(chunk);
+        if (batch && !this.#closed) sink(batch);
+      }
+      if (!this.#closed) end(this.#failure);
+    })();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wakeUp();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wakeUp();
+    await this.#loop;
+    await this.#file.close();
+  }
+
+  stats(): BackendStats {
+    // What the capture that wrote the file lost, as its statistics blocks recorded it.
+    const kernelDrops = this.#parser.interfaces.reduce((sum, i) => sum + i.drops, 0);
+    return { kernelDrops, ringDrops: 0, userspaceDrops: 0, filtered: this.#filtered };
+  }
+
+  interfaceName(index: number): string | undefined {
+    return this.#parser.interfaces[index]?.name;
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Parses what `chunk` completes; a batch of the packets that pass the filter, if any. */
+  #take(chunk: Buffer): Batch | null {
+    const buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const entries: BatchEntry[] = [];
+    let consumed = 0;
+    try {
+      consumed = this.#parser.parse(buf, this.#pendingOffset, this.#collect(entries));
+    } catch (err) {
+      this.#failure = err as Error;
+    }
+    this.#pending = buf.subarray(consumed);
+    this.#pendingOffset += consumed;
+    if (entries.length === 0) return null;
+    const batch = buildBatch(entries);
+    if (!this.#loop) this.#ready.push(batch);
+    return batch;
+  }
+
+  #collect(entries: BatchEntry[]): OnRecord {
+    return (interfaceId, seconds, nanoseconds, data, wireLength, outbound) => {
+      this.#records++;
+      const { linkType } = this.#parser.interfaces[interfaceId]!;
+      let kept = Math.min(data.length, this.#snaplen);
+      if (this.#filter !== '') {
+        const program = this.#program(linkType);
+        kept = program ? Math.min(data.length, matchFilter(program, data, wireLength)) : 0;
+        if (kept === 0) {
+          this.#filtered++;
+          return;
+        }
+      }
+      entries.push({
+        data: data.subarray(0, kept),
+        wireLength,
+        interfaceIndex: interfaceId,
+        seconds,
+        nanoseconds,
+        direction: outbound ? 'out' : 'in',
+        linkType,
+      });
+    };
+  }
+
+  #program(linkType: number): Buffer | null {
+    let program = this.#programs.get(linkType);
+    if (program === undefined) {
+      try {
+        program = filterForLinkType(this.#filter, linkType, this.#snaplen);
+      } catch {
+        // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
+        program = null;
+      }
+      this.#programs.set(linkType, program);
+    }
+    return program;
+  }
+
+  /** The filter must apply to some link of the file (Ethernet if it describes none yet). */
+  #checkFilter(): void {
+    if (this.#filter === '') return;
+    const linkTypes = new Set(this.#parser.interfaces.map((i) => i.linkType));
+    if (linkTypes.size === 0) {
+      filterForLinkType(this.#filter, LINKTYPE_ETHERNET, this.#snaplen);
+      return;
+    }
+    let firstError: unknown;
+    for (const linkType of linkTypes) {
+      try {
+        this.#programs.set(linkType, filterForLinkType(this.#filter, linkType, this.#snaplen));
+      } catch (err) {
+        firstError ??= err;
+        this.#programs.set(linkType, null);
+      }
+    }
+    if ([...this.#programs.values()].every((p) => p === null)) throw firstError;
+  }
+
+  #atEnd(): void {
+    if (this.#pending.length > 0 && !this.#failure) {
+      this.#failure = damaged(this.path, this.#pendingOffset, `the file ends inside a block (${this.#pending.length} bytes of it)`);
+    }
+  }
+}
+
+async function read(file: fs.FileHandle, path: string): Promise<Buffer | null> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let bytesRead: number;
+  try {
+    ({ bytesRead } = await file.read(buf, 0, CHUNK, null));
+  } catch (err) {
+    throw fileError(err, path, 'read');
+  }
+  return bytesRead > 0 ? buf.subarray(0, bytesRead) : null;
+}
