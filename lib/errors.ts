@@ -136,3 +136,17 @@ export function fromNative(err: unknown, action: string, needs: string): Tapwire
   }
   return new TapwireError('ERR_SYSTEM', `${action}: ${e.message}`, details);
 }
+
+/** Turns a failed file system call (Node's errors) into a FileError: "cannot <action> <path>: <why>". */
+export function fromFileSystem(err: unknown, action: string, path: string | undefined): TapwireError {
+  if (err instanceof TapwireError) return err;
+  const e = err as NodeJS.ErrnoException;
+  // Node says "ENOENT: no such file or directory, open '/x'"; keep the reason and the code.
+  const why = /^(E[A-Z0-9]+): ([^,]+)/.exec(e.message ?? '');
+  return new FileError(`cannot ${action} ${path ?? 'the capture file'}: ${why ? `${why[2]} (${why[1]})` : e.message}`, {
+    path,
+    errno: typeof e.errno === 'number' ? Math.abs(e.errno) : undefined,
+    syscall: e.syscall,
+    cause: err,
+  });
+}

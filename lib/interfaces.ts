@@ -5,13 +5,11 @@
 import fs from 'node:fs';
 
 const IFF_UP = 0x1;
-const IFF_RUNNING = 0x40;
 
 export interface HostInterface {
   index: number;
   name: string;
   up: boolean;
-  running: boolean;
 }
 
 export function hostInterfaces(): HostInterface[] {
@@ -26,7 +24,7 @@ export function hostInterfaces(): HostInterface[] {
     try {
       const index = Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
       const flags = Number(fs.readFileSync(`/sys/class/net/${name}/flags`, 'utf8'));
-      list.push({ index, name, up: (flags & IFF_UP) !== 0, running: (flags & IFF_RUNNING) !== 0 });
+      list.push({ index, name, up: (flags & IFF_UP) !== 0 });
     } catch {
       // It went away while we looked.
     }

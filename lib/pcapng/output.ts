@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
-import { FileError } from '../errors';
+import { FileError, fromFileSystem, type TapwireError } from '../errors';
 
 export interface OutputOptions {
   /** End a given Writable on close (default true; a path is always closed). */
@@ -14,9 +14,9 @@ export interface OutputOptions {
 export class Output {
   readonly #stream: Writable;
   readonly #end: boolean;
-  readonly #what: string;
-  readonly #ownsFile: boolean;
-  #error: FileError | null = null;
+  /** The file's path; undefined for a given stream. */
+  readonly #path: string | undefined;
+  #error: TapwireError | null = null;
 
   constructor(target: string | Writable, options: OutputOptions = {}) {
     if (typeof target === 'string') {
@@ -24,34 +24,19 @@ export class Output {
       try {
         fd = fs.openSync(target, 'w');
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new FileError(`cannot create ${target}: ${e.message}`, {
-          path: target,
-          errno: e.errno === undefined ? undefined : -e.errno,
-          syscall: e.syscall,
-          cause: err,
-        });
+        throw fromFileSystem(err, 'create', target);
       }
       this.#stream = fs.createWriteStream(target, { fd });
       this.#end = true;
-      this.#ownsFile = true;
-      this.#what = target;
+      this.#path = target;
     } else if (target && typeof target.write === 'function') {
       this.#stream = target;
       this.#end = options.end ?? true;
-      this.#ownsFile = false;
-      this.#what = 'the capture file stream';
+      this.#path = undefined;
     } else {
       throw new FileError('a capture file goes to a path or a Writable stream');
     }
-    this.#stream.on('error', (err: NodeJS.ErrnoException) => {
-      this.#error ??= new FileError(`writing ${this.#what}: ${err.message}`, {
-        path: typeof target === 'string' ? target : undefined,
-        errno: err.errno === undefined ? undefined : -err.errno,
-        syscall: err.syscall,
-        cause: err,
-      });
-    });
+    this.#stream.on('error', (err) => this.#fail(err));
   }
 
   /** False when the destination wants the writer to wait for `drained()`. */
@@ -69,14 +54,23 @@ export class Output {
   /** Writes the last bytes and resolves once everything reached the destination. */
   async finish(last: Buffer): Promise<void> {
     if (this.#error) throw this.#error;
-    await new Promise<void>((resolve) => this.#stream.write(last, () => resolve()));
+    await new Promise<void>((resolve) =>
+      this.#stream.write(last, (err) => {
+        if (err) this.#fail(err);
+        resolve();
+      }),
+    );
     if (this.#end && !this.#error) {
       // A file stream is done once its descriptor is closed; other streams when finished.
-      const done = this.#event(this.#ownsFile ? 'close' : 'finish');
+      const done = this.#event(this.#path !== undefined ? 'close' : 'finish');
       this.#stream.end();
       await done;
     }
     if (this.#error) throw this.#error;
+  }
+
+  #fail(err: Error): void {
+    this.#error ??= fromFileSystem(err, 'write', this.#path);
   }
 
   /** Resolves on `event` or on an error (which the constructor's listener has kept). */

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
 import { buildBatch, type BatchEntry } from '../batch-builder';
 import type { Batch } from '../batch';
-import { FileError, TapwireError } from '../errors';
+import { fromFileSystem } from '../errors';
 import { filterForLinkType, matchFilter } from '../filter';
 import type { ReplayOptions } from '../options';
 import { parserFor, HEAD_BYTES } from '../pcapng/detect';
@@ -15,17 +15,6 @@ import { LINKTYPE_ETHERNET } from '../pcapng/format';
 import { damaged, type CaptureFileParser, type OnRecord } from '../pcapng/reader';
 
 const CHUNK = 1024 * 1024;
-
-function fileError(err: unknown, path: string, action: string): TapwireError {
-  if (err instanceof TapwireError) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new FileError(`cannot ${action} ${path}: ${e.message}`, {
-    path,
-    errno: e.errno === undefined ? undefined : -e.errno,
-    syscall: e.syscall,
-    cause: err,
-  });
-}
 
 export class FileSource implements Backend {
   readonly name = 'file' as const;
@@ -71,7 +60,7 @@ export class FileSource implements Backend {
     try {
       file = await fs.open(path, 'r');
     } catch (err) {
-      throw fileError(err, path, 'open');
+      throw fromFileSystem(err, 'open', path);
     }
     try {
       const first = (await read(file, path)) ?? Buffer.alloc(0);
@@ -244,7 +233,7 @@ async function read(file: fs.FileHandle, path: string): Promise<Buffer | null> {
   try {
     ({ bytesRead } = await file.read(buf, 0, CHUNK, null));
   } catch (err) {
-    throw fileError(err, path, 'read');
+    throw fromFileSystem(err, 'read', path);
   }
   return bytesRead > 0 ? buf.subarray(0, bytesRead) : null;
 }

@@ -1,0 +1,216 @@
+/**
+ * `tapwire capture`: tcpdump's flags over openCapturer(). Packets go to a pcapng (or
+ * classic pcap) file or stdout, or are printed one line each; a terminal shows a live
+ * counter; SIGINT and SIGTERM finish the file before exiting.
+ */
+import type { Batch } from '../batch';
+import type { Capturer } from '../capturer';
+import { hostInterfaces } from '../interfaces';
+import { openCapturer } from '../open';
+import type { CaptureOptions } from '../options';
+import { PcapngWriter, PcapWriter, type CaptureFileWriter } from '../pcapng';
+import type { TlsOption } from '../tls';
+import { integerArg, last, parseArgs, UsageError, type Parsed } from './args';
+import { describePacket } from './decode';
+import { StatusLine } from './status';
+
+export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
+                        [-w FILE|- [--pcap]] [-r FILE|-] [--backend auto|ebpf|raw-socket]
+                        [--tls[=auto|required]] [-f FILTER | EXPRESSION]`;
+
+const SPEC = {
+  valued: 'icswrfQ',
+  flags: 'nDh',
+  longValued: ['backend'],
+  longOptional: ['tls'],
+  longFlags: ['pcap', 'help'],
+};
+
+type Direction = 'in' | 'out';
+
+interface Command {
+  help: boolean;
+  listInterfaces: boolean;
+  options: CaptureOptions;
+  /** What is captured, for the message that says so. */
+  describe: string;
+  count: number;
+  direction: Direction | undefined;
+  write: string | undefined;
+  pcap: boolean;
+  /** Whether lines name the interface and direction (several interfaces). */
+  perInterface: boolean;
+}
+
+function tlsOption(parsed: Parsed): TlsOption | undefined {
+  const value = last(parsed, 'tls');
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'auto') return 'auto';
+  if (value === 'required') return 'required';
+  throw new UsageError(`--tls takes auto or required; got ${JSON.stringify(value)}`);
+}
+
+function command(argv: readonly string[]): Command {
+  const parsed = parseArgs(argv, SPEC);
+  const flag = (name: string): boolean => parsed.options.has(name);
+  const filterFlag = last(parsed, 'f');
+  const expression = parsed.positional.join(' ');
+  if (filterFlag !== undefined && expression !== '') {
+    throw new UsageError(`give the filter with -f or as an expression after the flags, not both (got -f ${JSON.stringify(filterFlag)} and ${JSON.stringify(expression)})`);
+  }
+  const q = last(parsed, 'Q');
+  if (q !== undefined && !['in', 'out', 'inout'].includes(q)) throw new UsageError(`-Q takes in, out or inout; got ${JSON.stringify(q)}`);
+  const snaplen = integerArg(parsed, 's', '-s', 0);
+  const read = last(parsed, 'r');
+  const interfaces = parsed.options.get('i');
+  const options: CaptureOptions = {
+    filter: filterFlag ?? expression,
+    // tcpdump's -s 0: the largest snapshot.
+    snaplen: snaplen === 0 ? undefined : snaplen,
+    interfaces,
+    backend: last(parsed, 'backend') as CaptureOptions['backend'],
+    tls: tlsOption(parsed),
+  };
+  if (read !== undefined) options.file = read === '-' ? '/dev/stdin' : read;
+  const all = interfaces === undefined || interfaces.includes('any');
+  return {
+    help: flag('h') || flag('help'),
+    listInterfaces: flag('D'),
+    options,
+    describe: read !== undefined ? `file ${read}` : all ? 'every interface' : interfaces.join(', '),
+    count: integerArg(parsed, 'c', '-c', 1) ?? Infinity,
+    direction: q === 'in' || q === 'out' ? q : undefined,
+    write: last(parsed, 'w'),
+    pcap: flag('pcap'),
+    perInterface: read === undefined && (all || interfaces.length > 1),
+  };
+}
+
+function listInterfaces(): void {
+  for (const i of hostInterfaces()) {
+    process.stdout.write(`${i.index}.${i.name}${i.up ? ' [Up]' : ''}\n`);
+  }
+}
+
+function clock(seconds: number, nanoseconds: number): string {
+  const d = new Date(seconds * 1000);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(Math.floor(nanoseconds / 1000)).padStart(6, '0')}`;
+}
+
+function lines(cap: Capturer, batch: Batch, picked: readonly number[], perInterface: boolean): string {
+  let text = '';
+  for (const i of picked) {
+    const where = perInterface
+      ? `${cap.interfaceName(batch.interfaceIndexAt(i)) ?? `if${batch.interfaceIndexAt(i)}`} ${batch.directionAt(i) === 'out' ? 'Out' : 'In '} `
+      : '';
+    text += `${clock(batch.secondsAt(i), batch.nanosecondsAt(i))} ${where}${describePacket(batch.dataAt(i), batch.linkTypeAt(i), batch.lengthAt(i))}\n`;
+  }
+  return text;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+export async function capture(argv: readonly string[]): Promise<number> {
+  const cmd = command(argv);
+  if (cmd.help) {
+    process.stdout.write(`${CAPTURE_USAGE}\n`);
+    return 0;
+  }
+  if (cmd.listInterfaces) {
+    listInterfaces();
+    return 0;
+  }
+  if (cmd.pcap && cmd.write === undefined) throw new UsageError('--pcap chooses the format of -w; there is no -w');
+
+  const cap = await openCapturer(cmd.options);
+  const { stdout, stderr } = process;
+  const stop = (): void => void cap.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  // A reader that went away (| head, a closed pipe) ends the capture, as it ends tcpdump.
+  let outputGone = false;
+  let outputError: Error | null = null;
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') outputGone = true;
+    else outputError = err;
+    stop();
+  };
+  stdout.on('error', onStdoutError);
+
+  let writer: CaptureFileWriter | null = null;
+  let status: StatusLine | null = null;
+  let kept = 0;
+  let keptBytes = 0;
+  try {
+    if (cmd.write !== undefined) {
+      const target = cmd.write === '-' ? stdout : cmd.write;
+      writer = cmd.pcap
+        ? new PcapWriter(target, { end: false, snaplen: cmd.options.snaplen })
+        : new PcapngWriter(target, { end: false, filter: cmd.options.filter, source: cap });
+    }
+    if (cap.selection.backend === 'file') {
+      stderr.write(`tapwire: reading from ${cmd.describe} (${cap.selection.format})\n`);
+    } else {
+      const snaplen = cmd.options.snaplen ?? 262144;
+      stderr.write(`tapwire: listening on ${cmd.describe} with the ${cap.backend} backend, snapshot length ${snaplen} bytes\n`);
+    }
+    if (cmd.options.tls !== undefined) {
+      stderr.write(`tapwire: TLS capture is ${cap.selection.tls.active ? 'on' : 'off'}: ${cap.selection.tls.reason}\n`);
+    }
+    if (stderr.isTTY && (writer !== null || !stdout.isTTY)) {
+      status = new StatusLine(() => {
+        const s = cap.stats();
+        return { packets: kept, bytes: keptBytes, drops: s.drops.kernel + s.drops.ring + s.drops.userspace };
+      }, stderr);
+    }
+
+    for await (const batch of cap) {
+      const picked: number[] = [];
+      for (let i = 0; i < batch.length && kept + picked.length < cmd.count; i++) {
+        if (cmd.direction === undefined || batch.directionAt(i) === cmd.direction) picked.push(i);
+      }
+      if (outputGone || outputError) break;
+      if (picked.length > 0) {
+        if (writer) {
+          let select: ((i: number) => boolean) | undefined;
+          if (picked.length < batch.length) {
+            const mask = new Uint8Array(batch.length);
+            for (const i of picked) mask[i] = 1;
+            select = (i) => mask[i] === 1;
+          }
+          if (!writer.write(batch, select)) await writer.drained();
+        } else if (!stdout.write(lines(cap, batch, picked, cmd.perInterface))) {
+          await new Promise((resolve) => stdout.once('drain', resolve));
+        }
+      }
+      kept += picked.length;
+      for (const i of picked) keptBytes += batch.lengthAt(i);
+      if (kept >= cmd.count) {
+        stop();
+        break;
+      }
+    }
+    await cap.close();
+    status?.stop();
+    status = null;
+    if (writer) await writer.close(cap.stats());
+  } catch (err) {
+    // When the reader of stdout left, what was captured went as far as it could.
+    if (!outputGone) throw err;
+  } finally {
+    status?.stop();
+    await cap.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    stdout.off('error', onStdoutError);
+  }
+  if (outputError) throw outputError;
+  const s = cap.stats();
+  stderr.write(`${plural(kept, 'packet')} captured\n`);
+  stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
+  if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
+  return 0;
+}

@@ -1,0 +1,141 @@
+/**
+ * One line per packet, the way tcpdump's quiet output reads (`IP a.1 > b.2: UDP,
+ * length 3`): Ethernet, raw IP, IPv4, IPv6, TCP, UDP, ICMP, ICMPv6 and ARP; anything
+ * else as its type and leading bytes in hex.
+ */
+
+const LINKTYPE_ETHERNET = 1;
+const LINKTYPE_RAW = 101;
+const HEX_BYTES = 16;
+
+function hex(data: Buffer, from: number): string {
+  return data.subarray(from, from + HEX_BYTES).toString('hex');
+}
+
+function ipv4(data: Buffer, at: number): string {
+  return `${data[at]}.${data[at + 1]}.${data[at + 2]}.${data[at + 3]}`;
+}
+
+function ipv6(data: Buffer, at: number): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(data.readUInt16BE(at + i * 2).toString(16));
+  // The longest run of two or more zero groups becomes '::'.
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLength) {
+      best = i;
+      bestLength = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLength).join(':')}`;
+}
+
+function mac(data: Buffer, at: number): string {
+  return [...data.subarray(at, at + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+const ICMP_TYPES: Record<number, string> = { 0: 'echo reply', 3: 'unreachable', 8: 'echo request', 11: 'time exceeded' };
+const ICMP6_TYPES: Record<number, string> = {
+  1: 'destination unreachable',
+  3: 'time exceeded',
+  128: 'echo request',
+  129: 'echo reply',
+  133: 'router solicitation',
+  134: 'router advertisement',
+  135: 'neighbor solicitation',
+  136: 'neighbor advertisement',
+};
+
+/** The transport part: "a.p > b.p: UDP, length n" and the like. */
+function transport(data: Buffer, at: number, end: number, protocol: number, src: string, dst: string, v6: boolean): string {
+  const length = end - at;
+  if ((protocol === 6 && length >= 20) || (protocol === 17 && length >= 8)) {
+    const ports = `${src}.${data.readUInt16BE(at)} > ${dst}.${data.readUInt16BE(at + 2)}`;
+    if (protocol === 17) return `${ports}: UDP, length ${data.readUInt16BE(at + 4) - 8}`;
+    return `${ports}: tcp ${length - (data[at + 12]! >> 4) * 4}`;
+  }
+  if (protocol === (v6 ? 58 : 1) && length >= 4) {
+    const names = v6 ? ICMP6_TYPES : ICMP_TYPES;
+    const type = data[at]!;
+    return `${src} > ${dst}: ${v6 ? 'ICMP6, ' : 'ICMP '}${names[type] ?? `type ${type}`}, length ${length}`;
+  }
+  return `${src} > ${dst}: ip-proto-${protocol} ${length}`;
+}
+
+const IPV6_EXTENSIONS = new Set([0, 43, 60]);
+const IPV6_FRAGMENT = 44;
+
+function ip(data: Buffer, at: number): string | null {
+  const version = data[at]! >> 4;
+  if (version === 4 && data.length >= at + 20) {
+    const headerLength = (data[at]! & 0x0f) * 4;
+    const end = Math.min(data.length, at + data.readUInt16BE(at + 2));
+    const src = ipv4(data, at + 12);
+    const dst = ipv4(data, at + 16);
+    if (data.readUInt16BE(at + 6) & 0x1fff) return `IP ${src} > ${dst}: ip-proto-${data[at + 9]} (fragment)`;
+    return `IP ${transport(data, at + headerLength, end, data[at + 9]!, src, dst, false)}`;
+  }
+  if (version === 6 && data.length >= at + 40) {
+    const end = Math.min(data.length, at + 40 + data.readUInt16BE(at + 4));
+    const src = ipv6(data, at + 8);
+    const dst = ipv6(data, at + 24);
+    let next = data[at + 6]!;
+    let pos = at + 40;
+    while (IPV6_EXTENSIONS.has(next) && pos + 8 <= end) {
+      next = data[pos]!;
+      pos += (data[pos + 1]! + 1) * 8;
+    }
+    if (next === IPV6_FRAGMENT) return `IP6 ${src} > ${dst}: frag`;
+    return `IP6 ${transport(data, pos, end, next, src, dst, true)}`;
+  }
+  return null;
+}
+
+function arp(data: Buffer, at: number): string | null {
+  // Ethernet/IPv4 ARP only: hardware length 6, protocol length 4.
+  if (data.length < at + 28 || data[at + 4] !== 6 || data[at + 5] !== 4) return null;
+  const op = data.readUInt16BE(at + 6);
+  const sender = ipv4(data, at + 14);
+  const target = ipv4(data, at + 24);
+  if (op === 1) return `ARP, Request who-has ${target} tell ${sender}, length ${data.length - at}`;
+  if (op === 2) return `ARP, Reply ${sender} is-at ${mac(data, at + 8)}, length ${data.length - at}`;
+  return `ARP, op ${op}, length ${data.length - at}`;
+}
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_ARP = 0x0806;
+const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_IPV6 = 0x86dd;
+
+function ethernet(data: Buffer, length: number): string {
+  let at = 12;
+  let vlan = '';
+  let type = data.length >= 14 ? data.readUInt16BE(12) : -1;
+  if (type === ETHERTYPE_VLAN && data.length >= 18) {
+    vlan = `vlan ${data.readUInt16BE(14) & 0x0fff}, `;
+    type = data.readUInt16BE(16);
+    at = 16;
+  }
+  at += 2;
+  let line: string | null = null;
+  if (type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6) line = ip(data, at);
+  else if (type === ETHERTYPE_ARP) line = arp(data, at);
+  if (line !== null) return vlan + line;
+  if (type < 0) return `truncated frame, length ${length}: ${hex(data, 0)}`;
+  return `${vlan}ethertype 0x${type.toString(16).padStart(4, '0')}, length ${length}: ${hex(data, at)}`;
+}
+
+/** What a packet is, from its link-layer header on. */
+export function describePacket(data: Buffer, linkType: number | null, length: number): string {
+  if (linkType === LINKTYPE_ETHERNET) return ethernet(data, length);
+  if (linkType === LINKTYPE_RAW && data.length > 0) {
+    const line = ip(data, 0);
+    if (line !== null) return line;
+  }
+  return `link-type ${linkType ?? 'unknown'}, length ${length}: ${hex(data, 0)}`;
+}
