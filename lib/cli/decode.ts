@@ -39,10 +39,10 @@ function mac(data: Buffer, at: number): string {
   return [...data.subarray(at, at + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-const ICMP_TYPES: Record<number, string> = { 0: 'echo reply', 3: 'unreachable', 8: 'echo request', 11: 'time exceeded' };
+const ICMP_TYPES: Record<number, string> = { 0: 'echo reply', 3: 'unreachable', 8: 'echo request', 11: 'time exceeded in-transit' };
 const ICMP6_TYPES: Record<number, string> = {
   1: 'destination unreachable',
-  3: 'time exceeded',
+  3: 'time exceeded in-transit',
   128: 'echo request',
   129: 'echo reply',
   133: 'router solicitation',
@@ -50,6 +50,43 @@ const ICMP6_TYPES: Record<number, string> = {
   135: 'neighbor solicitation',
   136: 'neighbor advertisement',
 };
+const ICMP_ECHO = new Set([0, 8, 128, 129]);
+const ICMP_UNREACHABLE = 3;
+const ICMP6_UNREACHABLE = 1;
+const PORT_UNREACHABLE = { 4: 3, 6: 4 } as const;
+const TRANSPORT_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp' };
+
+/** The datagram an ICMP error quotes: "dst udp port 53", when it is TCP or UDP. */
+function quoted(data: Buffer, at: number, v6: boolean): string | null {
+  if (v6) {
+    if (data.length < at + 44) return null;
+    const name = TRANSPORT_NAMES[data[at + 6]!];
+    return name ? `${ipv6(data, at + 24)} ${name} port ${data.readUInt16BE(at + 42)}` : null;
+  }
+  if (data.length < at + 20) return null;
+  const headerLength = (data[at]! & 0x0f) * 4;
+  const name = TRANSPORT_NAMES[data[at + 9]!];
+  if (!name || data.length < at + headerLength + 4) return null;
+  return `${ipv4(data, at + 16)} ${name} port ${data.readUInt16BE(at + headerLength + 2)}`;
+}
+
+/** ICMP or ICMPv6 as tcpdump's quiet output words it, for the common types. */
+function icmp(data: Buffer, at: number, length: number, v6: boolean): string {
+  const type = data[at]!;
+  const code = data[at + 1]!;
+  const name = (v6 ? ICMP6_TYPES : ICMP_TYPES)[type] ?? `type ${type}`;
+  if (ICMP_ECHO.has(type) && length >= 8) {
+    return `${v6 ? 'ICMP6, ' : 'ICMP '}${name}, id ${data.readUInt16BE(at + 4)}, seq ${data.readUInt16BE(at + 6)}, length ${length}`;
+  }
+  const portUnreachable = type === (v6 ? ICMP6_UNREACHABLE : ICMP_UNREACHABLE) && code === PORT_UNREACHABLE[v6 ? 6 : 4];
+  const datagram = portUnreachable ? quoted(data, at + 8, v6) : null;
+  if (datagram !== null) {
+    return v6
+      ? `ICMP6, ${name}, unreachable port, ${datagram}, length ${length}`
+      : `ICMP ${datagram} unreachable, length ${length}`;
+  }
+  return `${v6 ? 'ICMP6, ' : 'ICMP '}${name}, length ${length}`;
+}
 
 /** The transport part: "a.p > b.p: UDP, length n" and the like. */
 function transport(data: Buffer, at: number, end: number, protocol: number, src: string, dst: string, v6: boolean): string {
@@ -59,11 +96,7 @@ function transport(data: Buffer, at: number, end: number, protocol: number, src:
     if (protocol === 17) return `${ports}: UDP, length ${data.readUInt16BE(at + 4) - 8}`;
     return `${ports}: tcp ${length - (data[at + 12]! >> 4) * 4}`;
   }
-  if (protocol === (v6 ? 58 : 1) && length >= 4) {
-    const names = v6 ? ICMP6_TYPES : ICMP_TYPES;
-    const type = data[at]!;
-    return `${src} > ${dst}: ${v6 ? 'ICMP6, ' : 'ICMP '}${names[type] ?? `type ${type}`}, length ${length}`;
-  }
+  if (protocol === (v6 ? 58 : 1) && length >= 4) return `${src} > ${dst}: ${icmp(data, at, length, v6)}`;
   return `${src} > ${dst}: ip-proto-${protocol} ${length}`;
 }
 

@@ -19,6 +19,11 @@ export interface PcapngWriterOptions extends OutputOptions {
   filter?: string;
   /** Names the packets' interfaces (a Capturer does); default: this host's interfaces. */
   source?: InterfaceSource;
+  /**
+   * The link type of the one interface a file without packets describes (default 1,
+   * Ethernet): libpcap (tcpdump) cannot open a pcapng file that describes none.
+   */
+  linkType?: number;
 }
 
 interface Interface {
@@ -38,6 +43,7 @@ export class PcapngWriter implements CaptureFileWriter {
   readonly #out: Output;
   readonly #filter: string;
   readonly #source: InterfaceSource | undefined;
+  readonly #emptyLinkType: number;
   /** By (index × 2¹⁶ + link type): an interface with another link type is another interface. */
   readonly #interfaces = new Map<number, Interface>();
   readonly #list: Interface[] = [];
@@ -48,6 +54,7 @@ export class PcapngWriter implements CaptureFileWriter {
     this.#out = new Output(target, options);
     this.#filter = options.filter ?? '';
     this.#source = options.source;
+    this.#emptyLinkType = options.linkType ?? f.LINKTYPE_ETHERNET;
     this.#out.write(sectionHeader());
   }
 
@@ -142,6 +149,7 @@ export class PcapngWriter implements CaptureFileWriter {
         fixed.writeUInt32LE(low, 8);
         return f.encodeBlock(f.ISB, Buffer.concat([fixed, f.encodeOptions(options)]));
       });
+      if (this.#list.length === 0) blocks.push(interfaceDescription(this.#emptyLinkType, undefined, this.#filter));
       await this.#out.finish(Buffer.concat(blocks));
     })();
     return this.#closing;

@@ -14,16 +14,26 @@ function missing(tools) {
   });
 }
 
-/** Call from a mocha `before`/`it` with `this`; skips or fails when the test cannot run. */
-function requirePrivileges(ctx, tools = []) {
-  const reasons = [];
-  if (process.getuid() !== 0) reasons.push('needs root (network namespaces, packet sockets)');
-  const absent = missing(tools);
-  if (absent.length) reasons.push(`needs ${absent.join(', ')} installed`);
+function skipOrFail(ctx, reasons) {
   if (reasons.length === 0) return;
   const why = reasons.join('; ');
   if (process.env.CI === 'true') throw new Error(`cannot run under CI: ${why}`);
   ctx.skip(why);
 }
 
-module.exports = { requirePrivileges };
+/** Call from a mocha `before`/`it` with `this`; skips or fails when the test cannot run. */
+function requirePrivileges(ctx, tools = []) {
+  const reasons = [];
+  if (process.getuid() !== 0) reasons.push('needs root (network namespaces, packet sockets)');
+  const absent = missing(tools);
+  if (absent.length) reasons.push(`needs ${absent.join(', ')} installed`);
+  skipOrFail(ctx, reasons);
+}
+
+/** For tests that need only tools (tshark reading a file), not root. */
+function requireTools(ctx, tools) {
+  const absent = missing(tools);
+  skipOrFail(ctx, absent.length ? [`needs ${absent.join(', ')} installed`] : []);
+}
+
+module.exports = { requirePrivileges, requireTools };
