@@ -7,7 +7,7 @@ import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
 import { hostInterfaces } from '../interfaces';
 import { openCapturer } from '../open';
-import type { CaptureOptions } from '../options';
+import { MAX_SNAPLEN, type CaptureOptions } from '../options';
 import { PcapngWriter, PcapWriter, type CaptureFileWriter } from '../pcapng';
 import type { TlsOption } from '../tls';
 import { integerArg, last, parseArgs, UsageError, type Parsed } from './args';
@@ -109,6 +109,17 @@ function lines(cap: Capturer, batch: Batch, picked: readonly number[], perInterf
   return text;
 }
 
+/** Resolves when `stream` can take more, or can take nothing ever again. */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done).off('error', done).off('close', done);
+      resolve();
+    };
+    stream.on('drain', done).on('error', done).on('close', done);
+  });
+}
+
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
@@ -144,6 +155,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
   let status: StatusLine | null = null;
   let kept = 0;
   let keptBytes = 0;
+  let failure: unknown = null;
   try {
     if (cmd.write !== undefined) {
       const target = cmd.write === '-' ? stdout : cmd.write;
@@ -154,7 +166,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
     if (cap.selection.backend === 'file') {
       stderr.write(`tapwire: reading from ${cmd.describe} (${cap.selection.format})\n`);
     } else {
-      const snaplen = cmd.options.snaplen ?? 262144;
+      const snaplen = cmd.options.snaplen ?? MAX_SNAPLEN;
       stderr.write(`tapwire: listening on ${cmd.describe} with the ${cap.backend} backend, snapshot length ${snaplen} bytes\n`);
     }
     if (cmd.options.tls !== undefined) {
@@ -168,46 +180,43 @@ export async function capture(argv: readonly string[]): Promise<number> {
     }
 
     for await (const batch of cap) {
+      if (outputGone || outputError) break;
       const picked: number[] = [];
       for (let i = 0; i < batch.length && kept + picked.length < cmd.count; i++) {
         if (cmd.direction === undefined || batch.directionAt(i) === cmd.direction) picked.push(i);
       }
-      if (outputGone || outputError) break;
-      if (picked.length > 0) {
-        if (writer) {
-          let select: ((i: number) => boolean) | undefined;
-          if (picked.length < batch.length) {
-            const mask = new Uint8Array(batch.length);
-            for (const i of picked) mask[i] = 1;
-            select = (i) => mask[i] === 1;
-          }
-          if (!writer.write(batch, select)) await writer.drained();
-        } else if (!stdout.write(lines(cap, batch, picked, cmd.perInterface))) {
-          await new Promise((resolve) => stdout.once('drain', resolve));
+      if (writer && picked.length > 0) {
+        let select: ((i: number) => boolean) | undefined;
+        if (picked.length < batch.length) {
+          const mask = new Uint8Array(batch.length);
+          for (const i of picked) mask[i] = 1;
+          select = (i) => mask[i] === 1;
         }
+        if (!writer.write(batch, select)) await writer.drained();
+      } else if (picked.length > 0 && !stdout.write(lines(cap, batch, picked, cmd.perInterface))) {
+        await drained(stdout);
       }
       kept += picked.length;
       for (const i of picked) keptBytes += batch.lengthAt(i);
-      if (kept >= cmd.count) {
-        stop();
-        break;
-      }
+      if (kept >= cmd.count) break;
     }
-    await cap.close();
-    status?.stop();
-    status = null;
-    if (writer) await writer.close(cap.stats());
   } catch (err) {
-    // When the reader of stdout left, what was captured went as far as it could.
-    if (!outputGone) throw err;
-  } finally {
-    status?.stop();
-    await cap.close();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    stdout.off('error', onStdoutError);
+    failure = err;
   }
-  if (outputError) throw outputError;
+  status?.stop();
+  await cap.close();
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  if (writer) {
+    try {
+      await writer.close(cap.stats());
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  stdout.off('error', onStdoutError);
+  // When the reader of stdout left, what was captured went as far as it could.
+  if (!outputGone && (failure ?? outputError)) throw failure ?? outputError;
   const s = cap.stats();
   stderr.write(`${plural(kept, 'packet')} captured\n`);
   stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);

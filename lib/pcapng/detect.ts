@@ -5,9 +5,7 @@ import { PcapParser } from './read-pcap';
 import { PcapngParser } from './read-pcapng';
 import type { CaptureFileParser } from './reader';
 
-/** Bytes enough to tell the format and read a classic pcap header. */
-export const HEAD_BYTES = f.PCAP_HEADER_BYTES;
-
+/** `head`: the file's first bytes, as many as one read gave (a classic pcap header needs 24). */
 export function parserFor(head: Buffer, path: string): CaptureFileParser {
   if (head.length >= 12 && head.readUInt32LE(0) === f.SHB) return new PcapngParser(path);
   if (head.length >= 4) {

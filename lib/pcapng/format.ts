@@ -15,7 +15,6 @@ export const OPT_ENDOFOPT = 0;
 export const SHB_OS = 3;
 export const SHB_USERAPPL = 4;
 export const IF_NAME = 2;
-export const IF_DESCRIPTION = 3;
 export const IF_TSRESOL = 9;
 export const IF_FILTER = 11;
 export const IF_TSOFFSET = 14;
@@ -88,12 +87,6 @@ export function encodeBlock(type: number, body: Buffer): Buffer {
   body.copy(out, 8);
   out.writeUInt32LE(total, total - 4);
   return out;
-}
-
-export function u32(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(value, 0);
-  return b;
 }
 
 export function u64(value: number | bigint): Buffer {

@@ -21,8 +21,10 @@ export interface PcapWriterOptions extends OutputOptions {
 export class PcapWriter implements CaptureFileWriter {
   readonly #out: Output;
   readonly #snaplen: number;
-  #linkType: number | null = null;
   readonly #emptyLinkType: number;
+  /** The first packet's, which every other must share. */
+  #linkType: number | null = null;
+  #headerWritten = false;
   #closing: Promise<void> | null = null;
 
   constructor(target: string | Writable, options: PcapWriterOptions = {}) {
@@ -77,8 +79,6 @@ export class PcapWriter implements CaptureFileWriter {
     })();
     return this.#closing;
   }
-
-  #headerWritten = false;
 
   /** The file header, the first time it is asked for. */
   #header(): Buffer | null {

@@ -10,7 +10,7 @@ import type { Batch } from '../batch';
 import { fromFileSystem } from '../errors';
 import { filterForLinkType, matchFilter } from '../filter';
 import type { ReplayOptions } from '../options';
-import { parserFor, HEAD_BYTES } from '../pcapng/detect';
+import { parserFor } from '../pcapng/detect';
 import { LINKTYPE_ETHERNET } from '../pcapng/format';
 import { damaged, type CaptureFileParser, type OnRecord } from '../pcapng/reader';
 
@@ -64,14 +64,15 @@ export class FileSource implements Backend {
     }
     try {
       const first = (await read(file, path)) ?? Buffer.alloc(0);
-      const source = new FileSource(path, file, parserFor(first.subarray(0, HEAD_BYTES), path), options);
-      let chunk: Buffer | null = first;
-      while (chunk !== null) {
+      const source = new FileSource(path, file, parserFor(first, path), options);
+      source.#take(first);
+      while (source.#records === 0 && !source.#failure) {
+        const chunk = await read(file, path);
+        if (chunk === null) {
+          source.#atEnd();
+          break;
+        }
         source.#take(chunk);
-        if (source.#failure && source.#records === 0) throw source.#failure;
-        if (source.#records > 0 || source.#failure) break;
-        chunk = await read(file, path);
-        if (chunk === null) source.#atEnd();
       }
       if (source.#failure && source.#records === 0) throw source.#failure;
       source.#checkFilter();
