@@ -211,7 +211,7 @@ describe('capture file writers', function () {
   }
 
   it('upper-layer PDUs: tshark dissects the HTTP inside, with the addresses and ports given', async function () {
-    requireTools(this, ['tshark']);
+    requireTools(this, ['tshark', 'tcpdump']);
     const file = path.join(dir, 'http.pcapng');
     const writer = new PcapngWriter(file);
     const t0 = BigInt(BASE) * 1_000_000_000n + 123_456_789n;
@@ -258,6 +258,8 @@ describe('capture file writers', function () {
         'frame.interface_name': 'upper-pdu', 'frame.packet_flags_direction': '0x00000001', 'frame.time_epoch': epoch(t0 + 1000n),
       },
     ]);
+    // tcpdump cannot dissect them, but reads the file: both packets, at their times.
+    assert.deepEqual(tcpdumpTimes(file).filter((field) => /^\d+\.\d{9}$/.test(field)), [epoch(t0), epoch(t0 + 1000n)]);
   });
 
   it('records the capture’s drops in the first interface’s statistics block', async function () {

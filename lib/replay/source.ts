@@ -11,7 +11,7 @@ import { fromFileSystem } from '../errors';
 import { filterForLinkType, matchFilter } from '../filter';
 import type { ReplayOptions } from '../options';
 import { parserFor } from '../pcapng/detect';
-import { LINKTYPE_ETHERNET } from '../pcapng/format';
+import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../pcapng/format';
 import { damaged, type CaptureFileParser, type OnRecord } from '../pcapng/reader';
 
 const CHUNK = 1024 * 1024;
@@ -63,7 +63,13 @@ export class FileSource implements Backend {
       throw fromFileSystem(err, 'open', path);
     }
     try {
-      const first = (await read(file, path)) ?? Buffer.alloc(0);
+      let first = Buffer.alloc(0);
+      // A pipe may hand over less than a file header at first.
+      while (first.length < PCAP_HEADER_BYTES) {
+        const more = await read(file, path);
+        if (more === null) break;
+        first = Buffer.concat([first, more]);
+      }
       const source = new FileSource(path, file, parserFor(first, path), options);
       source.#take(first);
       while (source.#records === 0 && !source.#failure) {
@@ -124,8 +130,10 @@ export class FileSource implements Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeUp();
-    await this.#loop;
-    await this.#file.close();
+    // A read in flight on a quiet pipe (-r -) lasts until its writer writes or ends, so
+    // the handle is closed when that read returns, without holding up close(). Closing
+    // a file opened for reading cannot lose data.
+    void (this.#loop ?? Promise.resolve()).then(() => this.#file.close()).catch(() => undefined);
   }
 
   stats(): BackendStats {
