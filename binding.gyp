@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/common/batch.cc",
+        "native/common/delivery.cc",
         "native/common/errors.cc",
         "native/common/interfaces.cc",
         "native/filter/compile.cc",
