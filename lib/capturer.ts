@@ -10,7 +10,7 @@ import type { Backend } from './backend';
 import type { Batch, Packet } from './batch';
 import { BusyError, ClosedError } from './errors';
 import type { ProbeReport } from './probe';
-import type { BackendName, Selection } from './selection';
+import type { AttachMode, BackendName, Selection } from './selection';
 import type { TlsState } from './tls';
 
 export interface CaptureStats {
@@ -31,6 +31,8 @@ export interface CaptureStats {
 }
 
 export interface CaptureSelection extends Selection {
+  /** eBPF backend: 'tcx' links or a 'socket' filter. */
+  attach?: AttachMode;
   probe: ProbeReport;
   tls: TlsState;
 }

@@ -39,11 +39,38 @@ export interface PacketRing {
   close(): void;
 }
 
+export interface EbpfTarget {
+  ifindex: number;
+  hardwareType: number;
+  filter: Buffer;
+}
+
+export interface EbpfCaptureOptions {
+  attach: 'tcx' | 'socket';
+  ringSize: number;
+  wakeupBytes: number;
+  batchTimeoutMs: number;
+  promiscuous: boolean;
+  targets: EbpfTarget[];
+}
+
+export interface EbpfCapture {
+  resume(): void;
+  pause(): void;
+  flush(): void;
+  detach(): void;
+  stats(): { filtered: number; ringDrops: number; userspaceDrops: number };
+  close(): void;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
   compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;
+  matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
+  filterVerdicts(program: Buffer, packets: Buffer[]): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
+  EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
 }
 
 let binding: NativeBinding | undefined;

@@ -4,15 +4,16 @@
  */
 import { Capturer } from './capturer';
 import type { Backend } from './backend';
+import { openEbpf } from './backends/ebpf';
 import { openRawSocket } from './backends/raw-socket';
 import { resolveOptions, type CaptureOptions, type ResolvedOptions } from './options';
-import { probe } from './probe';
+import { probe, type ProbeReport } from './probe';
 import { selectBackend, type BackendName } from './selection';
 import { decideTls } from './tls';
 
-const BACKENDS: Record<BackendName, ((options: ResolvedOptions) => Backend) | undefined> = {
+const BACKENDS: Record<BackendName, (options: ResolvedOptions, report: ProbeReport) => Backend> = {
+  ebpf: openEbpf,
   'raw-socket': openRawSocket,
-  ebpf: undefined,
 };
 
 export async function openCapturer(options: CaptureOptions = {}): Promise<Capturer> {
@@ -21,9 +22,10 @@ export async function openCapturer(options: CaptureOptions = {}): Promise<Captur
   const report = await probe();
   const selection = selectBackend(report, resolved.backend);
   const tls = decideTls(resolved.tls, selection.backend, report);
-  const open = BACKENDS[selection.backend]!;
   resolved.signal?.throwIfAborted();
-  const capturer = new Capturer(open(resolved), { ...selection, probe: report, tls }, resolved.highWaterMark);
+  const backend = BACKENDS[selection.backend](resolved, report);
+  const chosen = backend.attach ? { ...selection, attach: backend.attach } : selection;
+  const capturer = new Capturer(backend, { ...chosen, probe: report, tls }, resolved.highWaterMark);
   const signal = resolved.signal;
   if (signal) {
     const onAbort = (): void => void capturer.close();

@@ -1,6 +1,6 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
 import { InvalidOptionError } from './errors';
-import { assertBackendOption, type BackendOption } from './selection';
+import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
 import { tlsMode, type TlsMode, type TlsOption } from './tls';
 
 export interface CaptureOptions {
@@ -11,6 +11,8 @@ export interface CaptureOptions {
   /** Bytes kept of each packet (1–262144, default 262144). */
   snaplen?: number;
   backend?: BackendOption;
+  /** eBPF backend: hook with tcx links or a packet-socket filter (default 'auto': the best the host allows). */
+  attach?: 'auto' | AttachMode;
   tls?: TlsOption;
   /** Put the named interfaces into promiscuous mode while capturing (default false). */
   promiscuous?: boolean;
@@ -30,6 +32,7 @@ export interface ResolvedOptions {
   filter: string;
   snaplen: number;
   backend: BackendOption;
+  attach: 'auto' | AttachMode;
   tls: TlsMode;
   promiscuous: boolean;
   bufferSize: number;
@@ -41,7 +44,7 @@ export interface ResolvedOptions {
 export const MAX_SNAPLEN = 262144;
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
-  'interfaces', 'filter', 'snaplen', 'backend', 'tls', 'promiscuous',
+  'interfaces', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
   'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
 ]);
 
@@ -82,6 +85,13 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal must be an AbortSignal');
   }
+  const attach = options.attach ?? 'auto';
+  if (!['auto', 'tcx', 'socket'].includes(attach)) {
+    throw new InvalidOptionError(`attach must be 'auto', 'tcx' or 'socket'; got ${JSON.stringify(attach)}`);
+  }
+  if (attach !== 'auto' && backend !== 'ebpf') {
+    throw new InvalidOptionError(`attach: '${attach}' applies to the eBPF backend only: set backend: 'ebpf' with it`);
+  }
   const interfaces = interfaceList(options.interfaces);
   const promiscuous = options.promiscuous ?? false;
   if (promiscuous && interfaces === null) {
@@ -92,6 +102,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     filter: (options.filter ?? '').trim(),
     snaplen: integer('snaplen', options.snaplen, MAX_SNAPLEN, 1, MAX_SNAPLEN),
     backend,
+    attach,
     tls: tlsMode(options.tls),
     promiscuous,
     bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),

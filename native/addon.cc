@@ -1,18 +1,23 @@
 #include <napi.h>
 
+#include "ebpf/ebpf_capture.h"
 #include "raw_socket/packet_ring.h"
 
 namespace tapwire {
 Napi::Value Probe(const Napi::CallbackInfo& info);
 Napi::Value CompileFilter(const Napi::CallbackInfo& info);
+Napi::Value MatchFilter(const Napi::CallbackInfo& info);
 Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
 }  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
+  exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
+  exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));
+  exports.Set("EbpfCapture", tapwire::EbpfCapture::Init(env));
   return exports;
 }
 

@@ -58,10 +58,16 @@ class Translator {
       if (reachable[pc]) Classic(pc);
     }
     start_[count_] = out_.size();
+    // The verifier refuses unreachable code: emit only the endings something jumps to.
+    auto used = [&](Target t) {
+      for (const Fixup& f : fixups_)
+        if (f.kind == t) return true;
+      return false;
+    };
     size_t accept = out_.size();
-    Accept();
+    if (used(Target::kAccept)) Accept();
     size_t reject = out_.size();
-    Reject();
+    if (used(Target::kReject)) Reject();
     for (const Fixup& f : fixups_) {
       size_t target = f.kind == Target::kAccept ? accept : f.kind == Target::kReject ? reject : start_[f.classic];
       long off = long(target) - long(f.at) - 1;

@@ -20,14 +20,20 @@ function noBpf() {
 
 const CHILD = path.join(__dirname, '..', 'fixtures', 'capture-child.js');
 
+/** The child, run by root with these capabilities removed from its bounding set. */
+function capsh(drop) {
+  return ['capsh', `--drop=${drop}`, '--', '-c', `exec "${process.execPath}" "${CHILD}"`];
+}
+
 /** How to start a node process on each kind of host. */
 const HOSTS = {
   'eBPF-capable (root)': () => [process.execPath, CHILD],
-  'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => [
-    'capsh', '--drop=cap_sys_admin,cap_bpf,cap_perfmon', '--', '-c', `exec "${process.execPath}" "${CHILD}"`,
-  ],
+  'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => capsh('cap_sys_admin,cap_bpf,cap_perfmon'),
   'with bpf() ENOSYS (seccomp)': () => [noBpf(), process.execPath, CHILD],
-  'without CAP_NET_RAW': () => ['capsh', '--drop=cap_net_raw', '--', '-c', `exec "${process.execPath}" "${CHILD}"`],
+  'without CAP_NET_RAW': () => capsh('cap_net_raw'),
+  'without CAP_NET_RAW nor BPF': () => capsh('cap_net_raw,cap_sys_admin,cap_bpf,cap_perfmon'),
+  'CAP_BPF + CAP_NET_ADMIN only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_raw'),
+  'CAP_BPF + CAP_NET_RAW only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_admin'),
 };
 
 /**

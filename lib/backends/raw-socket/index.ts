@@ -6,8 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink } from '../../backend';
-import { fromNative, NoSuchInterfaceError } from '../../errors';
+import { fromNative } from '../../errors';
 import { filterForAnyInterface, filterForInterface } from '../../filter';
+import { resolveInterface } from '../../interfaces';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
@@ -32,9 +33,8 @@ function targets(options: ResolvedOptions): Target[] {
     return [{ name: 'any', ifindex: 0, filter: filterForAnyInterface(options.filter, options.snaplen) }];
   }
   return options.interfaces.map((name) => {
-    const info = native().interfaceInfo(name);
-    if (info === null) throw new NoSuchInterfaceError(name);
-    return { name, ifindex: info.index, filter: filterForInterface(options.filter, info.hardwareType, options.snaplen) };
+    const i = resolveInterface(name);
+    return { name, ifindex: i.index, filter: filterForInterface(options.filter, i.hardwareType, options.snaplen) };
   });
 }
 
