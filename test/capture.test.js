@@ -134,6 +134,10 @@ for (const variant of VARIANTS) {
       });
     }
 
+    it('refuses a filter the kernel cannot run (a protochain loop) with ERR_BAD_FILTER', async function () {
+      await assert.rejects(open({ filter: 'ip protochain 17' }), { code: 'ERR_BAD_FILTER' });
+    });
+
     it('accounts for every frame when a slow consumer makes the kernel drop', async function () {
       const cap = await open({ filter: `udp port ${PORT}`, bufferSize: 128 * 1024, highWaterMark: 0 });
       const before = rxPackets(link.outer);

@@ -91,7 +91,11 @@ class Translator {
       if (BPF_CLASS(f.code) == BPF_RET) continue;
       if (BPF_CLASS(f.code) == BPF_JMP) {
         if (BPF_OP(f.code) == BPF_JA) {
-          todo.push_back(pc + 1 + f.k);
+          // k wraps around: libpcap's protochain loops back this way, which neither
+          // the kernel's classic checker nor the eBPF verifier accepts.
+          uint32_t target = uint32_t(pc + 1 + f.k);
+          if (target <= pc) throw FilterTranslationError("filter jumps backwards (a loop, as protochain makes)");
+          todo.push_back(target);
         } else {
           todo.push_back(pc + 1 + f.jt);
           todo.push_back(pc + 1 + f.jf);
