@@ -7,6 +7,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@ constexpr int kTcxNext = -1;
 // Ring space handed over per batch: about what a TPACKET_V3 block holds.
 constexpr size_t kBatchRingBytes = 2 << 20;
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
+constexpr int kMaxBusyWaits = 10000;
 
 uint32_t Uint(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Uint32Value(); }
 
@@ -131,8 +134,18 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
       bpf_map_update_elem(slotsFd_, &rejectSlot, &rejectFd, BPF_ANY) != 0)
     throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
 
-  if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_records), ringSize)) throw SystemError(env, "mmap of the ring buffer", err);
-  delivery_->Watch(bpf_map__fd(skel_->maps.tw_records));
+  int ringFd = bpf_map__fd(skel_->maps.tw_records);
+  if (int err = ring_.Map(ringFd, ringSize)) throw SystemError(env, "mmap of the ring buffer", err);
+  // The ring buffer's poll is level-triggered on "any data": polled directly, a busy
+  // link would wake us for every few records and undo the batching the programs do
+  // with BPF_RB_NO_WAKEUP. An edge-triggered epoll of our own reports only the forced
+  // wake-ups; the batch timer collects the rest.
+  wakeups_ = epoll_create1(EPOLL_CLOEXEC);
+  if (wakeups_ < 0) throw SystemError(env, "epoll_create1", errno);
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLET;
+  if (epoll_ctl(wakeups_, EPOLL_CTL_ADD, ringFd, &ev) != 0) throw SystemError(env, "epoll_ctl", errno);
+  delivery_->Watch(wakeups_);
   delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
 
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
@@ -198,29 +211,45 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
 
 void EbpfCapture::DrainRing(void* source) {
   EbpfCapture* self = static_cast<EbpfCapture*>(source);
-  while (self->skel_ && self->delivery_->wanted()) {
-    size_t pending = self->ring_.Pending();
-    if (pending == 0) break;
-    size_t take = pending < self->batchBytes_ ? pending : self->batchBytes_;
+  struct epoll_event ev;
+  while (self->wakeups_ >= 0 && epoll_wait(self->wakeups_, &ev, 1, 0) > 0) {
+  }
+  // Hand over what was there when we were woken, in batches of batchBytes_; records
+  // that arrive meanwhile wait for the next wake-up or tick rather than being chased
+  // one small batch at a time.
+  size_t budget = self->ring_.Pending();
+  while (budget > 0 && self->skel_ && self->delivery_->wanted()) {
+    size_t take = budget < self->batchBytes_ ? budget : self->batchBytes_;
     BatchBuilder batch(uint32_t(take / kMinRecordBytes + 1), take);
+    size_t consumed;
     if (!batch.ok()) {
-      self->ring_.Consume(take, [self](const uint8_t*, uint32_t) { self->userDrops_++; });
-      continue;
+      consumed = self->ring_.Consume(take, [self](const uint8_t*, uint32_t) { self->userDrops_++; });
+    } else {
+      int64_t offset = RealtimeOffsetNs();
+      consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
+        if (size < sizeof(struct tapwire_record)) return;
+        const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
+        uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
+        auto hw = self->hardwareTypes_.find(r->ifindex);
+        uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL),
+                                 uint32_t(ns % 1000000000ULL), hw == self->hardwareTypes_.end() ? 0 : hw->second,
+                                 r->direction != 0);
+        if (out) {
+          memcpy(out, r + 1, r->cap_len);
+        } else {
+          self->userDrops_++;
+        }
+      });
+      self->delivery_->Hand(batch);
     }
-    int64_t offset = RealtimeOffsetNs();
-    size_t before = batch.count();
-    self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
-      if (size < sizeof(struct tapwire_record)) return;
-      const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
-      uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
-      auto hw = self->hardwareTypes_.find(r->ifindex);
-      uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL),
-                               uint32_t(ns % 1000000000ULL), hw == self->hardwareTypes_.end() ? 0 : hw->second,
-                               r->direction != 0);
-      memcpy(out, r + 1, r->cap_len);
-    });
-    if (batch.count() == before) break;  // only a record still being written
-    self->delivery_->Hand(batch);
+    budget -= consumed;
+    if (consumed < take) {
+      // A record is still being written. When closing, the program writing it is
+      // already unhooked and finishes within microseconds: wait for it.
+      if (!self->closing_ || ++self->busyWaits_ > kMaxBusyWaits) break;
+      sched_yield();
+      budget = self->ring_.Pending();
+    }
   }
 }
 
@@ -234,7 +263,11 @@ Napi::Value EbpfCapture::Pause(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Delivers every record now, whether or not delivery is paused. Called once the links
+// are closed, it hands over everything captured.
 Napi::Value EbpfCapture::Flush(const Napi::CallbackInfo& info) {
+  closing_ = attachments_.empty();
+  busyWaits_ = 0;
   if (skel_) delivery_->Flush();
   return info.Env().Undefined();
 }
@@ -288,6 +321,8 @@ void EbpfCapture::Release() {
   for (auto& entry : filterFds_) close(entry.second);
   filterFds_.clear();
   ring_.Unmap();
+  if (wakeups_ >= 0) close(wakeups_);
+  wakeups_ = -1;
   if (skel_) capture::destroy(skel_);
   skel_ = nullptr;
 }

@@ -19,10 +19,11 @@ class RingReader {
 
   // Calls fn(record, length) for committed records, in order, until `maxBytes` of ring
   // have been consumed or a record still being written is reached; then releases the
-  // space to the kernel.
+  // space to the kernel. Returns the bytes of ring consumed.
   template <typename Fn>
-  void Consume(size_t maxBytes, Fn fn) {
-    uint64_t cons = __atomic_load_n(consumer_, __ATOMIC_RELAXED);
+  size_t Consume(size_t maxBytes, Fn fn) {
+    uint64_t start = __atomic_load_n(consumer_, __ATOMIC_RELAXED);
+    uint64_t cons = start;
     uint64_t prod = __atomic_load_n(producer_, __ATOMIC_ACQUIRE);
     uint64_t limit = cons + maxBytes;
     while (cons < prod && cons < limit) {
@@ -34,6 +35,7 @@ class RingReader {
       cons += (size + kHeaderSize + 7) & ~uint64_t(7);
     }
     __atomic_store_n(consumer_, cons, __ATOMIC_RELEASE);
+    return size_t(cons - start);
   }
 
  private:

@@ -144,7 +144,9 @@ void PacketRing::DeliverRetiredBlocks(void* source) {
         uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra,
                                  uint32_t(sll->sll_ifindex), hdr->tp_sec, hdr->tp_nsec,
                                  sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
-        if (vlan) {
+        if (!out) {
+          self->userDrops_++;
+        } else if (vlan) {
           uint16_t tpid = (hdr->tp_status & TP_STATUS_VLAN_TPID_VALID)
                               ? hdr->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
           uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};

@@ -70,4 +70,22 @@ function runChild(host, options, onReady) {
   });
 }
 
-module.exports = { HOSTS, runChild };
+/** Starts the child as root; resolves with the process once its capturer is attached. */
+function runChildUntilReady(options) {
+  const child = spawn(process.execPath, [CHILD], {
+    env: { ...process.env, TAPWIRE_CHILD: JSON.stringify(options) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.once('exit', (code) => reject(new Error(`child exited ${code} before it was ready`)));
+    lines.on('line', (line) => {
+      const msg = JSON.parse(line);
+      if (msg.event === 'ready') resolve(child);
+      if (msg.event === 'error') reject(new Error(`${msg.code}: ${msg.message}`));
+    });
+  });
+}
+
+module.exports = { HOSTS, runChild, runChildUntilReady };
