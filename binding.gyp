@@ -1,23 +1,43 @@
 {
+  "variables": {
+    "libbpf": "<!(bash scripts/libbpf.sh)"
+  },
   "targets": [
     {
       "target_name": "tapwire",
       "sources": [
         "native/addon.cc",
         "native/common/batch.cc",
+        "native/common/delivery.cc",
         "native/common/errors.cc",
         "native/common/interfaces.cc",
+        "native/ebpf/ebpf_capture.cc",
+        "native/ebpf/filter_program.cc",
+        "native/ebpf/libbpf_log.cc",
+        "native/ebpf/ring_reader.cc",
         "native/filter/compile.cc",
         "native/filter/match.cc",
         "native/probe/probe.cc",
         "native/raw_socket/packet_ring.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(libbpf)/include",
+        "<(SHARED_INTERMEDIATE_DIR)"
+      ],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-      "libraries": ["-lpcap"]
+      "libraries": ["<(libbpf)/lib/libbpf.a", "-lelf", "-lz", "-lpcap"],
+      "actions": [
+        {
+          "action_name": "capture_skeleton",
+          "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "scripts/bpf-skeleton.sh"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
+          "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(libbpf)"]
+        }
+      ]
     }
   ]
 }

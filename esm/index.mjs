@@ -6,6 +6,7 @@ export const {
   probe,
   selectBackend,
   readiness,
+  attachModes,
   Capturer,
   Batch,
   Packet,

@@ -1,6 +1,6 @@
 /** What a capture backend gives the Capturer; the Capturer knows no implementation. */
 import type { Batch } from './batch';
-import type { BackendName } from './selection';
+import type { AttachMode, BackendName } from './selection';
 
 export interface BackendStats {
   /** Frames the kernel could not hand to the capture socket (raw-socket: ring full). */
@@ -23,6 +23,8 @@ export type EndCallback = (error?: Error) => void;
 
 export interface Backend {
   readonly name: SourceName;
+  /** eBPF backend: how its programs are hooked in. */
+  readonly attach?: AttachMode;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket. */
   start(sink: BatchSink, end: EndCallback): void;
   /** Stops taking batches from the kernel; its ring keeps filling and counts what it drops. */

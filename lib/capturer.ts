@@ -11,7 +11,7 @@ import type { Batch, Packet } from './batch';
 import { BusyError, ClosedError } from './errors';
 import type { ProbeReport } from './probe';
 import { hostInterfaceName } from './interfaces';
-import type { Selection } from './selection';
+import type { AttachMode, Selection } from './selection';
 import type { TlsState } from './tls';
 
 export interface CaptureStats {
@@ -33,6 +33,8 @@ export interface CaptureStats {
 
 /** How a live capture was set up: the backend chosen and why, the probe, the TLS decision. */
 export interface LiveSelection extends Selection {
+  /** eBPF backend: 'tcx' links or a 'socket' filter. */
+  attach?: AttachMode;
   probe: ProbeReport;
   tls: TlsState;
 }

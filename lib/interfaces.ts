@@ -1,17 +1,31 @@
 /**
- * This host's network interfaces by index, from /sys/class/net: names for capture
- * files and for `tapwire capture -D`.
+ * This host's network interfaces: index and hardware type from the kernel, by name,
+ * and names by index for capture files and `tapwire capture -D`.
  */
 import fs from 'node:fs';
+import { NoSuchInterfaceError } from './errors';
+import { native } from './native';
 
 const IFF_UP = 0x1;
 
-export interface HostInterface {
-  index: number;
+export interface Interface {
   name: string;
+  index: number;
+  /** ARPHRD_* */
+  hardwareType: number;
+}
+
+export interface HostInterface extends Interface {
   up: boolean;
 }
 
+export function resolveInterface(name: string): Interface {
+  const info = native().interfaceInfo(name);
+  if (info === null) throw new NoSuchInterfaceError(name);
+  return { name, ...info };
+}
+
+/** Every interface of this network namespace now, by index. */
 export function hostInterfaces(): HostInterface[] {
   let names: string[];
   try {
@@ -22,9 +36,9 @@ export function hostInterfaces(): HostInterface[] {
   const list: HostInterface[] = [];
   for (const name of names) {
     try {
-      const index = Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+      const info = native().interfaceInfo(name);
       const flags = Number(fs.readFileSync(`/sys/class/net/${name}/flags`, 'utf8'));
-      list.push({ index, name, up: (flags & IFF_UP) !== 0 });
+      if (info) list.push({ name, ...info, up: (flags & IFF_UP) !== 0 });
     } catch {
       // It went away while we looked.
     }

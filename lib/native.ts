@@ -39,13 +39,40 @@ export interface PacketRing {
   close(): void;
 }
 
+export interface EbpfTarget {
+  ifindex: number;
+  hardwareType: number;
+  filter: Buffer;
+}
+
+export interface EbpfCaptureOptions {
+  attach: 'tcx' | 'socket';
+  ringSize: number;
+  wakeupBytes: number;
+  batchTimeoutMs: number;
+  promiscuous: boolean;
+  targets: EbpfTarget[];
+}
+
+export interface EbpfCapture {
+  resume(): void;
+  pause(): void;
+  flush(): void;
+  detach(): void;
+  stats(): { filtered: number; ringDrops: number; userspaceDrops: number };
+  close(): void;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
   compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;
+  /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
+  filterVerdicts(program: Buffer, packets: Buffer[]): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
+  EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
 }
 
 let binding: NativeBinding | undefined;

@@ -5,16 +5,17 @@
  */
 import { Capturer } from './capturer';
 import type { Backend } from './backend';
+import { openEbpf } from './backends/ebpf';
 import { openRawSocket } from './backends/raw-socket';
 import { resolveOptions, resolveReplayOptions, type CaptureOptions, type ResolvedOptions } from './options';
-import { probe } from './probe';
+import { probe, type ProbeReport } from './probe';
 import { openReplay } from './replay';
 import { selectBackend, type BackendName } from './selection';
 import { decideTls } from './tls';
 
-const BACKENDS: Record<BackendName, ((options: ResolvedOptions) => Backend) | undefined> = {
+const BACKENDS: Record<BackendName, (options: ResolvedOptions, report: ProbeReport) => Backend> = {
+  ebpf: openEbpf,
   'raw-socket': openRawSocket,
-  ebpf: undefined,
 };
 
 export async function openCapturer(options: CaptureOptions = {}): Promise<Capturer> {
@@ -34,7 +35,8 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   const report = await probe();
   const selection = selectBackend(report, resolved.backend);
   const tls = decideTls(resolved.tls, selection.backend, report);
-  const open = BACKENDS[selection.backend]!;
   resolved.signal?.throwIfAborted();
-  return new Capturer(open(resolved), { ...selection, probe: report, tls }, resolved.highWaterMark);
+  const backend = BACKENDS[selection.backend](resolved, report);
+  const chosen = backend.attach ? { ...selection, attach: backend.attach } : selection;
+  return new Capturer(backend, { ...chosen, probe: report, tls }, resolved.highWaterMark);
 }

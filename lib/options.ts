@@ -1,6 +1,6 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
 import { InvalidOptionError } from './errors';
-import { assertBackendOption, type BackendOption } from './selection';
+import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
 import { tlsMode, type TlsMode, type TlsOption } from './tls';
 
 export interface CaptureOptions {
@@ -16,6 +16,8 @@ export interface CaptureOptions {
   /** Bytes kept of each packet (1–262144, default 262144). */
   snaplen?: number;
   backend?: BackendOption;
+  /** eBPF backend: hook with tcx links or a packet-socket filter (default 'auto': the best the host allows). */
+  attach?: 'auto' | AttachMode;
   tls?: TlsOption;
   /** Put the named interfaces into promiscuous mode while capturing (default false). */
   promiscuous?: boolean;
@@ -35,6 +37,7 @@ export interface ResolvedOptions {
   filter: string;
   snaplen: number;
   backend: BackendOption;
+  attach: 'auto' | AttachMode;
   tls: TlsMode;
   promiscuous: boolean;
   bufferSize: number;
@@ -51,7 +54,7 @@ export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen
 export const MAX_SNAPLEN = 262144;
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
-  'file', 'interfaces', 'filter', 'snaplen', 'backend', 'tls', 'promiscuous',
+  'file', 'interfaces', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
   'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
 ]);
 
@@ -75,7 +78,7 @@ function interfaceList(value: unknown): string[] | null {
 }
 
 /** Options that mean something only for a live capture. */
-const LIVE_ONLY = ['interfaces', 'backend', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
+const LIVE_ONLY = ['interfaces', 'backend', 'attach', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
 
 /** The replay's options when `file` is given; null for a live capture. */
 export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOptions | null {
@@ -113,6 +116,13 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal must be an AbortSignal');
   }
+  const attach = options.attach ?? 'auto';
+  if (!['auto', 'tcx', 'socket'].includes(attach)) {
+    throw new InvalidOptionError(`attach must be 'auto', 'tcx' or 'socket'; got ${JSON.stringify(attach)}`);
+  }
+  if (attach !== 'auto' && backend !== 'ebpf') {
+    throw new InvalidOptionError(`attach: '${attach}' applies to the eBPF backend only: set backend: 'ebpf' with it`);
+  }
   const interfaces = interfaceList(options.interfaces);
   const promiscuous = options.promiscuous ?? false;
   if (promiscuous && interfaces === null) {
@@ -123,6 +133,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     filter: (options.filter ?? '').trim(),
     snaplen: integer('snaplen', options.snaplen, MAX_SNAPLEN, 1, MAX_SNAPLEN),
     backend,
+    attach,
     tls: tlsMode(options.tls),
     promiscuous,
     bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),

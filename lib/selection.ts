@@ -25,6 +25,21 @@ export interface Selection {
   reasons: string[];
 }
 
+export type AttachMode = 'tcx' | 'socket';
+
+/**
+ * How the eBPF backend can hook packets here, best first: tcx links (Linux 6.6+, needs
+ * CAP_NET_ADMIN to load TC programs), or a socket filter on a packet socket (needs
+ * CAP_NET_RAW). Both are owned by file descriptors.
+ */
+export function attachModes(report: ProbeReport): AttachMode[] {
+  const f = report.features;
+  const modes: AttachMode[] = [];
+  if (f.tcProgram.ok && f.tcx.ok) modes.push('tcx');
+  if (f.bpf.ok && f.packetSocket.ok) modes.push('socket');
+  return modes;
+}
+
 /** Whether a backend can run on the host the report describes, and why (not). */
 export function readiness(report: ProbeReport, backend: BackendName): Readiness {
   const f = report.features;
@@ -33,10 +48,15 @@ export function readiness(report: ProbeReport, backend: BackendName): Readiness 
       ? { ok: true, reason: 'raw-socket: AF_PACKET sockets can be opened' }
       : { ok: false, reason: `raw-socket: ${f.packetSocket.reason}` };
   }
-  for (const need of [f.bpf, f.tcProgram, f.ringBuffer]) {
+  for (const need of [f.bpf, f.ringBuffer]) {
     if (!need.ok) return { ok: false, reason: `ebpf: ${need.reason}` };
   }
-  return { ok: false, reason: 'ebpf: the kernel allows it, but this release of tapwire does not contain the eBPF backend yet' };
+  const modes = attachModes(report);
+  if (modes.length === 0) {
+    const tcx = f.tcProgram.ok ? f.tcx.reason : f.tcProgram.reason;
+    return { ok: false, reason: `ebpf: no way to attach: tcx: ${tcx}; socket filter: ${f.packetSocket.reason}` };
+  }
+  return { ok: true, reason: `ebpf: BPF programs and ring buffers work; attach by ${modes.join(' or ')}` };
 }
 
 export function assertBackendOption(value: unknown): asserts value is BackendOption {

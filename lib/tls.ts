@@ -36,11 +36,15 @@ export function tlsMode(value: unknown): TlsMode {
 /** Why TLS can or cannot run beside the chosen backend; 'required' turns "cannot" into an error. */
 export function decideTls(mode: TlsMode, backend: BackendName, report: ProbeReport): TlsState {
   if (mode === 'off') return { active: false, reason: 'TLS capture was not requested' };
-  const why =
-    backend === 'ebpf'
-      ? 'this release of tapwire does not contain the TLS plugin yet'
-      : `TLS capture runs only on the eBPF backend, and packets are captured by raw-socket ` +
-        `(${readiness(report, 'ebpf').reason}; uprobes: ${report.features.uprobe.reason})`;
+  let why: string;
+  if (backend === 'ebpf') {
+    why = 'this release of tapwire does not contain the TLS plugin yet';
+  } else {
+    const ebpf = readiness(report, 'ebpf');
+    why =
+      'TLS capture runs only on the eBPF backend, and packets are captured by raw-socket ' +
+      (ebpf.ok ? "because it was requested" : `(${ebpf.reason}; uprobes: ${report.features.uprobe.reason})`);
+  }
   if (mode === 'required') throw new TlsUnavailableError(`tls: 'required' cannot be met: ${why}`);
   return { active: false, reason: why };
 }

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine (as root) to build tapwire from source and run
-# its tests: the system packages, the npm dependencies, the addon and the TypeScript.
+# its tests: the system packages, libbpf's source package, the npm dependencies, the
+# addon and the TypeScript.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ make python3 pkg-config   # node-gyp and the addon
-  libpcap-dev                   # filter compilation (libpcap is linked dynamically)
-  iproute2 tcpdump libcap2-bin  # tests: namespaces and veth, reference capture, capsh
-  tshark                        # tests: a second reader of the capture files (with capinfos, editcap)
-  bsdutils                      # tests: script(1), a terminal for the live counter
+  g++ make python3 pkg-config              # node-gyp and the addon
+  libpcap-dev                              # filter compilation (libpcap is linked dynamically)
+  clang bpftool libelf-dev zlib1g-dev      # BPF programs, skeletons, libbpf's build
+  dpkg-dev                                 # libbpf's source package (scripts/libbpf.sh)
+  iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
+  tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
+  bsdutils                                 # tests: script(1), a terminal for the live counter
 )
+export DEBIAN_FRONTEND=noninteractive
 missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>&1 | grep -v '^ii ' || true)
 if [ -n "$missing" ]; then
-  export DEBIAN_FRONTEND=noninteractive
   # wireshark-common asks whether non-root users may capture; the answer does not matter here.
   echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
+# libbpf is linked statically from the distribution's own source, which needs deb-src
+# entries beside the binary ones.
+if [ -z "$(apt-cache showsrc libbpf 2>/dev/null)" ]; then
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] && grep -q '^Types:.*\bdeb\b' "$f" || continue
+    sed -E 's/^Types:.*/Types: deb-src/' "$f" > "/etc/apt/sources.list.d/tapwire-src-$(basename "$f")"
+  done
+  if grep -q '^deb ' /etc/apt/sources.list 2>/dev/null; then
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/tapwire-src.list
+  fi
+  apt-get update -qq
+fi
+
 command -v node >/dev/null || { echo "setup: Node.js 20 or later is required" >&2; exit 1; }
-npm ci --no-audit --no-fund
+npm ci --no-audit --no-fund --ignore-scripts
+npm rebuild cap >/dev/null   # the benchmark's peer (a devDependency with a native build)
 npm run build

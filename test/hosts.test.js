@@ -2,6 +2,7 @@
 // The rule the product exists for, on real kernels: hosts without eBPF get the
 // raw-socket backend whatever TLS says, and capture every packet; only
 // tls: 'required' is refused, with ERR_TLS_UNAVAILABLE naming the probe result.
+// Hosts with the minimum capability sets for eBPF get it, with the attach they allow.
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
 const { requirePrivileges } = require('./helpers/privileged');
@@ -13,7 +14,7 @@ const COUNT = 500;
 const EPERM = 1;
 const ENOSYS = 38;
 
-describe('hosts without eBPF (real kernel, reduced process)', function () {
+describe('hosts with and without eBPF (real kernel, reduced process)', function () {
   let link;
   let sink;
 
@@ -30,12 +31,14 @@ describe('hosts without eBPF (real kernel, reduced process)', function () {
   });
 
   const cells = [
-    { host: 'eBPF-capable (root)', bpfErrno: 0, expected: 'raw-socket' },
+    { host: 'eBPF-capable (root)', bpfErrno: 0, expected: 'ebpf' },
+    { host: 'CAP_BPF + CAP_NET_ADMIN only', bpfErrno: 0, expected: 'ebpf', attach: 'tcx' },
+    { host: 'CAP_BPF + CAP_NET_RAW only', bpfErrno: 0, expected: 'ebpf', attach: 'socket' },
     { host: 'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON', bpfErrno: EPERM, expected: 'raw-socket' },
     { host: 'with bpf() ENOSYS (seccomp)', bpfErrno: ENOSYS, expected: 'raw-socket' },
   ];
 
-  for (const { host, bpfErrno, expected } of cells) {
+  for (const { host, bpfErrno, expected, attach } of cells) {
     for (const tls of [false, 'auto', 'required']) {
       it(`${host}, tls ${JSON.stringify(tls)}: ${tls === 'required' ? 'refused with ERR_TLS_UNAVAILABLE' : `${expected}, every packet`}`, async function () {
         let sent = 0;
@@ -51,19 +54,21 @@ describe('hosts without eBPF (real kernel, reduced process)', function () {
         }
         assert.ok(messages.ready, JSON.stringify(messages.error));
         assert.equal(messages.ready.backend, expected);
+        if (attach) assert.equal(messages.ready.selection.attach, attach);
         assert.equal(messages.ready.selection.tls.active, false);
-        if (tls === 'auto') assert.match(messages.ready.selection.tls.reason, /eBPF backend/);
+        if (tls === 'auto') assert.match(messages.ready.selection.tls.reason, expected === 'ebpf' ? /TLS plugin/ : /eBPF backend/);
         assert.equal(sent, COUNT);
         assert.equal(messages.done.captured, COUNT);
-        assert.equal(messages.done.stats.drops.kernel, 0);
+        assert.deepEqual(messages.done.stats.drops, { kernel: 0, ring: 0, userspace: 0 });
       });
     }
   }
 
-  it('without CAP_NET_RAW: ERR_NO_BACKEND naming the capability', async function () {
-    const messages = await runChild('without CAP_NET_RAW', { interfaces: [link.outer], count: 1 }, () => {});
+  it('without CAP_NET_RAW nor BPF capabilities: ERR_NO_BACKEND naming both', async function () {
+    const messages = await runChild('without CAP_NET_RAW nor BPF', { interfaces: [link.outer], count: 1 }, () => {});
     assert.equal(messages.error?.code, 'ERR_NO_BACKEND', JSON.stringify(messages));
-    assert.match(messages.error.message, /CAP_NET_RAW/);
+    assert.match(messages.error.message, /raw-socket: .*CAP_NET_RAW/);
+    assert.match(messages.error.message, /ebpf: .*CAP_BPF/);
   });
 
   it("without CAP_NET_RAW, backend 'raw-socket': ERR_BACKEND_UNAVAILABLE naming the capability", async function () {

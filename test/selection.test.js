@@ -2,7 +2,7 @@
 // Selection is a pure function of (probe report, backend option). These tables build
 // reports for every kind of host and prove that no TLS value changes the backend.
 const assert = require('node:assert/strict');
-const { selectBackend, readiness } = require('../dist/selection');
+const { selectBackend, readiness, attachModes } = require('../dist/selection');
 const { decideTls, tlsMode } = require('../dist/tls');
 
 const ok = (reason = 'ok') => ({ ok: true, reason, errno: 0 });
@@ -64,15 +64,22 @@ describe('backend selection', function () {
           } catch (e) {
             tlsResult = { error: e.code };
           }
-          if (mode === 'required' && selected.backend === 'raw-socket') assert.deepEqual(tlsResult, { error: 'ERR_TLS_UNAVAILABLE' });
+          // No TLS plugin ships yet: 'required' is refused on either backend.
+          if (mode === 'required') assert.deepEqual(tlsResult, { error: 'ERR_TLS_UNAVAILABLE' });
           if (mode !== 'required') assert.equal(tlsResult.active, false);
         }
       });
     }
   }
 
+  it("'auto' picks eBPF where the probe allows it", function () {
+    const s = selectBackend(HOSTS['eBPF-capable'], 'auto');
+    assert.equal(s.backend, 'ebpf');
+    assert.match(s.reasons[0], /^ebpf: .*attach by tcx or socket/);
+  });
+
   it("'auto' falls back to raw-socket and says why eBPF was not chosen", function () {
-    for (const name of ['eBPF-capable', 'no CAP_BPF/CAP_SYS_ADMIN (EPERM)', 'bpf() ENOSYS (seccomp)']) {
+    for (const name of ['no CAP_BPF/CAP_SYS_ADMIN (EPERM)', 'bpf() ENOSYS (seccomp)']) {
       const s = selectBackend(HOSTS[name], 'auto');
       assert.equal(s.backend, 'raw-socket');
       assert.match(s.reasons[0], /^ebpf: /);
@@ -85,7 +92,10 @@ describe('backend selection', function () {
       code: 'ERR_BACKEND_UNAVAILABLE',
       message: /CAP_NET_RAW/,
     });
-    assert.throws(() => selectBackend(HOSTS['eBPF-capable'], 'ebpf'), { code: 'ERR_BACKEND_UNAVAILABLE' });
+    assert.throws(() => selectBackend(HOSTS['bpf() ENOSYS (seccomp)'], 'ebpf'), {
+      code: 'ERR_BACKEND_UNAVAILABLE',
+      message: /ENOSYS/,
+    });
   });
 
   it('no backend at all is ERR_NO_BACKEND naming every reason', function () {
@@ -104,6 +114,19 @@ describe('backend selection', function () {
   it('readiness explains each backend', function () {
     assert.equal(readiness(HOSTS['eBPF-capable'], 'raw-socket').ok, true);
     assert.equal(readiness(HOSTS['no CAP_NET_RAW'], 'raw-socket').ok, false);
+    assert.equal(readiness(HOSTS['eBPF-capable'], 'ebpf').ok, true);
+  });
+
+  it('eBPF attaches by tcx with CAP_NET_ADMIN, by socket filter with CAP_NET_RAW', function () {
+    assert.deepEqual(attachModes(HOSTS['eBPF-capable']), ['tcx', 'socket']);
+    const noNetAdmin = host();
+    noNetAdmin.features.tcProgram = no('loading a TC program was refused (EPERM)');
+    assert.deepEqual(attachModes(noNetAdmin), ['socket']);
+    assert.equal(selectBackend(noNetAdmin, 'auto').backend, 'ebpf');
+    const neither = host({ packetSocket: false });
+    neither.features.tcProgram = no('loading a TC program was refused (EPERM)');
+    assert.deepEqual(attachModes(neither), []);
+    assert.match(readiness(neither, 'ebpf').reason, /no way to attach/);
   });
 });
 

@@ -1,7 +1,7 @@
 'use strict';
 // A tapwire capturer for bench/run.js.
 //
-//   node bench/capturers/tapwire.js MODE IFACE [FILTER]
+//   node bench/capturers/tapwire.js MODE BACKEND IFACE [FILTER]
 //
 // MODE: 'accessors' reads every packet's length and first byte with the batch's
 // allocation-free accessors; 'packets' does the same through `for (const pkt of
@@ -13,9 +13,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { openCapturer } = require(path.join(__dirname, '..', '..'));
 
-const [mode, iface, filter = 'udp'] = process.argv.slice(2);
-if (!['accessors', 'packets', 'idle'].includes(mode) || !iface) {
-  console.error('usage: node tapwire.js accessors|packets|idle IFACE [FILTER]');
+const [mode, backend, iface, filter = 'udp'] = process.argv.slice(2);
+if (!['accessors', 'packets', 'idle'].includes(mode) || !['ebpf', 'raw-socket'].includes(backend) || !iface) {
+  console.error('usage: node tapwire.js accessors|packets|idle ebpf|raw-socket IFACE [FILTER]');
   process.exit(2);
 }
 
@@ -25,23 +25,33 @@ function vmHwmKb() {
 }
 
 async function main() {
-  const cap = await openCapturer({ interfaces: [iface], filter, backend: 'raw-socket' });
+  const opening = process.hrtime.bigint();
+  const cap = await openCapturer({ interfaces: [iface], filter, backend });
+  const openMs = Number(process.hrtime.bigint() - opening) / 1e6;
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
     if (mode === 'idle') {
-      report(cap, 0, vmHwmKb());
-      cap.close().then(() => process.exit(0));
+      // close() also hands over what the ring still holds: the peak includes it
+      cap.close().then(() => {
+        report(cap, 0, vmHwmKb());
+        process.exit(0);
+      });
     } else {
       void cap.close(); // the loop below drains and ends
     }
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  console.log(`ready backend=${cap.backend} mode=${mode}`);
+  console.log(`ready backend=${cap.backend} mode=${mode} open_ms=${openMs.toFixed(1)}`);
 
-  if (mode === 'idle') return; // keeps the process alive through the open socket
+  if (mode === 'idle') {
+    // Once its queue passes highWaterMark the capturer pauses and stops polling; a
+    // paused capturer holds no active handle, so keep the process alive ourselves.
+    setInterval(() => {}, 1 << 30);
+    return;
+  }
 
   let n = 0;
   let bytes = 0;

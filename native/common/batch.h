@@ -31,7 +31,8 @@ class BatchBuilder {
   BatchBuilder& operator=(const BatchBuilder&) = delete;
 
   bool ok() const { return buf_ != nullptr; }
-  // Appends a record and returns where its caplen bytes go.
+  // Appends a record and returns where its caplen bytes go; null if it does not fit
+  // what was reserved (the caller counts the packet as dropped).
   uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec,
                uint32_t nsec, uint16_t hatype, bool outgoing);
   uint32_t count() const { return count_; }
@@ -41,7 +42,7 @@ class BatchBuilder {
 
  private:
   uint8_t* buf_;
-  size_t size_;
+  size_t capacity_ = 0;
   uint32_t max_;
   uint32_t count_ = 0;
   double wireBytes_ = 0;

@@ -1,5 +1,5 @@
-// Runs a compiled filter over one packet in user space, with libpcap's own
-// interpreter: a replayed file is filtered exactly as the kernel filters live frames.
+// Runs a compiled filter over one packet in user space with libpcap's own interpreter:
+// replayed files are filtered by it, and the eBPF translation is checked against it.
 #include <napi.h>
 #include <pcap/pcap.h>
 

@@ -51,8 +51,8 @@ Napi::Function PacketRing::Init(Napi::Env env) {
 //                onBatch(arrayBuffer, count, wireBytes))
 PacketRing::PacketRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketRing>(info) {
   Napi::Env env = info.Env();
-  onBatch_ = Napi::Persistent(info[1].As<Napi::Function>());
-  context_ = new Napi::AsyncContext(env, "tapwire:PacketRing");
+  delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:PacketRing",
+                                         DeliverRetiredBlocks, this);
   try {
     Open(env, info[0].As<Napi::Object>());
   } catch (...) {
@@ -61,10 +61,7 @@ PacketRing::PacketRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Packet
   }
 }
 
-PacketRing::~PacketRing() {
-  Release();
-  delete context_;
-}
+PacketRing::~PacketRing() { Release(); }
 
 // The order is what makes "no unfiltered packet ever reaches the user" hold: a socket
 // opened with protocol 0 receives nothing until bind() names ETH_P_ALL, and by then
@@ -117,42 +114,21 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
       throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
   }
 
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  if (int rc = uv_poll_init(loop, poll_, fd_); rc != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    throw SystemError(env, "uv_poll_init", -rc);
-  }
-  poll_->data = this;
+  delivery_->Watch(fd_);
 }
 
-void PacketRing::OnReadable(uv_poll_t* handle, int status, int) {
-  PacketRing* self = static_cast<PacketRing*>(handle->data);
-  Napi::Env env = self->Env();
-  Napi::HandleScope scope(env);
-  if (status < 0) return;
-  try {
-    self->DeliverRetiredBlocks(env);
-  } catch (const Napi::Error& e) {
-    // A throwing 'batch' listener: report it the way Node reports any listener's
-    // uncaught exception rather than losing it inside a libuv callback.
-    napi_fatal_exception(env, e.Value());
-  }
-}
-
-void PacketRing::DeliverRetiredBlocks(Napi::Env env) {
-  while (fd_ >= 0) {
+void PacketRing::DeliverRetiredBlocks(void* source) {
+  PacketRing* self = static_cast<PacketRing*>(source);
+  while (self->fd_ >= 0 && self->delivery_->wanted()) {
     auto* block = reinterpret_cast<struct tpacket_block_desc*>(
-        ring_ + size_t(nextBlock_) * blockSize_);
+        self->ring_ + size_t(self->nextBlock_) * self->blockSize_);
     struct tpacket_hdr_v1& bh = block->hdr.bh1;
     if ((__atomic_load_n(&bh.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
 
     uint32_t count = bh.num_pkts;
     BatchBuilder batch(count, bh.blk_len + size_t(count) * kVlanTagLength);
     if (!batch.ok()) {
-      userDrops_ += count;
+      self->userDrops_ += count;
     } else {
       auto* hdr = reinterpret_cast<struct tpacket3_hdr*>(
           reinterpret_cast<uint8_t*>(block) + bh.offset_to_first_pkt);
@@ -168,7 +144,9 @@ void PacketRing::DeliverRetiredBlocks(Napi::Env env) {
         uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra,
                                  uint32_t(sll->sll_ifindex), hdr->tp_sec, hdr->tp_nsec,
                                  sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
-        if (vlan) {
+        if (!out) {
+          self->userDrops_++;
+        } else if (vlan) {
           uint16_t tpid = (hdr->tp_status & TP_STATUS_VLAN_TPID_VALID)
                               ? hdr->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
           uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};
@@ -184,40 +162,24 @@ void PacketRing::DeliverRetiredBlocks(Napi::Env env) {
       }
     }
     __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-    nextBlock_ = (nextBlock_ + 1) % blockCount_;
-
-    if (batch.ok() && batch.count() > 0) {
-      Napi::Value count = Napi::Number::New(env, batch.count());
-      Napi::Value wireBytes = Napi::Number::New(env, batch.wireBytes());
-      Napi::Value buffer = batch.Finish(env);
-      onBatch_.MakeCallback(Value(), {buffer, count, wireBytes}, *context_);
-    }
-    // The callback may have paused (consumer full) or closed us; either way the rest
-    // of the ring stays with the kernel.
-    if (!polling_ && !flushing_) break;
+    self->nextBlock_ = (self->nextBlock_ + 1) % self->blockCount_;
+    if (batch.ok()) self->delivery_->Hand(batch);
   }
 }
 
 Napi::Value PacketRing::Resume(const Napi::CallbackInfo& info) {
-  if (poll_ && !polling_) {
-    int rc = uv_poll_start(poll_, UV_READABLE, OnReadable);
-    if (rc != 0) throw SystemError(info.Env(), "uv_poll_start", -rc);
-    polling_ = true;
-  }
+  if (fd_ >= 0) delivery_->Resume();
   return info.Env().Undefined();
 }
 
 Napi::Value PacketRing::Pause(const Napi::CallbackInfo& info) {
-  if (poll_ && polling_) uv_poll_stop(poll_);
-  polling_ = false;
+  delivery_->Pause();
   return info.Env().Undefined();
 }
 
-// Delivers every retired block now, whether or not polling is on.
+// Delivers every retired block now, whether or not delivery is paused.
 Napi::Value PacketRing::Flush(const Napi::CallbackInfo& info) {
-  flushing_ = true;
-  DeliverRetiredBlocks(info.Env());
-  flushing_ = false;
+  if (fd_ >= 0) delivery_->Flush();
   return info.Env().Undefined();
 }
 
@@ -256,13 +218,7 @@ Napi::Value PacketRing::Close(const Napi::CallbackInfo& info) {
 }
 
 void PacketRing::Release() {
-  if (poll_) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  polling_ = false;
+  if (delivery_) delivery_->Close();
   if (ring_) munmap(ring_, ringBytes_);
   ring_ = nullptr;
   if (fd_ >= 0) close(fd_);

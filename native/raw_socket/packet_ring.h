@@ -4,9 +4,11 @@
 // absorbs the burst and counts what it cannot hold in PACKET_STATISTICS.
 #pragma once
 #include <napi.h>
-#include <uv.h>
-
 #include <stdint.h>
+
+#include <memory>
+
+#include "../common/delivery.h"
 
 namespace tapwire {
 
@@ -25,10 +27,9 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
-  void DeliverRetiredBlocks(Napi::Env env);
+  static void DeliverRetiredBlocks(void* self);
   void ReadKernelStats();
   void Release();
-  static void OnReadable(uv_poll_t* handle, int status, int events);
 
   int fd_ = -1;
   uint8_t* ring_ = nullptr;
@@ -36,11 +37,7 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   uint32_t blockSize_ = 0;
   uint32_t blockCount_ = 0;
   uint32_t nextBlock_ = 0;
-  uv_poll_t* poll_ = nullptr;
-  bool polling_ = false;
-  bool flushing_ = false;
-  Napi::FunctionReference onBatch_;
-  Napi::AsyncContext* context_ = nullptr;
+  std::unique_ptr<Delivery> delivery_;
   uint64_t kernelDrops_ = 0;
   uint64_t userDrops_ = 0;
 };

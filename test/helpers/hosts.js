@@ -20,14 +20,20 @@ function noBpf() {
 
 const CHILD = path.join(__dirname, '..', 'fixtures', 'capture-child.js');
 
+/** The child, run by root with these capabilities removed from its bounding set. */
+function capsh(drop) {
+  return ['capsh', `--drop=${drop}`, '--', '-c', `exec "${process.execPath}" "${CHILD}"`];
+}
+
 /** How to start a node process on each kind of host. */
 const HOSTS = {
   'eBPF-capable (root)': () => [process.execPath, CHILD],
-  'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => [
-    'capsh', '--drop=cap_sys_admin,cap_bpf,cap_perfmon', '--', '-c', `exec "${process.execPath}" "${CHILD}"`,
-  ],
+  'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => capsh('cap_sys_admin,cap_bpf,cap_perfmon'),
   'with bpf() ENOSYS (seccomp)': () => [noBpf(), process.execPath, CHILD],
-  'without CAP_NET_RAW': () => ['capsh', '--drop=cap_net_raw', '--', '-c', `exec "${process.execPath}" "${CHILD}"`],
+  'without CAP_NET_RAW': () => capsh('cap_net_raw'),
+  'without CAP_NET_RAW nor BPF': () => capsh('cap_net_raw,cap_sys_admin,cap_bpf,cap_perfmon'),
+  'CAP_BPF + CAP_NET_ADMIN only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_raw'),
+  'CAP_BPF + CAP_NET_RAW only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_admin'),
 };
 
 /**
@@ -64,4 +70,22 @@ function runChild(host, options, onReady) {
   });
 }
 
-module.exports = { HOSTS, runChild };
+/** Starts the child as root; resolves with the process once its capturer is attached. */
+function runChildUntilReady(options) {
+  const child = spawn(process.execPath, [CHILD], {
+    env: { ...process.env, TAPWIRE_CHILD: JSON.stringify(options) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.once('exit', (code) => reject(new Error(`child exited ${code} before it was ready`)));
+    lines.on('line', (line) => {
+      const msg = JSON.parse(line);
+      if (msg.event === 'ready') resolve(child);
+      if (msg.event === 'error') reject(new Error(`${msg.code}: ${msg.message}`));
+    });
+  });
+}
+
+module.exports = { HOSTS, runChild, runChildUntilReady };

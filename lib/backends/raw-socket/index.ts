@@ -6,11 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink } from '../../backend';
-import { fromNative, NoSuchInterfaceError } from '../../errors';
+import { BadFilterError, fromNative } from '../../errors';
 import { filterForAnyInterface, filterForInterface } from '../../filter';
+import { resolveInterface } from '../../interfaces';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
+const EINVAL = 22;
 const MAX_BLOCK = 1024 * 1024;
 const MIN_BLOCK = 16 * 1024;
 
@@ -32,9 +34,8 @@ function targets(options: ResolvedOptions): Target[] {
     return [{ name: 'any', ifindex: 0, filter: filterForAnyInterface(options.filter, options.snaplen) }];
   }
   return options.interfaces.map((name) => {
-    const info = native().interfaceInfo(name);
-    if (info === null) throw new NoSuchInterfaceError(name);
-    return { name, ifindex: info.index, filter: filterForInterface(options.filter, info.hardwareType, options.snaplen) };
+    const i = resolveInterface(name);
+    return { name, ifindex: i.index, filter: filterForInterface(options.filter, i.hardwareType, options.snaplen) };
   });
 }
 
@@ -67,6 +68,12 @@ class RawSocketBackend implements Backend {
             ),
           );
         } catch (err) {
+          const e = err as { syscall?: string; errno?: number };
+          if (e.syscall === 'setsockopt(SO_ATTACH_FILTER)' && e.errno === EINVAL) {
+            throw new BadFilterError(
+              `the kernel refused the compiled filter ${JSON.stringify(options.filter)} (loops such as protochain cannot run in the kernel)`,
+            );
+          }
           throw fromNative(err, `cannot capture on ${t.name}`, 'CAP_NET_RAW');
         }
       }

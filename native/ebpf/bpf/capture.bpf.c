@@ -1,0 +1,120 @@
+// The kernel half of the eBPF backend. A filter program generated at run time from the
+// user's pcap expression is attached to each interface (tcx) or packet socket; it
+// tail-calls one of these programs. tw_tc_* run at tcx hooks, tw_sock_* as socket filters on
+// a packet socket (kernels without tcx, or a process without CAP_NET_ADMIN).
+#include <linux/bpf.h>
+#include <linux/if_packet.h>
+#include <bpf/bpf_helpers.h>
+
+#include "capture.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+// tcx verdict: let the next program (and the stack) have the packet, untouched.
+#define TCX_NEXT -1
+
+// Set by user space before load: records pending before readers are woken. Below it a
+// record is submitted without a wake-up and the reader's batch timer collects it, so
+// a busy link costs one wake-up per this many bytes rather than one per packet.
+const volatile __u64 wakeup_bytes = 1 << 20;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 24); /* resized by user space before load */
+} tw_records SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, TAPWIRE_COUNTER_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} tw_counters SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __uint(max_entries, TAPWIRE_SLOT_COUNT);
+  __type(key, __u32);
+  __type(value, __u32);
+} tw_tc_slots SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __uint(max_entries, TAPWIRE_SLOT_COUNT);
+  __type(key, __u32);
+  __type(value, __u32);
+} tw_sock_slots SEC(".maps");
+
+static __always_inline void count(__u32 which) {
+  __u64 *c = bpf_map_lookup_elem(&tw_counters, &which);
+  if (c) *c += 1; /* per-CPU, and softirq context does not migrate */
+}
+
+// Reserves a record of a size fixed at compile time (the ring buffer wants a constant)
+// and copies the packet straight from the skb into it: one copy, no scratch buffer.
+static __always_inline int emit(struct __sk_buff *skb, __u64 cap, __u32 direction, const __u32 room) {
+  struct tapwire_record *r = bpf_ringbuf_reserve(&tw_records, sizeof(*r) + room, 0);
+  if (!r) {
+    count(TAPWIRE_COUNTER_RING_DROPS);
+    return 0;
+  }
+  if (cap > room) cap = room;
+  if (cap == 0 || bpf_skb_load_bytes(skb, 0, r + 1, cap) != 0) {
+    bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+    count(TAPWIRE_COUNTER_RING_DROPS);
+    return 0;
+  }
+  r->monotonic_ns = bpf_ktime_get_ns();
+  r->ifindex = skb->ifindex;
+  r->wire_len = skb->len;
+  r->cap_len = cap;
+  r->direction = direction;
+  __u64 pending = bpf_ringbuf_query(&tw_records, BPF_RB_AVAIL_DATA);
+  bpf_ringbuf_submit(r, pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+  return 0;
+}
+
+// Record sizes double, so a record wastes less than half its room; small frames, the
+// common case at high rates, get the finest steps.
+static __always_inline int copy(struct __sk_buff *skb, __u32 snaplen, __u32 direction) {
+  __u64 cap = skb->len < snaplen ? skb->len : snaplen;
+  if (cap <= TAPWIRE_MIN_ROOM) return emit(skb, cap, direction, TAPWIRE_MIN_ROOM);
+  if (cap <= 160) return emit(skb, cap, direction, 160);
+  if (cap <= 256) return emit(skb, cap, direction, 256);
+  if (cap <= 512) return emit(skb, cap, direction, 512);
+  if (cap <= 1024) return emit(skb, cap, direction, 1024);
+  if (cap <= 1536) return emit(skb, cap, direction, 1536);
+  if (cap <= 2048) return emit(skb, cap, direction, 2048);
+  if (cap <= 4096) return emit(skb, cap, direction, 4096);
+  if (cap <= 9216) return emit(skb, cap, direction, 9216);
+  if (cap <= 16384) return emit(skb, cap, direction, 16384);
+  if (cap <= 32768) return emit(skb, cap, direction, 32768);
+  if (cap <= 65536) return emit(skb, cap, direction, 65536);
+  if (cap <= 131072) return emit(skb, cap, direction, 131072);
+  return emit(skb, cap, direction, 262144);
+}
+
+SEC("tc")
+int tw_tc_copy(struct __sk_buff *skb) {
+  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
+  return TCX_NEXT;
+}
+
+SEC("tc")
+int tw_tc_reject(struct __sk_buff *skb) {
+  count(TAPWIRE_COUNTER_FILTERED);
+  return TCX_NEXT;
+}
+
+// Socket filters return how much of the packet to queue on the socket: nothing, since
+// the ring buffer already has it.
+SEC("socket")
+int tw_sock_copy(struct __sk_buff *skb) {
+  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->pkt_type == PACKET_OUTGOING);
+  return 0;
+}
+
+SEC("socket")
+int tw_sock_reject(struct __sk_buff *skb) {
+  count(TAPWIRE_COUNTER_FILTERED);
+  return 0;
+}

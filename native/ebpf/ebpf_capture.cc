@@ -1,0 +1,356 @@
+#include "ebpf_capture.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/batch.h"
+#include "../common/errors.h"
+#include "bpf/capture.h"
+#include "capture.skel.h"
+#include "filter_program.h"
+#include "libbpf_log.h"
+
+namespace tapwire {
+
+namespace {
+
+// Linux 6.6 uapi, newer than the build headers.
+constexpr int kTcxIngress = 46;
+constexpr int kTcxEgress = 47;
+constexpr int kTcxNext = -1;
+// Ring space handed over per batch: about what a TPACKET_V3 block holds.
+constexpr size_t kBatchRingBytes = 2 << 20;
+constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
+constexpr int kMaxBusyWaits = 10000;
+
+uint32_t Uint(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Uint32Value(); }
+
+Napi::Error LoadError(Napi::Env env, const char* what, int err) {
+  Napi::Error e = SystemError(env, what, err);
+  std::string log = LibbpfLogTail();
+  if (!log.empty()) e.Set("log", Napi::String::New(env, log));
+  return e;
+}
+
+// CLOCK_REALTIME − CLOCK_MONOTONIC now: records carry monotonic time.
+int64_t RealtimeOffsetNs() {
+  struct timespec mono, real;
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
+}
+
+std::vector<struct bpf_insn> Translate(Napi::Env env, const Napi::Buffer<uint8_t>& classic,
+                                       const FilterProgramSpec& spec) {
+  try {
+    return TranslateFilter(reinterpret_cast<const struct sock_filter*>(classic.Data()),
+                           classic.Length() / sizeof(struct sock_filter), spec);
+  } catch (const FilterTranslationError& e) {
+    throw PlainError(env, e.what(), "EFILTER");
+  }
+}
+
+int LoadProgram(Napi::Env env, bpf_prog_type type, const std::vector<struct bpf_insn>& insns) {
+  static char verifierLog[64 * 1024];
+  LIBBPF_OPTS(bpf_prog_load_opts, opts);
+  int fd = bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts);
+  if (fd >= 0) return fd;
+  int err = errno;
+  // Load again with the verifier's log, only to explain the failure.
+  opts.log_buf = verifierLog;
+  opts.log_size = sizeof(verifierLog);
+  opts.log_level = 1;
+  verifierLog[0] = 0;
+  int again = bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts);
+  if (again >= 0) return again;
+  Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the filter program", err);
+  e.Set("log", Napi::String::New(env, verifierLog));
+  throw e;
+}
+
+}  // namespace
+
+Napi::Function EbpfCapture::Init(Napi::Env env) {
+  RouteLibbpfLog();
+  return DefineClass(env, "EbpfCapture",
+                     {
+                         InstanceMethod<&EbpfCapture::Resume>("resume"),
+                         InstanceMethod<&EbpfCapture::Pause>("pause"),
+                         InstanceMethod<&EbpfCapture::Flush>("flush"),
+                         InstanceMethod<&EbpfCapture::Detach>("detach"),
+                         InstanceMethod<&EbpfCapture::Stats>("stats"),
+                         InstanceMethod<&EbpfCapture::Close>("close"),
+                     });
+}
+
+// new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchTimeoutMs,
+//                   promiscuous, targets: [{ ifindex, hardwareType, filter }] }, onBatch)
+EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EbpfCapture>(info) {
+  Napi::Env env = info.Env();
+  delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:EbpfCapture", DrainRing, this);
+  try {
+    Open(env, info[0].As<Napi::Object>());
+  } catch (...) {
+    Release();
+    throw;
+  }
+}
+
+EbpfCapture::~EbpfCapture() { Release(); }
+
+void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
+  tcx_ = options.Get("attach").As<Napi::String>().Utf8Value() == "tcx";
+  uint32_t ringSize = Uint(options, "ringSize");
+  batchBytes_ = ringSize / 4 < kBatchRingBytes ? ringSize / 4 : kBatchRingBytes;
+
+  ClearLibbpfLog();
+  skel_ = capture::open();
+  if (!skel_) throw LoadError(env, "bpf_object__open (capture)", errno);
+  if (int err = bpf_map__set_max_entries(skel_->maps.tw_records, ringSize)) throw LoadError(env, "bpf_map__set_max_entries", -err);
+  skel_->rodata->wakeup_bytes = Uint(options, "wakeupBytes");
+  // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
+  // filters do not.
+  bpf_program__set_autoload(skel_->progs.tw_tc_copy, tcx_);
+  bpf_program__set_autoload(skel_->progs.tw_tc_reject, tcx_);
+  bpf_program__set_autoload(skel_->progs.tw_sock_copy, !tcx_);
+  bpf_program__set_autoload(skel_->progs.tw_sock_reject, !tcx_);
+  if (int err = capture::load(skel_)) throw LoadError(env, "bpf(BPF_PROG_LOAD) of the capture programs", -err);
+
+  slotsFd_ = bpf_map__fd(tcx_ ? skel_->maps.tw_tc_slots : skel_->maps.tw_sock_slots);
+  int copyFd = bpf_program__fd(tcx_ ? skel_->progs.tw_tc_copy : skel_->progs.tw_sock_copy);
+  int rejectFd = bpf_program__fd(tcx_ ? skel_->progs.tw_tc_reject : skel_->progs.tw_sock_reject);
+  uint32_t copySlot = TAPWIRE_SLOT_COPY, rejectSlot = TAPWIRE_SLOT_REJECT;
+  if (bpf_map_update_elem(slotsFd_, &copySlot, &copyFd, BPF_ANY) != 0 ||
+      bpf_map_update_elem(slotsFd_, &rejectSlot, &rejectFd, BPF_ANY) != 0)
+    throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
+
+  int ringFd = bpf_map__fd(skel_->maps.tw_records);
+  if (int err = ring_.Map(ringFd, ringSize)) throw SystemError(env, "mmap of the ring buffer", err);
+  // The ring buffer's poll is level-triggered on "any data": polled directly, a busy
+  // link would wake us for every few records and undo the batching the programs do
+  // with BPF_RB_NO_WAKEUP. An edge-triggered epoll of our own reports only the forced
+  // wake-ups; the batch timer collects the rest.
+  wakeups_ = epoll_create1(EPOLL_CLOEXEC);
+  if (wakeups_ < 0) throw SystemError(env, "epoll_create1", errno);
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLET;
+  if (epoll_ctl(wakeups_, EPOLL_CTL_ADD, ringFd, &ev) != 0) throw SystemError(env, "epoll_ctl", errno);
+  delivery_->Watch(wakeups_);
+  delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
+
+  Napi::Array targets = options.Get("targets").As<Napi::Array>();
+  for (uint32_t i = 0; i < targets.Length(); i++) {
+    Napi::Object t = targets.Get(i).As<Napi::Object>();
+    uint32_t ifindex = Uint(t, "ifindex");
+    hardwareTypes_[ifindex] = uint16_t(Uint(t, "hardwareType"));
+    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>());
+    if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, ifindex);
+  }
+}
+
+// A packet socket that receives nothing (protocol 0) holds the membership, so the kernel
+// drops promiscuous mode when the socket closes, also if this process dies.
+void EbpfCapture::Promiscuous(Napi::Env env, uint32_t ifindex) {
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw SystemError(env, "socket", errno);
+  attachments_.push_back(fd);
+  struct packet_mreq mreq;
+  memset(&mreq, 0, sizeof(mreq));
+  mreq.mr_ifindex = int(ifindex);
+  mreq.mr_type = PACKET_MR_PROMISC;
+  if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
+    throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
+}
+
+int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction) {
+  auto key = std::make_pair(std::string(reinterpret_cast<const char*>(classic.Data()), classic.Length()), direction);
+  auto found = filterFds_.find(key);
+  if (found != filterFds_.end()) return found->second;
+  FilterProgramSpec spec;
+  spec.slotsFd = slotsFd_;
+  spec.direction = direction;
+  spec.fallback = tcx_ ? kTcxNext : 0;
+  int fd = LoadProgram(env, tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER, Translate(env, classic, spec));
+  filterFds_[key] = fd;
+  return fd;
+}
+
+void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic) {
+  if (tcx_) {
+    for (int direction : {0, 1}) {
+      int prog = FilterProgram(env, classic, direction);
+      int link = bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? kTcxEgress : kTcxIngress), nullptr);
+      if (link < 0) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
+      attachments_.push_back(link);
+    }
+    return;
+  }
+  int prog = FilterProgram(env, classic, -1);
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw SystemError(env, "socket", errno);
+  attachments_.push_back(fd);
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)
+    throw SystemError(env, "setsockopt(SO_ATTACH_BPF)", errno);
+  struct sockaddr_ll addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ETH_P_ALL);
+  addr.sll_ifindex = int(ifindex);
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) throw SystemError(env, "bind", errno);
+}
+
+void EbpfCapture::DrainRing(void* source) {
+  EbpfCapture* self = static_cast<EbpfCapture*>(source);
+  struct epoll_event ev;
+  while (self->wakeups_ >= 0 && epoll_wait(self->wakeups_, &ev, 1, 0) > 0) {
+  }
+  // Hand over what was there when we were woken, in batches of batchBytes_; records
+  // that arrive meanwhile wait for the next wake-up or tick rather than being chased
+  // one small batch at a time.
+  size_t budget = self->ring_.Pending();
+  while (budget > 0 && self->skel_ && self->delivery_->wanted()) {
+    size_t take = budget < self->batchBytes_ ? budget : self->batchBytes_;
+    BatchBuilder batch(uint32_t(take / kMinRecordBytes + 1), take);
+    size_t consumed;
+    if (!batch.ok()) {
+      consumed = self->ring_.Consume(take, [self](const uint8_t*, uint32_t) { self->userDrops_++; });
+    } else {
+      int64_t offset = RealtimeOffsetNs();
+      consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
+        if (size < sizeof(struct tapwire_record)) return;
+        const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
+        uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
+        auto hw = self->hardwareTypes_.find(r->ifindex);
+        uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL),
+                                 uint32_t(ns % 1000000000ULL), hw == self->hardwareTypes_.end() ? 0 : hw->second,
+                                 r->direction != 0);
+        if (out) {
+          memcpy(out, r + 1, r->cap_len);
+        } else {
+          self->userDrops_++;
+        }
+      });
+      self->delivery_->Hand(batch);
+    }
+    budget -= consumed;
+    if (consumed < take) {
+      // A record is still being written. When closing, the program writing it is
+      // already unhooked and finishes within microseconds: wait for it.
+      if (!self->closing_ || ++self->busyWaits_ > kMaxBusyWaits) break;
+      sched_yield();
+      budget = self->ring_.Pending();
+    }
+  }
+}
+
+Napi::Value EbpfCapture::Resume(const Napi::CallbackInfo& info) {
+  if (skel_) delivery_->Resume();
+  return info.Env().Undefined();
+}
+
+Napi::Value EbpfCapture::Pause(const Napi::CallbackInfo& info) {
+  delivery_->Pause();
+  return info.Env().Undefined();
+}
+
+// Delivers every record now, whether or not delivery is paused. Called once the links
+// are closed, it hands over everything captured.
+Napi::Value EbpfCapture::Flush(const Napi::CallbackInfo& info) {
+  closing_ = attachments_.empty();
+  busyWaits_ = 0;
+  if (skel_) delivery_->Flush();
+  return info.Env().Undefined();
+}
+
+// Unhooks every link and socket: no packet enters the ring after this returns, and
+// every record committed before it can still be flushed.
+Napi::Value EbpfCapture::Detach(const Napi::CallbackInfo& info) {
+  DetachAll();
+  return info.Env().Undefined();
+}
+
+void EbpfCapture::DetachAll() {
+  for (int fd : attachments_) close(fd);
+  attachments_.clear();
+}
+
+void EbpfCapture::ReadCounters() {
+  if (!skel_) return;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return;
+  std::vector<uint64_t> values(size_t(cpus), 0);
+  int fd = bpf_map__fd(skel_->maps.tw_counters);
+  auto sum = [&](uint32_t key) {
+    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) return uint64_t(0);
+    uint64_t total = 0;
+    for (uint64_t v : values) total += v;
+    return total;
+  };
+  filtered_ = sum(TAPWIRE_COUNTER_FILTERED);
+  ringDrops_ = sum(TAPWIRE_COUNTER_RING_DROPS);
+}
+
+Napi::Value EbpfCapture::Stats(const Napi::CallbackInfo& info) {
+  ReadCounters();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("filtered", Napi::Number::New(info.Env(), double(filtered_)));
+  out.Set("ringDrops", Napi::Number::New(info.Env(), double(ringDrops_)));
+  out.Set("userspaceDrops", Napi::Number::New(info.Env(), double(userDrops_)));
+  return out;
+}
+
+Napi::Value EbpfCapture::Close(const Napi::CallbackInfo& info) {
+  ReadCounters();
+  Release();
+  return info.Env().Undefined();
+}
+
+void EbpfCapture::Release() {
+  DetachAll();
+  if (delivery_) delivery_->Close();
+  for (auto& entry : filterFds_) close(entry.second);
+  filterFds_.clear();
+  ring_.Unmap();
+  if (wakeups_ >= 0) close(wakeups_);
+  wakeups_ = -1;
+  if (skel_) capture::destroy(skel_);
+  skel_ = nullptr;
+}
+
+Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> classic = info[0].As<Napi::Buffer<uint8_t>>();
+  Napi::Array packets = info[1].As<Napi::Array>();
+  FilterProgramSpec spec;
+  spec.ending = FilterProgramSpec::Ending::kVerdict;
+  int fd = LoadProgram(env, BPF_PROG_TYPE_SCHED_CLS, Translate(env, classic, spec));
+  Napi::Array verdicts = Napi::Array::New(env, packets.Length());
+  for (uint32_t i = 0; i < packets.Length(); i++) {
+    Napi::Buffer<uint8_t> pkt = packets.Get(i).As<Napi::Buffer<uint8_t>>();
+    LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt.Data(), .data_size_in = uint32_t(pkt.Length()));
+    if (bpf_prog_test_run_opts(fd, &run) != 0) {
+      int err = errno;
+      if (err == EINVAL) {  // the kernel builds no skb from a truncated IP header
+        verdicts.Set(i, env.Null());
+        continue;
+      }
+      close(fd);
+      throw SystemError(env, "bpf(BPF_PROG_TEST_RUN)", err);
+    }
+    verdicts.Set(i, Napi::Number::New(env, run.retval));
+  }
+  close(fd);
+  return verdicts;
+}
+
+}  // namespace tapwire

@@ -1,0 +1,66 @@
+// The eBPF backend's native half: loads the capture object (skeleton), loads one filter
+// program per link type and direction, attaches them (tcx links or packet sockets; both
+// owned by file descriptors, so the kernel removes them when we close or die), and
+// reads the ring buffer into batches.
+#pragma once
+#include <napi.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "../common/delivery.h"
+#include "ring_reader.h"
+
+struct capture;
+
+namespace tapwire {
+
+class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit EbpfCapture(const Napi::CallbackInfo& info);
+  ~EbpfCapture() override;
+
+ private:
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void Open(Napi::Env env, const Napi::Object& options);
+  int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction);
+  void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic);
+  void Promiscuous(Napi::Env env, uint32_t ifindex);
+  static void DrainRing(void* self);
+  void ReadCounters();
+  void DetachAll();
+  void Release();
+
+  bool tcx_ = true;
+  struct capture* skel_ = nullptr;
+  int slotsFd_ = -1;
+  std::map<std::pair<std::string, int>, int> filterFds_;  // (classic program, direction) → fd
+  std::vector<int> attachments_;  // tcx link fds and packet sockets: closing them detaches
+  std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
+  RingReader ring_;
+  int wakeups_ = -1;  // edge-triggered epoll on the ring buffer
+  bool closing_ = false;
+  int busyWaits_ = 0;
+  size_t batchBytes_ = 0;
+  std::unique_ptr<Delivery> delivery_;
+  uint64_t filtered_ = 0;
+  uint64_t ringDrops_ = 0;
+  uint64_t userDrops_ = 0;
+};
+
+// filterVerdicts(classicProgram, packets[]) → snap lengths (0 = rejected), from the
+// translated program run by the kernel with BPF_PROG_TEST_RUN; null for a packet the
+// kernel will not build a test skb from.
+Napi::Value FilterVerdicts(const Napi::CallbackInfo& info);
+
+}  // namespace tapwire

@@ -1,0 +1,36 @@
+#include "ring_reader.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace tapwire {
+
+int RingReader::Map(int mapFd, size_t dataSize) {
+  pageSize_ = size_t(sysconf(_SC_PAGESIZE));
+  dataSize_ = dataSize;
+  mask_ = dataSize - 1;
+  void* cons = mmap(nullptr, pageSize_, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd, 0);
+  if (cons == MAP_FAILED) return errno;
+  consumer_ = static_cast<uint64_t*>(cons);
+  void* prod = mmap(nullptr, pageSize_ + 2 * dataSize, PROT_READ, MAP_SHARED, mapFd, off_t(pageSize_));
+  if (prod == MAP_FAILED) return errno;
+  producer_ = static_cast<const uint64_t*>(prod);
+  data_ = static_cast<const uint8_t*>(prod) + pageSize_;
+  return 0;
+}
+
+void RingReader::Unmap() {
+  if (consumer_) munmap(consumer_, pageSize_);
+  if (producer_) munmap(const_cast<uint64_t*>(producer_), pageSize_ + 2 * dataSize_);
+  consumer_ = nullptr;
+  producer_ = nullptr;
+  data_ = nullptr;
+}
+
+size_t RingReader::Pending() const {
+  if (!producer_) return 0;
+  return size_t(__atomic_load_n(producer_, __ATOMIC_ACQUIRE) - __atomic_load_n(consumer_, __ATOMIC_RELAXED));
+}
+
+}  // namespace tapwire

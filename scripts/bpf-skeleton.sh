@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# native/ebpf/bpf/NAME.bpf.c → NAME.skel.h: compiled for the BPF target by clang and
+# embedded in a libbpf skeleton by bpftool, so the addon carries its programs inside.
+# Usage: bpf-skeleton.sh SOURCE.bpf.c OUT.skel.h LIBBPF_DIR
+set -euo pipefail
+src=$1 out=$2 libbpf=$3
+name=$(basename "$src" .bpf.c)
+obj="${out%.skel.h}.bpf.o"
+arch_include=/usr/include/$(gcc -dumpmachine)
+clang -O2 -g -target bpf -Wall -Werror -I"$libbpf/include" -I"$arch_include" -c "$src" -o "$obj"
+bpftool gen skeleton "$obj" name "$name" > "$out"

@@ -1,0 +1,102 @@
+'use strict';
+// Nothing tapwire puts in the kernel outlives it: after close(), and after SIGKILL of a
+// capturing process, bpftool finds none of its programs or links, tc finds no qdisc,
+// and promiscuous mode is off.
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { openCapturer } = require('..');
+const { requirePrivileges } = require('./helpers/privileged');
+const { createLink, removeLink } = require('./helpers/netns');
+const { runChildUntilReady } = require('./helpers/hosts');
+
+const IFF_PROMISC = 0x100;
+
+function kernelObjects() {
+  const json = (args) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' }) || '[]');
+  return {
+    progs: new Set(json(['prog', 'show']).map((p) => p.id)),
+    links: new Set(json(['link', 'show']).map((l) => l.id)),
+  };
+}
+
+/** Ids that appeared between two snapshots. */
+function added(before, after) {
+  return {
+    progs: [...after.progs].filter((id) => !before.progs.has(id)),
+    links: [...after.links].filter((id) => !before.links.has(id)),
+  };
+}
+
+async function gone(ids) {
+  // The kernel frees programs after an RCU grace period: allow it a moment.
+  for (let i = 0; i < 50; i++) {
+    const now = kernelObjects();
+    const left = { progs: ids.progs.filter((id) => now.progs.has(id)), links: ids.links.filter((id) => now.links.has(id)) };
+    if (left.progs.length === 0 && left.links.length === 0) return left;
+    await sleep(100);
+  }
+  return { progs: ids.progs.filter((id) => kernelObjects().progs.has(id)), links: ids.links.filter((id) => kernelObjects().links.has(id)) };
+}
+
+function qdiscs(iface) {
+  return execFileSync('tc', ['qdisc', 'show', 'dev', iface], { encoding: 'utf8' });
+}
+
+function promiscuous(iface) {
+  return (Number(fs.readFileSync(`/sys/class/net/${iface}/flags`, 'utf8')) & IFF_PROMISC) !== 0;
+}
+
+describe('kernel state after close and after SIGKILL', function () {
+  let link;
+
+  before(function () {
+    requirePrivileges(this, ['bpftool', 'tc', 'ip', 'capsh']);
+    link = createLink();
+  });
+
+  after(function () {
+    if (link) removeLink(link);
+  });
+
+  for (const attach of ['tcx', 'socket']) {
+    it(`eBPF (${attach}): close() removes every program and link`, async function () {
+      const qdiscBefore = qdiscs(link.outer);
+      const before = kernelObjects();
+      const cap = await openCapturer({ backend: 'ebpf', attach, interfaces: [link.outer], filter: 'udp', promiscuous: true });
+      const ours = added(before, kernelObjects());
+      assert.ok(ours.progs.length >= 3, `expected our programs to be loaded, saw ${ours.progs.length}`);
+      if (attach === 'tcx') assert.ok(ours.links.length >= 2, 'one tcx link per direction');
+      assert.equal(promiscuous(link.outer), true);
+      await cap.close();
+      assert.deepEqual(await gone(ours), { progs: [], links: [] });
+      assert.equal(qdiscs(link.outer), qdiscBefore, 'no qdisc added or left');
+      assert.equal(promiscuous(link.outer), false);
+    });
+
+    it(`eBPF (${attach}): SIGKILL of the capturing process leaves nothing behind`, async function () {
+      const qdiscBefore = qdiscs(link.outer);
+      const before = kernelObjects();
+      const child = await runChildUntilReady({ backend: 'ebpf', attach, interfaces: [link.outer], promiscuous: true, count: 1e9, timeout: 60000 });
+      const ours = added(before, kernelObjects());
+      assert.ok(ours.progs.length >= 3, `expected the child's programs to be loaded, saw ${ours.progs.length}`);
+      assert.equal(promiscuous(link.outer), true);
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      assert.deepEqual(await gone(ours), { progs: [], links: [] });
+      assert.equal(qdiscs(link.outer), qdiscBefore);
+      assert.equal(promiscuous(link.outer), false);
+    });
+  }
+
+  it('raw-socket: SIGKILL leaves no promiscuous mode and no qdisc behind', async function () {
+    const qdiscBefore = qdiscs(link.outer);
+    const child = await runChildUntilReady({ backend: 'raw-socket', interfaces: [link.outer], promiscuous: true, count: 1e9, timeout: 60000 });
+    assert.equal(promiscuous(link.outer), true);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(promiscuous(link.outer), false);
+    assert.equal(qdiscs(link.outer), qdiscBefore);
+  });
+});
