@@ -18,7 +18,8 @@
         "native/filter/compile.cc",
         "native/filter/match.cc",
         "native/probe/probe.cc",
-        "native/raw_socket/packet_ring.cc"
+        "native/raw_socket/packet_ring.cc",
+        "native/tls/tls_capture.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -36,6 +37,12 @@
           "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "scripts/bpf-skeleton.sh"],
           "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
           "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(libbpf)"]
+        },
+        {
+          "action_name": "tls_skeleton",
+          "inputs": ["native/tls/bpf/tls.bpf.c", "native/tls/bpf/tls.h", "scripts/bpf-skeleton.sh"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/tls.skel.h"],
+          "action": ["bash", "scripts/bpf-skeleton.sh", "native/tls/bpf/tls.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/tls.skel.h", "<(libbpf)"]
         }
       ]
     }

@@ -21,10 +21,29 @@ export type BatchSink = (batch: Batch) => void;
 /** Called by a source that runs out by itself (a file), with the error that stopped it, if any. */
 export type EndCallback = (error?: Error) => void;
 
+/**
+ * What the eBPF backend offers plugins: they run beside its capture and end with it.
+ * A backend without a host takes no plugins.
+ */
+export interface PluginHost {
+  readonly backend: 'ebpf';
+  /** The capture's batchTimeout, ms: plugins deliver on the same rhythm. */
+  readonly batchTimeout: number;
+}
+
+export interface Plugin {
+  readonly name: string;
+  /** Starts the plugin beside `host`'s capture; throws a TapwireError if it cannot. */
+  register(host: PluginHost): void;
+  close(): Promise<void>;
+}
+
 export interface Backend {
   readonly name: SourceName;
   /** eBPF backend: how its programs are hooked in. */
   readonly attach?: AttachMode;
+  /** Present on backends that take plugins (the eBPF backend). */
+  readonly pluginHost?: PluginHost;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket. */
   start(sink: BatchSink, end: EndCallback): void;
   /** Stops taking batches from the kernel; its ring keeps filling and counts what it drops. */

@@ -6,12 +6,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import type { Backend, SourceName } from './backend';
+import type { Backend, Plugin, SourceName } from './backend';
 import type { Batch, Packet } from './batch';
-import { BusyError, ClosedError } from './errors';
+import { BusyError, ClosedError, PluginUnsupportedError } from './errors';
 import type { ProbeReport } from './probe';
 import { hostInterfaceName } from './interfaces';
 import type { AttachMode, Selection } from './selection';
+import type { TlsPlugin } from './plugins/tls';
 import type { TlsState } from './tls';
 
 export interface CaptureStats {
@@ -82,6 +83,9 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
   #ended = false;
   /** What stopped the source, handed to the reader after the last batch. */
   #failure: Error | null = null;
+  readonly #plugins: Plugin[] = [];
+  /** The TLS plugin openCapturer registered; absent when TLS capture is off. */
+  tls?: TlsPlugin;
 
   /** @internal Use openCapturer(). */
   constructor(source: Backend, selection: CaptureSelection, highWaterMark: number) {
@@ -200,12 +204,30 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
   }
 
   /**
+   * Registers a plugin (such as tlsPlugin()) to run beside this capture and close with
+   * it. Plugins run on the eBPF backend only: elsewhere this is ERR_PLUGIN_UNSUPPORTED.
+   */
+  use(plugin: Plugin): this {
+    if (this.#closing) throw new ClosedError();
+    const host = this.#source.pluginHost;
+    if (!host) {
+      throw new PluginUnsupportedError(
+        `the ${this.backend} backend takes no plugins: '${plugin.name}' runs on the eBPF backend only`,
+      );
+    }
+    plugin.register(host);
+    this.#plugins.push(plugin);
+    return this;
+  }
+
+  /**
    * Stops capturing, hands over every packet captured so far (iteration then ends),
    * and frees all kernel state. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
+        await Promise.all(this.#plugins.map((p) => p.close()));
         await this.#source.close();
       } finally {
         this.#ended = true;

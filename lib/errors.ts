@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_INTERFACE'
   | 'ERR_INVALID_OPTION'
   | 'ERR_TLS_UNAVAILABLE'
+  | 'ERR_PLUGIN_UNSUPPORTED'
   | 'ERR_CLOSED'
   | 'ERR_BUSY'
   | 'ERR_FILE'
@@ -76,6 +77,12 @@ export class InvalidOptionError extends TapwireError {
 export class TlsUnavailableError extends TapwireError {
   constructor(message: string) {
     super('ERR_TLS_UNAVAILABLE', message);
+  }
+}
+
+export class PluginUnsupportedError extends TapwireError {
+  constructor(message: string) {
+    super('ERR_PLUGIN_UNSUPPORTED', message);
   }
 }
 

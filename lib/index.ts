@@ -18,6 +18,8 @@ export {
   type OutputOptions,
 } from './pcapng';
 export type { TlsOption, TlsOptions, TlsState } from './tls';
+export { tlsPlugin, TlsPlugin, MAX_CALL_BYTES, type TlsEvent, type TlsStats, type Connection, type Endpoint } from './plugins/tls';
+export type { Plugin, PluginHost } from './backend';
 export {
   TapwireError,
   NoBackendError,
@@ -27,6 +29,7 @@ export {
   NoSuchInterfaceError,
   InvalidOptionError,
   TlsUnavailableError,
+  PluginUnsupportedError,
   ClosedError,
   BusyError,
   FileError,

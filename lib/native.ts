@@ -63,6 +63,22 @@ export interface EbpfCapture {
   close(): void;
 }
 
+export interface TlsCaptureOptions {
+  ringSize: number;
+  selfTgid: number;
+  pids: number[] | null;
+  batchTimeoutMs: number;
+}
+
+export interface TlsCapture {
+  attach(path: string, cookie: number): string[];
+  resume(): void;
+  pause(): void;
+  flush(): void;
+  stats(): { lostRecords: number; truncatedBytes: number };
+  close(): void;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
   compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
@@ -73,6 +89,7 @@ export interface NativeBinding {
   filterVerdicts(program: Buffer, packets: Buffer[]): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
   EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
+  TlsCapture: new (options: TlsCaptureOptions, onBatch: BatchCallback) => TlsCapture;
 }
 
 let binding: NativeBinding | undefined;

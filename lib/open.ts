@@ -11,7 +11,9 @@ import { resolveOptions, resolveReplayOptions, type CaptureOptions, type Resolve
 import { probe, type ProbeReport } from './probe';
 import { openReplay } from './replay';
 import { selectBackend, type BackendName } from './selection';
+import { tlsPlugin } from './plugins/tls';
 import { decideTls } from './tls';
+import { TlsUnavailableError } from './errors';
 
 const BACKENDS: Record<BackendName, (options: ResolvedOptions, report: ProbeReport) => Backend> = {
   ebpf: openEbpf,
@@ -38,5 +40,22 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   resolved.signal?.throwIfAborted();
   const backend = BACKENDS[selection.backend](resolved, report);
   const chosen = backend.attach ? { ...selection, attach: backend.attach } : selection;
-  return new Capturer(backend, { ...chosen, probe: report, tls }, resolved.highWaterMark);
+  const capturer = new Capturer(backend, { ...chosen, probe: report, tls }, resolved.highWaterMark);
+  if (tls.active) {
+    // The backend is chosen and capturing: whatever happens to TLS now, it stays.
+    try {
+      const plugin = tlsPlugin(resolved.tlsOptions);
+      capturer.use(plugin);
+      capturer.tls = plugin;
+      tls.reason = `TLS capture is on: hooked ${plugin.targets.map((t) => t.path).join(', ')}`;
+    } catch (err) {
+      tls.active = false;
+      tls.reason = `TLS capture could not start: ${(err as Error).message}`;
+      if (resolved.tls === 'required') {
+        await capturer.close();
+        throw new TlsUnavailableError(`tls: 'required' cannot be met: ${tls.reason}`);
+      }
+    }
+  }
+  return capturer;
 }

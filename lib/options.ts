@@ -1,7 +1,7 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
 import { InvalidOptionError } from './errors';
 import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
-import { tlsMode, type TlsMode, type TlsOption } from './tls';
+import { tlsMode, type TlsMode, type TlsOption, type TlsOptions } from './tls';
 
 export interface CaptureOptions {
   /**
@@ -39,6 +39,8 @@ export interface ResolvedOptions {
   backend: BackendOption;
   attach: 'auto' | AttachMode;
   tls: TlsMode;
+  /** What tlsPlugin() gets when TLS capture is on. */
+  tlsOptions: TlsOptions;
   promiscuous: boolean;
   bufferSize: number;
   batchTimeout: number;
@@ -135,6 +137,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     backend,
     attach,
     tls: tlsMode(options.tls),
+    tlsOptions: typeof options.tls === 'object' && options.tls !== null ? options.tls : {},
     promiscuous,
     bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),
     batchTimeout: integer('batchTimeout', options.batchTimeout, 10, 1, 10_000),

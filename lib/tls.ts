@@ -9,6 +9,14 @@ import { readiness, type BackendName } from './selection';
 export interface TlsOptions {
   /** 'auto' (default): capture TLS where possible, else say why; 'required': fail instead. */
   mode?: 'auto' | 'required';
+  /** Only these processes (default: every process). */
+  pids?: number[];
+  /** More OpenSSL libraries or binaries that export SSL_read/SSL_write, by path. */
+  targets?: string[];
+  /** Also capture this process's own TLS calls (default false). */
+  includeSelf?: boolean;
+  /** Ring buffer for TLS events, bytes (default 8 MiB). */
+  bufferSize?: number;
 }
 
 export type TlsOption = boolean | 'auto' | 'required' | TlsOptions;
@@ -33,12 +41,17 @@ export function tlsMode(value: unknown): TlsMode {
   );
 }
 
-/** Why TLS can or cannot run beside the chosen backend; 'required' turns "cannot" into an error. */
+/**
+ * Whether TLS capture can run beside the chosen backend, and why; 'required' turns
+ * "cannot" into an error. `active: true` here means "will be attempted".
+ */
 export function decideTls(mode: TlsMode, backend: BackendName, report: ProbeReport): TlsState {
   if (mode === 'off') return { active: false, reason: 'TLS capture was not requested' };
   let why: string;
   if (backend === 'ebpf') {
-    why = 'this release of tapwire does not contain the TLS plugin yet';
+    const uprobe = report.features.uprobe;
+    if (uprobe.ok) return { active: true, reason: `uprobes can be attached (${uprobe.reason})` };
+    why = `uprobes cannot be attached here: ${uprobe.reason}`;
   } else {
     const ebpf = readiness(report, 'ebpf');
     why =

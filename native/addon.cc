@@ -2,6 +2,7 @@
 
 #include "ebpf/ebpf_capture.h"
 #include "raw_socket/packet_ring.h"
+#include "tls/tls_capture.h"
 
 namespace tapwire {
 Napi::Value Probe(const Napi::CallbackInfo& info);
@@ -18,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));
   exports.Set("EbpfCapture", tapwire::EbpfCapture::Init(env));
+  exports.Set("TlsCapture", tapwire::TlsCapture::Init(env));
   return exports;
 }
 

@@ -7,5 +7,11 @@ src=$1 out=$2 libbpf=$3
 name=$(basename "$src" .bpf.c)
 obj="${out%.skel.h}.bpf.o"
 arch_include=/usr/include/$(gcc -dumpmachine)
-clang -O2 -g -target bpf -Wall -Werror -I"$libbpf/include" -I"$arch_include" -c "$src" -o "$obj"
+case $(uname -m) in
+  x86_64) target_arch=x86 ;;
+  aarch64) target_arch=arm64 ;;
+  *) target_arch=$(uname -m) ;;
+esac
+clang -O2 -g -target bpf -D__TARGET_ARCH_"$target_arch" -Wall -Werror -I"$libbpf/include" -I"$arch_include" \
+  -c "$src" -o "$obj"
 bpftool gen skeleton "$obj" name "$name" > "$out"

@@ -30,33 +30,36 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
     if (link) removeLink(link);
   });
 
+  // tls: whether TLS capture can run there (uprobes need CAP_SYS_ADMIN on this kernel).
   const cells = [
-    { host: 'eBPF-capable (root)', bpfErrno: 0, expected: 'ebpf' },
-    { host: 'CAP_BPF + CAP_NET_ADMIN only', bpfErrno: 0, expected: 'ebpf', attach: 'tcx' },
-    { host: 'CAP_BPF + CAP_NET_RAW only', bpfErrno: 0, expected: 'ebpf', attach: 'socket' },
-    { host: 'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON', bpfErrno: EPERM, expected: 'raw-socket' },
-    { host: 'with bpf() ENOSYS (seccomp)', bpfErrno: ENOSYS, expected: 'raw-socket' },
+    { host: 'eBPF-capable (root)', bpfErrno: 0, expected: 'ebpf', tlsOn: true },
+    { host: 'CAP_BPF + CAP_NET_ADMIN only', bpfErrno: 0, expected: 'ebpf', attach: 'tcx', tlsOn: false },
+    { host: 'CAP_BPF + CAP_NET_RAW only', bpfErrno: 0, expected: 'ebpf', attach: 'socket', tlsOn: false },
+    { host: 'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON', bpfErrno: EPERM, expected: 'raw-socket', tlsOn: false },
+    { host: 'with bpf() ENOSYS (seccomp)', bpfErrno: ENOSYS, expected: 'raw-socket', tlsOn: false },
   ];
 
-  for (const { host, bpfErrno, expected, attach } of cells) {
+  for (const { host, bpfErrno, expected, attach, tlsOn } of cells) {
     for (const tls of [false, 'auto', 'required']) {
-      it(`${host}, tls ${JSON.stringify(tls)}: ${tls === 'required' ? 'refused with ERR_TLS_UNAVAILABLE' : `${expected}, every packet`}`, async function () {
+      const refused = tls === 'required' && !tlsOn;
+      it(`${host}, tls ${JSON.stringify(tls)}: ${refused ? 'refused with ERR_TLS_UNAVAILABLE' : `${expected}, every packet`}`, async function () {
         let sent = 0;
         const messages = await runChild(host, { interfaces: [link.outer], filter: `udp port ${PORT}`, tls, count: COUNT }, async () => {
           sent = await sendFromPeer(link, { port: PORT, count: COUNT, size: 64 });
         });
         const report = (messages.ready ?? messages.error).probe;
         assert.equal(report.features.bpf.errno, bpfErrno, `probe saw bpf() errno ${report.features.bpf.errno}`);
-        if (tls === 'required') {
+        if (refused) {
           assert.equal(messages.error?.code, 'ERR_TLS_UNAVAILABLE', JSON.stringify(messages));
           if (bpfErrno) assert.match(messages.error.message, bpfErrno === ENOSYS ? /ENOSYS/ : /EPERM/);
+          else assert.match(messages.error.message, /uprobes/);
           return;
         }
         assert.ok(messages.ready, JSON.stringify(messages.error));
         assert.equal(messages.ready.backend, expected);
         if (attach) assert.equal(messages.ready.selection.attach, attach);
-        assert.equal(messages.ready.selection.tls.active, false);
-        if (tls === 'auto') assert.match(messages.ready.selection.tls.reason, expected === 'ebpf' ? /TLS plugin/ : /eBPF backend/);
+        assert.equal(messages.ready.selection.tls.active, tls !== false && tlsOn, messages.ready.selection.tls.reason);
+        if (tls === 'auto' && !tlsOn) assert.match(messages.ready.selection.tls.reason, expected === 'ebpf' ? /uprobes/ : /eBPF backend/);
         assert.equal(sent, COUNT);
         assert.equal(messages.done.captured, COUNT);
         assert.deepEqual(messages.done.stats.drops, { kernel: 0, ring: 0, userspace: 0 });

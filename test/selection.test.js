@@ -64,9 +64,13 @@ describe('backend selection', function () {
           } catch (e) {
             tlsResult = { error: e.code };
           }
-          // No TLS plugin ships yet: 'required' is refused on either backend.
-          if (mode === 'required') assert.deepEqual(tlsResult, { error: 'ERR_TLS_UNAVAILABLE' });
-          if (mode !== 'required') assert.equal(tlsResult.active, false);
+          // TLS runs only beside the eBPF backend, where uprobes attach; elsewhere
+          // 'required' is refused and everything else stays off.
+          const possible = selected.backend === 'ebpf' && report.features.uprobe.ok;
+          if (mode === 'off') assert.equal(tlsResult.active, false);
+          else if (possible) assert.equal(tlsResult.active, true);
+          else if (mode === 'required') assert.deepEqual(tlsResult, { error: 'ERR_TLS_UNAVAILABLE' });
+          else assert.equal(tlsResult.active, false);
         }
       });
     }
@@ -154,6 +158,13 @@ describe('tls decision', function () {
     assert.equal(t.active, false);
     assert.match(t.reason, /eBPF backend/);
     assert.match(t.reason, /bpf refused \(ENOSYS\)/);
+  });
+
+  it('on the eBPF backend, TLS follows the uprobe probe', function () {
+    assert.equal(decideTls('auto', 'ebpf', HOSTS['eBPF-capable']).active, true);
+    const noUprobes = host({ uprobe: false });
+    assert.match(decideTls('auto', 'ebpf', noUprobes).reason, /uprobes cannot be attached here: uprobes need CAP_SYS_ADMIN/);
+    assert.throws(() => decideTls('required', 'ebpf', noUprobes), { code: 'ERR_TLS_UNAVAILABLE', message: /CAP_SYS_ADMIN/ });
   });
 
   it("'required' on raw-socket is ERR_TLS_UNAVAILABLE naming the probe result", function () {

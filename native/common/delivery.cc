@@ -58,10 +58,14 @@ void Delivery::Flush() {
 
 void Delivery::Hand(BatchBuilder& batch) {
   if (batch.count() == 0) return;
-  Napi::Value count = Napi::Number::New(env_, batch.count());
-  Napi::Value wireBytes = Napi::Number::New(env_, batch.wireBytes());
-  Napi::Value buffer = batch.Finish(env_);
-  onBatch_.MakeCallback(onBatch_.Value(), {buffer, count, wireBytes}, context_);
+  uint32_t count = batch.count();
+  double wireBytes = batch.wireBytes();
+  Hand(batch.Finish(env_), count, wireBytes);
+}
+
+void Delivery::Hand(Napi::Value buffer, uint32_t count, double bytes) {
+  onBatch_.MakeCallback(onBatch_.Value(), {buffer, Napi::Number::New(env_, count), Napi::Number::New(env_, bytes)},
+                        context_);
 }
 
 void Delivery::RunDrain() {

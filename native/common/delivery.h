@@ -31,6 +31,8 @@ class Delivery {
   bool wanted() const { return open_ && (running_ || flushing_); }
   // Hands one batch to JS. The callback may pause or close the source.
   void Hand(BatchBuilder& batch);
+  // Hands any buffer of `count` items to JS, the same way.
+  void Hand(Napi::Value buffer, uint32_t count, double bytes);
   // Stops watching for good; handles are freed by libuv.
   void Close();
 

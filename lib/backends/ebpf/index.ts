@@ -4,7 +4,7 @@
  * buffer; rejected packets cost no copy. Kernel mechanics: native/ebpf/.
  */
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink } from '../../backend';
+import type { Backend, BackendStats, BatchSink, PluginHost } from '../../backend';
 import { BackendUnavailableError, BadFilterError, fromNative, TapwireError } from '../../errors';
 import { filterForInterface } from '../../filter';
 import { hostInterfaces, resolveInterface, type Interface } from '../../interfaces';
@@ -66,11 +66,13 @@ function openError(err: unknown, attach: AttachMode): TapwireError {
 class EbpfBackend implements Backend {
   readonly name = 'ebpf' as const;
   readonly attach: AttachMode;
+  readonly pluginHost: PluginHost;
   readonly #capture: EbpfCapture;
   #sink: BatchSink | undefined;
 
   constructor(options: ResolvedOptions, report: ProbeReport) {
     this.attach = chooseAttach(options, report);
+    this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));

@@ -1,0 +1,261 @@
+/**
+ * The TLS plugin: plaintext of OpenSSL's SSL_read/SSL_write (and _ex) calls, from
+ * uprobes, on the eBPF backend only. Created by tlsPlugin(), registered with
+ * cap.use() (openCapturer({ tls }) does both), read as an async iterable of events.
+ * Kernel mechanics: native/tls/.
+ */
+import type { Plugin, PluginHost } from '../../backend';
+import { BusyError, ClosedError, InvalidOptionError, TapwireError, fromNative } from '../../errors';
+import { native, type TlsCapture } from '../../native';
+import type { TlsOptions } from '../../tls';
+import { connectionOf, type Connection } from './connection';
+import { findTargets, type Target } from './targets';
+
+export type { Connection, Endpoint } from './connection';
+
+export interface TlsEvent {
+  /** When the call returned, ms since the epoch. */
+  timestamp: number;
+  timestampNs: bigint;
+  pid: number;
+  tid: number;
+  /** The thread's command name. */
+  comm: string;
+  /** The library or binary whose SSL_* function moved the data. */
+  library: string;
+  direction: 'read' | 'write';
+  /** The plaintext the call read or wrote. */
+  data: Buffer;
+  /** Names the TLS connection (the SSL object) within the process: pid:address. */
+  stream: string;
+  /** The call moved more than MAX_CALL_BYTES (or a chunk was lost): `data` is its start. */
+  truncated: boolean;
+  /** The socket under the SSL object, where it is a socket BIO (not Node's own TLS). */
+  fd?: number;
+  /** That socket's TCP connection, while it exists. */
+  connection?: Connection;
+}
+
+export interface TlsStats {
+  events: number;
+  bytes: number;
+  /** Records the ring buffer had no room for, and bytes of calls beyond MAX_CALL_BYTES. */
+  lost: { records: number; truncatedBytes: number };
+}
+
+/** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
+export const MAX_CALL_BYTES = 256 * 1024;
+const HEADER = 64;
+const MiB = 1024 * 1024;
+
+interface Partial {
+  record: DataView;
+  parts: Buffer[];
+  received: number;
+  expected: number;
+}
+
+function ringSize(bytes: number): number {
+  let size = 4096;
+  while (size < bytes) size *= 2;
+  return size;
+}
+
+export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
+  readonly name = 'tls';
+  /** Files hooked, once registered. */
+  targets: Target[] = [];
+  readonly #options: TlsOptions;
+  #native: TlsCapture | undefined;
+  readonly #queue: TlsEvent[] = [];
+  #queuedBytes = 0;
+  readonly #highWaterMark = 64 * MiB;
+  #paused = false;
+  #waiter: ((r: IteratorResult<TlsEvent>) => void) | null = null;
+  #iterating = false;
+  #closed = false;
+  readonly #partials = new Map<number, Partial>();
+  readonly #connections = new Map<string, Connection | undefined>();
+  #events = 0;
+  #bytes = 0;
+  #final: { lostRecords: number; truncatedBytes: number } | undefined;
+
+  /** @internal Use tlsPlugin(). */
+  constructor(options: TlsOptions) {
+    this.#options = options;
+  }
+
+  register(host: PluginHost): void {
+    if (this.#closed) throw new ClosedError('TLS plugin');
+    if (this.#native) throw new BusyError('this TLS plugin is registered already');
+    const o = this.#options;
+    try {
+      this.#native = new (native().TlsCapture)(
+        {
+          ringSize: ringSize(o.bufferSize ?? 8 * MiB),
+          selfTgid: o.includeSelf ? 0 : process.pid,
+          pids: o.pids ?? null,
+          batchTimeoutMs: host.batchTimeout,
+        },
+        (buffer) => this.#onRecords(buffer),
+      );
+      // A target's index travels with its records (the attach cookie) to name it.
+      this.targets = findTargets(o.targets ?? []);
+      let hooked = 0;
+      for (const [i, target] of this.targets.entries()) hooked += this.#native.attach(target.path, (i << 8) | target.flavor).length;
+      if (hooked === 0) throw new TapwireError('ERR_TLS_UNAVAILABLE', 'no OpenSSL library or binary with SSL_read/SSL_write was found');
+      this.#native.resume();
+    } catch (err) {
+      this.#native?.close();
+      this.#native = undefined;
+      throw err instanceof TapwireError ? err : fromNative(err, 'cannot attach the TLS uprobes', 'CAP_SYS_ADMIN');
+    }
+  }
+
+  #onRecords(buffer: ArrayBuffer): void {
+    const view = new DataView(buffer);
+    for (let at = 0; at + HEADER <= buffer.byteLength; ) {
+      const chunkLen = view.getUint32(at + 32, true);
+      const record = new DataView(buffer, at, HEADER);
+      const chunk = Buffer.from(buffer, at + HEADER, chunkLen);
+      at += (HEADER + chunkLen + 7) & ~7;
+      // A thread's calls return one after another, and a call's chunks are reserved in
+      // order: chunks join per thread, and offset 0 starts the next call.
+      const tid = record.getUint32(20, true);
+      const offset = record.getUint32(28, true);
+      const expected = Math.min(record.getUint32(24, true), MAX_CALL_BYTES);
+      let p = this.#partials.get(tid);
+      if (p && offset === 0) {
+        this.#partials.delete(tid);
+        this.#emit(p.record, Buffer.concat(p.parts), true);
+        p = undefined;
+      }
+      if (!p) {
+        if (chunkLen === expected) {
+          this.#emit(record, chunk, record.getUint8(41) !== 0);
+          continue;
+        }
+        p = { record, parts: [], received: 0, expected };
+        this.#partials.set(tid, p);
+      }
+      p.parts.push(Buffer.from(chunk));
+      p.received += chunkLen;
+      if (p.received >= p.expected) {
+        this.#partials.delete(tid);
+        this.#emit(p.record, Buffer.concat(p.parts), p.record.getUint8(41) !== 0);
+      }
+    }
+  }
+
+  #emit(record: DataView, data: Buffer, truncated: boolean): void {
+    const pid = record.getUint32(16, true);
+    const fd = record.getInt32(36, true);
+    const ns = record.getBigUint64(0, true);
+    const comm = Buffer.from(record.buffer, record.byteOffset + 48, 16).toString('latin1').replace(/\0.*$/s, '');
+    const event: TlsEvent = {
+      timestamp: Number(ns / 1000n) / 1000,
+      timestampNs: ns,
+      pid,
+      tid: record.getUint32(20, true),
+      comm,
+      library: this.targets[record.getUint16(42, true)]?.path ?? 'unknown',
+      direction: record.getUint8(40) ? 'write' : 'read',
+      data: Buffer.from(data),
+      stream: `${pid}:${record.getBigUint64(8, true).toString(16)}`,
+      truncated,
+    };
+    if (fd >= 0) {
+      event.fd = fd;
+      // One lookup per SSL object: the connection under it does not change.
+      if (!this.#connections.has(event.stream)) this.#connections.set(event.stream, connectionOf(pid, fd));
+      const connection = this.#connections.get(event.stream);
+      if (connection) event.connection = connection;
+    }
+    this.#events++;
+    this.#bytes += event.data.length;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w({ value: event, done: false });
+      return;
+    }
+    this.#queue.push(event);
+    this.#queuedBytes += event.data.length;
+    if (!this.#paused && this.#queuedBytes > this.#highWaterMark) {
+      this.#paused = true;
+      this.#native?.pause();
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TlsEvent> {
+    if (this.#iterating) throw new BusyError('another loop is already reading this TLS plugin');
+    this.#iterating = true;
+    return {
+      next: () => {
+        const event = this.#queue.shift();
+        if (event) {
+          this.#queuedBytes -= event.data.length;
+          if (this.#paused && this.#queuedBytes <= this.#highWaterMark / 2) {
+            this.#paused = false;
+            this.#native?.resume();
+          }
+          return Promise.resolve({ value: event, done: false });
+        }
+        if (this.#closed) {
+          this.#iterating = false;
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve) => (this.#waiter = resolve));
+      },
+      return: async () => {
+        this.#iterating = false;
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  stats(): TlsStats {
+    const s = this.#final ?? this.#native?.stats() ?? { lostRecords: 0, truncatedBytes: 0 };
+    return { events: this.#events, bytes: this.#bytes, lost: { records: s.lostRecords, truncatedBytes: s.truncatedBytes } };
+  }
+
+  /** Detaches every uprobe, hands over what was captured (iteration then ends). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#native) {
+      this.#native.close();
+      this.#final = this.#native.stats();
+      this.#native = undefined;
+    }
+    // Calls whose chunks did not all arrive end here, marked truncated.
+    for (const p of this.#partials.values()) this.#emit(p.record, Buffer.concat(p.parts), true);
+    this.#partials.clear();
+    this.#closed = true;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      this.#iterating = false;
+      w({ value: undefined, done: true });
+    }
+  }
+}
+
+function check(options: TlsOptions): void {
+  const { pids, targets, includeSelf, bufferSize } = options;
+  if (pids !== undefined && (!Array.isArray(pids) || !pids.every((p) => Number.isInteger(p) && p > 0))) {
+    throw new InvalidOptionError('tls.pids must be an array of process ids');
+  }
+  if (targets !== undefined && (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string' && t.length > 0))) {
+    throw new InvalidOptionError('tls.targets must be an array of file paths');
+  }
+  if (includeSelf !== undefined && typeof includeSelf !== 'boolean') throw new InvalidOptionError('tls.includeSelf must be a boolean');
+  if (bufferSize !== undefined && (!Number.isInteger(bufferSize) || bufferSize < 65536 || bufferSize > 1024 * MiB)) {
+    throw new InvalidOptionError('tls.bufferSize must be an integer from 65536 to 1 GiB');
+  }
+}
+
+/** A TLS plugin to register with cap.use(). Plaintext is captured only once registered. */
+export function tlsPlugin(options: TlsOptions = {}): TlsPlugin {
+  check(options);
+  return new TlsPlugin(options);
+}

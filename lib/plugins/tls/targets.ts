@@ -1,0 +1,71 @@
+/**
+ * Where OpenSSL lives on this host: shared libraries mapped by running processes or
+ * found at the usual paths, the node binary (which links OpenSSL in and exports its
+ * symbols), and what the user names. Attached by file, so later processes count too.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Which OpenSSL struct layout a target has (native/tls/bpf/tls.h). */
+export const enum Flavor {
+  Unknown = 0,
+  OpenSsl11 = 1,
+  OpenSsl3 = 2,
+}
+
+export interface Target {
+  path: string;
+  flavor: Flavor;
+}
+
+const LIBSSL = /\/libssl\.so(\.[0-9.]+)?$/;
+const USUAL_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64'];
+
+function flavorOf(file: string): Flavor {
+  const base = path.basename(file);
+  if (/^libssl\.so\.3/.test(base)) return Flavor.OpenSsl3;
+  if (/^libssl\.so\.1\.1/.test(base)) return Flavor.OpenSsl11;
+  return Flavor.Unknown;
+}
+
+function mappedLibraries(): string[] {
+  const found = new Set<string>();
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let maps: string;
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const line of maps.split('\n')) {
+      const file = line.slice(line.indexOf('/'));
+      if (line.includes('/') && LIBSSL.test(file)) found.add(file);
+    }
+  }
+  return [...found];
+}
+
+function usualLibraries(): string[] {
+  return USUAL_DIRS.flatMap((dir) => ['libssl.so.3', 'libssl.so.1.1'].map((name) => path.join(dir, name))).filter((f) =>
+    fs.existsSync(f),
+  );
+}
+
+/** Every target, each real file once. */
+export function findTargets(extra: string[]): Target[] {
+  const byRealPath = new Map<string, Target>();
+  const add = (file: string, flavor: Flavor): void => {
+    let real: string;
+    try {
+      real = fs.realpathSync(file);
+    } catch {
+      return;
+    }
+    if (!byRealPath.has(real)) byRealPath.set(real, { path: real, flavor });
+  };
+  for (const lib of [...mappedLibraries(), ...usualLibraries()]) add(lib, flavorOf(lib));
+  // This node links OpenSSL statically and exports SSL_read and friends.
+  add(process.execPath, process.versions.openssl?.startsWith('3.') ? Flavor.OpenSsl3 : Flavor.OpenSsl11);
+  for (const file of extra) add(file, flavorOf(file));
+  return [...byRealPath.values()];
+}

@@ -1,0 +1,202 @@
+#include "tls_capture.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/errors.h"
+#include "../ebpf/libbpf_log.h"
+#include "bpf/tls.h"
+#include "tls.skel.h"
+
+namespace tapwire {
+
+namespace {
+
+constexpr size_t kBatchBytes = 4u << 20;
+
+uint32_t Uint(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Uint32Value(); }
+
+int64_t RealtimeOffsetNs() {
+  struct timespec mono, real;
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
+}
+
+}  // namespace
+
+Napi::Function TlsCapture::Init(Napi::Env env) {
+  return DefineClass(env, "TlsCapture",
+                     {
+                         InstanceMethod<&TlsCapture::Attach>("attach"),
+                         InstanceMethod<&TlsCapture::Resume>("resume"),
+                         InstanceMethod<&TlsCapture::Pause>("pause"),
+                         InstanceMethod<&TlsCapture::Flush>("flush"),
+                         InstanceMethod<&TlsCapture::Stats>("stats"),
+                         InstanceMethod<&TlsCapture::Close>("close"),
+                     });
+}
+
+// new TlsCapture({ ringSize, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
+TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCapture>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object options = info[0].As<Napi::Object>();
+  delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:TlsCapture", DrainRing, this);
+  ClearLibbpfLog();
+  skel_ = tls::open();
+  if (!skel_) throw SystemError(env, "bpf_object__open (tls)", errno);
+  try {
+    uint32_t ringSize = Uint(options, "ringSize");
+    if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
+    skel_->rodata->self_tgid = Uint(options, "selfTgid");
+    Napi::Value pids = options.Get("pids");
+    skel_->rodata->only_listed_pids = pids.IsArray();
+    if (int err = tls::load(skel_)) {
+      Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS programs", -err);
+      e.Set("log", Napi::String::New(env, LibbpfLogTail()));
+      throw e;
+    }
+    if (pids.IsArray()) {
+      Napi::Array list = pids.As<Napi::Array>();
+      uint8_t yes = 1;
+      for (uint32_t i = 0; i < list.Length(); i++) {
+        uint32_t pid = list.Get(i).As<Napi::Number>().Uint32Value();
+        if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tw_tls_pids), &pid, &yes, BPF_ANY) != 0)
+          throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
+      }
+    }
+    int ringFd = bpf_map__fd(skel_->maps.tw_tls_events);
+    if (int err = ring_.Map(ringFd, ringSize)) throw SystemError(env, "mmap of the TLS ring buffer", err);
+    delivery_->Watch(ringFd);
+    delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
+  } catch (...) {
+    Release();
+    throw;
+  }
+}
+
+TlsCapture::~TlsCapture() { Release(); }
+
+// attach(path, flavor) → the functions hooked in that file (entry and return each).
+// A function the file does not export is skipped: OpenSSL 1.1.0 has no _ex forms.
+Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  uint64_t flavor = info[1].As<Napi::Number>().Uint32Value();
+  struct {
+    const char* name;
+    struct bpf_program* entry;
+  } hooks[] = {
+      {"SSL_write", skel_->progs.tw_ssl_write},
+      {"SSL_write_ex", skel_->progs.tw_ssl_write_ex},
+      {"SSL_read", skel_->progs.tw_ssl_read},
+      {"SSL_read_ex", skel_->progs.tw_ssl_read_ex},
+  };
+  Napi::Array attached = Napi::Array::New(env);
+  for (auto& hook : hooks) {
+    for (bool retprobe : {false, true}) {
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = flavor, .retprobe = retprobe, .func_name = hook.name);
+      struct bpf_program* prog = retprobe ? skel_->progs.tw_ssl_return : hook.entry;
+      struct bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts);
+      if (!link) {
+        int err = errno;
+        if (err == ENOENT && !retprobe) break;  // not exported here
+        throw SystemError(env, ("uprobe on " + path + ":" + hook.name).c_str(), err);
+      }
+      links_.push_back(link);
+      if (!retprobe) attached.Set(attached.Length(), Napi::String::New(env, hook.name));
+    }
+  }
+  return attached;
+}
+
+void TlsCapture::DrainRing(void* source) {
+  TlsCapture* self = static_cast<TlsCapture*>(source);
+  size_t budget = self->ring_.Pending();
+  while (budget > 0 && self->skel_ && self->delivery_->wanted()) {
+    size_t take = budget < kBatchBytes ? budget : kBatchBytes;
+    std::vector<uint8_t> out;
+    out.reserve(take);
+    uint32_t count = 0;
+    int64_t offset = RealtimeOffsetNs();
+    size_t consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
+      if (size < sizeof(struct tapwire_tls_record)) return;
+      struct tapwire_tls_record r;
+      memcpy(&r, data, sizeof(r));
+      r.monotonic_ns = uint64_t(int64_t(r.monotonic_ns) + offset);
+      size_t at = out.size();
+      size_t bytes = sizeof(r) + r.chunk_len;
+      out.resize(at + ((bytes + 7) & ~size_t(7)));
+      memcpy(out.data() + at, &r, sizeof(r));
+      memcpy(out.data() + at + sizeof(r), data + sizeof(r), r.chunk_len);
+      count++;
+    });
+    budget -= consumed;
+    if (count > 0) {
+      Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(self->Env(), out.size());
+      memcpy(buffer.Data(), out.data(), out.size());
+      self->delivery_->Hand(buffer, count, double(out.size()));
+    }
+    if (consumed < take) break;  // a record still being written: the next tick has it
+  }
+}
+
+Napi::Value TlsCapture::Resume(const Napi::CallbackInfo& info) {
+  if (skel_) delivery_->Resume();
+  return info.Env().Undefined();
+}
+
+Napi::Value TlsCapture::Pause(const Napi::CallbackInfo& info) {
+  delivery_->Pause();
+  return info.Env().Undefined();
+}
+
+Napi::Value TlsCapture::Flush(const Napi::CallbackInfo& info) {
+  if (skel_) delivery_->Flush();
+  return info.Env().Undefined();
+}
+
+Napi::Value TlsCapture::Stats(const Napi::CallbackInfo& info) {
+  if (skel_) {
+    int cpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> values(size_t(cpus > 0 ? cpus : 1), 0);
+    int fd = bpf_map__fd(skel_->maps.tw_tls_counters);
+    auto sum = [&](uint32_t key) {
+      uint64_t total = 0;
+      if (bpf_map_lookup_elem(fd, &key, values.data()) == 0)
+        for (uint64_t v : values) total += v;
+      return total;
+    };
+    lostRecords_ = sum(TAPWIRE_TLS_LOST_RECORDS);
+    truncatedBytes_ = sum(TAPWIRE_TLS_TRUNCATED_BYTES);
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("lostRecords", Napi::Number::New(info.Env(), double(lostRecords_)));
+  out.Set("truncatedBytes", Napi::Number::New(info.Env(), double(truncatedBytes_)));
+  return out;
+}
+
+// Detaches every uprobe, hands over what the ring holds, frees the rest.
+Napi::Value TlsCapture::Close(const Napi::CallbackInfo& info) {
+  for (struct bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (skel_) delivery_->Flush();
+  Stats(info);
+  Release();
+  return info.Env().Undefined();
+}
+
+void TlsCapture::Release() {
+  for (struct bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (delivery_) delivery_->Close();
+  ring_.Unmap();
+  if (skel_) tls::destroy(skel_);
+  skel_ = nullptr;
+}
+
+}  // namespace tapwire

@@ -1,0 +1,44 @@
+// The TLS plugin's native half: loads the uprobe programs (skeleton), attaches them to
+// SSL_read/SSL_write(_ex) in the libraries and binaries it is given (by file, so later
+// processes are covered; links are owned by file descriptors), and hands the ring
+// buffer's records to JavaScript in batches, which joins a call's chunks.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "../common/delivery.h"
+#include "../ebpf/ring_reader.h"
+
+struct tls;
+struct bpf_link;
+
+namespace tapwire {
+
+class TlsCapture : public Napi::ObjectWrap<TlsCapture> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit TlsCapture(const Napi::CallbackInfo& info);
+  ~TlsCapture() override;
+
+ private:
+  Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  static void DrainRing(void* self);
+  void Release();
+
+  struct tls* skel_ = nullptr;
+  std::vector<struct bpf_link*> links_;
+  RingReader ring_;
+  std::unique_ptr<Delivery> delivery_;
+  uint64_t lostRecords_ = 0;
+  uint64_t truncatedBytes_ = 0;
+};
+
+}  // namespace tapwire

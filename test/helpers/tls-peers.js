@@ -1,0 +1,76 @@
+'use strict';
+// Real TLS peers on loopback: a self-signed certificate, `openssl s_server`, a Node
+// https server in a child process, and the clients (curl, openssl s_client, Python's
+// ssl module, Node's https) as child processes, so each has its own pid.
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+function certificate() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-tls-'));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], {
+    stdio: 'ignore',
+  });
+  return { dir, key, cert };
+}
+
+/** Starts a child and resolves once `ready` matches its stdout or stderr. */
+function startServer(cmd, args, ready, options = {}) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const look = (d) => {
+      seen += d;
+      if (ready.test(seen)) {
+        child.readyOutput = seen;
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', look);
+    child.stderr.on('data', look);
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${seen}`)));
+  });
+}
+
+function stop(child) {
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  });
+}
+
+/** Runs a client to completion; resolves with { pid, stdout }. */
+function runClient(cmd, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve({ pid: child.pid, stdout }) : reject(new Error(`${cmd} exited ${code}: ${stderr}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+// A Node https server: echoes the request path, and for POST answers with as many
+// bytes as it read, each byte = offset & 255 (so order can be checked).
+const NODE_SERVER = `
+const https = require('https'); const fs = require('fs');
+const [key, cert] = process.argv.slice(1);
+https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+  let n = 0;
+  req.on('data', (d) => (n += d.length));
+  req.on('end', () => {
+    if (req.method === 'POST') { const body = Buffer.alloc(n); for (let i = 0; i < n; i++) body[i] = i & 255; res.end(body); }
+    else res.end('path=' + req.url);
+  });
+}).listen(0, '127.0.0.1', function () { console.log('listening ' + this.address().port); });`;
+
+module.exports = { certificate, startServer, stop, runClient, NODE_SERVER };

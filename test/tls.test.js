@@ -1,0 +1,232 @@
+'use strict';
+// TLS plaintext from real clients and servers, none written by us: curl, openssl
+// s_client, Python's ssl, Node's https (client and server), against openssl s_server
+// and a Node https server, all on loopback.
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
+const { requirePrivileges } = require('./helpers/privileged');
+const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
+const { runChildUntilReady } = require('./helpers/hosts');
+
+const MiB = 1024 * 1024;
+
+function progIds(prefix) {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]');
+  return new Set(progs.filter((p) => p.name?.startsWith(prefix)).map((p) => p.id));
+}
+
+async function until(what, check, timeout = 10000) {
+  for (const end = Date.now() + timeout; Date.now() < end; await sleep(20)) if (check()) return;
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
+
+describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
+  let cert;
+  let sServer;
+  let sPort;
+  let nodeServer;
+  let nodePort;
+  let cap;
+  const events = [];
+  let reading;
+
+  before(async function () {
+    requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool']);
+    cert = certificate();
+    sPort = 20000 + (process.pid % 20000);
+    sServer = await startServer('openssl', ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);
+    nodeServer = await startServer(process.execPath, ['-e', NODE_SERVER, cert.key, cert.cert], /listening \d+/);
+    nodePort = Number(/listening (\d+)/.exec(nodeServer.readyOutput)[1]);
+  });
+
+  after(async function () {
+    await cap?.close();
+    await reading;
+    await stop(sServer);
+    await stop(nodeServer);
+  });
+
+  it("openCapturer({ tls: 'required' }) captures packets and registers the plugin as cap.tls", async function () {
+    cap = await openCapturer({ interfaces: ['lo'], filter: `tcp port ${sPort}`, tls: 'required' });
+    assert.equal(cap.backend, 'ebpf');
+    assert.equal(cap.selection.tls.active, true, cap.selection.tls.reason);
+    assert.ok(cap.tls);
+    assert.ok(cap.tls.targets.some((t) => /libssl\.so/.test(t.path)));
+    assert.ok(cap.tls.targets.some((t) => t.path === require('node:fs').realpathSync(process.execPath)));
+    reading = (async () => {
+      for await (const e of cap.tls) events.push(e);
+    })();
+  });
+
+  const from = (pid, direction) => events.filter((e) => e.pid === pid && e.direction === direction);
+
+  it('curl: the request line as a write and the response as a read, from curl', async function () {
+    const { pid } = await runClient('curl', ['-sk', '--http1.1', `https://127.0.0.1:${sPort}/hello-curl`]);
+    await until('curl\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    assert.match(text(from(pid, 'write')), /^GET \/hello-curl HTTP\/1\.1\r\n/);
+    const w = from(pid, 'write')[0];
+    assert.equal(w.comm, 'curl');
+    assert.match(w.library, /libssl\.so/);
+  });
+
+  it('openssl s_client: request as a write, response as a read', async function () {
+    const { pid } = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${sPort}`, '-quiet'], 'GET /hello-s-client HTTP/1.0\r\n\r\n');
+    await until('s_client\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    assert.match(text(from(pid, 'write')), /GET \/hello-s-client HTTP\/1\.0/);
+  });
+
+  it("Python's ssl: request, response, and the connection's addresses and ports", async function () {
+    const script = `
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ${sPort})))
+print(s.getsockname()[1], flush=True)
+s.sendall(b'GET /hello-python HTTP/1.0\\r\\n\\r\\n')
+data = b''
+while b'</HTML>' not in data.upper() and len(data) < 100000:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+time.sleep(0.5)
+`;
+    const { pid, stdout } = await runClient('python3', ['-c', script]);
+    const localPort = Number(stdout.trim());
+    await until('python\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    const w = from(pid, 'write').find((e) => /hello-python/.test(e.data));
+    assert.ok(w, 'the request was captured');
+    assert.ok(w.fd >= 0, 'Python reads and writes through a socket BIO: the fd is known');
+    assert.deepEqual(w.connection, {
+      protocol: 'tcp',
+      local: { address: '127.0.0.1', port: localPort },
+      remote: { address: '127.0.0.1', port: sPort },
+    });
+  });
+
+  it("Node's https client: request and response from the node binary", async function () {
+    const script = `require('https').get({ host: '127.0.0.1', port: ${sPort}, path: '/hello-node', rejectUnauthorized: false },
+      (r) => { r.resume(); r.on('end', () => process.exit(0)); });`;
+    const { pid } = await runClient(process.execPath, ['-e', script]);
+    await until('node\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    const w = from(pid, 'write').find((e) => /GET \/hello-node HTTP\/1\.1/.test(e.data));
+    assert.ok(w, 'the request was captured');
+    assert.equal(w.library, require('node:fs').realpathSync(process.execPath));
+  });
+
+  it('a Node https server and a Node client: both sides, 1 MiB each way, whole and in order', async function () {
+    const script = `
+const body = Buffer.alloc(${MiB}); for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255;
+const req = require('https').request({ host: '127.0.0.1', port: ${nodePort}, method: 'POST', path: '/big',
+  headers: { 'content-length': body.length }, rejectUnauthorized: false }, (r) => {
+  let n = 0; r.on('data', (d) => (n += d.length)); r.on('end', () => { console.log(n); process.exit(0); });
+});
+req.end(body);`;
+    const { pid, stdout } = await runClient(process.execPath, ['-e', script]);
+    assert.equal(Number(stdout.trim()), MiB);
+    const server = nodeServer.pid;
+    const expectBody = (all, pattern) => {
+      const start = all.indexOf('\r\n\r\n') + 4;
+      const body = Buffer.from(all.slice(start), 'latin1');
+      assert.equal(body.length, MiB);
+      for (let i = 0; i < MiB; i++) if (body[i] !== pattern(i)) assert.fail(`byte ${i} is ${body[i]}`);
+    };
+    await until(`the server's whole request (${text(from(server, 'read')).length} bytes read by ${server})`, () => text(from(server, 'read')).length >= MiB);
+    await until('the client\'s whole response', () => text(from(pid, 'read')).length >= MiB);
+    expectBody(text(from(server, 'read').filter((e) => e.stream === from(server, 'read').at(-1).stream)), (i) => (i * 7) & 255);
+    expectBody(text(from(pid, 'read')), (i) => i & 255);
+    // The request body went to SSL_write in one call: its first MAX_CALL_BYTES arrive.
+    const sent = Buffer.from(text(from(pid, 'write')), 'latin1');
+    const start = sent.indexOf('\r\n\r\n') + 4;
+    assert.ok(from(pid, 'write').some((e) => e.truncated));
+    for (let i = start; i < sent.length; i++) if (sent[i] !== ((i - start) * 7) % 256) assert.fail(`sent byte ${i - start}`);
+  });
+
+  it('50 concurrent requests never mix data between connections', async function () {
+    const script = `
+const https = require('https'); const agent = new https.Agent({ maxSockets: 50 });
+let left = 50;
+for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, path: '/r/' + i, agent, rejectUnauthorized: false },
+  (r) => { r.resume(); r.on('end', () => { if (--left === 0) process.exit(0); }); });`;
+    const { pid } = await runClient(process.execPath, ['-e', script]);
+    await until('50 responses', () => from(pid, 'read').filter((e) => /path=\/r\/\d+/.test(e.data)).length >= 50);
+    const streams = new Map();
+    for (const e of events.filter((x) => x.pid === pid)) {
+      const s = streams.get(e.stream) ?? { writes: '', reads: '' };
+      if (e.direction === 'write') s.writes += e.data.toString('latin1');
+      else s.reads += e.data.toString('latin1');
+      streams.set(e.stream, s);
+    }
+    let checked = 0;
+    for (const { writes, reads } of streams.values()) {
+      const asked = [...writes.matchAll(/GET \/r\/(\d+) /g)].map((m) => m[1]);
+      const answered = [...reads.matchAll(/path=\/r\/(\d+)/g)].map((m) => m[1]);
+      assert.deepEqual(answered, asked, 'each connection gets the answers to its own requests');
+      checked += asked.length;
+    }
+    assert.equal(checked, 50);
+  });
+
+  it('the pid restriction captures only the named process', async function () {
+    const waiting = `process.stdin.once('data', () => require('https').get({ host: '127.0.0.1', port: ${nodePort}, path: '/only-' + process.pid,
+      rejectUnauthorized: false }, (r) => { r.resume(); r.on('end', () => process.exit(0)); }));`;
+    const { spawn } = require('node:child_process');
+    const a = spawn(process.execPath, ['-e', waiting], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const b = spawn(process.execPath, ['-e', waiting], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const only = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1' });
+    const plugin = tlsPlugin({ pids: [a.pid] });
+    only.use(plugin);
+    const seen = [];
+    const loop = (async () => {
+      for await (const e of plugin) seen.push(e);
+    })();
+    const done = Promise.all([a, b].map((c) => new Promise((resolve) => c.once('exit', resolve))));
+    a.stdin.end('go');
+    b.stdin.end('go');
+    await done;
+    await until('the named process\'s request', () => seen.some((e) => e.direction === 'write' && e.data.includes(`/only-${a.pid}`)));
+    await only.close();
+    await loop;
+    assert.ok(seen.length > 0);
+    assert.deepEqual([...new Set(seen.map((e) => e.pid))], [a.pid]);
+  });
+
+  it('the raw-socket backend takes no plugin: ERR_PLUGIN_UNSUPPORTED', async function () {
+    const raw = await openCapturer({ backend: 'raw-socket', interfaces: ['lo'], filter: 'tcp port 1' });
+    try {
+      assert.throws(() => raw.use(tlsPlugin()), { code: 'ERR_PLUGIN_UNSUPPORTED' });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('no uprobe program of ours remains after close or after SIGKILL', async function () {
+    const before = progIds('tw_ssl');
+    const own = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1', tls: 'required' });
+    const mine = [...progIds('tw_ssl')].filter((id) => !before.has(id));
+    assert.ok(mine.length >= 5, 'entry and return programs loaded');
+    await own.close();
+    await until('programs freed after close', () => mine.every((id) => !progIds('tw_ssl').has(id)));
+
+    const child = await runChildUntilReady({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1', tls: 'required', count: 1e9, timeout: 60000 });
+    const theirs = [...progIds('tw_ssl')].filter((id) => !before.has(id));
+    assert.ok(theirs.length >= 5);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await until('programs freed after SIGKILL', () => theirs.every((id) => !progIds('tw_ssl').has(id)));
+  });
+
+  it('counts what it could not deliver: nothing lost, and the bytes of calls over MAX_CALL_BYTES', function () {
+    const s = cap.tls.stats();
+    assert.ok(s.events > 0);
+    assert.equal(s.lost.records, 0);
+    // Node hands its 1 MiB bodies to SSL_write in one call: all but the first 256 KiB
+    // of each (client and server) are counted, and those events are marked truncated.
+    const truncated = events.filter((e) => e.truncated);
+    assert.ok(truncated.length >= 2);
+    assert.ok(truncated.every((e) => e.data.length === MAX_CALL_BYTES));
+    assert.ok(s.lost.truncatedBytes >= 2 * (MiB - MAX_CALL_BYTES));
+  });
+});
