@@ -35,7 +35,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   let reading;
 
   before(async function () {
-    requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool']);
+    requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark']);
     cert = certificate();
     sPort = 20000 + (process.pid % 20000);
     sServer = await startServer('openssl', ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);
@@ -191,6 +191,34 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     await loop;
     assert.ok(seen.length > 0);
     assert.deepEqual([...new Set(seen.map((e) => e.pid))], [a.pid]);
+  });
+
+  it('tapwire capture --tls -w writes the plaintext as HTTP that tshark dissects', async function () {
+    const { spawn } = require('node:child_process');
+    const path = require('node:path');
+    const file = path.join(cert.dir, 'tls.pcapng');
+    const bin = path.join(__dirname, '..', 'bin', 'tapwire.js');
+    const child = spawn(process.execPath, [bin, 'capture', '-i', 'lo', '--tls=required', '-w', file, `tcp port ${sPort}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    await new Promise((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/TLS capture is on/.test(stderr)) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`tapwire exited ${code}: ${stderr}`)));
+    });
+    await runClient('curl', ['-sk', '--http1.1', `https://127.0.0.1:${sPort}/hello-cli`]);
+    await sleep(300);
+    const exited = new Promise((resolve) => child.once('close', resolve));
+    child.removeAllListeners('exit');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, stderr);
+    const uris = execFileSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri'], { encoding: 'utf8' });
+    assert.match(uris, /^\/hello-cli$/m);
+    const packets = execFileSync('tshark', ['-r', file, '-Y', `tcp.port == ${sPort}`, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });
+    assert.ok(packets.trim().split('\n').length > 5, 'the TLS packets are in the same file');
   });
 
   it('the raw-socket backend takes no plugin: ERR_PLUGIN_UNSUPPORTED', async function () {

@@ -8,7 +8,8 @@ import type { Capturer } from '../capturer';
 import { hostInterfaces } from '../interfaces';
 import { openCapturer } from '../open';
 import { MAX_SNAPLEN, type CaptureOptions } from '../options';
-import { PcapngWriter, PcapWriter, type CaptureFileWriter } from '../pcapng';
+import { PcapngWriter, PcapWriter, type CaptureFileWriter, type UpperPdu } from '../pcapng';
+import type { TlsPlugin } from '../plugins/tls';
 import type { TlsOption } from '../tls';
 import { integerArg, last, parseArgs, UsageError, type Parsed } from './args';
 import { describePacket } from './decode';
@@ -179,6 +180,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
       }, stderr);
     }
 
+    const tlsLoop = cap.tls ? writeTls(cap.tls, writer, stdout) : null;
     for await (const batch of cap) {
       if (outputGone || outputError) break;
       const picked: number[] = [];
@@ -200,6 +202,8 @@ export async function capture(argv: readonly string[]): Promise<number> {
       for (const i of picked) keptBytes += batch.lengthAt(i);
       if (kept >= cmd.count) break;
     }
+    await cap.close();
+    await tlsLoop;
   } catch (err) {
     failure = err;
   }
@@ -222,4 +226,28 @@ export async function capture(argv: readonly string[]): Promise<number> {
   stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
   if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
   return 0;
+}
+
+/**
+ * TLS plaintext beside the packets: into a pcapng file as upper-layer PDUs that
+ * Wireshark dissects as HTTP (with the connection's addresses where known), or one
+ * line per call on stdout.
+ */
+async function writeTls(tls: TlsPlugin, writer: CaptureFileWriter | null, out: NodeJS.WriteStream): Promise<void> {
+  for await (const ev of tls) {
+    if (writer instanceof PcapngWriter) {
+      const outgoing = ev.direction === 'write';
+      const c = ev.connection;
+      const [src, dst] = c ? (outgoing ? [c.local, c.remote] : [c.remote, c.local]) : [undefined, undefined];
+      const pdu: UpperPdu = { timestampNs: ev.timestampNs, protocol: 'http', direction: outgoing ? 'out' : 'in', data: ev.data };
+      if (src && dst && src.address.includes(':') === dst.address.includes(':')) {
+        Object.assign(pdu, { srcAddr: src.address, dstAddr: dst.address, srcPort: src.port, dstPort: dst.port });
+      }
+      if (!writer.writeUpperPdu(pdu)) await writer.drained();
+    } else if (!writer) {
+      const head = ev.data.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+      const line = `${clock(Math.floor(ev.timestamp / 1000), Number(ev.timestampNs % 1_000_000_000n))} TLS ${ev.direction} pid ${ev.pid} (${ev.comm}) ${ev.data.length} bytes${ev.truncated ? ' (truncated)' : ''}: ${head}\n`;
+      if (!out.write(line)) await drained(out);
+    }
+  }
 }
