@@ -7,7 +7,6 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -134,18 +133,8 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
       bpf_map_update_elem(slotsFd_, &rejectSlot, &rejectFd, BPF_ANY) != 0)
     throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
 
-  int ringFd = bpf_map__fd(skel_->maps.tw_records);
-  if (int err = ring_.Map(ringFd, ringSize)) throw SystemError(env, "mmap of the ring buffer", err);
-  // The ring buffer's poll is level-triggered on "any data": polled directly, a busy
-  // link would wake us for every few records and undo the batching the programs do
-  // with BPF_RB_NO_WAKEUP. An edge-triggered epoll of our own reports only the forced
-  // wake-ups; the batch timer collects the rest.
-  wakeups_ = epoll_create1(EPOLL_CLOEXEC);
-  if (wakeups_ < 0) throw SystemError(env, "epoll_create1", errno);
-  struct epoll_event ev = {};
-  ev.events = EPOLLIN | EPOLLET;
-  if (epoll_ctl(wakeups_, EPOLL_CTL_ADD, ringFd, &ev) != 0) throw SystemError(env, "epoll_ctl", errno);
-  delivery_->Watch(wakeups_);
+  if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_records), ringSize)) throw SystemError(env, "mapping the ring buffer", err);
+  delivery_->Watch(ring_.wakeups());
   delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
 
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
@@ -211,9 +200,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
 
 void EbpfCapture::DrainRing(void* source) {
   EbpfCapture* self = static_cast<EbpfCapture*>(source);
-  struct epoll_event ev;
-  while (self->wakeups_ >= 0 && epoll_wait(self->wakeups_, &ev, 1, 0) > 0) {
-  }
+  self->ring_.TakeWakeups();
   // Hand over what was there when we were woken, in batches of batchBytes_; records
   // that arrive meanwhile wait for the next wake-up or tick rather than being chased
   // one small batch at a time.
@@ -321,8 +308,6 @@ void EbpfCapture::Release() {
   for (auto& entry : filterFds_) close(entry.second);
   filterFds_.clear();
   ring_.Unmap();
-  if (wakeups_ >= 0) close(wakeups_);
-  wakeups_ = -1;
   if (skel_) capture::destroy(skel_);
   skel_ = nullptr;
 }

@@ -48,7 +48,6 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
   std::vector<int> attachments_;  // tcx link fds and packet sockets: closing them detaches
   std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
   RingReader ring_;
-  int wakeups_ = -1;  // edge-triggered epoll on the ring buffer
   bool closing_ = false;
   int busyWaits_ = 0;
   size_t batchBytes_ = 0;

@@ -1,6 +1,7 @@
 #include "ring_reader.h"
 
 #include <errno.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -17,7 +18,18 @@ int RingReader::Map(int mapFd, size_t dataSize) {
   if (prod == MAP_FAILED) return errno;
   producer_ = static_cast<const uint64_t*>(prod);
   data_ = static_cast<const uint8_t*>(prod) + pageSize_;
+  wakeups_ = epoll_create1(EPOLL_CLOEXEC);
+  if (wakeups_ < 0) return errno;
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLET;
+  if (epoll_ctl(wakeups_, EPOLL_CTL_ADD, mapFd, &ev) != 0) return errno;
   return 0;
+}
+
+void RingReader::TakeWakeups() {
+  struct epoll_event ev;
+  while (wakeups_ >= 0 && epoll_wait(wakeups_, &ev, 1, 0) > 0) {
+  }
 }
 
 void RingReader::Unmap() {
@@ -26,6 +38,8 @@ void RingReader::Unmap() {
   consumer_ = nullptr;
   producer_ = nullptr;
   data_ = nullptr;
+  if (wakeups_ >= 0) close(wakeups_);
+  wakeups_ = -1;
 }
 
 size_t RingReader::Pending() const {

@@ -14,6 +14,14 @@ class RingReader {
   void Unmap();
   ~RingReader() { Unmap(); }
 
+  // The ring buffer's own poll is level-triggered on "any data": watched directly, a
+  // busy producer would wake the reader every few records and undo the batching its
+  // programs do with BPF_RB_NO_WAKEUP. This epoll fd reports only the wake-ups the
+  // programs force (edge-triggered); a timer collects the rest.
+  int wakeups() const { return wakeups_; }
+  // Clears the reported wake-ups; call before draining.
+  void TakeWakeups();
+
   // Bytes of committed-or-busy records not yet consumed.
   size_t Pending() const;
 
@@ -49,6 +57,7 @@ class RingReader {
   uint64_t mask_ = 0;
   size_t pageSize_ = 0;
   size_t dataSize_ = 0;
+  int wakeups_ = -1;
 };
 
 }  // namespace tapwire

@@ -53,6 +53,7 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
     uint32_t ringSize = Uint(options, "ringSize");
     if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
     skel_->rodata->self_tgid = Uint(options, "selfTgid");
+    skel_->rodata->wakeup_bytes = ringSize / 8;
     Napi::Value pids = options.Get("pids");
     skel_->rodata->only_listed_pids = pids.IsArray();
     if (int err = tls::load(skel_)) {
@@ -69,9 +70,8 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
           throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
       }
     }
-    int ringFd = bpf_map__fd(skel_->maps.tw_tls_events);
-    if (int err = ring_.Map(ringFd, ringSize)) throw SystemError(env, "mmap of the TLS ring buffer", err);
-    delivery_->Watch(ringFd);
+    if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_tls_events), ringSize)) throw SystemError(env, "mapping the TLS ring buffer", err);
+    delivery_->Watch(ring_.wakeups());
     delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
   } catch (...) {
     Release();
@@ -116,6 +116,7 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
 
 void TlsCapture::DrainRing(void* source) {
   TlsCapture* self = static_cast<TlsCapture*>(source);
+  self->ring_.TakeWakeups();
   size_t budget = self->ring_.Pending();
   while (budget > 0 && self->skel_ && self->delivery_->wanted()) {
     size_t take = budget < kBatchBytes ? budget : kBatchBytes;

@@ -138,7 +138,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         p = { record, parts: [], received: 0, expected };
         this.#partials.set(tid, p);
       }
-      p.parts.push(Buffer.from(chunk));
+      p.parts.push(chunk);
       p.received += chunkLen;
       if (p.received >= p.expected) {
         this.#partials.delete(tid);
@@ -150,18 +150,21 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   #emit(record: DataView, data: Buffer, truncated: boolean): void {
     const pid = record.getUint32(16, true);
     const fd = record.getInt32(36, true);
-    const ns = record.getBigUint64(0, true);
-    const comm = Buffer.from(record.buffer, record.byteOffset + 48, 16).toString('latin1').replace(/\0.*$/s, '');
+    const high = record.getUint32(4, true);
+    const low = record.getUint32(0, true);
+    const at = record.byteOffset + 48;
+    const bytes = new Uint8Array(record.buffer, at, 16);
+    const nul = bytes.indexOf(0);
     const event: TlsEvent = {
-      timestamp: Number(ns / 1000n) / 1000,
-      timestampNs: ns,
+      timestamp: (high * 4294967296 + low) / 1e6,
+      timestampNs: (BigInt(high) << 32n) | BigInt(low),
       pid,
       tid: record.getUint32(20, true),
-      comm,
+      comm: Buffer.from(record.buffer, at, nul < 0 ? 16 : nul).toString('latin1'),
       library: this.targets[record.getUint16(42, true)]?.path ?? 'unknown',
       direction: record.getUint8(40) ? 'write' : 'read',
-      data: Buffer.from(data),
-      stream: `${pid}:${record.getBigUint64(8, true).toString(16)}`,
+      data,
+      stream: `${pid}:${record.getUint32(12, true).toString(16)}${record.getUint32(8, true).toString(16).padStart(8, '0')}`,
       truncated,
     };
     if (fd >= 0) {

@@ -13,6 +13,8 @@ char LICENSE[] SEC("license") = "GPL";
 // Set by user space before load.
 const volatile __u32 self_tgid = 0;      // the capturing process: left out
 const volatile __u32 only_listed_pids = 0;
+// Records pending before the reader is woken; below it, its batch timer collects them.
+const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct call {
   __u64 buf;
@@ -129,7 +131,8 @@ static __always_inline int chunk(struct call *c, __u64 id, __u64 ts, __u64 len, 
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return -1;
   }
-  bpf_ringbuf_submit(r, 0);
+  __u64 pending = bpf_ringbuf_query(&tw_tls_events, BPF_RB_AVAIL_DATA);
+  bpf_ringbuf_submit(r, pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
   return 0;
 }
 
