@@ -3,11 +3,10 @@
 // every backend this host can select; each assertion is checked against the kernel's
 // own counters or against tcpdump on the same traffic.
 const assert = require('node:assert/strict');
-const dgram = require('node:dgram');
 const fs = require('node:fs');
 const { openCapturer, ClosedError } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
-const { createLink, removeLink, sendFromPeer, sendToPeer } = require('./helpers/netns');
+const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { startTcpdump } = require('./helpers/tools');
 const { captureWhile, rxPackets } = require('./helpers/capture');
 
@@ -25,19 +24,14 @@ for (const variant of VARIANTS) {
   const { backend } = variant;
   describe(`live capture (${Object.values(variant).join(', ')})`, function () {
     let link;
-    let sink;
 
     before(async function () {
       requirePrivileges(this, ['python3', 'tcpdump', 'ip']);
-      link = createLink();
-      // Bound (and read) so the peer's datagrams draw no ICMP replies.
-      sink = dgram.createSocket('udp4');
-      await new Promise((resolve) => sink.bind(PORT, link.outerAddr, resolve));
+      link = await createLinkWithSink(PORT);
     });
 
     after(function () {
-      sink?.close();
-      if (link) removeLink(link);
+      link?.close();
     });
 
     const open = (options = {}) => openCapturer({ ...variant, interfaces: [link.outer], ...options });

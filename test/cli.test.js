@@ -3,7 +3,6 @@
 // own output on the same traffic as the reference for the text lines, tcpdump and
 // tshark reading what it writes, and signals that must leave a complete file.
 const assert = require('node:assert/strict');
-const dgram = require('node:dgram');
 const net = require('node:net');
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -11,7 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { probe, selectBackend } = require('..');
 const { requirePrivileges, requireTools } = require('./helpers/privileged');
-const { createLink, removeLink, sendFromPeer, sendToPeer } = require('./helpers/netns');
+const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { pcapFile, udpFrame, tsharkFields } = require('./helpers/files');
 const { run, startTcpdump } = require('./helpers/tools');
 
@@ -155,19 +154,15 @@ describe('tapwire command line', function () {
 
   describe('live', function () {
     let link;
-    let sink;
     const PORT = 5201;
 
     before(async function () {
       requirePrivileges(this, ['python3', 'ip', 'tcpdump', 'tshark', 'capinfos', 'script']);
-      link = createLink();
-      sink = dgram.createSocket('udp4');
-      await new Promise((resolve) => sink.bind(PORT, link.outerAddr, resolve));
+      link = await createLinkWithSink(PORT);
     });
 
     after(function () {
-      sink?.close();
-      if (link) removeLink(link);
+      link?.close();
     });
 
     it('-c N stops after exactly N matching packets', async function () {

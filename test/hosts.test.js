@@ -4,9 +4,8 @@
 // tls: 'required' is refused, with ERR_TLS_UNAVAILABLE naming the probe result.
 // Hosts with the minimum capability sets for eBPF get it, with the attach they allow.
 const assert = require('node:assert/strict');
-const dgram = require('node:dgram');
 const { requirePrivileges } = require('./helpers/privileged');
-const { createLink, removeLink, sendFromPeer } = require('./helpers/netns');
+const { createLinkWithSink, sendFromPeer } = require('./helpers/netns');
 const { runChild } = require('./helpers/hosts');
 
 const PORT = 5101;
@@ -16,18 +15,14 @@ const ENOSYS = 38;
 
 describe('hosts with and without eBPF (real kernel, reduced process)', function () {
   let link;
-  let sink;
 
   before(async function () {
     requirePrivileges(this, ['python3', 'ip', 'capsh', 'cc']);
-    link = createLink();
-    sink = dgram.createSocket('udp4');
-    await new Promise((resolve) => sink.bind(PORT, link.outerAddr, resolve));
+    link = await createLinkWithSink(PORT);
   });
 
   after(function () {
-    sink?.close();
-    if (link) removeLink(link);
+    link?.close();
   });
 
   // tls: whether TLS capture can run there (uprobes need CAP_SYS_ADMIN on this kernel).

@@ -11,7 +11,7 @@ const path = require('node:path');
 const { PassThrough, Writable } = require('node:stream');
 const { openCapturer, PcapngWriter, PcapWriter, TapwireError } = require('..');
 const { requirePrivileges, requireTools } = require('./helpers/privileged');
-const { createLink, removeLink, sendFromPeer, sendToPeer } = require('./helpers/netns');
+const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { captureWhile } = require('./helpers/capture');
 const { pcapFile, udpFrame, tsharkFields } = require('./helpers/files');
 
@@ -40,20 +40,16 @@ function isError(code, pattern) {
 
 describe('capture files written from live captures', function () {
   let link;
-  let sink;
   let dir;
 
   before(async function () {
     requirePrivileges(this, ['python3', 'ip', 'tshark', 'tcpdump', 'capinfos']);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-files-'));
-    link = createLink();
-    sink = dgram.createSocket('udp4');
-    await new Promise((resolve) => sink.bind(PORT, link.outerAddr, resolve));
+    link = await createLinkWithSink(PORT);
   });
 
   after(function () {
-    sink?.close();
-    if (link) removeLink(link);
+    link?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

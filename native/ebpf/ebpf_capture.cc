@@ -14,6 +14,7 @@
 
 #include "../common/batch.h"
 #include "../common/errors.h"
+#include "../common/options.h"
 #include "bpf/capture.h"
 #include "capture.skel.h"
 #include "filter_program.h"
@@ -32,21 +33,12 @@ constexpr size_t kBatchRingBytes = 2 << 20;
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
 constexpr int kMaxBusyWaits = 10000;
 
-uint32_t Uint(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Uint32Value(); }
 
 Napi::Error LoadError(Napi::Env env, const char* what, int err) {
   Napi::Error e = SystemError(env, what, err);
   std::string log = LibbpfLogTail();
   if (!log.empty()) e.Set("log", Napi::String::New(env, log));
   return e;
-}
-
-// CLOCK_REALTIME − CLOCK_MONOTONIC now: records carry monotonic time.
-int64_t RealtimeOffsetNs() {
-  struct timespec mono, real;
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  clock_gettime(CLOCK_REALTIME, &real);
-  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
 }
 
 std::vector<struct bpf_insn> Translate(Napi::Env env, const Napi::Buffer<uint8_t>& classic,
@@ -109,14 +101,14 @@ EbpfCapture::~EbpfCapture() { Release(); }
 
 void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   tcx_ = options.Get("attach").As<Napi::String>().Utf8Value() == "tcx";
-  uint32_t ringSize = Uint(options, "ringSize");
+  uint32_t ringSize = UintOption(options, "ringSize");
   batchBytes_ = ringSize / 4 < kBatchRingBytes ? ringSize / 4 : kBatchRingBytes;
 
   ClearLibbpfLog();
   skel_ = capture::open();
   if (!skel_) throw LoadError(env, "bpf_object__open (capture)", errno);
   if (int err = bpf_map__set_max_entries(skel_->maps.tw_records, ringSize)) throw LoadError(env, "bpf_map__set_max_entries", -err);
-  skel_->rodata->wakeup_bytes = Uint(options, "wakeupBytes");
+  skel_->rodata->wakeup_bytes = UintOption(options, "wakeupBytes");
   // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
   // filters do not.
   bpf_program__set_autoload(skel_->progs.tw_tc_copy, tcx_);
@@ -135,13 +127,13 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
 
   if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_records), ringSize)) throw SystemError(env, "mapping the ring buffer", err);
   delivery_->Watch(ring_.wakeups());
-  delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
+  delivery_->SetInterval(UintOption(options, "batchTimeoutMs"));
 
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
-    uint32_t ifindex = Uint(t, "ifindex");
-    hardwareTypes_[ifindex] = uint16_t(Uint(t, "hardwareType"));
+    uint32_t ifindex = UintOption(t, "ifindex");
+    hardwareTypes_[ifindex] = uint16_t(UintOption(t, "hardwareType"));
     Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>());
     if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, ifindex);
   }

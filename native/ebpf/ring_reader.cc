@@ -3,9 +3,17 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace tapwire {
+
+int64_t RealtimeOffsetNs() {
+  struct timespec mono, real;
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
+}
 
 int RingReader::Map(int mapFd, size_t dataSize) {
   pageSize_ = size_t(sysconf(_SC_PAGESIZE));

@@ -7,6 +7,9 @@
 
 namespace tapwire {
 
+// CLOCK_REALTIME − CLOCK_MONOTONIC now: BPF programs stamp records with monotonic time.
+int64_t RealtimeOffsetNs();
+
 class RingReader {
  public:
   // Returns 0 or an errno.

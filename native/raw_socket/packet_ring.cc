@@ -13,6 +13,7 @@
 
 #include "../common/batch.h"
 #include "../common/errors.h"
+#include "../common/options.h"
 
 namespace tapwire {
 
@@ -22,9 +23,6 @@ constexpr uint32_t kFrameSize = 2048;  // only a unit of ring accounting in TPAC
 constexpr uint32_t kVlanTagLength = 4;
 constexpr uint32_t kMacAddressesLength = 12;
 
-uint32_t Uint(const Napi::Object& o, const char* key) {
-  return o.Get(key).As<Napi::Number>().Uint32Value();
-}
 
 int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
   struct sock_fprog prog;
@@ -67,9 +65,9 @@ PacketRing::~PacketRing() { Release(); }
 // opened with protocol 0 receives nothing until bind() names ETH_P_ALL, and by then
 // the filter and the ring are in place.
 void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
-  uint32_t ifindex = Uint(options, "ifindex");
-  blockSize_ = Uint(options, "blockSize");
-  blockCount_ = Uint(options, "blockCount");
+  uint32_t ifindex = UintOption(options, "ifindex");
+  blockSize_ = UintOption(options, "blockSize");
+  blockCount_ = UintOption(options, "blockCount");
 
   fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd_ < 0) throw SystemError(env, "socket", errno);
@@ -87,7 +85,7 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   req.tp_block_nr = blockCount_;
   req.tp_frame_size = kFrameSize;
   req.tp_frame_nr = (blockSize_ / kFrameSize) * blockCount_;
-  req.tp_retire_blk_tov = Uint(options, "blockTimeoutMs");
+  req.tp_retire_blk_tov = UintOption(options, "blockTimeoutMs");
   if (setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
     throw SystemError(env, "setsockopt(PACKET_RX_RING)", errno);
 

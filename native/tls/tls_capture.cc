@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../common/errors.h"
+#include "../common/options.h"
 #include "../ebpf/libbpf_log.h"
 #include "bpf/tls.h"
 #include "tls.skel.h"
@@ -17,15 +18,6 @@ namespace tapwire {
 namespace {
 
 constexpr size_t kBatchBytes = 4u << 20;
-
-uint32_t Uint(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Uint32Value(); }
-
-int64_t RealtimeOffsetNs() {
-  struct timespec mono, real;
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  clock_gettime(CLOCK_REALTIME, &real);
-  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
-}
 
 }  // namespace
 
@@ -50,9 +42,9 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
   skel_ = tls::open();
   if (!skel_) throw SystemError(env, "bpf_object__open (tls)", errno);
   try {
-    uint32_t ringSize = Uint(options, "ringSize");
+    uint32_t ringSize = UintOption(options, "ringSize");
     if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
-    skel_->rodata->self_tgid = Uint(options, "selfTgid");
+    skel_->rodata->self_tgid = UintOption(options, "selfTgid");
     skel_->rodata->wakeup_bytes = ringSize / 8;
     Napi::Value pids = options.Get("pids");
     skel_->rodata->only_listed_pids = pids.IsArray();
@@ -72,7 +64,7 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
     }
     if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_tls_events), ringSize)) throw SystemError(env, "mapping the TLS ring buffer", err);
     delivery_->Watch(ring_.wakeups());
-    delivery_->SetInterval(Uint(options, "batchTimeoutMs"));
+    delivery_->SetInterval(UintOption(options, "batchTimeoutMs"));
   } catch (...) {
     Release();
     throw;

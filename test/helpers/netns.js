@@ -5,6 +5,7 @@
 // IPv6 is off, so exactly the frames a test sends cross the link.
 const { execFileSync, spawn } = require('node:child_process');
 const crypto = require('node:crypto');
+const dgram = require('node:dgram');
 const fs = require('node:fs');
 
 function ip(...args) {
@@ -109,4 +110,28 @@ async function sendToPeer(link, { port, count, size = 64, sourcePort = 40001 }) 
   return Number(out.trim());
 }
 
-module.exports = { createLink, removeLink, inPeer, sendFromPeer, sendToPeer };
+/**
+ * A link whose local end has `port` bound (and read), so the peer's datagrams draw no
+ * ICMP replies. `close()` removes both.
+ */
+async function createLinkWithSink(port) {
+  const link = createLink();
+  const sink = dgram.createSocket('udp4');
+  try {
+    await new Promise((resolve, reject) => {
+      sink.once('error', reject);
+      sink.bind(port, link.outerAddr, resolve);
+    });
+  } catch (err) {
+    sink.close();
+    removeLink(link);
+    throw err;
+  }
+  link.close = () => {
+    sink.close();
+    removeLink(link);
+  };
+  return link;
+}
+
+module.exports = { createLink, createLinkWithSink, removeLink, inPeer, sendFromPeer, sendToPeer };
