@@ -24,14 +24,16 @@ if [ -n "$missing" ]; then
 fi
 
 # libbpf is linked statically from the distribution's own source, which needs deb-src
-# entries beside the binary ones.
+# entries beside the binary ones: added for the distribution's archives only (a
+# third-party repository may publish no sources).
+official='(deb\.debian\.org|security\.debian\.org|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com)'
 if [ -z "$(apt-cache showsrc libbpf 2>/dev/null)" ]; then
   for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] && grep -q '^Types:.*\bdeb\b' "$f" || continue
+    [ -e "$f" ] && grep -Eq "^URIs:.*$official" "$f" && grep -Eq '^Types:.*\bdeb( |$)' "$f" || continue
     sed -E 's/^Types:.*/Types: deb-src/' "$f" > "/etc/apt/sources.list.d/tapwire-src-$(basename "$f")"
   done
-  if grep -q '^deb ' /etc/apt/sources.list 2>/dev/null; then
-    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/tapwire-src.list
+  if [ -f /etc/apt/sources.list ]; then
+    grep -E "^deb .*$official" /etc/apt/sources.list | sed 's/^deb /deb-src /' > /etc/apt/sources.list.d/tapwire-src.list || true
   fi
   apt-get update -qq
 fi
