@@ -221,6 +221,28 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     assert.ok(packets.trim().split('\n').length > 5, 'the TLS packets are in the same file');
   });
 
+  it("leaves this process's own TLS calls out unless includeSelf is set", async function () {
+    const https = require('node:https');
+    const get = (p) =>
+      new Promise((resolve, reject) =>
+        https.get({ host: '127.0.0.1', port: nodePort, path: p, rejectUnauthorized: false }, (r) => r.resume().on('end', resolve)).on('error', reject),
+      );
+    const self = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1' });
+    const plugin = tlsPlugin({ includeSelf: true });
+    self.use(plugin);
+    const mine = [];
+    const loop = (async () => {
+      for await (const e of plugin) if (e.pid === process.pid) mine.push(e);
+    })();
+    await get('/self-included');
+    await until('our own request', () => mine.some((e) => e.data.includes('/self-included')));
+    await self.close();
+    await loop;
+    await get('/self-excluded');
+    await until('the server saw it', () => text(from(nodeServer.pid, 'read')).includes('/self-excluded'));
+    assert.equal(events.filter((e) => e.pid === process.pid).length, 0, 'cap.tls (default options) saw none of our calls');
+  });
+
   it('the raw-socket backend takes no plugin: ERR_PLUGIN_UNSUPPORTED', async function () {
     const raw = await openCapturer({ backend: 'raw-socket', interfaces: ['lo'], filter: 'tcp port 1' });
     try {
