@@ -86,7 +86,7 @@ export interface NativeBinding {
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
-  filterVerdicts(program: Buffer, packets: Buffer[]): (number | null)[];
+  filterVerdicts(program: Buffer, packets: Buffer[], directLoads: boolean): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
   EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
   TlsCapture: new (options: TlsCaptureOptions, onBatch: BatchCallback) => TlsCapture;

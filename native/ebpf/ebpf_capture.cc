@@ -161,7 +161,19 @@ int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& class
   spec.slotsFd = slotsFd_;
   spec.direction = direction;
   spec.fallback = tcx_ ? kTcxNext : 0;
-  int fd = LoadProgram(env, tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER, Translate(env, classic, spec));
+  bpf_prog_type type = tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER;
+  int fd = -1;
+  if (tcx_) {
+    // Direct packet reads need variable pointer arithmetic, which the verifier allows
+    // only with CAP_PERFMON (or CAP_SYS_ADMIN): without it, every read goes through
+    // the helper.
+    spec.directLoads = true;
+    std::vector<struct bpf_insn> direct = Translate(env, classic, spec);
+    LIBBPF_OPTS(bpf_prog_load_opts, opts);
+    fd = bpf_prog_load(type, "tw_filter", "GPL", direct.data(), direct.size(), &opts);
+    spec.directLoads = false;
+  }
+  if (fd < 0) fd = LoadProgram(env, type, Translate(env, classic, spec));
   filterFds_[key] = fd;
   return fd;
 }
@@ -310,6 +322,7 @@ Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {
   Napi::Array packets = info[1].As<Napi::Array>();
   FilterProgramSpec spec;
   spec.ending = FilterProgramSpec::Ending::kVerdict;
+  spec.directLoads = info[2].ToBoolean();
   int fd = LoadProgram(env, BPF_PROG_TYPE_SCHED_CLS, Translate(env, classic, spec));
   Napi::Array verdicts = Napi::Array::New(env, packets.Length());
   for (uint32_t i = 0; i < packets.Length(); i++) {

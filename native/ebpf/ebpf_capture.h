@@ -57,7 +57,7 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
   uint64_t userDrops_ = 0;
 };
 
-// filterVerdicts(classicProgram, packets[]) → snap lengths (0 = rejected), from the
+// filterVerdicts(classicProgram, packets[], directLoads) → snap lengths (0 = rejected), from the
 // translated program run by the kernel with BPF_PROG_TEST_RUN; null for a packet the
 // kernel will not build a test skb from.
 Napi::Value FilterVerdicts(const Napi::CallbackInfo& info);

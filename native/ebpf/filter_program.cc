@@ -22,6 +22,9 @@ constexpr int kMemWords = 16;
 constexpr int kScratchOff = -(kMemWords * 4) - 8;  // M[i] at fp + kScratchOff + 4*i
 constexpr int kLoadBufOff = -8;                    // bytes read from the packet land here
 constexpr uint32_t kAncillaryBase = 0xfffff000;     // SKF_AD_OFF and the negative offsets
+// Largest K, and largest X, read directly: their sum stays within what the verifier
+// accepts as a packet offset.
+constexpr uint32_t kMaxDirectOffset = 0x3fff;
 
 struct bpf_insn Insn(uint8_t code, int dst, int src, int16_t off, int32_t imm) {
   struct bpf_insn i;
@@ -139,6 +142,31 @@ class Translator {
     if (!indexed && k >= kAncillaryBase)
       throw FilterTranslationError("filter uses a Linux ancillary load, which has no eBPF form here");
     uint8_t size = Size(code);
+    uint8_t width = size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
+    // Direct read, when the bytes are in the skb's linear part; offsets are bounded
+    // first so the verifier can prove every access.
+    size_t toSlow1 = 0, toSlow2 = 0, toDone = 0;
+    bool direct = spec_.directLoads && k <= kMaxDirectOffset;
+    if (direct) {
+      Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, R2, R6, offsetof(struct __sk_buff, data), 0));
+      Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, R3, R6, offsetof(struct __sk_buff, data_end), 0));
+      if (indexed) {
+        Emit(Insn(BPF_ALU | BPF_MOV | BPF_X, R4, R7, 0, 0));
+        toSlow1 = out_.size();
+        Emit(Insn(BPF_JMP | BPF_JGT | BPF_K, R4, 0, 0, int32_t(kMaxDirectOffset)));
+        Emit(Insn(BPF_ALU64 | BPF_ADD | BPF_X, R2, R4, 0, 0));
+      }
+      Emit(Insn(BPF_ALU64 | BPF_ADD | BPF_K, R2, 0, 0, int32_t(k)));
+      Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_X, R4, R2, 0, 0));
+      Emit(Insn(BPF_ALU64 | BPF_ADD | BPF_K, R4, 0, 0, size));
+      toSlow2 = out_.size();
+      Emit(Insn(BPF_JMP | BPF_JGT | BPF_X, R4, R3, 0, 0));
+      Emit(Insn(BPF_LDX | BPF_MEM | width, dst, R2, 0, 0));
+      if (size > 1) Emit(Insn(BPF_ALU | BPF_END | BPF_TO_BE, dst, 0, 0, size * 8));
+      toDone = out_.size();
+      Emit(Insn(BPF_JMP | BPF_JA, 0, 0, 0, 0));
+    }
+    size_t slow = out_.size();
     Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_X, R1, R6, 0, 0));
     if (indexed) {
       Emit(Insn(BPF_ALU | BPF_MOV | BPF_X, R2, R7, 0, 0));
@@ -151,9 +179,14 @@ class Translator {
     Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_K, R4, 0, 0, size));
     Emit(Insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_skb_load_bytes));
     Jump(BPF_JMP | BPF_JNE | BPF_K, R0, 0, 0, Target::kReject);
-    uint8_t width = size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
     Emit(Insn(BPF_LDX | BPF_MEM | width, dst, R10, kLoadBufOff, 0));
     if (size > 1) Emit(Insn(BPF_ALU | BPF_END | BPF_TO_BE, dst, 0, 0, size * 8));
+    if (direct) {
+      auto to = [&](size_t from, size_t target) { out_[from].off = int16_t(long(target) - long(from) - 1); };
+      if (indexed) to(toSlow1, slow);
+      to(toSlow2, slow);
+      to(toDone, out_.size());
+    }
   }
 
   int16_t Mem(uint32_t k) {

@@ -22,6 +22,9 @@ struct FilterProgramSpec {
   int slotsFd = -1;      // program array holding COPY and REJECT (kTailCall)
   int direction = -1;    // written to cb[] for tc programs; -1: not written
   int fallback = 0;      // returned if a tail call fails
+  // Read the packet directly where it lies in the linear part of the skb, calling
+  // bpf_skb_load_bytes only beyond it. TC programs may; socket filters may not.
+  bool directLoads = false;
 };
 
 class FilterTranslationError : public std::runtime_error {
