@@ -13,17 +13,11 @@ import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
 import type { ProbeReport } from '../../probe';
 import { attachModes, type AttachMode } from '../../selection';
+import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
 const EACCES = 13;
 const EINVAL = 22;
-
-/** The ring buffer size: a power of two, as the kernel requires. */
-function ringSize(bufferSize: number): number {
-  let size = 1;
-  while (size < bufferSize) size *= 2;
-  return size;
-}
 
 function chooseAttach(options: ResolvedOptions, report: ProbeReport): AttachMode {
   const modes = attachModes(report);
@@ -73,7 +67,7 @@ class EbpfBackend implements Backend {
   constructor(options: ResolvedOptions, report: ProbeReport) {
     this.attach = chooseAttach(options, report);
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
-    const size = ringSize(options.bufferSize);
+    const size = ringBufferSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));
     };

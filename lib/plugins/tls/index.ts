@@ -10,6 +10,7 @@ import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
 import { findTargets, type Target } from './targets';
+import { ringBufferSize } from '../../ring-size';
 
 export type { Connection, Endpoint } from './connection';
 
@@ -55,12 +56,6 @@ interface Partial {
   expected: number;
 }
 
-function ringSize(bytes: number): number {
-  let size = 4096;
-  while (size < bytes) size *= 2;
-  return size;
-}
-
 export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   readonly name = 'tls';
   /** Files hooked, once registered. */
@@ -92,7 +87,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     try {
       this.#native = new (native().TlsCapture)(
         {
-          ringSize: ringSize(o.bufferSize ?? 8 * MiB),
+          ringSize: ringBufferSize(o.bufferSize ?? 8 * MiB),
           selfTgid: o.includeSelf ? 0 : process.pid,
           pids: o.pids ?? null,
           batchTimeoutMs: host.batchTimeout,
