@@ -11,6 +11,7 @@ packages=(
   clang bpftool libelf-dev zlib1g-dev      # BPF programs, skeletons, libbpf's build
   dpkg-dev                                 # libbpf's source package (scripts/libbpf.sh)
   iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
+  openssl curl                             # tests: TLS peers (s_server, s_client, curl)
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
   bsdutils                                 # tests: script(1), a terminal for the live counter
 )
