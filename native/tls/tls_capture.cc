@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,16 +117,30 @@ void TlsCapture::DrainRing(void* source) {
     out.reserve(take);
     uint32_t count = 0;
     int64_t offset = RealtimeOffsetNs();
+    // A call's chunks usually follow one another in the ring: they are joined here
+    // into one record, so JavaScript gets the call whole. Chunks that another thread's
+    // records split are joined there instead.
+    size_t last = SIZE_MAX;  // where the previous record starts in `out`
     size_t consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
       if (size < sizeof(struct tapwire_tls_record)) return;
       struct tapwire_tls_record r;
       memcpy(&r, data, sizeof(r));
       r.monotonic_ns = uint64_t(int64_t(r.monotonic_ns) + offset);
-      size_t at = out.size();
+      if (last != SIZE_MAX) {
+        auto* prev = reinterpret_cast<struct tapwire_tls_record*>(out.data() + last);
+        if (prev->tid == r.tid && prev->monotonic_ns == r.monotonic_ns && prev->offset + prev->chunk_len == r.offset) {
+          size_t end = last + sizeof(r) + prev->chunk_len;
+          out.resize(last + ((sizeof(r) + prev->chunk_len + r.chunk_len + 7) & ~size_t(7)));
+          memcpy(out.data() + end, data + sizeof(r), r.chunk_len);
+          reinterpret_cast<struct tapwire_tls_record*>(out.data() + last)->chunk_len += r.chunk_len;
+          return;
+        }
+      }
+      last = out.size();
       size_t bytes = sizeof(r) + r.chunk_len;
-      out.resize(at + ((bytes + 7) & ~size_t(7)));
-      memcpy(out.data() + at, &r, sizeof(r));
-      memcpy(out.data() + at + sizeof(r), data + sizeof(r), r.chunk_len);
+      out.resize(last + ((bytes + 7) & ~size_t(7)));
+      memcpy(out.data() + last, &r, sizeof(r));
+      memcpy(out.data() + last + sizeof(r), data + sizeof(r), r.chunk_len);
       count++;
     });
     budget -= consumed;
