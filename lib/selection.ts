@@ -40,6 +40,13 @@ export function attachModes(report: ProbeReport): AttachMode[] {
   return modes;
 }
 
+/** Why the eBPF backend cannot attach this way here (the probe's reason). */
+export function attachBlocker(report: ProbeReport, mode: AttachMode): string {
+  const f = report.features;
+  if (mode === 'socket') return f.packetSocket.reason;
+  return f.tcProgram.ok ? f.tcx.reason : f.tcProgram.reason;
+}
+
 /** Whether a backend can run on the host the report describes, and why (not). */
 export function readiness(report: ProbeReport, backend: BackendName): Readiness {
   const f = report.features;
@@ -53,8 +60,10 @@ export function readiness(report: ProbeReport, backend: BackendName): Readiness 
   }
   const modes = attachModes(report);
   if (modes.length === 0) {
-    const tcx = f.tcProgram.ok ? f.tcx.reason : f.tcProgram.reason;
-    return { ok: false, reason: `ebpf: no way to attach: tcx: ${tcx}; socket filter: ${f.packetSocket.reason}` };
+    return {
+      ok: false,
+      reason: `ebpf: no way to attach: tcx: ${attachBlocker(report, 'tcx')}; socket filter: ${attachBlocker(report, 'socket')}`,
+    };
   }
   return { ok: true, reason: `ebpf: BPF programs and ring buffers work; attach by ${modes.join(' or ')}` };
 }

@@ -277,18 +277,9 @@ void EbpfCapture::DetachAll() {
 
 void EbpfCapture::ReadCounters() {
   if (!skel_) return;
-  int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return;
-  std::vector<uint64_t> values(size_t(cpus), 0);
   int fd = bpf_map__fd(skel_->maps.tw_counters);
-  auto sum = [&](uint32_t key) {
-    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) return uint64_t(0);
-    uint64_t total = 0;
-    for (uint64_t v : values) total += v;
-    return total;
-  };
-  filtered_ = sum(TAPWIRE_COUNTER_FILTERED);
-  ringDrops_ = sum(TAPWIRE_COUNTER_RING_DROPS);
+  filtered_ = SumPerCpu(fd, TAPWIRE_COUNTER_FILTERED);
+  ringDrops_ = SumPerCpu(fd, TAPWIRE_COUNTER_RING_DROPS);
 }
 
 Napi::Value EbpfCapture::Stats(const Napi::CallbackInfo& info) {

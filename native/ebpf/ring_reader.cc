@@ -1,12 +1,27 @@
 #include "ring_reader.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace tapwire {
+
+uint64_t SumPerCpu(int mapFd, uint32_t key) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return 0;
+  std::vector<uint64_t> values(size_t(cpus), 0);
+  if (bpf_map_lookup_elem(mapFd, &key, values.data()) != 0) return 0;
+  uint64_t total = 0;
+  for (uint64_t v : values) total += v;
+  return total;
+}
 
 int64_t RealtimeOffsetNs() {
   struct timespec mono, real;

@@ -170,17 +170,9 @@ Napi::Value TlsCapture::Flush(const Napi::CallbackInfo& info) {
 
 Napi::Value TlsCapture::Stats(const Napi::CallbackInfo& info) {
   if (skel_) {
-    int cpus = libbpf_num_possible_cpus();
-    std::vector<uint64_t> values(size_t(cpus > 0 ? cpus : 1), 0);
     int fd = bpf_map__fd(skel_->maps.tw_tls_counters);
-    auto sum = [&](uint32_t key) {
-      uint64_t total = 0;
-      if (bpf_map_lookup_elem(fd, &key, values.data()) == 0)
-        for (uint64_t v : values) total += v;
-      return total;
-    };
-    lostRecords_ = sum(TAPWIRE_TLS_LOST_RECORDS);
-    truncatedBytes_ = sum(TAPWIRE_TLS_TRUNCATED_BYTES);
+    lostRecords_ = SumPerCpu(fd, TAPWIRE_TLS_LOST_RECORDS);
+    truncatedBytes_ = SumPerCpu(fd, TAPWIRE_TLS_TRUNCATED_BYTES);
   }
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("lostRecords", Napi::Number::New(info.Env(), double(lostRecords_)));

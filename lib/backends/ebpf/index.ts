@@ -12,7 +12,7 @@ import { linkOf } from '../../link';
 import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
 import type { ProbeReport } from '../../probe';
-import { attachModes, type AttachMode } from '../../selection';
+import { attachBlocker, attachModes, type AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
@@ -23,9 +23,7 @@ function chooseAttach(options: ResolvedOptions, report: ProbeReport): AttachMode
   const modes = attachModes(report);
   if (options.attach === 'auto') return modes[0]!;
   if (!modes.includes(options.attach)) {
-    const f = report.features;
-    const why = options.attach === 'tcx' ? (f.tcProgram.ok ? f.tcx.reason : f.tcProgram.reason) : f.packetSocket.reason;
-    throw new BackendUnavailableError(`attach: '${options.attach}' cannot be used here: ${why}`);
+    throw new BackendUnavailableError(`attach: '${options.attach}' cannot be used here: ${attachBlocker(report, options.attach)}`);
   }
   return options.attach;
 }
