@@ -47,6 +47,7 @@ export interface TlsStats {
 /** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
 export const MAX_CALL_BYTES = 256 * 1024;
 const HEADER = 64;
+const MAX_CACHED_CONNECTIONS = 4096;
 const MiB = 1024 * 1024;
 
 interface Partial {
@@ -164,8 +165,13 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     };
     if (fd >= 0) {
       event.fd = fd;
-      // One lookup per SSL object: the connection under it does not change.
-      if (!this.#connections.has(event.stream)) this.#connections.set(event.stream, connectionOf(pid, fd));
+      // One lookup per SSL object: the connection under it does not change. The cache is
+      // dropped when it grows past MAX_CACHED_CONNECTIONS, so a collector that runs for
+      // months does not keep every connection it ever saw.
+      if (!this.#connections.has(event.stream)) {
+        if (this.#connections.size >= MAX_CACHED_CONNECTIONS) this.#connections.clear();
+        this.#connections.set(event.stream, connectionOf(pid, fd));
+      }
       const connection = this.#connections.get(event.stream);
       if (connection) event.connection = connection;
     }
