@@ -11,6 +11,8 @@
         "native/common/delivery.cc",
         "native/common/errors.cc",
         "native/common/interfaces.cc",
+        "native/common/verifier_log.cc",
+        "native/ebpf/capture_programs.cc",
         "native/ebpf/ebpf_capture.cc",
         "native/ebpf/filter_program.cc",
         "native/ebpf/libbpf_log.cc",

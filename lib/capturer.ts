@@ -33,7 +33,7 @@ export interface CaptureStats {
 }
 
 /** How a live capture was set up: the backend chosen and why, the probe, the TLS decision. */
-export interface LiveSelection extends Selection {
+export interface LiveSelection extends Omit<Selection, 'attempts'> {
   /** eBPF backend: 'tcx' links or a 'socket' filter. */
   attach?: AttachMode;
   probe: ProbeReport;

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_CLOSED'
   | 'ERR_BUSY'
   | 'ERR_FILE'
+  | 'ERR_PROGRAM_REJECTED'
   | 'ERR_SYSTEM';
 
 export interface TapwireErrorDetails {
@@ -38,8 +39,8 @@ export class TapwireError extends Error {
 
 /** No backend can run here; the message names every reason. */
 export class NoBackendError extends TapwireError {
-  constructor(message: string) {
-    super('ERR_NO_BACKEND', message);
+  constructor(message: string, details?: TapwireErrorDetails) {
+    super('ERR_NO_BACKEND', message, details);
   }
 }
 
@@ -57,8 +58,15 @@ export class PermissionError extends TapwireError {
 }
 
 export class BadFilterError extends TapwireError {
-  constructor(message: string) {
+  /**
+   * 'expression': libpcap refused it, so no backend can run it; 'kernel': a valid
+   * expression this backend's kernel path cannot run (another backend may).
+   */
+  readonly refusedBy: 'expression' | 'kernel';
+
+  constructor(message: string, refusedBy: 'expression' | 'kernel' = 'expression') {
     super('ERR_BAD_FILTER', message);
+    this.refusedBy = refusedBy;
   }
 }
 
@@ -95,6 +103,21 @@ export class ClosedError extends TapwireError {
 export class BusyError extends TapwireError {
   constructor(message: string) {
     super('ERR_BUSY', message);
+  }
+}
+
+/**
+ * The kernel's verifier refused one of tapwire's BPF programs: `log` holds the end of
+ * the verifier's log (what it refused, and after how many instructions).
+ */
+export class ProgramRejectedError extends TapwireError {
+  readonly program?: string;
+  readonly log: string;
+
+  constructor(message: string, details: TapwireErrorDetails & { program?: string; log: string }) {
+    super('ERR_PROGRAM_REJECTED', message, details);
+    if (details.program !== undefined) this.program = details.program;
+    this.log = details.log;
   }
 }
 

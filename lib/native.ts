@@ -19,6 +19,13 @@ export interface NativeProbe {
   btf: NativeFeature;
 }
 
+/** Whether the kernel loaded a set of programs, and if not, what it said. */
+export interface ProgramCheck extends NativeFeature {
+  message?: string;
+  program?: string;
+  log?: string;
+}
+
 export interface PacketRingOptions {
   ifindex: number;
   filter: Buffer;
@@ -71,7 +78,7 @@ export interface TlsCaptureOptions {
 }
 
 export interface TlsCapture {
-  attach(path: string, cookie: number): string[];
+  attach(path: string, index: number, flavor: number): string[];
   resume(): void;
   pause(): void;
   flush(): void;
@@ -81,12 +88,14 @@ export interface TlsCapture {
 
 export interface NativeBinding {
   probe(): NativeProbe;
+  /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
+  probeCapturePrograms(attach: 'tcx' | 'socket'): ProgramCheck;
   compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
-  filterVerdicts(program: Buffer, packets: Buffer[], directLoads: boolean): (number | null)[];
+  filterVerdicts(program: Buffer, packets: Buffer[], form: 'tc-direct' | 'tc' | 'socket'): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
   EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
   TlsCapture: new (options: TlsCaptureOptions, onBatch: BatchCallback) => TlsCapture;

@@ -8,15 +8,15 @@ import type { Backend } from './backend';
 import { openEbpf } from './backends/ebpf';
 import { openRawSocket } from './backends/raw-socket';
 import { resolveOptions, resolveReplayOptions, type CaptureOptions, type ResolvedOptions } from './options';
-import { probe, type ProbeReport } from './probe';
+import { probe } from './probe';
 import { openReplay } from './replay';
-import { selectBackend, type BackendName } from './selection';
+import { attemptName, selectBackend, type Attempt, type BackendName, type Selection } from './selection';
 import { tlsPlugin } from './plugins/tls';
-import { decideTls } from './tls';
-import { TlsUnavailableError } from './errors';
+import { decideTls, type TlsState } from './tls';
+import { BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, TlsUnavailableError } from './errors';
 
-const BACKENDS: Record<BackendName, (options: ResolvedOptions, report: ProbeReport) => Backend> = {
-  ebpf: openEbpf,
+const BACKENDS: Record<BackendName, (options: ResolvedOptions, attempt: Attempt) => Backend> = {
+  ebpf: (options, attempt) => openEbpf(options, attempt.backend === 'ebpf' ? attempt.attach : 'socket'),
   'raw-socket': openRawSocket,
 };
 
@@ -32,15 +32,58 @@ export async function openCapturer(options: CaptureOptions = {}): Promise<Captur
   return capturer;
 }
 
+/** Errors about what the caller asked for: no other backend would do better. */
+function callersMistake(err: unknown): boolean {
+  if (err instanceof BadFilterError) return err.refusedBy === 'expression';
+  return err instanceof InvalidOptionError || err instanceof NoSuchInterfaceError;
+}
+
+/**
+ * Opens the first attempt the kernel lets start. The probe cannot foresee everything
+ * (a verifier refusing the programs for this filter, an attach the kernel turns down),
+ * so 'auto' moves on and says why; the last attempt's failure is the caller's error.
+ */
+function openFirst(resolved: ResolvedOptions, selection: Selection): { backend: Backend; selection: Selection } {
+  const reasons = [...selection.reasons];
+  let failure: unknown;
+  for (const [i, attempt] of selection.attempts.entries()) {
+    try {
+      const backend = BACKENDS[attempt.backend](resolved, attempt);
+      return { backend, selection: { ...selection, backend: attempt.backend, reasons } };
+    } catch (err) {
+      failure = err;
+      const next = selection.attempts[i + 1];
+      if (!next || callersMistake(err)) break;
+      reasons.push(`${attemptName(attempt)} could not start, so ${attemptName(next)} is tried: ${(err as Error).message}`);
+    }
+  }
+  if (selection.attempts.length > 1 && resolved.backend === 'auto' && !callersMistake(failure)) {
+    throw new NoBackendError(`no capture backend could start here: ${reasons.join('; ')}; ${(failure as Error).message}`, {
+      cause: failure,
+    });
+  }
+  throw failure;
+}
+
 async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   resolved.signal?.throwIfAborted();
   const report = await probe();
-  const selection = selectBackend(report, resolved.backend);
-  const tls = decideTls(resolved.tls, selection.backend, report);
   resolved.signal?.throwIfAborted();
-  const backend = BACKENDS[selection.backend](resolved, report);
-  const chosen = backend.attach ? { ...selection, attach: backend.attach } : selection;
-  const capturer = new Capturer(backend, { ...chosen, probe: report, tls }, resolved.highWaterMark);
+  const { backend, selection } = openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach));
+  // TLS is decided once the backend is capturing, from what happened: it never chose it.
+  let tls: TlsState;
+  try {
+    tls = decideTls(resolved.tls, selection, report);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+  const { attempts: _tried, ...chosen } = selection;
+  const capturer = new Capturer(
+    backend,
+    { ...chosen, ...(backend.attach ? { attach: backend.attach } : {}), probe: report, tls },
+    resolved.highWaterMark,
+  );
   if (tls.active) {
     // The backend is chosen and capturing: whatever happens to TLS now, it stays.
     try {

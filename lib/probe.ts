@@ -3,7 +3,7 @@
  * (see native/probe/probe.cc), with a reason a person can act on for every answer.
  */
 import os from 'node:os';
-import { native, type NativeFeature, type NativeProbe } from './native';
+import { native, type NativeFeature, type NativeProbe, type ProgramCheck } from './native';
 
 export type Capability = 'CAP_BPF' | 'CAP_PERFMON' | 'CAP_SYS_ADMIN' | 'CAP_NET_ADMIN' | 'CAP_NET_RAW';
 
@@ -13,6 +13,8 @@ export interface FeatureResult {
   reason: string;
   /** The kernel's errno when it refused (0 when ok or not a kernel refusal). */
   errno: number;
+  /** Where the verifier refused a program: the end of its log, which says why. */
+  log?: string;
 }
 
 export interface ProbeReport {
@@ -33,6 +35,10 @@ export interface ProbeReport {
     uprobe: FeatureResult;
     /** Kernel BTF at /sys/kernel/btf/vmlinux. */
     btf: FeatureResult;
+    /** The eBPF backend's real capture and filter programs for a packet socket load here. */
+    socketCapture: FeatureResult;
+    /** The eBPF backend's real capture and filter programs for tcx load here. */
+    tcxCapture: FeatureResult;
   };
 }
 
@@ -66,6 +72,33 @@ function bpfFeature(r: NativeFeature, what: string, okText: string): FeatureResu
   return { ok: false, reason: why, errno: r.errno };
 }
 
+/**
+ * Whether the capture programs of one attach mode load: only tried once what they need
+ * works, since a program the kernel cannot even be asked to load teaches nothing.
+ */
+function captureFeature(mode: 'socket' | 'tcx', needs: FeatureResult[]): FeatureResult {
+  const missing = needs.find((f) => !f.ok);
+  if (missing) return { ok: false, reason: `not tried: ${missing.reason}`, errno: missing.errno };
+  const r: ProgramCheck = native().probeCapturePrograms(mode);
+  if (r.ok) return { ok: true, reason: `the kernel's verifier accepts the ${mode} capture programs`, errno: 0 };
+  const said = r.log ? verifierVerdict(r.log) : '';
+  return {
+    ok: false,
+    errno: r.errno,
+    reason:
+      `the kernel refused the ${mode} capture program${r.program ? ` ${r.program}` : ''} ` +
+      `(${errnoName(r.errno)})${said ? `: ${said}` : `: ${r.message}`}`,
+    ...(r.log ? { log: r.log } : {}),
+  };
+}
+
+/** The verifier's complaint: the last line of its log that is not a statistic. */
+export function verifierVerdict(log: string): string {
+  const lines = log.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const said = lines.filter((l) => !/^(processed \d+ insns|verification time|stack depth|-- END PROG LOAD LOG --|libbpf:)/.test(l));
+  return said.at(-1) ?? lines.at(-1) ?? '';
+}
+
 function interpret(raw: NativeProbe): ProbeReport {
   const caps = raw.capabilities as Record<Capability, boolean>;
   const packetSocket: FeatureResult = raw.packetSocket.ok
@@ -94,20 +127,24 @@ function interpret(raw: NativeProbe): ProbeReport {
   } else {
     uprobe = { ok: true, reason: 'uprobe PMU present and CAP_SYS_ADMIN held', errno: 0 };
   }
+  const bpf = bpfFeature(raw.bpf, 'loading a BPF program', 'loaded a socket-filter program');
+  const ringBuffer = bpfFeature(raw.ringBuffer, 'creating a BPF ring buffer map', 'created a ring buffer map');
+  const tcProgram = bpfFeature(raw.tcProgram, 'loading a TC (sched_cls) program', 'loaded a TC program');
+  const tcx: FeatureResult = raw.tcx.ok
+    ? { ok: true, reason: 'the kernel has tcx attach points', errno: 0 }
+    : {
+        ok: false,
+        errno: raw.tcx.errno,
+        reason: `no tcx attach points (${errnoName(raw.tcx.errno)}): tcx needs Linux 6.6 or later`,
+      };
   return {
     kernelRelease: raw.kernelRelease,
     capabilities: caps,
     features: {
-      bpf: bpfFeature(raw.bpf, 'loading a BPF program', 'loaded a socket-filter program'),
-      ringBuffer: bpfFeature(raw.ringBuffer, 'creating a BPF ring buffer map', 'created a ring buffer map'),
-      tcProgram: bpfFeature(raw.tcProgram, 'loading a TC (sched_cls) program', 'loaded a TC program'),
-      tcx: raw.tcx.ok
-        ? { ok: true, reason: 'the kernel has tcx attach points', errno: 0 }
-        : {
-            ok: false,
-            errno: raw.tcx.errno,
-            reason: `no tcx attach points (${errnoName(raw.tcx.errno)}): tcx needs Linux 6.6 or later`,
-          },
+      bpf,
+      ringBuffer,
+      tcProgram,
+      tcx,
       packetSocket,
       uprobe,
       btf: raw.btf.ok
@@ -120,6 +157,8 @@ function interpret(raw: NativeProbe): ProbeReport {
                 ? 'no kernel BTF (/sys/kernel/btf/vmlinux missing): kernel without CONFIG_DEBUG_INFO_BTF'
                 : `kernel BTF unreadable (${errnoName(raw.btf.errno)})`,
           },
+      socketCapture: captureFeature('socket', [bpf, ringBuffer]),
+      tcxCapture: captureFeature('tcx', [tcProgram, ringBuffer, tcx]),
     },
   };
 }
@@ -129,7 +168,17 @@ function unavailable(reason: string): ProbeReport {
   return {
     kernelRelease: os.release(),
     capabilities: { CAP_BPF: false, CAP_PERFMON: false, CAP_SYS_ADMIN: false, CAP_NET_ADMIN: false, CAP_NET_RAW: false },
-    features: { bpf: no, ringBuffer: no, tcProgram: no, tcx: no, packetSocket: no, uprobe: no, btf: no },
+    features: {
+      bpf: no,
+      ringBuffer: no,
+      tcProgram: no,
+      tcx: no,
+      packetSocket: no,
+      uprobe: no,
+      btf: no,
+      socketCapture: no,
+      tcxCapture: no,
+    },
   };
 }
 

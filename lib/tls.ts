@@ -4,7 +4,7 @@
  */
 import { InvalidOptionError, TlsUnavailableError } from './errors';
 import type { ProbeReport } from './probe';
-import { readiness, type BackendName } from './selection';
+import type { Selection } from './selection';
 
 export interface TlsOptions {
   /** 'auto' (default): capture TLS where possible, else say why; 'required': fail instead. */
@@ -42,21 +42,21 @@ export function tlsMode(value: unknown): TlsMode {
 }
 
 /**
- * Whether TLS capture can run beside the chosen backend, and why; 'required' turns
- * "cannot" into an error. `active: true` here means "will be attempted".
+ * Whether TLS capture can run beside the backend that is capturing, and why;
+ * 'required' turns "cannot" into an error. `active: true` here means "will be
+ * attempted". Called after the backend started: it reads the choice, never makes it.
  */
-export function decideTls(mode: TlsMode, backend: BackendName, report: ProbeReport): TlsState {
+export function decideTls(mode: TlsMode, selection: Selection, report: ProbeReport): TlsState {
   if (mode === 'off') return { active: false, reason: 'TLS capture was not requested' };
   let why: string;
-  if (backend === 'ebpf') {
+  if (selection.backend === 'ebpf') {
     const uprobe = report.features.uprobe;
     if (uprobe.ok) return { active: true, reason: `uprobes can be attached (${uprobe.reason})` };
     why = `uprobes cannot be attached here: ${uprobe.reason}`;
   } else {
-    const ebpf = readiness(report, 'ebpf');
-    why =
-      'TLS capture runs only on the eBPF backend, and packets are captured by raw-socket ' +
-      (ebpf.ok ? "because it was requested" : `(${ebpf.reason}; uprobes: ${report.features.uprobe.reason})`);
+    // The last word on eBPF says why packets go through raw-socket instead.
+    const whyNotEbpf = selection.reasons.filter((r) => r.startsWith('ebpf')).at(-1) ?? selection.reasons[0];
+    why = `TLS capture runs only on the eBPF backend, and packets are captured by raw-socket (${whyNotEbpf})`;
   }
   if (mode === 'required') throw new TlsUnavailableError(`tls: 'required' cannot be met: ${why}`);
   return { active: false, reason: why };

@@ -1,5 +1,6 @@
 #include <napi.h>
 
+#include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
   exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
+  exports.Set("probeCapturePrograms", Napi::Function::New<tapwire::ProbeCapturePrograms>(env, "probeCapturePrograms"));
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));

@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { openCapturer, ClosedError } = require('..');
-const { requirePrivileges } = require('./helpers/privileged');
+const { requireVariant } = require('./helpers/privileged');
 const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { startTcpdump } = require('./helpers/tools');
 const { captureWhile, rxPackets } = require('./helpers/capture');
@@ -26,7 +26,7 @@ for (const variant of VARIANTS) {
     let link;
 
     before(async function () {
-      requirePrivileges(this, ['python3', 'tcpdump', 'ip']);
+      await requireVariant(this, variant, ['python3', 'tcpdump', 'ip']);
       link = await createLinkWithSink(PORT);
     });
 

@@ -7,7 +7,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { openCapturer } = require('..');
-const { requirePrivileges } = require('./helpers/privileged');
+const { requirePrivileges, requireVariant } = require('./helpers/privileged');
 const { createLink, removeLink } = require('./helpers/netns');
 const { runChildUntilReady } = require('./helpers/hosts');
 
@@ -51,8 +51,8 @@ function promiscuous(iface) {
 describe('kernel state after close and after SIGKILL', function () {
   let link;
 
-  before(function () {
-    requirePrivileges(this, ['bpftool', 'tc', 'ip', 'capsh']);
+  before(async function () {
+    await requirePrivileges(this, ['bpftool', 'tc', 'ip', 'capsh']);
     link = createLink();
   });
 
@@ -62,6 +62,7 @@ describe('kernel state after close and after SIGKILL', function () {
 
   for (const attach of ['tcx', 'socket']) {
     it(`eBPF (${attach}): close() removes every program and link`, async function () {
+      await requireVariant(this, { backend: 'ebpf', attach });
       const qdiscBefore = qdiscs(link.outer);
       const before = kernelObjects();
       const cap = await openCapturer({ backend: 'ebpf', attach, interfaces: [link.outer], filter: 'udp', promiscuous: true });
@@ -76,6 +77,7 @@ describe('kernel state after close and after SIGKILL', function () {
     });
 
     it(`eBPF (${attach}): SIGKILL of the capturing process leaves nothing behind`, async function () {
+      await requireVariant(this, { backend: 'ebpf', attach });
       const qdiscBefore = qdiscs(link.outer);
       const before = kernelObjects();
       const child = await runChildUntilReady({ backend: 'ebpf', attach, interfaces: [link.outer], promiscuous: true, count: 1e9, timeout: 60000 });

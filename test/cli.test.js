@@ -157,7 +157,7 @@ describe('tapwire command line', function () {
     const PORT = 5201;
 
     before(async function () {
-      requirePrivileges(this, ['python3', 'ip', 'tcpdump', 'tshark', 'capinfos', 'script']);
+      await requirePrivileges(this, ['python3', 'ip', 'tcpdump', 'tshark', 'capinfos', 'script']);
       link = await createLinkWithSink(PORT);
     });
 

@@ -2,8 +2,10 @@
 // The rule the product exists for, on real kernels: hosts without eBPF get the
 // raw-socket backend whatever TLS says, and capture every packet; only
 // tls: 'required' is refused, with ERR_TLS_UNAVAILABLE naming the probe result.
-// Hosts with the minimum capability sets for eBPF get it, with the attach they allow.
+// Hosts with the minimum capability sets for eBPF get it, with the attach they allow;
+// a host whose kernel refuses the eBPF programs when a capture opens gets raw-socket.
 const assert = require('node:assert/strict');
+const { probe } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { createLinkWithSink, sendFromPeer } = require('./helpers/netns');
 const { runChild } = require('./helpers/hosts');
@@ -15,9 +17,11 @@ const ENOSYS = 38;
 
 describe('hosts with and without eBPF (real kernel, reduced process)', function () {
   let link;
+  let kernel;
 
   before(async function () {
-    requirePrivileges(this, ['python3', 'ip', 'capsh', 'cc']);
+    await requirePrivileges(this, ['python3', 'ip', 'capsh', 'cc']);
+    kernel = (await probe()).features;
     link = await createLinkWithSink(PORT);
   });
 
@@ -25,34 +29,58 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
     link?.close();
   });
 
-  // tls: whether TLS capture can run there (uprobes need CAP_SYS_ADMIN on this kernel).
+  // tls: whether TLS capture can run there (uprobes need CAP_SYS_ADMIN). `expected` may
+  // depend on what this kernel has (the root probe): tcx exists from Linux 6.6.
   const cells = [
     { host: 'eBPF-capable (root)', bpfErrno: 0, expected: 'ebpf', tlsOn: true },
-    { host: 'CAP_BPF + CAP_NET_ADMIN only', bpfErrno: 0, expected: 'ebpf', attach: 'tcx', tlsOn: false },
+    {
+      host: 'CAP_BPF + CAP_NET_ADMIN only',
+      bpfErrno: 0,
+      expected: (k) => (k.tcx.ok ? 'ebpf' : 'ERR_NO_BACKEND'),
+      attach: 'tcx',
+      tlsOn: false,
+    },
     { host: 'CAP_BPF + CAP_NET_RAW only', bpfErrno: 0, expected: 'ebpf', attach: 'socket', tlsOn: false },
     { host: 'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON', bpfErrno: EPERM, expected: 'raw-socket', tlsOn: false },
     { host: 'with bpf() ENOSYS (seccomp)', bpfErrno: ENOSYS, expected: 'raw-socket', tlsOn: false },
+    { host: 'eBPF programs load but may not attach (seccomp)', bpfErrno: 0, expected: 'raw-socket', tlsOn: false, fellBack: true },
   ];
 
-  for (const { host, bpfErrno, expected, attach, tlsOn } of cells) {
+  for (const cell of cells) {
+    const { host, bpfErrno, attach, tlsOn, fellBack } = cell;
     for (const tls of [false, 'auto', 'required']) {
       const refused = tls === 'required' && !tlsOn;
-      it(`${host}, tls ${JSON.stringify(tls)}: ${refused ? 'refused with ERR_TLS_UNAVAILABLE' : `${expected}, every packet`}`, async function () {
+      const title = typeof cell.expected === 'string' ? `${cell.expected}, every packet` : 'what this kernel allows, every packet';
+      it(`${host}, tls ${JSON.stringify(tls)}: ${refused ? 'refused with ERR_TLS_UNAVAILABLE' : title}`, async function () {
+        const expected = typeof cell.expected === 'string' ? cell.expected : cell.expected(kernel);
         let sent = 0;
         const messages = await runChild(host, { interfaces: [link.outer], filter: `udp port ${PORT}`, tls, count: COUNT }, async () => {
           sent = await sendFromPeer(link, { port: PORT, count: COUNT, size: 64 });
         });
         const report = (messages.ready ?? messages.error).probe;
         assert.equal(report.features.bpf.errno, bpfErrno, `probe saw bpf() errno ${report.features.bpf.errno}`);
+        if (expected.startsWith('ERR_')) {
+          // Selection comes first: no TLS value changes what it says.
+          assert.equal(messages.error?.code, expected, JSON.stringify(messages));
+          return;
+        }
         if (refused) {
           assert.equal(messages.error?.code, 'ERR_TLS_UNAVAILABLE', JSON.stringify(messages));
           if (bpfErrno) assert.match(messages.error.message, bpfErrno === ENOSYS ? /ENOSYS/ : /EPERM/);
+          else if (fellBack) assert.match(messages.error.message, /could not start.*SO_ATTACH_BPF/);
           else assert.match(messages.error.message, /uprobes/);
           return;
         }
         assert.ok(messages.ready, JSON.stringify(messages.error));
         assert.equal(messages.ready.backend, expected);
         if (attach) assert.equal(messages.ready.selection.attach, attach);
+        if (fellBack) {
+          // The probe passed; opening found out, and said so for every attempt.
+          assert.equal(report.features.socketCapture.ok, true);
+          const reasons = messages.ready.selection.reasons.join('\n');
+          if (kernel.tcx.ok) assert.match(reasons, /ebpf \(tcx\) could not start, so ebpf \(socket\) is tried: .*BPF_LINK_CREATE/);
+          assert.match(reasons, /ebpf \(socket\) could not start, so raw-socket is tried: .*SO_ATTACH_BPF/);
+        }
         assert.equal(messages.ready.selection.tls.active, tls !== false && tlsOn, messages.ready.selection.tls.reason);
         if (tls === 'auto' && !tlsOn) assert.match(messages.ready.selection.tls.reason, expected === 'ebpf' ? /uprobes/ : /eBPF backend/);
         assert.equal(sent, COUNT);
@@ -61,6 +89,13 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
       });
     }
   }
+
+  it("eBPF programs load but may not attach, backend 'ebpf': the kernel's refusal, never raw-socket", async function () {
+    const messages = await runChild('eBPF programs load but may not attach (seccomp)', { interfaces: [link.outer], backend: 'ebpf', count: 1 }, () => {});
+    assert.equal(messages.ready, undefined, 'a forced backend does not fall back');
+    assert.equal(messages.error?.code, 'ERR_SYSTEM', JSON.stringify(messages));
+    assert.match(messages.error.message, /SO_ATTACH_BPF.*Invalid argument/);
+  });
 
   it('without CAP_NET_RAW nor BPF capabilities: ERR_NO_BACKEND naming both', async function () {
     const messages = await runChild('without CAP_NET_RAW nor BPF', { interfaces: [link.outer], count: 1 }, () => {});

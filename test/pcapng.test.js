@@ -43,7 +43,7 @@ describe('capture files written from live captures', function () {
   let dir;
 
   before(async function () {
-    requirePrivileges(this, ['python3', 'ip', 'tshark', 'tcpdump', 'capinfos']);
+    await requirePrivileges(this, ['python3', 'ip', 'tshark', 'tcpdump', 'capinfos']);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-files-'));
     link = await createLinkWithSink(PORT);
   });

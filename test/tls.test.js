@@ -35,7 +35,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   let reading;
 
   before(async function () {
-    requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark']);
+    await requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark']);
     cert = certificate();
     sPort = 20000 + (process.pid % 20000);
     sServer = await startServer('openssl', ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);

@@ -28,7 +28,7 @@ export async function probeCommand(argv: readonly string[]): Promise<number> {
     failure = err;
   }
   const tls: TlsState = selection
-    ? decideTls('auto', selection.backend, report)
+    ? decideTls('auto', selection, report)
     : { active: false, reason: 'no capture backend can run here, so neither can TLS capture' };
 
   if (last(parsed, 'json') !== undefined) {

@@ -17,57 +17,17 @@
 #include "../common/options.h"
 #include "bpf/capture.h"
 #include "capture.skel.h"
-#include "filter_program.h"
+#include "capture_programs.h"
 #include "libbpf_log.h"
 
 namespace tapwire {
 
 namespace {
 
-// Linux 6.6 uapi, newer than the build headers.
-constexpr int kTcxIngress = 46;
-constexpr int kTcxEgress = 47;
-constexpr int kTcxNext = -1;
 // Ring space handed over per batch: about what a TPACKET_V3 block holds.
 constexpr size_t kBatchRingBytes = 2 << 20;
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
 constexpr int kMaxBusyWaits = 10000;
-
-
-Napi::Error LoadError(Napi::Env env, const char* what, int err) {
-  Napi::Error e = SystemError(env, what, err);
-  std::string log = LibbpfLogTail();
-  if (!log.empty()) e.Set("log", Napi::String::New(env, log));
-  return e;
-}
-
-std::vector<struct bpf_insn> Translate(Napi::Env env, const Napi::Buffer<uint8_t>& classic,
-                                       const FilterProgramSpec& spec) {
-  try {
-    return TranslateFilter(reinterpret_cast<const struct sock_filter*>(classic.Data()),
-                           classic.Length() / sizeof(struct sock_filter), spec);
-  } catch (const FilterTranslationError& e) {
-    throw PlainError(env, e.what(), "EFILTER");
-  }
-}
-
-int LoadProgram(Napi::Env env, bpf_prog_type type, const std::vector<struct bpf_insn>& insns) {
-  static char verifierLog[64 * 1024];
-  LIBBPF_OPTS(bpf_prog_load_opts, opts);
-  int fd = bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts);
-  if (fd >= 0) return fd;
-  int err = errno;
-  // Load again with the verifier's log, only to explain the failure.
-  opts.log_buf = verifierLog;
-  opts.log_size = sizeof(verifierLog);
-  opts.log_level = 1;
-  verifierLog[0] = 0;
-  int again = bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts);
-  if (again >= 0) return again;
-  Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the filter program", err);
-  e.Set("log", Napi::String::New(env, verifierLog));
-  throw e;
-}
 
 }  // namespace
 
@@ -104,26 +64,12 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   uint32_t ringSize = UintOption(options, "ringSize");
   batchBytes_ = ringSize / 4 < kBatchRingBytes ? ringSize / 4 : kBatchRingBytes;
 
-  ClearLibbpfLog();
-  skel_ = capture::open();
-  if (!skel_) throw LoadError(env, "bpf_object__open (capture)", errno);
-  if (int err = bpf_map__set_max_entries(skel_->maps.tw_records, ringSize)) throw LoadError(env, "bpf_map__set_max_entries", -err);
-  skel_->rodata->wakeup_bytes = UintOption(options, "wakeupBytes");
-  // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
-  // filters do not.
-  bpf_program__set_autoload(skel_->progs.tw_tc_copy, tcx_);
-  bpf_program__set_autoload(skel_->progs.tw_tc_reject, tcx_);
-  bpf_program__set_autoload(skel_->progs.tw_sock_copy, !tcx_);
-  bpf_program__set_autoload(skel_->progs.tw_sock_reject, !tcx_);
-  if (int err = capture::load(skel_)) throw LoadError(env, "bpf(BPF_PROG_LOAD) of the capture programs", -err);
-
+  CaptureProgramsSpec spec;
+  spec.tcx = tcx_;
+  spec.ringSize = ringSize;
+  spec.wakeupBytes = UintOption(options, "wakeupBytes");
+  skel_ = LoadCapturePrograms(env, spec);
   slotsFd_ = bpf_map__fd(tcx_ ? skel_->maps.tw_tc_slots : skel_->maps.tw_sock_slots);
-  int copyFd = bpf_program__fd(tcx_ ? skel_->progs.tw_tc_copy : skel_->progs.tw_sock_copy);
-  int rejectFd = bpf_program__fd(tcx_ ? skel_->progs.tw_tc_reject : skel_->progs.tw_sock_reject);
-  uint32_t copySlot = TAPWIRE_SLOT_COPY, rejectSlot = TAPWIRE_SLOT_REJECT;
-  if (bpf_map_update_elem(slotsFd_, &copySlot, &copyFd, BPF_ANY) != 0 ||
-      bpf_map_update_elem(slotsFd_, &rejectSlot, &rejectFd, BPF_ANY) != 0)
-    throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
 
   if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_records), ringSize)) throw SystemError(env, "mapping the ring buffer", err);
   delivery_->Watch(ring_.wakeups());
@@ -160,20 +106,24 @@ int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& class
   FilterProgramSpec spec;
   spec.slotsFd = slotsFd_;
   spec.direction = direction;
-  spec.fallback = tcx_ ? kTcxNext : 0;
+  spec.fallback = tcx_ ? TAPWIRE_TCX_NEXT : 0;
   bpf_prog_type type = tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER;
+  const auto* code = reinterpret_cast<const struct sock_filter*>(classic.Data());
+  size_t count = classic.Length() / sizeof(struct sock_filter);
   int fd = -1;
   if (tcx_) {
     // Direct packet reads need variable pointer arithmetic, which the verifier allows
     // only with CAP_PERFMON (or CAP_SYS_ADMIN): without it, every read goes through
     // the helper.
     spec.directLoads = true;
-    std::vector<struct bpf_insn> direct = Translate(env, classic, spec);
-    LIBBPF_OPTS(bpf_prog_load_opts, opts);
-    fd = bpf_prog_load(type, "tw_filter", "GPL", direct.data(), direct.size(), &opts);
+    try {
+      fd = LoadFilterProgram(env, type, code, count, spec);
+    } catch (const Napi::Error&) {
+      fd = -1;
+    }
     spec.directLoads = false;
   }
-  if (fd < 0) fd = LoadProgram(env, type, Translate(env, classic, spec));
+  if (fd < 0) fd = LoadFilterProgram(env, type, code, count, spec);
   filterFds_[key] = fd;
   return fd;
 }
@@ -182,7 +132,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
   if (tcx_) {
     for (int direction : {0, 1}) {
       int prog = FilterProgram(env, classic, direction);
-      int link = bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? kTcxEgress : kTcxIngress), nullptr);
+      int link = bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? TAPWIRE_TCX_EGRESS : TAPWIRE_TCX_INGRESS), nullptr);
       if (link < 0) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
       attachments_.push_back(link);
     }
@@ -311,10 +261,13 @@ Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Buffer<uint8_t> classic = info[0].As<Napi::Buffer<uint8_t>>();
   Napi::Array packets = info[1].As<Napi::Array>();
+  std::string form = info[2].As<Napi::String>();
   FilterProgramSpec spec;
   spec.ending = FilterProgramSpec::Ending::kVerdict;
-  spec.directLoads = info[2].ToBoolean();
-  int fd = LoadProgram(env, BPF_PROG_TYPE_SCHED_CLS, Translate(env, classic, spec));
+  spec.directLoads = form == "tc-direct";
+  bpf_prog_type type = form == "socket" ? BPF_PROG_TYPE_SOCKET_FILTER : BPF_PROG_TYPE_SCHED_CLS;
+  int fd = LoadFilterProgram(env, type, reinterpret_cast<const struct sock_filter*>(classic.Data()),
+                             classic.Length() / sizeof(struct sock_filter), spec);
   Napi::Array verdicts = Napi::Array::New(env, packets.Length());
   for (uint32_t i = 0; i < packets.Length(); i++) {
     Napi::Buffer<uint8_t> pkt = packets.Get(i).As<Napi::Buffer<uint8_t>>();

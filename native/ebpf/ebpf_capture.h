@@ -57,9 +57,10 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
   uint64_t userDrops_ = 0;
 };
 
-// filterVerdicts(classicProgram, packets[], directLoads) → snap lengths (0 = rejected), from the
+// filterVerdicts(classicProgram, packets[], form) → snap lengths (0 = rejected), from the
 // translated program run by the kernel with BPF_PROG_TEST_RUN; null for a packet the
-// kernel will not build a test skb from.
+// kernel will not build a test skb from. form: 'tc-direct' (direct packet reads, as
+// at tcx), 'tc' (helper reads) or 'socket' (a socket filter, as on a packet socket).
 Napi::Value FilterVerdicts(const Napi::CallbackInfo& info);
 
 }  // namespace tapwire

@@ -11,12 +11,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../ebpf/bpf/capture.h"
+
 namespace tapwire {
 
 namespace {
 
-// Newer than Debian 12's uapi headers (Linux 6.6).
-constexpr unsigned kTcxIngress = 46;
 constexpr int kLoopbackIfindex = 1;
 
 long Bpf(int cmd, union bpf_attr* attr) {
@@ -65,7 +65,7 @@ Napi::Object QueryTcx(Napi::Env env) {
   union bpf_attr attr;
   memset(&attr, 0, sizeof(attr));
   attr.query.target_fd = kLoopbackIfindex;
-  attr.query.attach_type = kTcxIngress;
+  attr.query.attach_type = TAPWIRE_TCX_INGRESS;
   long rc = Bpf(BPF_PROG_QUERY, &attr);
   return Result(env, rc == 0, errno);
 }

@@ -10,6 +10,7 @@
 
 #include "../common/errors.h"
 #include "../common/options.h"
+#include "../common/verifier_log.h"
 #include "../ebpf/libbpf_log.h"
 #include "bpf/tls.h"
 #include "tls.skel.h"
@@ -35,6 +36,7 @@ Napi::Function TlsCapture::Init(Napi::Env env) {
 }
 
 // new TlsCapture({ ringSize, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
+// creates the maps; attach() then loads the programs once per file they hook.
 TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCapture>(info) {
   Napi::Env env = info.Env();
   Napi::Object options = info[0].As<Napi::Object>();
@@ -45,15 +47,13 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
   try {
     uint32_t ringSize = UintOption(options, "ringSize");
     if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
-    skel_->rodata->self_tgid = UintOption(options, "selfTgid");
-    skel_->rodata->wakeup_bytes = ringSize / 8;
+    selfTgid_ = UintOption(options, "selfTgid");
+    wakeupBytes_ = ringSize / 8;
     Napi::Value pids = options.Get("pids");
-    skel_->rodata->only_listed_pids = pids.IsArray();
-    if (int err = tls::load(skel_)) {
-      Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS programs", -err);
-      e.Set("log", Napi::String::New(env, LibbpfLogTail()));
-      throw e;
-    }
+    onlyListedPids_ = pids.IsArray();
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
+    if (int err = tls::load(skel_)) throw SystemError(env, "bpf(BPF_MAP_CREATE) of the TLS maps", -err);
     if (pids.IsArray()) {
       Napi::Array list = pids.As<Napi::Array>();
       uint8_t yes = 1;
@@ -74,26 +74,64 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
 
 TlsCapture::~TlsCapture() { Release(); }
 
-// attach(path, flavor) → the functions hooked in that file (entry and return each).
-// A function the file does not export is skipped: OpenSSL 1.1.0 has no _ex forms.
+// The programs for one file, its index and OpenSSL flavor set before load, sharing the
+// maps of skel_. One load per file replaces an attach cookie, which Linux 5.10 lacks.
+struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) {
+  struct tls* programs = tls::open();
+  if (!programs) throw SystemError(env, "bpf_object__open (tls)", errno);
+  hooked_.push_back(programs);
+  programs->rodata->self_tgid = selfTgid_;
+  programs->rodata->only_listed_pids = onlyListedPids_;
+  programs->rodata->wakeup_bytes = wakeupBytes_;
+  programs->rodata->target = uint16_t(index);
+  programs->rodata->flavor = uint8_t(flavor);
+  struct {
+    struct bpf_map* mine;
+    struct bpf_map* shared;
+  } maps[] = {
+      {programs->maps.tw_tls_calls, skel_->maps.tw_tls_calls},
+      {programs->maps.tw_tls_pids, skel_->maps.tw_tls_pids},
+      {programs->maps.tw_tls_events, skel_->maps.tw_tls_events},
+      {programs->maps.tw_tls_returning, skel_->maps.tw_tls_returning},
+      {programs->maps.tw_tls_counters, skel_->maps.tw_tls_counters},
+  };
+  for (auto& m : maps) {
+    if (int err = bpf_map__reuse_fd(m.mine, bpf_map__fd(m.shared))) throw SystemError(env, "bpf_map__reuse_fd", -err);
+  }
+  VerifierLog log;
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, programs->obj) log.Catch(prog);
+  ClearLibbpfLog();
+  if (int err = tls::load(programs)) {
+    Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS programs", -err);
+    std::string reason = log.Reason();
+    e.Set("log", Napi::String::New(env, reason.empty() ? LibbpfLogTail() : reason));
+    throw e;
+  }
+  return programs;
+}
+
+// attach(path, index, flavor) → the functions hooked in that file (entry and return
+// each). A function the file does not export is skipped: OpenSSL 1.1.0 has no _ex forms.
 Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!skel_) throw PlainError(env, "the TLS capture is closed", "ECLOSED");
   std::string path = info[0].As<Napi::String>();
-  uint64_t flavor = info[1].As<Napi::Number>().Uint32Value();
+  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value());
   struct {
     const char* name;
     struct bpf_program* entry;
   } hooks[] = {
-      {"SSL_write", skel_->progs.tw_ssl_write},
-      {"SSL_write_ex", skel_->progs.tw_ssl_write_ex},
-      {"SSL_read", skel_->progs.tw_ssl_read},
-      {"SSL_read_ex", skel_->progs.tw_ssl_read_ex},
+      {"SSL_write", programs->progs.tw_ssl_write},
+      {"SSL_write_ex", programs->progs.tw_ssl_write_ex},
+      {"SSL_read", programs->progs.tw_ssl_read},
+      {"SSL_read_ex", programs->progs.tw_ssl_read_ex},
   };
   Napi::Array attached = Napi::Array::New(env);
   for (auto& hook : hooks) {
     for (bool retprobe : {false, true}) {
-      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = flavor, .retprobe = retprobe, .func_name = hook.name);
-      struct bpf_program* prog = retprobe ? skel_->progs.tw_ssl_return : hook.entry;
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = hook.name);
+      struct bpf_program* prog = retprobe ? programs->progs.tw_ssl_return : hook.entry;
       struct bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts);
       if (!link) {
         int err = errno;
@@ -195,6 +233,8 @@ void TlsCapture::Release() {
   links_.clear();
   if (delivery_) delivery_->Close();
   ring_.Unmap();
+  for (struct tls* programs : hooked_) tls::destroy(programs);
+  hooked_.clear();
   if (skel_) tls::destroy(skel_);
   skel_ = nullptr;
 }

@@ -30,10 +30,15 @@ class TlsCapture : public Napi::ObjectWrap<TlsCapture> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
+  struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor);
   static void DrainRing(void* self);
   void Release();
 
-  struct tls* skel_ = nullptr;
+  struct tls* skel_ = nullptr;      // the maps every file's programs share
+  std::vector<struct tls*> hooked_;  // programs loaded for one file each
+  uint32_t selfTgid_ = 0;
+  bool onlyListedPids_ = false;
+  uint64_t wakeupBytes_ = 0;
   std::vector<struct bpf_link*> links_;
   RingReader ring_;
   std::unique_ptr<Delivery> delivery_;

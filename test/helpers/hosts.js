@@ -1,21 +1,22 @@
 'use strict';
 // Hosts without eBPF, made from the real kernel: the same process run without the
-// BPF capabilities (capsh), or with bpf() failing ENOSYS (seccomp, helpers/no-bpf.c).
+// BPF capabilities (capsh), with bpf() failing ENOSYS, or with eBPF attachment refused
+// after the probe passed (seccomp, helpers/seccomp-host.c).
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 
-let noBpfBinary;
+let seccompBinary;
 
-function noBpf() {
-  if (!noBpfBinary) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-no-bpf-'));
-    noBpfBinary = path.join(dir, 'no-bpf');
-    execFileSync('cc', ['-O2', '-o', noBpfBinary, path.join(__dirname, 'no-bpf.c')]);
+function seccompHost() {
+  if (!seccompBinary) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-seccomp-'));
+    seccompBinary = path.join(dir, 'seccomp-host');
+    execFileSync('cc', ['-O2', '-o', seccompBinary, path.join(__dirname, 'seccomp-host.c')]);
   }
-  return noBpfBinary;
+  return seccompBinary;
 }
 
 const CHILD = path.join(__dirname, '..', 'fixtures', 'capture-child.js');
@@ -29,7 +30,8 @@ function capsh(drop) {
 const HOSTS = {
   'eBPF-capable (root)': () => [process.execPath, CHILD],
   'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => capsh('cap_sys_admin,cap_bpf,cap_perfmon'),
-  'with bpf() ENOSYS (seccomp)': () => [noBpf(), process.execPath, CHILD],
+  'with bpf() ENOSYS (seccomp)': () => [seccompHost(), 'no-bpf', process.execPath, CHILD],
+  'eBPF programs load but may not attach (seccomp)': () => [seccompHost(), 'no-ebpf-attach', process.execPath, CHILD],
   'without CAP_NET_RAW': () => capsh('cap_net_raw'),
   'without CAP_NET_RAW nor BPF': () => capsh('cap_net_raw,cap_sys_admin,cap_bpf,cap_perfmon'),
   'CAP_BPF + CAP_NET_ADMIN only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_raw'),

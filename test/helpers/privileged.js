@@ -1,7 +1,12 @@
 'use strict';
-// Privileged tests need root and real tools. Outside CI they skip with the reason;
-// under CI=true they fail, so a green CI run means the kernel paths really ran.
+// Privileged tests ask the probe what this process may do, not who it is. Outside CI a
+// test that lacks it skips with the reason; under CI=true it fails, so a green CI run
+// means the kernel paths really ran. A kernel that lacks a feature (the probe says so)
+// skips a test of it anywhere, with the probe's reason.
 const { execFileSync } = require('node:child_process');
+const { probe } = require('../..');
+
+const EINVAL = 22;
 
 function missing(tools) {
   return tools.filter((t) => {
@@ -21,13 +26,32 @@ function skipOrFail(ctx, reasons) {
   ctx.skip(why);
 }
 
-/** Call from a mocha `before`/`it` with `this`; skips or fails when the test cannot run. */
-function requirePrivileges(ctx, tools = []) {
+/**
+ * Call from a mocha `before`/`it` with `this`: skips or fails unless this process holds
+ * what tests that make network namespaces and open captures need (CAP_SYS_ADMIN and
+ * CAP_NET_ADMIN for namespaces and links, CAP_NET_RAW for packet sockets) and `tools`.
+ */
+async function requirePrivileges(ctx, tools = []) {
+  const report = await probe();
   const reasons = [];
-  if (process.getuid() !== 0) reasons.push('needs root (network namespaces, packet sockets)');
+  const lacking = ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_NET_RAW'].filter((c) => !report.capabilities[c]);
+  if (lacking.length) reasons.push(`needs ${lacking.join(', ')} (network namespaces, packet sockets): run as root`);
   const absent = missing(tools);
   if (absent.length) reasons.push(`needs ${absent.join(', ')} installed`);
   skipOrFail(ctx, reasons);
+}
+
+/**
+ * As requirePrivileges, for a test of one backend variant ({ backend, attach }): a tcx
+ * test skips where the kernel has no tcx (before Linux 6.6). Where the probe found the
+ * kernel's side present, the test runs, and fails if tapwire cannot use it.
+ */
+async function requireVariant(ctx, variant, tools = []) {
+  await requirePrivileges(ctx, tools);
+  const { tcx } = (await probe()).features;
+  if (variant.backend === 'ebpf' && variant.attach === 'tcx' && !tcx.ok && tcx.errno === EINVAL) {
+    ctx.skip(`the kernel lacks it: ${tcx.reason}`);
+  }
 }
 
 /** For tests that need only tools (tshark reading a file), not root. */
@@ -36,4 +60,4 @@ function requireTools(ctx, tools) {
   skipOrFail(ctx, absent.length ? [`needs ${absent.join(', ')} installed`] : []);
 }
 
-module.exports = { requirePrivileges, requireTools };
+module.exports = { requirePrivileges, requireVariant, requireTools };

@@ -5,28 +5,17 @@
  */
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, PluginHost } from '../../backend';
-import { BackendUnavailableError, BadFilterError, fromNative, TapwireError } from '../../errors';
+import { BadFilterError, fromNative, ProgramRejectedError, TapwireError } from '../../errors';
 import { filterForInterface } from '../../filter';
 import { hostInterfaces, resolveInterface, type Interface } from '../../interfaces';
 import { linkOf } from '../../link';
 import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
-import type { ProbeReport } from '../../probe';
-import { attachBlocker, attachModes, type AttachMode } from '../../selection';
+import { errnoName, verifierVerdict } from '../../probe';
+import type { AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
-const EACCES = 13;
-const EINVAL = 22;
-
-function chooseAttach(options: ResolvedOptions, report: ProbeReport): AttachMode {
-  const modes = attachModes(report);
-  if (options.attach === 'auto') return modes[0]!;
-  if (!modes.includes(options.attach)) {
-    throw new BackendUnavailableError(`attach: '${options.attach}' cannot be used here: ${attachBlocker(report, options.attach)}`);
-  }
-  return options.attach;
-}
 
 function targets(options: ResolvedOptions): EbpfTarget[] {
   const target = (i: Interface): EbpfTarget => ({
@@ -43,14 +32,14 @@ function targets(options: ResolvedOptions): EbpfTarget[] {
 
 /** Native failures of the eBPF path, with what to do about them. */
 function openError(err: unknown, attach: AttachMode): TapwireError {
-  const e = err as Error & { errno?: number; log?: string; nativeCode?: string };
-  if (e.nativeCode === 'EFILTER') return new BadFilterError(`the filter cannot run in the kernel: ${e.message}`);
-  if (e.log && (e.errno === EACCES || e.errno === EINVAL)) {
-    const tail = e.log.trim().split('\n').slice(-6).join('\n');
-    return new TapwireError('ERR_SYSTEM', `the kernel's verifier rejected a capture program: ${e.message}\n${tail}`, {
-      errno: e.errno,
-      cause: err,
-    });
+  const e = err as Error & { errno?: number; log?: string; program?: string; nativeCode?: string };
+  if (e.nativeCode === 'EFILTER') return new BadFilterError(`the filter cannot run as eBPF: ${e.message}`, 'kernel');
+  if (e.log !== undefined) {
+    const program = e.program ?? 'a capture program';
+    return new ProgramRejectedError(
+      `the kernel refused ${program} (${errnoName(e.errno ?? 0)}): ${verifierVerdict(e.log)}\nverifier log (end):\n${e.log.trimEnd()}`,
+      { errno: e.errno, cause: err, program, log: e.log },
+    );
   }
   return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'tcx' ? 'CAP_BPF+CAP_NET_ADMIN' : 'CAP_BPF+CAP_NET_RAW');
 }
@@ -62,8 +51,8 @@ class EbpfBackend implements Backend {
   readonly #capture: EbpfCapture;
   #sink: BatchSink | undefined;
 
-  constructor(options: ResolvedOptions, report: ProbeReport) {
-    this.attach = chooseAttach(options, report);
+  constructor(options: ResolvedOptions, attach: AttachMode) {
+    this.attach = attach;
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringBufferSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
@@ -113,6 +102,6 @@ class EbpfBackend implements Backend {
   }
 }
 
-export function openEbpf(options: ResolvedOptions, report: ProbeReport): Backend {
-  return new EbpfBackend(options, report);
+export function openEbpf(options: ResolvedOptions, attach: AttachMode): Backend {
+  return new EbpfBackend(options, attach);
 }

@@ -95,10 +95,10 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         },
         (buffer) => this.#onRecords(buffer),
       );
-      // A target's index travels with its records (the attach cookie) to name it.
+      // A target's index travels with its records to name it.
       this.targets = findTargets(o.targets ?? []);
       let hooked = 0;
-      for (const [i, target] of this.targets.entries()) hooked += this.#native.attach(target.path, (i << 8) | target.flavor).length;
+      for (const [i, target] of this.targets.entries()) hooked += this.#native.attach(target.path, i, target.flavor).length;
       if (hooked === 0) throw new TapwireError('ERR_TLS_UNAVAILABLE', 'no OpenSSL library or binary with SSL_read/SSL_write was found');
       this.#native.resume();
     } catch (err) {

@@ -10,9 +10,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-// tcx verdict: let the next program (and the stack) have the packet, untouched.
-#define TCX_NEXT -1
-
 // Set by user space before load: records pending before readers are woken. Below it a
 // record is submitted without a wake-up and the reader's batch timer collects it, so
 // a busy link costs one wake-up per this many bytes rather than one per packet.
@@ -58,11 +55,18 @@ static __always_inline int emit(struct __sk_buff *skb, __u64 cap, __u32 directio
     return 0;
   }
   if (cap > room) cap = room;
-  if (cap == 0 || bpf_skb_load_bytes(skb, 0, r + 1, cap) != 0) {
+  // The helper needs a length of at least 1, and verifiers before 6.8 learn nothing
+  // from `cap != 0`: bounding cap - 1 from above proves 1 <= cap <= room to all of
+  // them (and sends cap == 0, which wraps, to the discard). The barrier keeps clang
+  // from folding the test back into `cap == 0`.
+  __u64 last = cap - 1;
+  asm volatile("" : "+r"(last));
+  if (last >= room || bpf_skb_load_bytes(skb, 0, r + 1, last + 1) != 0) {
     bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
     count(TAPWIRE_COUNTER_RING_DROPS);
     return 0;
   }
+  cap = last + 1;
   r->monotonic_ns = bpf_ktime_get_ns();
   r->ifindex = skb->ifindex;
   r->wire_len = skb->len;
@@ -96,13 +100,13 @@ static __always_inline int copy(struct __sk_buff *skb, __u32 snaplen, __u32 dire
 SEC("tc")
 int tw_tc_copy(struct __sk_buff *skb) {
   copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
-  return TCX_NEXT;
+  return TAPWIRE_TCX_NEXT;
 }
 
 SEC("tc")
 int tw_tc_reject(struct __sk_buff *skb) {
   count(TAPWIRE_COUNTER_FILTERED);
-  return TCX_NEXT;
+  return TAPWIRE_TCX_NEXT;
 }
 
 // Socket filters return how much of the packet to queue on the socket: nothing, since

@@ -24,6 +24,12 @@ enum tapwire_counter {
   TAPWIRE_COUNTER_COUNT = 2,
 };
 
+/* tcx (Linux 6.6+): the attach types, newer than some build hosts' uapi headers, and
+ * the verdict that hands the packet on untouched. */
+#define TAPWIRE_TCX_INGRESS 46
+#define TAPWIRE_TCX_EGRESS 47
+#define TAPWIRE_TCX_NEXT -1
+
 /* The smallest room a record reserves for packet bytes (user space sizes batches by it). */
 #define TAPWIRE_MIN_ROOM 96
 

@@ -15,6 +15,11 @@ const volatile __u32 self_tgid = 0;      // the capturing process: left out
 const volatile __u32 only_listed_pids = 0;
 // Records pending before the reader is woken; below it, its batch timer collects them.
 const volatile __u64 wakeup_bytes = 1 << 20;
+// The file these programs are attached to: one load per file, so no attach cookie is
+// needed (bpf_get_attach_cookie is Linux 5.15+). `target` names it to user space,
+// `flavor` says which OpenSSL struct layout finds the socket fd.
+const volatile __u16 target = 0;
+const volatile __u8 flavor = TAPWIRE_TLS_UNKNOWN;
 
 struct call {
   __u64 buf;
@@ -44,6 +49,22 @@ struct {
   __uint(max_entries, 1 << 24);
 } tw_tls_events SEC(".maps");
 
+// The call being copied at return, handed to copy_chunk() (one per CPU: a program runs
+// to its end on the CPU it started on).
+struct returning {
+  struct call c;
+  __u64 id;
+  __u64 ts;
+  __u64 len;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct returning);
+} tw_tls_returning SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, TAPWIRE_TLS_COUNTER_COUNT);
@@ -58,7 +79,7 @@ static __always_inline void add(__u32 which, __u64 n) {
 
 // The fd of a socket BIO, read from OpenSSL's private structs where the layout is known:
 // SSL.rbio, BIO.method and BIO.num. The BIO's method type confirms the guess.
-static __always_inline __s32 socket_fd(__u64 ssl, __u64 flavor) {
+static __always_inline __s32 socket_fd(__u64 ssl) {
   if (flavor == TAPWIRE_TLS_UNKNOWN) return -1;
   __u64 rbio = 0, method = 0;
   __s32 type = 0, num = -1;
@@ -77,10 +98,8 @@ static __always_inline int enter(void *ctx, __u64 ssl, __u64 buf, __u64 moved, _
   __u32 tgid = id >> 32;
   if (tgid == self_tgid) return 0;
   if (only_listed_pids && !bpf_map_lookup_elem(&tw_tls_pids, &tgid)) return 0;
-  __u64 cookie = bpf_get_attach_cookie(ctx);
   struct call c = {
-      .buf = buf, .moved = moved, .ssl = ssl, .fd = socket_fd(ssl, cookie & 0xff), .direction = direction,
-      .target = cookie >> 8,
+      .buf = buf, .moved = moved, .ssl = ssl, .fd = socket_fd(ssl), .direction = direction, .target = target,
   };
   bpf_map_update_elem(&tw_tls_calls, &id, &c, BPF_ANY);
   return 0;
@@ -106,18 +125,20 @@ int BPF_KPROBE(tw_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes
   return enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, 0);
 }
 
-static __always_inline int chunk(struct call *c, __u64 id, __u64 ts, __u64 len, __u64 off, const __u32 room) {
+static __always_inline int chunk(struct returning *call, __u64 off, const __u32 room) {
   struct tapwire_tls_record *r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r) + room, 0);
   if (!r) {
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return -1;
   }
+  struct call *c = &call->c;
+  __u64 len = call->len;
   __u64 n = len - off;
   if (n > room) n = room;
-  r->monotonic_ns = ts;
+  r->monotonic_ns = call->ts;
   r->ssl = c->ssl;
-  r->pid = id >> 32;
-  r->tid = (__u32)id;
+  r->pid = call->id >> 32;
+  r->tid = (__u32)call->id;
   r->total_len = len;
   r->offset = off;
   r->chunk_len = n;
@@ -136,28 +157,46 @@ static __always_inline int chunk(struct call *c, __u64 id, __u64 ts, __u64 len, 
   return 0;
 }
 
+// A global function, so the verifier checks it once on its own rather than once per
+// chunk of the loop below: inlined, the 64 copies took Linux 6.1's verifier past its
+// million-instruction limit.
+__noinline int copy_chunk(__u64 off, __u64 small) {
+  __u32 zero = 0;
+  struct returning *call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
+  if (!call) return -1;
+  return small ? chunk(call, off, TAPWIRE_TLS_SMALL) : chunk(call, off, TAPWIRE_TLS_CHUNK);
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(tw_ssl_return, long ret) {
   __u64 id = bpf_get_current_pid_tgid();
   struct call *found = bpf_map_lookup_elem(&tw_tls_calls, &id);
   if (!found) return 0;
-  struct call c = *found;
+  __u32 zero = 0;
+  struct returning *call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
+  if (!call) {
+    bpf_map_delete_elem(&tw_tls_calls, &id);
+    return 0;
+  }
+  call->c = *found;
   bpf_map_delete_elem(&tw_tls_calls, &id);
   // The functions return int: the upper half of the return register is not theirs.
   int result = (int)ret;
   __u64 len = 0;
-  if (c.moved) {
-    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void *)c.moved)) return 0;
+  if (call->c.moved) {
+    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void *)call->c.moved)) return 0;
   } else {
     if (result <= 0) return 0;
     len = result;
   }
-  __u64 ts = bpf_ktime_get_ns();
-  if (len <= TAPWIRE_TLS_SMALL) return chunk(&c, id, ts, len, 0, TAPWIRE_TLS_SMALL);
+  call->id = id;
+  call->ts = bpf_ktime_get_ns();
+  call->len = len;
+  if (len <= TAPWIRE_TLS_SMALL) return copy_chunk(0, 1);
   for (__u32 i = 0; i < TAPWIRE_TLS_MAX_CHUNKS; i++) {
     __u64 off = (__u64)i * TAPWIRE_TLS_CHUNK;
     if (off >= len) return 0;
-    if (chunk(&c, id, ts, len, off, TAPWIRE_TLS_CHUNK)) return 0;
+    if (copy_chunk(off, 0)) return 0;
   }
   add(TAPWIRE_TLS_TRUNCATED_BYTES, len - (__u64)TAPWIRE_TLS_CHUNK * TAPWIRE_TLS_MAX_CHUNKS);
   return 0;

@@ -8,8 +8,7 @@
 #define TAPWIRE_TLS_SMALL 512
 #define TAPWIRE_TLS_MAX_CHUNKS 64
 
-/* Attach cookie: the target's index << 8 | which OpenSSL layout it has (to find the
- * socket fd). */
+/* Which OpenSSL struct layout the hooked file has (to find the socket fd). */
 enum tapwire_tls_flavor {
   TAPWIRE_TLS_UNKNOWN = 0,
   TAPWIRE_TLS_OPENSSL_1_1 = 1,
@@ -34,7 +33,7 @@ struct tapwire_tls_record {
   __s32 fd;           /* the socket under the SSL object, or -1 */
   __u8 direction;     /* 0 read, 1 write */
   __u8 truncated;     /* the call moved more than arrives */
-  __u16 target;       /* which attached file the call was in (cookie >> 8) */
+  __u16 target;       /* which attached file the call was in */
   __u8 pad[4];
   char comm[16];
 };

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Downloads one of Debian's packaged kernels and unpacks it for scripts/kernels/vm.sh:
+#   fetch.sh 6.1|5.10   → prints the directory holding vmlinuz and lib/modules/RELEASE
+# 6.1 is Debian 12's kernel (bookworm), 5.10 Debian 11's (bullseye-security). apt runs
+# with a private sources list and state directory, so the system's apt setup is untouched.
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+series=${1:?usage: fetch.sh 6.1|5.10}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cache="$root/deps/kernels"
+mirror=${TAPWIRE_DEBIAN_MIRROR:-http://deb.debian.org}
+case $series in
+  6.1) suites=("debian bookworm" "debian-security bookworm-security") ;;
+  5.10) suites=("debian bullseye" "debian-security bullseye-security") ;;
+  *) echo "fetch.sh: no recipe for kernel $series (have 6.1, 5.10)" >&2; exit 2 ;;
+esac
+existing=$(ls -d "$cache/$series".0-*/ 2>/dev/null | sort -V | tail -n1 || true)
+if [ -n "$existing" ] && [ -f "$existing/vmlinuz" ] && [ -f "$existing/ready" ]; then
+  echo "${existing%/}"
+  exit 0
+fi
+apt_dir="$cache/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+: > "$apt_dir/sources.list"
+for s in "${suites[@]}"; do
+  set -- $s
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror/$1 $2 main" >> "$apt_dir/sources.list"
+done
+opts=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=- \
+  -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+{
+  apt-get "${opts[@]}" update -qq
+  pkg=$(apt-cache "${opts[@]}" search --names-only "^linux-image-${series//./\\.}\\.0-[0-9]+-amd64\$" |
+    awk '{print $1}' | sort -V | tail -n1)
+  [ -n "$pkg" ] || { echo "fetch.sh: no linux-image package for $series" >&2; exit 1; }
+  release=${pkg#linux-image-}
+  dir="$cache/$release"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$apt_dir" && apt-get "${opts[@]}" download "$pkg")
+  dpkg-deb -x "$apt_dir/${pkg}_"*.deb "$dir/root"
+  rm -f "$apt_dir/${pkg}_"*.deb
+  mv "$dir/root/boot/vmlinuz-$release" "$dir/vmlinuz"
+  mkdir -p "$dir/lib/modules"
+  mv "$dir/root/lib/modules/$release" "$dir/lib/modules/"
+  rm -rf "$dir/root"
+  busybox depmod -b "$dir" "$release"
+  touch "$dir/ready"
+} >&2
+echo "$dir"

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Runs inside the VM as PID 1 after init.sh switched into the host's userland: makes
+# the mounts a booted Debian has, brings up lo, runs the command vm.sh left in the
+# results share, records its exit code there and powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+here=$(cd "$(dirname "$0")" && pwd)
+release=$(uname -r)
+mkdir -p /dev/pts
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+ln -sf pts/ptmx /dev/ptmx
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /dev/shm 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf
+# cgroup v2 alone, as Kubernetes nodes mount it.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+# Modules on demand (veth, sch_ingress, ...) from the unpacked kernel package, loaded by
+# busybox's modprobe (the host has no kmod).
+modules="$here/../../deps/kernels/$release/lib/modules/$release"
+mkdir -p "/lib/modules/$release" /run/vm
+mount --bind "$modules" "/lib/modules/$release"
+ln -s /bin/busybox /run/vm/modprobe
+echo /run/vm/modprobe > /proc/sys/kernel/modprobe
+ip link set lo up
+hostname tapwire-vm
+mkdir -p /run/vm/out
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /run/vm/out
+cd /
+bash /run/vm/out/cmd </dev/null >/dev/console 2>&1
+echo $? > /run/vm/out/rc
+sync
+umount /run/vm/out
+echo o > /proc/sysrq-trigger
+sleep 10

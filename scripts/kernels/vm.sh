@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Boots a kernel from fetch.sh in qemu over this machine's own userland and runs one
+# command in it as root, in the current directory, with CI and TAPWIRE_* passed on.
+#   vm.sh KERNEL_DIR -- CMD [ARGS...]    exits with CMD's exit code (125: the VM failed)
+# The host's / is shared read-only (virtio-9p) under a tmpfs overlay, so the guest sees
+# this checkout, its build and node_modules, and writes nothing back. TCG only: these
+# machines have no usable KVM. VM_MEMORY (default 3G) and VM_CPUS (2) size the guest.
+set -euo pipefail
+kdir=$(cd "${1:?usage: vm.sh KERNEL_DIR -- CMD...}" && pwd)
+shift
+[ "${1:-}" = "--" ] && shift
+[ $# -gt 0 ] || { echo "vm.sh: no command" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+release=$(basename "$kdir")
+
+initramfs="$kdir/initramfs.cpio.gz"
+if [ ! -f "$initramfs" ] || [ "$here/init.sh" -nt "$initramfs" ] || [ "$0" -nt "$initramfs" ]; then
+  stage=$(mktemp -d)
+  mkdir -p "$stage/bin" "$stage/etc" "$stage/lib/modules/$release"
+  cp /bin/busybox "$stage/bin/busybox"
+  cp "$here/init.sh" "$stage/init"
+  chmod +x "$stage/init"
+  mods="$kdir/lib/modules/$release"
+  cp "$mods/modules.dep" "$mods/modules.alias" "$stage/lib/modules/$release/" 2>/dev/null || true
+  wanted="virtio_pci 9pnet_virtio 9p overlay"
+  echo "$wanted" | tr ' ' '\n' > "$stage/etc/modules"
+  # Each wanted module and what modules.dep says it needs.
+  for m in $wanted; do
+    grep -E "(^|/)${m}\.ko:" "$mods/modules.dep" | tr -d ':' | tr ' ' '\n'
+  done | sort -u | while read -r f; do
+    [ -n "$f" ] || continue
+    mkdir -p "$stage/lib/modules/$release/$(dirname "$f")"
+    cp "$mods/$f" "$stage/lib/modules/$release/$f"
+  done
+  (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$initramfs"
+  rm -rf "$stage"
+fi
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+{
+  echo "cd $(printf %q "$PWD")"
+  for v in CI HOME $(compgen -e | grep '^TAPWIRE_' || true); do
+    [ -n "${!v:-}" ] && echo "export $v=$(printf %q "${!v}")"
+  done
+  printf '%q ' "$@"
+  echo
+} > "$out/cmd"
+
+status=125
+qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp "${VM_CPUS:-2}" -m "${VM_MEMORY:-3G}" -nic none \
+  -no-reboot -vga none -display none -monitor none -serial stdio \
+  -kernel "$kdir/vmlinuz" -initrd "$initramfs" \
+  -append "console=ttyS0 quiet loglevel=1 panic=-1 tapwire.stage2=$here/guest.sh" \
+  -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+  -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+  -fsdev local,id=out,path="$out",security_model=none \
+  -device virtio-9p-pci,fsdev=out,mount_tag=out </dev/null || true
+[ -f "$out/rc" ] && status=$(cat "$out/rc")
+exit "$status"
