@@ -6,10 +6,8 @@
 #   - it exports none of the symbols of the libraries linked into it.
 # Usage: check-binary.sh FILE.node [ROOT]. One PASS/FAIL line each; exit 1 on any FAIL.
 set -uo pipefail
+. "$(dirname "$0")/lib/report.sh"
 file=$1 root=${2:-}
-status=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; status=1; }
 
 allowed='^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libstdc\+\+\.so\.6|libgcc_s\.so\.1|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux-aarch64\.so\.1)$'
 if [ -n "$root" ]; then
@@ -48,4 +46,4 @@ if [ -n "$leaked" ]; then
 else
   pass "exports: no pcap, libbpf, libelf or zlib symbol"
 fi
-exit $status
+[ "$failures" -eq 0 ]

@@ -31,3 +31,13 @@ unmount_all() {
   mounted=()
   return $status
 }
+
+# remove_root DIR: deletes a root made for a chroot, never what is mounted inside it.
+remove_root() {
+  local dir=$1
+  if awk -v d="$dir/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+    echo "still mounted below $dir: not removing it" >&2
+    return 1
+  fi
+  rm -rf --one-file-system "$dir"
+}
