@@ -88,6 +88,27 @@ else
   fail "loading the installed package (CommonJS or ES module)"
 fi
 
+# The README's npm path, as written: npx tapwire probe, npx tapwire capture.
+if (cd "$work/normal" && npx tapwire probe) >"$work/npx-probe.log" 2>&1 && grep -q "backend 'auto' chooses" "$work/npx-probe.log"; then
+  pass "npx tapwire probe"
+else
+  fail "npx tapwire probe (log: $work/npx-probe.log)"
+fi
+npx_port=$((40000 + RANDOM % 20000))
+(cd "$work/normal" && exec npx tapwire capture -i lo -c 4 "udp port $npx_port") >"$work/npx-capture.out" 2>"$work/npx-capture.err" &
+capture=$!
+for _ in $(seq 50); do
+  kill -0 "$capture" 2>/dev/null || break
+  echo tapwire >/dev/udp/127.0.0.1/"$npx_port"
+  sleep 0.2
+done
+if wait "$capture" && [ "$(grep -c " > 127.0.0.1.$npx_port: UDP" "$work/npx-capture.out")" -eq 4 ]; then
+  pass "npx tapwire capture -i lo -c 4: four packets, each a line"
+else
+  kill "$capture" 2>/dev/null
+  fail "npx tapwire capture: $(cat "$work/npx-capture.out" "$work/npx-capture.err")"
+fi
+
 # A source build from the tarball alone (the sources and libraries fetched and built for
 # this checkout are reused through TAPWIRE_DEPS, so this costs only the compile).
 if TAPWIRE_DEPS="$root/deps" install_into "$work/source" --build-from-source &&
