@@ -9,8 +9,13 @@ set -uo pipefail
 . "$(dirname "$0")/lib/report.sh"
 file=$1 root=${2:-}
 
-allowed='^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libstdc\+\+\.so\.6|libgcc_s\.so\.1|/lib64/ld-linux-x86-64\.so\.2|/lib/ld-linux-aarch64\.so\.1)$'
-if [ -n "$root" ]; then
+allowed='^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$'
+if readelf -h "$file" | grep -q 'Machine: *AArch64' && [ "$(uname -m)" != aarch64 ]; then
+  # A cross-compiled addon: its own loader, run by qemu-user, lists what it needs
+  # from ROOT's cross runtime (the same glibc and libstdc++ as ROOT's own).
+  sysroot=$root/usr/aarch64-linux-gnu
+  listing=$(qemu-aarch64-static -L "$sysroot" "$sysroot/lib/ld-linux-aarch64.so.1" --list "$file" 2>&1)
+elif [ -n "$root" ]; then
   copy=$(mktemp -p "$root/tmp" addon.XXXXXX.node)
   cp "$file" "$copy"
   listing=$(chroot "$root" ldd "/tmp/$(basename "$copy")" 2>&1)
@@ -18,7 +23,7 @@ if [ -n "$root" ]; then
 else
   listing=$(ldd "$file" 2>&1)
 fi
-names=$(awk '{print $1}' <<<"$listing" | sort)
+names=$(awk '{print $1}' <<<"$listing" | xargs -n1 basename | sort)
 if grep -q 'not found' <<<"$listing"; then
   fail "ldd: unresolved: $(grep 'not found' <<<"$listing" | tr -s ' \t' ' ' | paste -sd ';')"
 elif others=$(grep -Ev "$allowed" <<<"$names"); then

@@ -11,7 +11,8 @@
 # The prefix (include/, lib/) is per distribution and machine, deps/static/ID-VERSION-ARCH,
 # because a library built against a newer glibc binds newer symbols. Sources are kept in
 # deps/src/ and shared by every prefix, so a chroot can build what the host fetched.
-# TAPWIRE_DEPS moves deps/ (the prebuild shares one between the host and its chroot).
+# TAPWIRE_DEPS moves deps/ (the prebuild shares one between the host and its chroot);
+# TAPWIRE_TARGET, a GNU triplet such as aarch64-linux-gnu, cross-compiles with its gcc.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 deps=${TAPWIRE_DEPS:-$root/deps}
@@ -55,7 +56,7 @@ work_copy() {
 
 build_zlib() {
   work_copy zlib
-  CFLAGS="$cflags" ./configure --static --prefix="$prefix"
+  env ${target:+CHOST="$target"} CFLAGS="$cflags" ./configure --static --prefix="$prefix"
   make -j"$jobs" libz.a
   make install
 }
@@ -63,7 +64,7 @@ build_zlib() {
 # Only libelf from elfutils: it needs nothing but libc and zlib.
 build_elfutils() {
   work_copy elfutils
-  CFLAGS="$cflags" CPPFLAGS="-I$prefix/include" LDFLAGS="-L$prefix/lib" ./configure \
+  CFLAGS="$cflags" CPPFLAGS="-I$prefix/include" LDFLAGS="-L$prefix/lib" ./configure "${host[@]}" \
     --disable-debuginfod --disable-libdebuginfod --disable-nls --without-bzlib \
     --without-lzma --without-zstd --disable-symbol-versioning
   make -j"$jobs" -C lib
@@ -75,7 +76,7 @@ build_elfutils() {
 # Only what pcap_open_dead, pcap_compile and bpf_filter need: no capture modules.
 build_libpcap() {
   work_copy libpcap
-  ac_cv_netfilter_can_compile=no CFLAGS="$cflags" ./configure --prefix="$prefix" \
+  ac_cv_netfilter_can_compile=no CFLAGS="$cflags" ./configure "${host[@]}" --prefix="$prefix" \
     --disable-shared --with-pcap=null --disable-usb --disable-netmap --disable-bluetooth \
     --disable-dbus --disable-rdma --disable-remote --without-libnl --without-dag \
     --without-septel --without-snf --without-turbocap --without-dpdk
@@ -96,8 +97,14 @@ for name in "${libraries[@]}"; do fetch "$name"; done
 check_versions
 [ "${1:-}" = fetch ] && exit 0
 
+target=${TAPWIRE_TARGET:-}
+host=()
+if [ -n "$target" ]; then
+  export CC=$target-gcc AR=$target-ar RANLIB=$target-ranlib
+  host=(--host="$target")
+fi
 . /etc/os-release
-prefix=$deps/static/${ID:-linux}-${VERSION_ID:-unknown}-$(uname -m)
+prefix=$deps/static/${ID:-linux}-${VERSION_ID:-unknown}-${target:-$(uname -m)}
 cflags="-fPIC -O2"
 jobs=$(nproc)
 mkdir -p "$prefix/include" "$prefix/lib"
