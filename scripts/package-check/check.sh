@@ -130,8 +130,13 @@ for lib in $libraries; do
 done
 cp -a "$work/bare" "$slim/app"
 cp "$here/loopback.js" "$slim/app/"
+extra=$(find "$slim" -xdev \( -name 'libpcap*' -o -name 'libelf*' -o -name 'libz.so*' -o -name 'libbpf*' -o -name 'gcc' -o -name 'cc' -o -name 'sh' -o -name 'bash' \) -not -path "$slim/app/*" | sed "s|^$slim||")
+if [ -z "$extra" ]; then
+  pass "slim root: /usr/bin/node and $(echo $libraries | wc -w) libraries from Debian 11 ($(echo $libraries | xargs -n1 basename | paste -sd ' ')), no capture library, compiler or shell"
+else
+  fail "slim root holds more than node and its runtime: $extra"
+fi
 mount_into "$slim"
-pass "slim root: /usr/bin/node and $(echo $libraries | wc -w) libraries from Debian 11 ($(echo $libraries | xargs -n1 basename | paste -sd ' '))"
 tapwire=/app/node_modules/tapwire/bin/tapwire.js
 
 # 5. Inside it: the probe, live captures, filters, replay.
