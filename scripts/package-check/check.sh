@@ -119,6 +119,23 @@ else
   fail "npm install --build-from-source (log: $work/source.log)"
 fi
 
+# ... and on a machine without clang and bpftool, the install names them instead of failing in the compiler.
+nobpf="$work/path-without-clang"
+mkdir -p "$nobpf"
+for dir in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+  for cmd in "$dir"/*; do
+    case $(basename "$cmd") in clang* | bpftool) ;; *) [ -e "$nobpf/$(basename "$cmd")" ] || ln -s "$cmd" "$nobpf/" ;; esac
+  done
+done
+if PATH="$nobpf" TAPWIRE_DEPS="$root/deps" install_into "$work/missing" --build-from-source; then
+  fail "npm install --build-from-source without clang succeeded?"
+elif grep -q 'missing system packages: clang bpftool' "$work/missing.log" && grep -q 'apt-get install clang bpftool' "$work/missing.log" &&
+     ! grep -q 'gyp info' "$work/missing.log"; then
+  pass "npm install --build-from-source without clang and bpftool names them and the apt-get line, before node-gyp runs"
+else
+  fail "npm install --build-from-source without clang: no clear message (log: $work/missing.log)"
+fi
+
 # 4. The slim root: node, exactly the libraries it needs as Debian 11 resolves them, the project.
 mkdir -p "$slim/usr/bin" "$slim/tmp"
 bind_into "$old" "$(readlink -f "$(command -v node)")" ro
