@@ -25,6 +25,7 @@ export const {
   ClosedError,
   BusyError,
   FileError,
+  ProgramRejectedError,
   PcapngWriter,
   PcapWriter,
 } = tapwire;

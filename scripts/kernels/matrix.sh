@@ -12,7 +12,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 series=("$@")
 [ ${#series[@]} -gt 0 ] || series=(host 6.1 5.10)
-run=(bash -c 'node bin/tapwire.js probe --json | sed "s/^/probe| /"; exec npm test -- --reporter spec --no-color')
+run=(bash -c 'node bin/tapwire.js probe --json | sed "s/^/probe| /"; exec npm test -- --reporter spec --no-color "$@"' run)
+# Emulated kernels run everything 5 to 10 times slower: each test gets that much longer.
+emulated=(--timeout 300000)
 
 if [[ " ${series[*]} " =~ \ (6\.1|5\.10)\  ]]; then
   # What booting a kernel needs (scripts/setup.sh has what the tests need).
@@ -37,7 +39,7 @@ for s in "${series[@]}"; do
     kdir=$(scripts/kernels/fetch.sh "$s") || { echo "kernel $s: could not be fetched"; echo "kernel $s: 0 passed, 1 failed, 0 skipped"; status=1; continue; }
     release=$(basename "$kdir")
     log="$kdir/test.log"
-    scripts/kernels/vm.sh "$kdir" -- "${run[@]}" 2>&1 | tr -d '\r' | tee "$log"
+    scripts/kernels/vm.sh "$kdir" -- "${run[@]}" "${emulated[@]}" 2>&1 | tr -d '\r' | tee "$log"
     rc=${PIPESTATUS[0]}
   fi
   count() { grep -Eo "^ +[0-9]+ $1" "$log" | grep -Eo '[0-9]+' | tail -n1; }
