@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/batch.h"
+#include "../common/clock_offset.h"
 #include "../common/errors.h"
 #include "../common/options.h"
 #include "bpf/capture.h"
@@ -166,7 +167,7 @@ void EbpfCapture::DrainRing(void* source) {
     if (!batch.ok()) {
       consumed = self->ring_.Consume(take, [self](const uint8_t*, uint32_t) { self->userDrops_++; });
     } else {
-      int64_t offset = RealtimeOffsetNs();
+      int64_t offset = self->clock_.Now();
       consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
         if (size < sizeof(struct tapwire_record)) return;
         const auto* r = reinterpret_cast<const struct tapwire_record*>(data);

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../common/clock_offset.h"
 #include "../common/delivery.h"
 #include "ring_reader.h"
 
@@ -48,6 +49,7 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
   std::vector<int> attachments_;  // tcx link fds and packet sockets: closing them detaches
   std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
   RingReader ring_;
+  ClockOffset clock_;
   bool closing_ = false;
   int busyWaits_ = 0;
   size_t batchBytes_ = 0;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "../common/clock_offset.h"
 #include "../common/delivery.h"
 #include "../ebpf/ring_reader.h"
 
@@ -41,6 +42,7 @@ class TlsCapture : public Napi::ObjectWrap<TlsCapture> {
   uint64_t wakeupBytes_ = 0;
   std::vector<struct bpf_link*> links_;
   RingReader ring_;
+  ClockOffset clock_;
   std::unique_ptr<Delivery> delivery_;
   uint64_t lostRecords_ = 0;
   uint64_t truncatedBytes_ = 0;
