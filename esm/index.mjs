@@ -28,5 +28,6 @@ export const {
   ProgramRejectedError,
   PcapngWriter,
   PcapWriter,
+  RotatingWriter,
 } = tapwire;
 export default tapwire;

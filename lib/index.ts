@@ -8,6 +8,8 @@ export type { CaptureOptions } from './options';
 export {
   PcapngWriter,
   PcapWriter,
+  RotatingWriter,
+  type RotatingWriterOptions,
   type PcapngWriterOptions,
   type PcapWriterOptions,
   type CaptureFileWriter,
