@@ -2,6 +2,7 @@
 
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
+#include "ebpf/libbpf_log.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
 
@@ -13,6 +14,7 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
 }  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tapwire::LibbpfLog::Route();
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
   exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));

@@ -17,10 +17,11 @@ namespace tapwire {
 
 namespace {
 
-Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string& program, const std::string& log) {
+Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string& program, const std::string& log,
+                    const LibbpfLog* libbpf = nullptr) {
   Napi::Error e = SystemError(env, what, err);
   if (!program.empty()) e.Set("program", Napi::String::New(env, program));
-  std::string reason = log.empty() ? LibbpfLogTail() : log;
+  std::string reason = log.empty() && libbpf ? libbpf->text() : log;
   if (!reason.empty()) e.Set("log", Napi::String::New(env, reason));
   return e;
 }
@@ -28,13 +29,13 @@ Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string&
 }  // namespace
 
 struct capture* LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec) {
-  ClearLibbpfLog();
+  LibbpfLog libbpf;
   struct capture* skel = capture::open();
-  if (!skel) throw Refused(env, "bpf_object__open (capture)", errno, "", "");
+  if (!skel) throw Refused(env, "bpf_object__open (capture)", errno, "", "", &libbpf);
   VerifierLog log;
   try {
     if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize))
-      throw Refused(env, "bpf_map__set_max_entries", -err, "", "");
+      throw Refused(env, "bpf_map__set_max_entries", -err, "", "", &libbpf);
     skel->rodata->wakeup_bytes = spec.wakeupBytes;
     // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
     // filters do not.
@@ -48,7 +49,7 @@ struct capture* LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& sp
     if (int err = capture::load(skel)) {
       bool copyLoaded = bpf_program__fd(copy) >= 0;
       throw Refused(env, "bpf(BPF_PROG_LOAD) of the capture programs", -err,
-                    bpf_program__name(copyLoaded ? reject : copy), log.Reason());
+                    bpf_program__name(copyLoaded ? reject : copy), log.Reason(), &libbpf);
     }
     int slots = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
     int copyFd = bpf_program__fd(copy), rejectFd = bpf_program__fd(reject);

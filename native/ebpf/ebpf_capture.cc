@@ -32,7 +32,6 @@ constexpr int kMaxBusyWaits = 10000;
 }  // namespace
 
 Napi::Function EbpfCapture::Init(Napi::Env env) {
-  RouteLibbpfLog();
   return DefineClass(env, "EbpfCapture",
                      {
                          InstanceMethod<&EbpfCapture::Resume>("resume"),

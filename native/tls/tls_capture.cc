@@ -41,7 +41,6 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCap
   Napi::Env env = info.Env();
   Napi::Object options = info[0].As<Napi::Object>();
   delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:TlsCapture", DrainRing, this);
-  ClearLibbpfLog();
   skel_ = tls::open();
   if (!skel_) throw SystemError(env, "bpf_object__open (tls)", errno);
   try {
@@ -77,6 +76,7 @@ TlsCapture::~TlsCapture() { Release(); }
 // The programs for one file, its index and OpenSSL flavor set before load, sharing the
 // maps of skel_. One load per file replaces an attach cookie, which Linux 5.10 lacks.
 struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) {
+  LibbpfLog libbpf;
   struct tls* programs = tls::open();
   if (!programs) throw SystemError(env, "bpf_object__open (tls)", errno);
   hooked_.push_back(programs);
@@ -101,11 +101,10 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   VerifierLog log;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, programs->obj) log.Catch(prog);
-  ClearLibbpfLog();
   if (int err = tls::load(programs)) {
     Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS programs", -err);
     std::string reason = log.Reason();
-    e.Set("log", Napi::String::New(env, reason.empty() ? LibbpfLogTail() : reason));
+    e.Set("log", Napi::String::New(env, reason.empty() ? libbpf.text() : reason));
     throw e;
   }
   return programs;
