@@ -1,5 +1,6 @@
 #include <napi.h>
 
+#include "common/instance.h"
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
 #include "ebpf/libbpf_log.h"
@@ -14,6 +15,7 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
 }  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tapwire::Instance::Create(env);
   tapwire::LibbpfLog::Route();
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
