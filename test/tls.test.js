@@ -9,17 +9,13 @@ const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
 const { runChildUntilReady } = require('./helpers/hosts');
+const { until } = require('./helpers/poll');
 
 const MiB = 1024 * 1024;
 
 function progIds(prefix) {
   const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]');
   return new Set(progs.filter((p) => p.name?.startsWith(prefix)).map((p) => p.id));
-}
-
-async function until(what, check, timeout = 10000) {
-  for (const end = Date.now() + timeout; Date.now() < end; await sleep(20)) if (check()) return;
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');

@@ -1,6 +1,7 @@
 #include "delivery.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "errors.h"
 #include "instance.h"
@@ -60,6 +61,7 @@ void Delivery::Watch(int fd) {
   if (int rc = uv_poll_init(loop, &handles_->poll, fd); rc != 0) throw SystemError(env_, "uv_poll_init", -rc);
   handles_->poll.data = handles_;
   handles_->pollOpen = true;
+  watched_ = fd;
 }
 
 void Delivery::Resume() {
@@ -162,8 +164,19 @@ void Delivery::RunDrain() {
 
 void Delivery::OnPoll(uv_poll_t* handle, int status, int) {
   Handles* h = static_cast<Handles*>(handle->data);
-  if (status < 0 || !h->owner) return;
+  if (!h->owner) return;
+  if (status < 0) h->owner->Rearm();
   h->owner->RunDrain();
+}
+
+// libuv stops a poll handle that reports POLLERR. A packet socket reports ENETDOWN
+// while its interface is down and captures again once it is up: take the error
+// (reading SO_ERROR clears it) and watch on, as tcpdump does.
+void Delivery::Rearm() {
+  int err = 0;
+  socklen_t length = sizeof(err);
+  getsockopt(watched_, SOL_SOCKET, SO_ERROR, &err, &length);
+  if (running_) uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
 }
 
 void Delivery::OnTimer(uv_timer_t* handle) {

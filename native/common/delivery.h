@@ -64,6 +64,7 @@ class Delivery {
   static void OnTimer(uv_timer_t* handle);
   static void OnEnvironmentCleanup(napi_async_cleanup_hook_handle hook, void* handles);
   void RunDrain();
+  void Rearm();
   void Call(napi_value buffer, uint32_t count, double bytes);
   void Failed();
 
@@ -75,6 +76,7 @@ class Delivery {
   // The libuv handles and the cleanup hook, apart from this object: libuv finishes
   // closing them after this object may be gone (a source collected by the GC).
   Handles* handles_;
+  int watched_ = -1;
   unsigned intervalMs_ = 0;
   bool running_ = false;
   bool flushing_ = false;
