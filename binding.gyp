@@ -12,6 +12,7 @@
         "native/common/errors.cc",
         "native/common/instance.cc",
         "native/common/interfaces.cc",
+        "native/common/link_watch.cc",
         "native/common/mapping.cc",
         "native/common/verifier_log.cc",
         "native/ebpf/capture_programs.cc",

@@ -27,6 +27,7 @@ export {
   PermissionError,
   BadFilterError,
   NoSuchInterfaceError,
+  InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,
   PluginUnsupportedError,

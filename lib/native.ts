@@ -86,6 +86,12 @@ export interface TlsCapture {
   close(): void;
 }
 
+export interface LinkWatch {
+  /** Watched interfaces that do not exist now; each is reported once, here or to onGone. */
+  missing(): number[];
+  close(): void;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
   /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
@@ -97,6 +103,8 @@ export interface NativeBinding {
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
   filterVerdicts(program: Buffer, packets: Buffer[], form: 'tc-direct' | 'tc' | 'socket'): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
+  /** Calls onGone with a buffer of u32 ifindexes when watched interfaces go away. */
+  LinkWatch: new (ifindexes: number[], onGone: BatchCallback) => LinkWatch;
   EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
   TlsCapture: new (options: TlsCaptureOptions, onBatch: BatchCallback) => TlsCapture;
 }

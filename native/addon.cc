@@ -1,6 +1,7 @@
 #include <napi.h>
 
 #include "common/instance.h"
+#include "common/link_watch.h"
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
 #include "ebpf/libbpf_log.h"
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));
+  exports.Set("LinkWatch", tapwire::LinkWatch::Init(env));
   exports.Set("EbpfCapture", tapwire::EbpfCapture::Init(env));
   exports.Set("TlsCapture", tapwire::TlsCapture::Init(env));
   return exports;

@@ -1,6 +1,7 @@
 'use strict';
 // Interfaces that change under a capture: one set down and up keeps its capture (as
-// tcpdump's does), with nothing lost that is not counted.
+// tcpdump's does), with nothing lost that is not counted; one that is deleted ends the
+// capture with ERR_INTERFACE_GONE naming it, after every frame captured before.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
@@ -8,6 +9,7 @@ const { openCapturer } = require('..');
 const { requireVariant } = require('./helpers/privileged');
 const { createLinkWithSink, sendFromPeer } = require('./helpers/netns');
 const { until } = require('./helpers/poll');
+const { descriptors } = require('./helpers/resources');
 
 const PORT = 5001;
 const VARIANTS = [
@@ -51,6 +53,30 @@ for (const variant of VARIANTS) {
       await reading;
       assert.equal(delivered, 200);
       assert.deepEqual(cap.stats().drops, { kernel: 0, ring: 0, userspace: 0 });
+    });
+
+    it('ends the iteration with ERR_INTERFACE_GONE when the interface is deleted, and releases the capture', async function () {
+      const held = descriptors();
+      const cap = await openCapturer({ ...variant, interfaces: [link.outer], filter: `udp port ${PORT}` });
+      const errors = [];
+      cap.on('error', (err) => errors.push(err));
+      let delivered = 0;
+      const reading = (async () => {
+        for await (const batch of cap) delivered += batch.length;
+      })();
+      await sendFromPeer(link, { port: PORT, count: 100 });
+      await until('the first 100 frames', () => delivered === 100);
+      execFileSync('ip', ['link', 'del', link.outer]);
+      await assert.rejects(reading, (err) => {
+        assert.equal(err.code, 'ERR_INTERFACE_GONE');
+        assert.equal(err.interface, link.outer);
+        assert.match(err.message, new RegExp(`"${link.outer}" disappeared`));
+        return true;
+      });
+      assert.equal(delivered, 100);
+      assert.equal(errors.length, 1, "one 'error' event");
+      assert.equal(cap.closed, true);
+      assert.deepEqual(descriptors(), held, 'nothing of the capture is left open');
     });
   });
 }

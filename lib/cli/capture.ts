@@ -220,11 +220,16 @@ export async function capture(argv: readonly string[]): Promise<number> {
   }
   stdout.off('error', onStdoutError);
   // When the reader of stdout left, what was captured went as far as it could.
-  if (!outputGone && (failure ?? outputError)) throw failure ?? outputError;
-  const s = cap.stats();
-  stderr.write(`${plural(kept, 'packet')} captured\n`);
-  stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
-  if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
+  const error = outputGone ? null : (failure ?? outputError);
+  // A live capture that ends in error (its interface disappeared) still says what it
+  // captured, as tcpdump does, and the error then makes the exit code 1.
+  if (!error || cap.selection.backend !== 'file') {
+    const s = cap.stats();
+    stderr.write(`${plural(kept, 'packet')} captured\n`);
+    stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
+    if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
+  }
+  if (error) throw error;
   return 0;
 }
 

@@ -4,10 +4,10 @@
  * buffer; rejected packets cost no copy. Kernel mechanics: native/ebpf/.
  */
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, PluginHost } from '../../backend';
-import { BadFilterError, fromNative, ProgramRejectedError, TapwireError } from '../../errors';
+import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
+import { BadFilterError, fromNative, InterfaceGoneError, ProgramRejectedError, TapwireError } from '../../errors';
 import { filterForInterface } from '../../filter';
-import { hostInterfaces, resolveInterface, type Interface } from '../../interfaces';
+import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { linkOf } from '../../link';
 import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -17,13 +17,13 @@ import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
 
-function targets(options: ResolvedOptions): EbpfTarget[] {
+function targets(options: ResolvedOptions, named: readonly Interface[]): EbpfTarget[] {
   const target = (i: Interface): EbpfTarget => ({
     ifindex: i.index,
     hardwareType: i.hardwareType,
     filter: filterForInterface(options.filter, i.hardwareType, options.snaplen),
   });
-  if (options.interfaces !== null) return options.interfaces.map((name) => target(resolveInterface(name)));
+  if (options.interfaces !== null) return named.map(target);
   // Every interface there is now; with a filter, those whose link libpcap can filter.
   return hostInterfaces()
     .filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined)
@@ -49,10 +49,14 @@ class EbpfBackend implements Backend {
   readonly attach: AttachMode;
   readonly pluginHost: PluginHost;
   readonly #capture: EbpfCapture;
+  /** The interfaces named: a capture on them ends if one goes away. */
+  readonly #named: Interface[];
   #sink: BatchSink | undefined;
+  #stopWatching: (() => void) | undefined;
 
   constructor(options: ResolvedOptions, attach: AttachMode) {
     this.attach = attach;
+    this.#named = (options.interfaces ?? []).map(resolveInterface);
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringBufferSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
@@ -66,7 +70,7 @@ class EbpfBackend implements Backend {
           wakeupBytes: Math.min(MiB, size / 8),
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
-          targets: targets(options),
+          targets: targets(options, this.#named),
         },
         onBatch,
       );
@@ -75,8 +79,9 @@ class EbpfBackend implements Backend {
     }
   }
 
-  start(sink: BatchSink): void {
+  start(sink: BatchSink, end: EndCallback): void {
     this.#sink = sink;
+    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
     this.resume();
   }
 
@@ -89,6 +94,7 @@ class EbpfBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#stopWatching?.();
     // Records are complete once the program that wrote them returns, so detaching and
     // then draining hands over every packet captured, with no wait.
     this.#capture.detach();

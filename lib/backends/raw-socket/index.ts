@@ -5,10 +5,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink } from '../../backend';
-import { BadFilterError, fromNative } from '../../errors';
+import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
+import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
 import { filterForAnyInterface, filterForInterface } from '../../filter';
-import { resolveInterface } from '../../interfaces';
+import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
@@ -29,30 +29,31 @@ interface Target {
   filter: Buffer;
 }
 
-function targets(options: ResolvedOptions): Target[] {
+function targets(options: ResolvedOptions, named: readonly Interface[]): Target[] {
   if (options.interfaces === null) {
     return [{ name: 'any', ifindex: 0, filter: filterForAnyInterface(options.filter, options.snaplen) }];
   }
-  return options.interfaces.map((name) => {
-    const i = resolveInterface(name);
-    return { name, ifindex: i.index, filter: filterForInterface(options.filter, i.hardwareType, options.snaplen) };
-  });
+  return named.map((i) => ({ name: i.name, ifindex: i.index, filter: filterForInterface(options.filter, i.hardwareType, options.snaplen) }));
 }
 
 class RawSocketBackend implements Backend {
   readonly name = 'raw-socket' as const;
   readonly #rings: PacketRing[] = [];
   readonly #batchTimeout: number;
+  /** The interfaces named: a capture on them ends if one goes away. */
+  readonly #named: Interface[];
   #sink: BatchSink | undefined;
+  #stopWatching: (() => void) | undefined;
 
   constructor(options: ResolvedOptions) {
+    this.#named = (options.interfaces ?? []).map(resolveInterface);
     this.#batchTimeout = options.batchTimeout;
     const { blockSize, blockCount } = geometry(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));
     };
     try {
-      for (const t of targets(options)) {
+      for (const t of targets(options, this.#named)) {
         try {
           this.#rings.push(
             new (native().PacketRing)(
@@ -83,8 +84,9 @@ class RawSocketBackend implements Backend {
     }
   }
 
-  start(sink: BatchSink): void {
+  start(sink: BatchSink, end: EndCallback): void {
     this.#sink = sink;
+    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
     this.resume();
   }
 
@@ -97,6 +99,7 @@ class RawSocketBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#stopWatching?.();
     for (const ring of this.#rings) ring.detach();
     // The kernel retires a partly filled block within two block timeouts.
     await sleep(2 * this.#batchTimeout + 5);
