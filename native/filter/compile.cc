@@ -22,6 +22,9 @@ Napi::Value CompileFilter(const Napi::CallbackInfo& info) {
   std::string expr = info[0].As<Napi::String>();
   int linkType = info[1].As<Napi::Number>().Int32Value();
   int snaplen = info[2].As<Napi::Number>().Int32Value();
+  // libpcap reads the expression as a C string: what follows a NUL would be ignored.
+  if (size_t nul = expr.find('\0'); nul != std::string::npos)
+    throw PlainError(env, "the expression holds a NUL character (at offset " + std::to_string(nul) + ")", "EFILTER");
 
   std::lock_guard<std::mutex> guard(compileLock);
   pcap_t* p = pcap_open_dead(linkType, snaplen);
