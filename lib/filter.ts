@@ -8,6 +8,8 @@ import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, dltOfLinkType, link
 import { native } from './native';
 
 const BPF_MAXINSNS = 4096;
+/** Characters of an expression, and of libpcap's message about it, an error quotes. */
+const QUOTED_CHARS = 200;
 
 // Classic BPF encodings used to build the dispatch for 'any' (linux/filter.h).
 const BPF_LD_W_ABS = 0x20;
@@ -25,12 +27,40 @@ function insn(code: number, jt: number, jf: number, k: number): Buffer {
   return b;
 }
 
+function bounded(text: string): string {
+  return text.length <= QUOTED_CHARS ? text : `${text.slice(0, QUOTED_CHARS)}…`;
+}
+
+/** The expression as an error quotes it: whole when short, else its start and its length. */
+export function quoteFilter(expression: string): string {
+  if (expression.length <= QUOTED_CHARS) return JSON.stringify(expression);
+  return `${JSON.stringify(expression.slice(0, QUOTED_CHARS))}… (${expression.length} characters)`;
+}
+
 function compile(expression: string, dlt: number, snaplen: number): Buffer {
   try {
     return native().compileFilter(expression, dlt, snaplen);
   } catch (err) {
-    throw new BadFilterError(`bad filter ${JSON.stringify(expression)}: ${(err as Error).message}`);
+    throw new BadFilterError(`bad filter ${quoteFilter(expression)}: ${bounded((err as Error).message)}`);
   }
+}
+
+/**
+ * The kernel's classic BPF checker (SO_ATTACH_FILTER) refuses `program` when it is too
+ * long, or jumps backwards: the error that says which, before asking it.
+ */
+export function classicRefusal(expression: string, program: Buffer): BadFilterError | undefined {
+  const count = program.length / 8;
+  const cannot = `the kernel cannot run the filter ${quoteFilter(expression)}`;
+  // The eBPF backend may run a long program.
+  if (count > BPF_MAXINSNS) return new BadFilterError(`${cannot}: it compiles to ${count} instructions, and at most ${BPF_MAXINSNS} are taken`, 'kernel');
+  for (let pc = 0; pc < count; pc++) {
+    // k wraps around: libpcap's protochain loops back this way, and no backend runs a loop.
+    if (program.readUInt16LE(pc * 8) === BPF_JMP_JA && (pc + 1 + program.readUInt32LE(pc * 8 + 4)) % 2 ** 32 <= pc) {
+      return new BadFilterError(`${cannot}: it jumps backwards (a loop, as protochain makes)`);
+    }
+  }
+  return undefined;
 }
 
 /** A program for one interface, given its hardware type. */
@@ -77,9 +107,5 @@ export function filterForAnyInterface(expression: string, snaplen: number): Buff
   dispatch.push(insn(BPF_RET_K, 0, 0, 0));
   dispatch.push(insn(BPF_JMP_JA, 0, 0, 1));
   dispatch.push(insn(BPF_JMP_JA, 0, 0, ethernet.length / 8));
-  const program = Buffer.concat([...dispatch, ethernet, rawIp]);
-  if (program.length / 8 > BPF_MAXINSNS) {
-    throw new BadFilterError(`filter ${JSON.stringify(expression)} is too long for the kernel (${program.length / 8} instructions)`);
-  }
-  return program;
+  return Buffer.concat([...dispatch, ethernet, rawIp]);
 }

@@ -5,6 +5,7 @@
  */
 import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
+import { quoteFilter } from '../filter';
 import { hostInterfaces } from '../interfaces';
 import { openCapturer } from '../open';
 import { MAX_SNAPLEN, type CaptureOptions } from '../options';
@@ -57,7 +58,7 @@ function command(argv: readonly string[]): Command {
   const filterFlag = last(parsed, 'f');
   const expression = parsed.positional.join(' ');
   if (filterFlag !== undefined && expression !== '') {
-    throw new UsageError(`give the filter with -f or as an expression after the flags, not both (got -f ${JSON.stringify(filterFlag)} and ${JSON.stringify(expression)})`);
+    throw new UsageError(`give the filter with -f or as an expression after the flags, not both (got -f ${quoteFilter(filterFlag)} and ${quoteFilter(expression)})`);
   }
   const q = last(parsed, 'Q');
   if (q !== undefined && !['in', 'out', 'inout'].includes(q)) throw new UsageError(`-Q takes in, out or inout; got ${JSON.stringify(q)}`);

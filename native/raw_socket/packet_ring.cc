@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -23,10 +24,15 @@ constexpr uint32_t kFrameSize = 2048;  // only a unit of ring accounting in TPAC
 constexpr uint32_t kVlanTagLength = 4;
 constexpr uint32_t kMacAddressesLength = 12;
 
-
 int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
+  size_t count = code.Length() / sizeof(struct sock_filter);
+  // sock_fprog counts in 16 bits: a longer program would be cut, not refused.
+  if (count > USHRT_MAX) {
+    errno = EINVAL;
+    return -1;
+  }
   struct sock_fprog prog;
-  prog.len = static_cast<unsigned short>(code.Length() / sizeof(struct sock_filter));
+  prog.len = static_cast<unsigned short>(count);
   prog.filter = reinterpret_cast<struct sock_filter*>(code.Data());
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
-import { filterForAnyInterface, filterForInterface } from '../../filter';
+import { classicRefusal, filterForAnyInterface, filterForInterface, quoteFilter } from '../../filter';
 import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -54,6 +54,8 @@ class RawSocketBackend implements Backend {
     };
     try {
       for (const t of targets(options, this.#named)) {
+        const refusal = classicRefusal(options.filter, t.filter);
+        if (refusal) throw refusal;
         try {
           this.#rings.push(
             new (native().PacketRing)(
@@ -71,9 +73,7 @@ class RawSocketBackend implements Backend {
         } catch (err) {
           const e = err as { syscall?: string; errno?: number };
           if (e.syscall === 'setsockopt(SO_ATTACH_FILTER)' && e.errno === EINVAL) {
-            throw new BadFilterError(
-              `the kernel refused the compiled filter ${JSON.stringify(options.filter)} (loops such as protochain cannot run in the kernel)`,
-            );
+            throw new BadFilterError(`the kernel refused the compiled filter ${quoteFilter(options.filter)} (EINVAL)`, 'kernel');
           }
           throw fromNative(err, `cannot capture on ${t.name}`, 'CAP_NET_RAW');
         }
