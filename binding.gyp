@@ -1,6 +1,12 @@
 {
   "variables": {
-    "libbpf": "<!(bash scripts/libbpf.sh)"
+    "variables": {
+      # A folder with NAME.skel.h made elsewhere (the prebuild makes them on the host,
+      # then compiles in an older userland that has no clang or bpftool).
+      "bpf_skeletons%": ""
+    },
+    "bpf_skeletons%": "<(bpf_skeletons)",
+    "deps": "<!(bash scripts/static-deps.sh)"
   },
   "targets": [
     {
@@ -28,27 +34,43 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<(libbpf)/include",
+        "<(deps)/include",
         "<(SHARED_INTERMEDIATE_DIR)"
       ],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-      "libraries": ["<(libbpf)/lib/libbpf.a", "-lelf", "-lz", "-lpcap"],
-      "actions": [
-        {
-          "action_name": "capture_skeleton",
-          "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "scripts/bpf-skeleton.sh"],
-          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
-          "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(libbpf)"]
-        },
-        {
-          "action_name": "tls_skeleton",
-          "inputs": ["native/tls/bpf/tls.bpf.c", "native/tls/bpf/tls.h", "scripts/bpf-skeleton.sh"],
-          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/tls.skel.h"],
-          "action": ["bash", "scripts/bpf-skeleton.sh", "native/tls/bpf/tls.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/tls.skel.h", "<(libbpf)"]
-        }
+      # Linked in whole and kept to ourselves: no capture library is needed at run
+      # time, and none of their symbols is exported to clash with another copy.
+      "libraries": [
+        "-Wl,--start-group",
+        "<(deps)/lib/libbpf.a",
+        "<(deps)/lib/libelf.a",
+        "<(deps)/lib/libpcap.a",
+        "<(deps)/lib/libz.a",
+        "-Wl,--end-group"
+      ],
+      "ldflags": ["-Wl,--exclude-libs,ALL", "-Wl,--as-needed"],
+      "conditions": [
+        ["bpf_skeletons!=''", {
+          "include_dirs": ["<(bpf_skeletons)"]
+        }, {
+          "actions": [
+            {
+              "action_name": "capture_skeleton",
+              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "scripts/bpf-skeleton.sh"],
+              "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
+              "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(deps)"]
+            },
+            {
+              "action_name": "tls_skeleton",
+              "inputs": ["native/tls/bpf/tls.bpf.c", "native/tls/bpf/tls.h", "scripts/bpf-skeleton.sh"],
+              "outputs": ["<(SHARED_INTERMEDIATE_DIR)/tls.skel.h"],
+              "action": ["bash", "scripts/bpf-skeleton.sh", "native/tls/bpf/tls.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/tls.skel.h", "<(deps)"]
+            }
+          ]
+        }]
       ]
     }
   ]

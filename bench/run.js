@@ -53,7 +53,7 @@ function usage() {
   --memory-count N    frames of the memory scenario (default 10000000)
   --json FILE         where to write the results (default bench/results/latest.json)
   --keep              keep the work folder with every run's output
-  --build             run npm run build first (by default a missing build is an error
+  --build             run npm run build:all first (by default a missing build is an error
                       and a build older than lib/ or native/ only a warning)
   -h, --help          this text`;
 }
@@ -539,15 +539,15 @@ function newestMtime(dir) {
 
 function ensureTapwireBuilt(build) {
   if (build) {
-    log('npm run build');
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2], timeout: 900_000 });
+    log('npm run build:all');
+    execFileSync('npm', ['run', 'build:all'], { cwd: ROOT, stdio: ['ignore', 2, 2], timeout: 900_000 });
   }
   const outputs = [path.join(ROOT, 'dist', 'index.js'), path.join(ROOT, 'build', 'Release', 'tapwire.node')];
   const missing = outputs.filter((p) => !fs.existsSync(p));
-  if (missing.length) fail(`tapwire is not built (${missing.map((p) => path.relative(ROOT, p)).join(', ')} missing): run npm run build, or pass --build`);
+  if (missing.length) fail(`tapwire is not built (${missing.map((p) => path.relative(ROOT, p)).join(', ')} missing): run npm run build:all, or pass --build`);
   const sources = Math.max(newestMtime(path.join(ROOT, 'lib')), newestMtime(path.join(ROOT, 'native')));
   if (sources > Math.min(...outputs.map((p) => fs.statSync(p).mtimeMs))) {
-    log('warning: lib/ or native/ changed after the last build: this measures the old build (npm run build, or pass --build)');
+    log('warning: lib/ or native/ changed after the last build: this measures the old build (npm run build:all, or pass --build)');
   }
 }
 

@@ -1,7 +1,7 @@
 'use strict';
 // TLS plugin overhead: a keep-alive Node https client and server (two processes, on
 // loopback) with and without tapwire's TLS plugin attached, alternating, same run.
-//   node bench/tls.js [--seconds 5] [--reps 3]      (as root, after npm run build)
+//   node bench/tls.js [--seconds 5] [--reps 3]      (as root, after npm run build:all)
 // Prints requests/s of small requests, MB/s of 1 MiB uploads, their ratios, the added
 // time per request and per captured call, and whether a paced 5,000 req/s run lost
 // any event.

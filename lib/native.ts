@@ -17,6 +17,8 @@ export interface NativeProbe {
   packetSocket: NativeFeature;
   uprobe: NativeFeature;
   btf: NativeFeature;
+  /** ok: BPF maps are not held to RLIMIT_MEMLOCK; limit: its soft value, -1 when unlimited. */
+  memlock: NativeFeature & { limit: number };
 }
 
 /** Whether the kernel loaded a set of programs, and if not, what it said. */

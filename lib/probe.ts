@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { native, type NativeFeature, type NativeProbe, type ProgramCheck } from './native';
 
-export type Capability = 'CAP_BPF' | 'CAP_PERFMON' | 'CAP_SYS_ADMIN' | 'CAP_NET_ADMIN' | 'CAP_NET_RAW';
+export type Capability = 'CAP_BPF' | 'CAP_PERFMON' | 'CAP_SYS_ADMIN' | 'CAP_NET_ADMIN' | 'CAP_NET_RAW' | 'CAP_SYS_RESOURCE';
 
 export interface FeatureResult {
   ok: boolean;
@@ -35,6 +35,11 @@ export interface ProbeReport {
     uprobe: FeatureResult;
     /** Kernel BTF at /sys/kernel/btf/vmlinux. */
     btf: FeatureResult;
+    /**
+     * BPF maps of any size can be had: the kernel charges them to memory cgroups (Linux
+     * 5.11+), or RLIMIT_MEMLOCK is unlimited, or CAP_SYS_RESOURCE lets libbpf raise it.
+     */
+    memlock: FeatureResult;
     /** The eBPF backend's real capture and filter programs for a packet socket load here. */
     socketCapture: FeatureResult;
     /** The eBPF backend's real capture and filter programs for tcx load here. */
@@ -89,6 +94,26 @@ function captureFeature(mode: 'socket' | 'tcx', needs: FeatureResult[]): Feature
       `the kernel refused the ${mode} capture program${r.program ? ` ${r.program}` : ''} ` +
       `(${errnoName(r.errno)})${said ? `: ${said}` : `: ${r.message}`}`,
     ...(r.log ? { log: r.log } : {}),
+  };
+}
+
+function memlockFeature(raw: NativeProbe['memlock'], caps: Record<Capability, boolean>, bpf: FeatureResult): FeatureResult {
+  if (raw.ok) {
+    return {
+      ok: true,
+      errno: 0,
+      reason: raw.limit < 0 ? 'RLIMIT_MEMLOCK is unlimited' : 'the kernel charges BPF memory to memory cgroups, not RLIMIT_MEMLOCK',
+    };
+  }
+  if (!bpf.ok) return { ok: false, errno: raw.errno, reason: `not tried: ${bpf.reason}` };
+  const charged = `this kernel charges BPF maps to RLIMIT_MEMLOCK (before Linux 5.11), ${Math.round(raw.limit / 1024)} KiB here`;
+  if (caps.CAP_SYS_RESOURCE) return { ok: true, errno: 0, reason: `${charged}; CAP_SYS_RESOURCE lets libbpf raise it` };
+  return {
+    ok: false,
+    errno: raw.errno,
+    reason:
+      `${charged}, and without CAP_SYS_RESOURCE it cannot be raised: a capture ring larger than that is refused (EPERM). ` +
+      'Raise it (ulimit -l unlimited; docker run --ulimit memlock=-1; systemd LimitMEMLOCK=infinity) or grant CAP_SYS_RESOURCE',
   };
 }
 
@@ -157,6 +182,7 @@ function interpret(raw: NativeProbe): ProbeReport {
                 ? 'no kernel BTF (/sys/kernel/btf/vmlinux missing): kernel without CONFIG_DEBUG_INFO_BTF'
                 : `kernel BTF unreadable (${errnoName(raw.btf.errno)})`,
           },
+      memlock: memlockFeature(raw.memlock, caps, bpf),
       socketCapture: captureFeature('socket', [bpf, ringBuffer]),
       tcxCapture: captureFeature('tcx', [tcProgram, ringBuffer, tcx]),
     },
@@ -167,7 +193,14 @@ function unavailable(reason: string): ProbeReport {
   const no: FeatureResult = { ok: false, reason, errno: 0 };
   return {
     kernelRelease: os.release(),
-    capabilities: { CAP_BPF: false, CAP_PERFMON: false, CAP_SYS_ADMIN: false, CAP_NET_ADMIN: false, CAP_NET_RAW: false },
+    capabilities: {
+      CAP_BPF: false,
+      CAP_PERFMON: false,
+      CAP_SYS_ADMIN: false,
+      CAP_NET_ADMIN: false,
+      CAP_NET_RAW: false,
+      CAP_SYS_RESOURCE: false,
+    },
     features: {
       bpf: no,
       ringBuffer: no,
@@ -176,6 +209,7 @@ function unavailable(reason: string): ProbeReport {
       packetSocket: no,
       uprobe: no,
       btf: no,
+      memlock: no,
       socketCapture: no,
       tcxCapture: no,
     },

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine (as root) to build tapwire from source and run
-# its tests: the system packages, libbpf's source package, the npm dependencies, the
-# addon and the TypeScript.
+# its tests: the system packages, deb-src entries for the source packages of the
+# libraries linked in statically, the npm dependencies, the addon and the TypeScript.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ make python3 pkg-config              # node-gyp and the addon
-  libpcap-dev                              # filter compilation (libpcap is linked dynamically)
-  clang bpftool libelf-dev zlib1g-dev      # BPF programs, skeletons, libbpf's build
-  dpkg-dev                                 # libbpf's source package (scripts/libbpf.sh)
+  g++ make python3                         # node-gyp and the addon
+  clang bpftool                            # BPF programs and their skeletons
+  flex bison dpkg-dev bzip2 xz-utils       # the static libraries from source packages (scripts/static-deps.sh)
+  debootstrap                              # the prebuild's and the package check's Debian 11 root
+  libpcap-dev                              # the benchmark's peer, the npm cap package
   iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
   openssl curl                             # tests: TLS peers (s_server, s_client, curl)
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
@@ -24,9 +25,9 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
-# libbpf is linked statically from the distribution's own source, which needs deb-src
-# entries beside the binary ones: added for the distribution's archives only (a
-# third-party repository may publish no sources).
+# zlib, libelf, libpcap and libbpf are linked statically from the distribution's own
+# sources, which need deb-src entries beside the binary ones: added for the
+# distribution's archives only (a third-party repository may publish no sources).
 official='(deb\.debian\.org|security\.debian\.org|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com)'
 if [ -z "$(apt-cache showsrc libbpf 2>/dev/null)" ]; then
   for f in /etc/apt/sources.list.d/*.sources; do
@@ -42,4 +43,4 @@ fi
 command -v node >/dev/null || { echo "setup: Node.js 20 or later is required" >&2; exit 1; }
 npm ci --no-audit --no-fund --ignore-scripts
 npm rebuild cap >/dev/null   # the benchmark's peer (a devDependency with a native build)
-npm run build
+npm run build:all

@@ -20,7 +20,7 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
   let kernel;
 
   before(async function () {
-    await requirePrivileges(this, ['python3', 'ip', 'capsh', 'cc']);
+    await requirePrivileges(this, ['python3', 'ip', 'capsh', 'cc', 'prlimit']);
     kernel = (await probe()).features;
     link = await createLinkWithSink(PORT);
   });
@@ -89,6 +89,36 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
       });
     }
   }
+
+  describe('a kernel that holds BPF maps to RLIMIT_MEMLOCK (before 5.11), with a small limit', function () {
+    const host = 'RLIMIT_MEMLOCK 512 KiB, no CAP_SYS_RESOURCE';
+
+    before(function () {
+      if (!/charges BPF maps to RLIMIT_MEMLOCK/.test(kernel.memlock.reason)) {
+        this.skip(`this kernel does not charge BPF maps to RLIMIT_MEMLOCK: ${kernel.memlock.reason}`);
+      }
+    });
+
+    it("'auto' captures every packet on raw-socket and says the ring did not fit", async function () {
+      let sent = 0;
+      const messages = await runChild(host, { interfaces: [link.outer], filter: `udp port ${PORT}`, tls: 'auto', count: COUNT }, async () => {
+        sent = await sendFromPeer(link, { port: PORT, count: COUNT, size: 64 });
+      });
+      assert.ok(messages.ready, JSON.stringify(messages.error));
+      assert.equal(messages.ready.probe.features.memlock.ok, false);
+      assert.equal(messages.ready.backend, 'raw-socket');
+      assert.match(messages.ready.selection.reasons.join('\n'), /could not start, so raw-socket is tried: .*RLIMIT_MEMLOCK/);
+      assert.match(messages.ready.selection.tls.reason, /raw-socket \(ebpf \(socket\) could not start/);
+      assert.equal(sent, COUNT);
+      assert.equal(messages.done.captured, COUNT);
+    });
+
+    it("backend 'ebpf': ERR_PERMISSION saying how to raise the limit", async function () {
+      const messages = await runChild(host, { interfaces: [link.outer], backend: 'ebpf', count: 1 }, () => {});
+      assert.equal(messages.error?.code, 'ERR_PERMISSION', JSON.stringify(messages));
+      assert.match(messages.error.message, /RLIMIT_MEMLOCK.*ulimit -l unlimited.*CAP_SYS_RESOURCE/);
+    });
+  });
 
   it("eBPF programs load but may not attach, backend 'ebpf': the kernel's refusal, never raw-socket", async function () {
     const messages = await runChild('eBPF programs load but may not attach (seccomp)', { interfaces: [link.outer], backend: 'ebpf', count: 1 }, () => {});

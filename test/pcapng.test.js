@@ -258,6 +258,18 @@ describe('capture file writers', function () {
     assert.deepEqual(tcpdumpTimes(file).filter((field) => /^\d+\.\d{9}$/.test(field)), [epoch(t0), epoch(t0 + 1000n)]);
   });
 
+  it('keeps an upper-layer PDU larger than Wireshark reads to 262144 bytes, with its full length', async function () {
+    requireTools(this, ['tshark']);
+    const file = path.join(dir, 'large-pdu.pcapng');
+    const writer = new PcapngWriter(file);
+    const body = Buffer.alloc(300 * 1024, 'a');
+    writer.writeUpperPdu({ timestampNs: 1n, protocol: 'http', data: Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\n\r\n'), body]) });
+    await writer.close();
+    const [frame] = tsharkFields(file, ['frame.cap_len', 'frame.len']);
+    assert.equal(Number(frame['frame.cap_len']), 262144);
+    assert.ok(Number(frame['frame.len']) > 300 * 1024, frame['frame.len']);
+  });
+
   it('records the capture’s drops in the first interface’s statistics block', async function () {
     const file = path.join(dir, 'drops.pcapng');
     const writer = new PcapngWriter(file);

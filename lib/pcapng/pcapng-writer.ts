@@ -111,10 +111,13 @@ export class PcapngWriter implements CaptureFileWriter {
     }
     this.#upperPdu.lastSec = sec;
     this.#upperPdu.lastNsec = nsec;
-    const out = Buffer.allocUnsafe((head?.length ?? 0) + EPB_FIXED + f.pad4(payload.length) + EPB_TRAILER);
+    // Wireshark refuses to read a record larger than its packet limit: a longer payload
+    // is kept to that many bytes, its full length recorded as the original length.
+    const caplen = Math.min(payload.length, MAX_READABLE_PACKET);
+    const out = Buffer.allocUnsafe((head?.length ?? 0) + EPB_FIXED + f.pad4(caplen) + EPB_TRAILER);
     const pos = head ? head.copy(out, 0) : 0;
     const [high, low] = f.nanosecondHalves(sec, nsec);
-    writeEpb(out, pos, this.#upperPdu.id, high, low, payload, 0, payload.length, payload.length, pdu.direction === 'out');
+    writeEpb(out, pos, this.#upperPdu.id, high, low, payload, 0, caplen, payload.length, pdu.direction === 'out');
     return this.#out.write(out);
   }
 
@@ -195,6 +198,9 @@ function interfaceDescription(linkType: number, name: string | undefined, filter
   if (filter) options.push([f.IF_FILTER, Buffer.concat([Buffer.from([f.FILTER_LIBPCAP]), Buffer.from(filter)])]);
   return f.encodeBlock(f.IDB, Buffer.concat([fixed, f.encodeOptions(options)]));
 }
+
+/** The largest packet Wireshark and tcpdump read from a file (WTAP_MAX_PACKET_SIZE_STANDARD). */
+const MAX_READABLE_PACKET = 262144;
 
 function writeEpb(
   out: Buffer,

@@ -11,30 +11,29 @@
 #include "../common/verifier_log.h"
 #include "bpf/capture.h"
 #include "capture.skel.h"
-#include "libbpf_log.h"
 
 namespace tapwire {
 
 namespace {
 
-Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string& program, const std::string& log,
-                    const LibbpfLog* libbpf = nullptr) {
+// A verifier's refusal carries its log and the program; anything else (a map the
+// kernel would not create, say) is a system error.
+Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string& program, const std::string& log) {
   Napi::Error e = SystemError(env, what, err);
-  if (!program.empty()) e.Set("program", Napi::String::New(env, program));
-  std::string reason = log.empty() && libbpf ? libbpf->text() : log;
-  if (!reason.empty()) e.Set("log", Napi::String::New(env, reason));
+  if (log.empty()) return e;
+  e.Set("program", Napi::String::New(env, program));
+  e.Set("log", Napi::String::New(env, log));
   return e;
 }
 
 }  // namespace
 
 Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec) {
-  LibbpfLog libbpf;
   Skeleton<struct capture> skel(capture::open());
-  if (!skel) throw Refused(env, "bpf_object__open (capture)", errno, "", "", &libbpf);
+  if (!skel) throw SystemError(env, "bpf_object__open (capture)", errno);
   VerifierLog log;
   if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize))
-    throw Refused(env, "bpf_map__set_max_entries", -err, "", "", &libbpf);
+    throw SystemError(env, "bpf_map__set_max_entries", -err);
   skel->rodata->wakeup_bytes = spec.wakeupBytes;
   // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
   // filters do not.
@@ -47,8 +46,7 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
   log.Catch(reject);
   if (int err = capture::load(skel.get())) {
     bool copyLoaded = bpf_program__fd(copy) >= 0;
-    throw Refused(env, "bpf(BPF_PROG_LOAD) of the capture programs", -err,
-                  bpf_program__name(copyLoaded ? reject : copy), log.Reason(), &libbpf);
+    throw Refused(env, "loading the capture object", -err, bpf_program__name(copyLoaded ? reject : copy), log.Reason());
   }
   int slots = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
   int copyFd = bpf_program__fd(copy), rejectFd = bpf_program__fd(reject);

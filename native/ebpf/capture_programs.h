@@ -29,7 +29,7 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
 
 // A filter program; throws as above (`EFILTER` when it has no eBPF form).
 Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
-                      const FilterProgramSpec& spec);
+                     const FilterProgramSpec& spec);
 
 // probeCapturePrograms('tcx' | 'socket') → { ok, errno, reason? }: loads that mode's
 // capture and filter programs (a ring of one page) and frees them.

@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <napi.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -79,13 +80,45 @@ Napi::Object Capabilities(Napi::Env env) {
   struct { const char* name; int bit; } wanted[] = {
       {"CAP_NET_ADMIN", CAP_NET_ADMIN}, {"CAP_NET_RAW", CAP_NET_RAW},
       {"CAP_SYS_ADMIN", CAP_SYS_ADMIN}, {"CAP_PERFMON", CAP_PERFMON},
-      {"CAP_BPF", CAP_BPF},
+      {"CAP_BPF", CAP_BPF}, {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
   };
   for (auto& w : wanted) {
     bool held = ok && (data[w.bit / 32].effective & (1u << (w.bit % 32)));
     caps.Set(w.name, held);
   }
   return caps;
+}
+
+// Whether BPF maps count against RLIMIT_MEMLOCK (kernels before 5.11): with the soft
+// limit at zero for a moment, a one-element map can be created only where the kernel
+// charges memory cgroups instead. Lowering and restoring the soft limit needs no
+// privilege. ok: maps are not limited by it; limit: the soft limit, -1 if unlimited.
+Napi::Object MemlockCharge(Napi::Env env) {
+  struct rlimit old;
+  if (getrlimit(RLIMIT_MEMLOCK, &old) != 0) return Result(env, false, errno);
+  Napi::Object r;
+  if (old.rlim_cur == RLIM_INFINITY) {
+    r = Result(env, true, 0);
+  } else {
+    struct rlimit none = {0, old.rlim_max};
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_type = BPF_MAP_TYPE_ARRAY;
+    attr.key_size = 4;
+    attr.value_size = 8;
+    attr.max_entries = 1;
+    long fd = -1;
+    int err = 0;
+    if (setrlimit(RLIMIT_MEMLOCK, &none) == 0) {
+      fd = Bpf(BPF_MAP_CREATE, &attr);
+      err = errno;
+      setrlimit(RLIMIT_MEMLOCK, &old);
+    }
+    if (fd >= 0) close(int(fd));
+    r = Result(env, fd >= 0, err);
+  }
+  r.Set("limit", old.rlim_cur == RLIM_INFINITY ? -1.0 : double(old.rlim_cur));
+  return r;
 }
 
 Napi::Object FileReadable(Napi::Env env, const char* path) {
@@ -108,6 +141,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   report.Set("packetSocket", FdResult(env, socket(AF_PACKET, SOCK_RAW, 0)));
   report.Set("uprobe", FileReadable(env, "/sys/bus/event_source/devices/uprobe/type"));
   report.Set("btf", FileReadable(env, "/sys/kernel/btf/vmlinux"));
+  report.Set("memlock", MemlockCharge(env));
   return report;
 }
 

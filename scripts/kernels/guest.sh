@@ -32,5 +32,7 @@ bash /run/vm/out/cmd </dev/null >/dev/console 2>&1
 echo $? > /run/vm/out/rc
 sync
 umount /run/vm/out
+# Power off; PID 1 must not exit meanwhile (the kernel would panic), and no program
+# can be started as the shares go away: wait in bash itself.
 echo o > /proc/sysrq-trigger
-sleep 10
+while :; do :; done

@@ -32,6 +32,9 @@ const HOSTS = {
   'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON': () => capsh('cap_sys_admin,cap_bpf,cap_perfmon'),
   'with bpf() ENOSYS (seccomp)': () => [seccompHost(), 'no-bpf', process.execPath, CHILD],
   'eBPF programs load but may not attach (seccomp)': () => [seccompHost(), 'no-ebpf-attach', process.execPath, CHILD],
+  // Kernels before 5.11 hold BPF maps to RLIMIT_MEMLOCK: room for the probe's programs,
+  // not for a capture's ring buffer, and no CAP_SYS_RESOURCE to raise it.
+  'RLIMIT_MEMLOCK 512 KiB, no CAP_SYS_RESOURCE': () => ['prlimit', '--memlock=524288:524288', ...capsh('cap_sys_resource')],
   'without CAP_NET_RAW': () => capsh('cap_net_raw'),
   'without CAP_NET_RAW nor BPF': () => capsh('cap_net_raw,cap_sys_admin,cap_bpf,cap_perfmon'),
   'CAP_BPF + CAP_NET_ADMIN only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_raw'),

@@ -5,17 +5,18 @@
  */
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
-import { BadFilterError, fromNative, InterfaceGoneError, ProgramRejectedError, TapwireError } from '../../errors';
+import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
 import { filterForInterface } from '../../filter';
 import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { linkOf } from '../../link';
 import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
-import { errnoName, verifierVerdict } from '../../probe';
+import { errnoName, verifierVerdict, type ProbeReport } from '../../probe';
 import type { AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
+const EPERM = 1;
 
 function targets(options: ResolvedOptions, named: readonly Interface[]): EbpfTarget[] {
   const target = (i: Interface): EbpfTarget => ({
@@ -31,8 +32,8 @@ function targets(options: ResolvedOptions, named: readonly Interface[]): EbpfTar
 }
 
 /** Native failures of the eBPF path, with what to do about them. */
-function openError(err: unknown, attach: AttachMode): TapwireError {
-  const e = err as Error & { errno?: number; log?: string; program?: string; nativeCode?: string };
+function openError(err: unknown, attach: AttachMode, report: ProbeReport): TapwireError {
+  const e = err as Error & { errno?: number; syscall?: string; log?: string; program?: string; nativeCode?: string };
   if (e.nativeCode === 'EFILTER') return new BadFilterError(`the filter cannot run as eBPF: ${e.message}`, 'kernel');
   if (e.log !== undefined) {
     const program = e.program ?? 'a capture program';
@@ -40,6 +41,13 @@ function openError(err: unknown, attach: AttachMode): TapwireError {
       `the kernel refused ${program} (${errnoName(e.errno ?? 0)}): ${verifierVerdict(e.log)}\nverifier log (end):\n${e.log.trimEnd()}`,
       { errno: e.errno, cause: err, program, log: e.log },
     );
+  }
+  if (e.errno === EPERM && !report.features.memlock.ok) {
+    return new PermissionError(`cannot start eBPF capture (${attach}): ${e.message}: ${report.features.memlock.reason}`, {
+      errno: e.errno,
+      syscall: e.syscall,
+      cause: err,
+    });
   }
   return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'tcx' ? 'CAP_BPF+CAP_NET_ADMIN' : 'CAP_BPF+CAP_NET_RAW');
 }
@@ -54,7 +62,7 @@ class EbpfBackend implements Backend {
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, attach: AttachMode) {
+  constructor(options: ResolvedOptions, attach: AttachMode, report: ProbeReport) {
     this.attach = attach;
     this.#named = (options.interfaces ?? []).map(resolveInterface);
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
@@ -75,7 +83,7 @@ class EbpfBackend implements Backend {
         onBatch,
       );
     } catch (err) {
-      throw openError(err, this.attach);
+      throw openError(err, this.attach, report);
     }
   }
 
@@ -108,6 +116,6 @@ class EbpfBackend implements Backend {
   }
 }
 
-export function openEbpf(options: ResolvedOptions, attach: AttachMode): Backend {
-  return new EbpfBackend(options, attach);
+export function openEbpf(options: ResolvedOptions, attach: AttachMode, report: ProbeReport): Backend {
+  return new EbpfBackend(options, attach, report);
 }

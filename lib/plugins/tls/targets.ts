@@ -39,7 +39,9 @@ function mappedLibraries(): string[] {
     }
     for (const line of maps.split('\n')) {
       const file = line.slice(line.indexOf('/'));
-      if (line.includes('/') && LIBSSL.test(file)) found.add(file);
+      // The path is the process's own view; through its /proc/PID/root it names the same
+      // file from here too, also when the process is in another mount namespace (a container).
+      if (line.includes('/') && LIBSSL.test(file)) found.add(`/proc/${pid}/root${file}`);
     }
   }
   return [...found];
@@ -51,21 +53,41 @@ function usualLibraries(): string[] {
   );
 }
 
-/** Every target, each real file once. */
+const VIA_PROC_ROOT = /^\/proc\/\d+\/root(\/.*)$/;
+
+/**
+ * The path to attach `file` by: its real path here when that is the same file, else the
+ * path through /proc/PID/root. (realpath cannot be used on the latter: it reads the
+ * /proc/PID/root link as "/" and lands on this mount namespace's file of that name.)
+ */
+function pathHere(file: string, stat: fs.Stats): string {
+  const plain = VIA_PROC_ROOT.exec(file)?.[1] ?? file;
+  try {
+    const real = fs.realpathSync(plain);
+    const here = fs.statSync(real);
+    if (here.dev === stat.dev && here.ino === stat.ino) return real;
+  } catch {
+    // not there in this mount namespace
+  }
+  return file;
+}
+
+/** Every target, each file once (by device and inode, whatever path names it). */
 export function findTargets(extra: string[]): Target[] {
-  const byRealPath = new Map<string, Target>();
+  const byFile = new Map<string, Target>();
   const add = (file: string, flavor: Flavor): void => {
-    let real: string;
+    let stat: fs.Stats;
     try {
-      real = fs.realpathSync(file);
+      stat = fs.statSync(file);
     } catch {
       return;
     }
-    if (!byRealPath.has(real)) byRealPath.set(real, { path: real, flavor });
+    const key = `${stat.dev}:${stat.ino}`;
+    if (!byFile.has(key)) byFile.set(key, { path: pathHere(file, stat), flavor });
   };
   for (const lib of [...mappedLibraries(), ...usualLibraries()]) add(lib, flavorOf(lib));
   // This node links OpenSSL statically and exports SSL_read and friends.
   add(process.execPath, process.versions.openssl?.startsWith('3.') ? Flavor.OpenSsl3 : Flavor.OpenSsl11);
   for (const file of extra) add(file, flavorOf(file));
-  return [...byRealPath.values()];
+  return [...byFile.values()];
 }

@@ -1,0 +1,46 @@
+'use strict';
+// Run by the package check inside its slim root, against the installed package: sends
+// COUNT UDP datagrams over loopback to a port of its own and captures them with
+// BACKEND, filtered in the kernel, into OUT (pcapng). Prints one JSON line of counts.
+// Usage: node loopback.js BACKEND COUNT OUT
+const dgram = require('node:dgram');
+const { once } = require('node:events');
+const { openCapturer, PcapngWriter } = require('tapwire');
+
+async function main() {
+  const [backend, countArg, out] = process.argv.slice(2);
+  const count = Number(countArg);
+  const receiver = dgram.createSocket('udp4');
+  receiver.bind(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const port = receiver.address().port;
+  let received = 0;
+  receiver.on('message', () => received++);
+
+  const filter = `udp and dst port ${port}`;
+  const cap = await openCapturer({ interfaces: ['lo'], filter, backend, signal: AbortSignal.timeout(10_000) });
+  const writer = new PcapngWriter(out, { filter, source: cap });
+  const sender = dgram.createSocket('udp4');
+  for (let i = 0; i < count; i++) {
+    await new Promise((resolve, reject) => sender.send(`tapwire ${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  }
+  sender.close();
+
+  // Loopback shows each datagram twice: leaving (out) and arriving (in).
+  const seen = { in: 0, out: 0 };
+  for await (const batch of cap) {
+    writer.write(batch);
+    for (const pkt of batch) seen[pkt.direction]++;
+    if (seen.in >= count && seen.out >= count) break;
+  }
+  await cap.close();
+  await writer.close(cap.stats());
+  receiver.close();
+  const s = cap.stats();
+  console.log(JSON.stringify({ backend: cap.backend, attach: cap.selection.attach ?? null, port, sent: count, received, in: seen.in, out: seen.out, packets: s.packets, drops: s.drops }));
+}
+
+main().catch((err) => {
+  console.error(`${err.code ?? 'error'}: ${err.message}`);
+  process.exit(1);
+});
