@@ -1,9 +1,11 @@
 /**
  * Filters: pcap-filter(7) compiled by libpcap to classic BPF for the link type of the
  * interface, with libpcap's messages for bad expressions. The accept value is the
- * snaplen, which is how the kernel learns how much of a packet to keep.
+ * snaplen, which is how the kernel learns how much of a packet to keep. An expression
+ * is compiled once per link type a capture needs, on libuv's thread pool: libpcap's
+ * optimizer can take minutes on a large one, and the event loop goes on meanwhile.
  */
-import { BadFilterError } from './errors';
+import { BadFilterError, TapwireError } from './errors';
 import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, dltOfLinkType, linkOf, RAW_IP_HARDWARE } from './link';
 import { native } from './native';
 
@@ -37,11 +39,110 @@ export function quoteFilter(expression: string): string {
   return `${JSON.stringify(expression.slice(0, QUOTED_CHARS))}… (${expression.length} characters)`;
 }
 
-function compile(expression: string, dlt: number, snaplen: number): Buffer {
-  try {
-    return native().compileFilter(expression, dlt, snaplen);
-  } catch (err) {
-    throw new BadFilterError(`bad filter ${quoteFilter(expression)}: ${bounded((err as Error).message)}`);
+/** The DLTs a socket that sees every interface needs programs for. */
+export const ANY_INTERFACE_DLTS = [DLT_EN10MB, DLT_RAW];
+
+/** The DLTs of the interfaces of these hardware types that libpcap can filter. */
+export function dltsOf(hardwareTypes: Iterable<number>): number[] {
+  const dlts = new Set<number>();
+  for (const type of hardwareTypes) {
+    const dlt = linkOf(type)?.dlt;
+    if (dlt !== undefined) dlts.add(dlt);
+  }
+  return [...dlts];
+}
+
+/** One expression's programs, by DLT: compiled once each, off the event loop. */
+export class FilterPrograms {
+  readonly expression: string;
+  readonly snaplen: number;
+  /** What libpcap made of the expression for each DLT: a program, or why not. */
+  readonly #programs = new Map<number, Buffer | BadFilterError>();
+
+  private constructor(expression: string, snaplen: number) {
+    this.expression = expression;
+    this.snaplen = snaplen;
+  }
+
+  static async compile(expression: string, snaplen: number, dlts: Iterable<number>): Promise<FilterPrograms> {
+    const programs = new FilterPrograms(expression, snaplen);
+    await programs.add(dlts);
+    return programs;
+  }
+
+  /** Compiles for the DLTs not compiled yet; a refusal is kept, and thrown where the program is asked for. */
+  async add(dlts: Iterable<number>): Promise<void> {
+    if (this.expression === '') return;
+    const missing = [...new Set(dlts)].filter((dlt) => !this.#programs.has(dlt));
+    await Promise.all(
+      missing.map(async (dlt) => {
+        try {
+          this.#programs.set(dlt, await native().compileFilter(this.expression, dlt, this.snaplen));
+        } catch (err) {
+          this.#programs.set(dlt, new BadFilterError(`bad filter ${quoteFilter(this.expression)}: ${bounded((err as Error).message)}`));
+        }
+      }),
+    );
+  }
+
+  /** Whether the expression compiled for `dlt` (always, when there is no expression). */
+  compiles(dlt: number): boolean {
+    return this.expression === '' || this.#programs.get(dlt) instanceof Buffer;
+  }
+
+  /** Throws libpcap's refusal for the first of `dlts`, unless the expression compiles for one of them. */
+  requireAny(dlts: readonly number[]): void {
+    if (!dlts.some((dlt) => this.compiles(dlt))) this.forDlt(dlts[0]!);
+  }
+
+  /** The program for packets of libpcap's `dlt`; throws libpcap's refusal. */
+  forDlt(dlt: number): Buffer {
+    if (this.expression === '') return insn(BPF_RET_K, 0, 0, this.snaplen);
+    const program = this.#programs.get(dlt);
+    if (program === undefined) throw new TapwireError('ERR_SYSTEM', `the filter was not compiled for DLT ${dlt}`);
+    if (program instanceof BadFilterError) throw program;
+    return program;
+  }
+
+  /** A program for one interface, given its hardware type. */
+  forInterface(hardwareType: number): Buffer {
+    if (this.expression === '') return this.forDlt(DLT_EN10MB);
+    const dlt = linkOf(hardwareType)?.dlt;
+    if (dlt === undefined) {
+      throw new BadFilterError(
+        `filters are not supported on this interface's link type (ARPHRD ${hardwareType}); capture it without a filter`,
+      );
+    }
+    return this.forDlt(dlt);
+  }
+
+  /** A program for packets of a pcap link type (a file's interface). */
+  forLinkType(linkType: number): Buffer {
+    return this.forDlt(dltOfLinkType(linkType));
+  }
+
+  /**
+   * A program for a socket that sees every interface: the kernel tells the program each
+   * frame's hardware type, which picks the Ethernet or the raw-IP compilation of the
+   * same expression. Frames of other link types cannot be matched and are not captured.
+   */
+  forAnyInterface(): Buffer {
+    if (this.expression === '') return this.forDlt(DLT_EN10MB);
+    const ethernet = this.forDlt(DLT_EN10MB);
+    const rawIp = this.forDlt(DLT_RAW);
+    // ld hatype; one jeq per known type; ret 0; ja ethernet; ja raw-ip; ethernet; raw-ip.
+    // (Conditional jumps reach 255 instructions at most, so each lands on a `ja`.)
+    const tests = [ARPHRD_ETHER, ARPHRD_LOOPBACK, ...RAW_IP_HARDWARE];
+    const jaEthernet = tests.length + 1; // position counted from the first test
+    const dispatch: Buffer[] = [insn(BPF_LD_W_ABS, 0, 0, SKF_AD_HATYPE)];
+    tests.forEach((type, i) => {
+      const target = i < 2 ? jaEthernet : jaEthernet + 1;
+      dispatch.push(insn(BPF_JMP_JEQ_K, target - i - 1, 0, type));
+    });
+    dispatch.push(insn(BPF_RET_K, 0, 0, 0));
+    dispatch.push(insn(BPF_JMP_JA, 0, 0, 1));
+    dispatch.push(insn(BPF_JMP_JA, 0, 0, ethernet.length / 8));
+    return Buffer.concat([...dispatch, ethernet, rawIp]);
   }
 }
 
@@ -63,49 +164,7 @@ export function classicRefusal(expression: string, program: Buffer): BadFilterEr
   return undefined;
 }
 
-/** A program for one interface, given its hardware type. */
-export function filterForInterface(expression: string, hardwareType: number, snaplen: number): Buffer {
-  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
-  const dlt = linkOf(hardwareType)?.dlt;
-  if (dlt === undefined) {
-    throw new BadFilterError(
-      `filters are not supported on this interface's link type (ARPHRD ${hardwareType}); capture it without a filter`,
-    );
-  }
-  return compile(expression, dlt, snaplen);
-}
-
-/** A program for packets of a pcap link type (a file's interface). */
-export function filterForLinkType(expression: string, linkType: number, snaplen: number): Buffer {
-  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
-  return compile(expression, dltOfLinkType(linkType), snaplen);
-}
-
 /** Runs `program` over a packet in user space: the bytes to keep, 0 if it rejects the packet. */
 export function matchFilter(program: Buffer, packet: Buffer, wireLength: number): number {
   return native().matchFilter(program, packet, wireLength);
-}
-
-/**
- * A program for a socket that sees every interface: the kernel tells the program each
- * frame's hardware type, which picks the Ethernet or the raw-IP compilation of the
- * same expression. Frames of other link types cannot be matched and are not captured.
- */
-export function filterForAnyInterface(expression: string, snaplen: number): Buffer {
-  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
-  const ethernet = compile(expression, DLT_EN10MB, snaplen);
-  const rawIp = compile(expression, DLT_RAW, snaplen);
-  // ld hatype; one jeq per known type; ret 0; ja ethernet; ja raw-ip; ethernet; raw-ip.
-  // (Conditional jumps reach 255 instructions at most, so each lands on a `ja`.)
-  const tests = [ARPHRD_ETHER, ARPHRD_LOOPBACK, ...RAW_IP_HARDWARE];
-  const jaEthernet = tests.length + 1; // position counted from the first test
-  const dispatch: Buffer[] = [insn(BPF_LD_W_ABS, 0, 0, SKF_AD_HATYPE)];
-  tests.forEach((type, i) => {
-    const target = i < 2 ? jaEthernet : jaEthernet + 1;
-    dispatch.push(insn(BPF_JMP_JEQ_K, target - i - 1, 0, type));
-  });
-  dispatch.push(insn(BPF_RET_K, 0, 0, 0));
-  dispatch.push(insn(BPF_JMP_JA, 0, 0, 1));
-  dispatch.push(insn(BPF_JMP_JA, 0, 0, ethernet.length / 8));
-  return Buffer.concat([...dispatch, ethernet, rawIp]);
 }

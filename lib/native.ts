@@ -98,7 +98,8 @@ export interface NativeBinding {
   probe(): NativeProbe;
   /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
   probeCapturePrograms(attach: 'tcx' | 'socket'): ProgramCheck;
-  compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
+  /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
+  compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;

@@ -8,11 +8,12 @@ import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
 import { buildBatch, type BatchEntry } from '../batch-builder';
 import type { Batch } from '../batch';
 import { fromFileSystem } from '../errors';
-import { filterForLinkType, matchFilter } from '../filter';
+import { FilterPrograms, matchFilter } from '../filter';
+import { dltOfLinkType } from '../link';
 import type { ReplayOptions } from '../options';
 import { parserFor } from '../pcapng/detect';
 import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../pcapng/format';
-import { damaged, type CaptureFileParser, type OnRecord } from '../pcapng/reader';
+import { damaged, type CaptureFileParser } from '../pcapng/reader';
 
 const CHUNK = 1024 * 1024;
 
@@ -21,15 +22,13 @@ export class FileSource implements Backend {
   readonly path: string;
   readonly #file: fs.FileHandle;
   readonly #parser: CaptureFileParser;
-  readonly #filter: string;
-  readonly #snaplen: number;
   /** By link type: the compiled filter, or null where it cannot apply (nothing matches). */
-  readonly #programs = new Map<number, Buffer | null>();
+  readonly #programs: FilterPrograms;
   /** Bytes read but not yet parsed (a block cut by the chunk's end), and their file offset. */
   #pending: Buffer = Buffer.alloc(0);
   #pendingOffset = 0;
   #records = 0;
-  #filtered = 0;
+  #rejected = 0;
   /** Batches read while opening, delivered first. */
   #ready: Batch[] = [];
   #failure: Error | undefined;
@@ -38,12 +37,11 @@ export class FileSource implements Backend {
   #closed = false;
   #loop: Promise<void> | null = null;
 
-  private constructor(path: string, file: fs.FileHandle, parser: CaptureFileParser, options: ReplayOptions) {
+  private constructor(path: string, file: fs.FileHandle, parser: CaptureFileParser, programs: FilterPrograms) {
     this.path = path;
     this.#file = file;
     this.#parser = parser;
-    this.#filter = options.filter;
-    this.#snaplen = options.snaplen;
+    this.#programs = programs;
   }
 
   get format(): 'pcap' | 'pcapng' {
@@ -70,18 +68,19 @@ export class FileSource implements Backend {
         if (more === null) break;
         first = Buffer.concat([first, more]);
       }
-      const source = new FileSource(path, file, parserFor(first, path), options);
-      source.#take(first);
+      const programs = await FilterPrograms.compile(options.filter, options.snaplen, []);
+      const source = new FileSource(path, file, parserFor(first, path), programs);
+      await source.#take(first);
       while (source.#records === 0 && !source.#failure) {
         const chunk = await read(file, path);
         if (chunk === null) {
           source.#atEnd();
           break;
         }
-        source.#take(chunk);
+        await source.#take(chunk);
       }
       if (source.#failure && source.#records === 0) throw source.#failure;
-      source.#checkFilter();
+      await source.#checkFilter();
       return source;
     } catch (err) {
       await file.close();
@@ -110,7 +109,7 @@ export class FileSource implements Backend {
           this.#atEnd();
           break;
         }
-        const batch = this.#take(chunk);
+        const batch = await this.#take(chunk);
         if (batch && !this.#closed) sink(batch);
       }
       if (!this.#closed) end(this.#failure);
@@ -139,7 +138,7 @@ export class FileSource implements Backend {
   stats(): BackendStats {
     // What the capture that wrote the file lost, as its statistics blocks recorded it.
     const kernelDrops = this.#parser.interfaces.reduce((sum, i) => sum + i.drops, 0);
-    return { kernelDrops, ringDrops: 0, userspaceDrops: 0, filtered: this.#filtered };
+    return { kernelDrops, ringDrops: 0, userspaceDrops: 0, filtered: this.#rejected };
   }
 
   interfaceName(index: number): string | undefined {
@@ -153,80 +152,53 @@ export class FileSource implements Backend {
   }
 
   /** Parses what `chunk` completes; a batch of the packets that pass the filter, if any. */
-  #take(chunk: Buffer): Batch | null {
+  async #take(chunk: Buffer): Promise<Batch | null> {
     const buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
-    const entries: BatchEntry[] = [];
+    const records: BatchEntry[] = [];
     let consumed = 0;
     try {
-      consumed = this.#parser.parse(buf, this.#pendingOffset, this.#collect(entries));
+      consumed = this.#parser.parse(buf, this.#pendingOffset, (interfaceId, seconds, nanoseconds, data, wireLength, outbound) => {
+        const { linkType } = this.#parser.interfaces[interfaceId]!;
+        records.push({ data, wireLength, interfaceIndex: interfaceId, seconds, nanoseconds, direction: outbound ? 'out' : 'in', linkType });
+      });
     } catch (err) {
       this.#failure = err as Error;
     }
+    this.#records += records.length;
     this.#pending = buf.subarray(consumed);
     this.#pendingOffset += consumed;
+    const entries = await this.#passing(records);
     if (entries.length === 0) return null;
     const batch = buildBatch(entries);
     if (!this.#loop) this.#ready.push(batch);
     return batch;
   }
 
-  #collect(entries: BatchEntry[]): OnRecord {
-    return (interfaceId, seconds, nanoseconds, data, wireLength, outbound) => {
-      this.#records++;
-      const { linkType } = this.#parser.interfaces[interfaceId]!;
-      let kept = Math.min(data.length, this.#snaplen);
-      if (this.#filter !== '') {
-        const program = this.#program(linkType);
-        kept = program ? Math.min(data.length, matchFilter(program, data, wireLength)) : 0;
-        if (kept === 0) {
-          this.#filtered++;
-          return;
-        }
-      }
-      entries.push({
-        data: data.subarray(0, kept),
-        wireLength,
-        interfaceIndex: interfaceId,
-        seconds,
-        nanoseconds,
-        direction: outbound ? 'out' : 'in',
-        linkType,
-      });
-    };
-  }
-
-  #program(linkType: number): Buffer | null {
-    let program = this.#programs.get(linkType);
-    if (program === undefined) {
-      try {
-        program = filterForLinkType(this.#filter, linkType, this.#snaplen);
-      } catch {
-        // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
-        program = null;
-      }
-      this.#programs.set(linkType, program);
+  /** The records that pass the filter, cut to what it keeps. */
+  async #passing(records: BatchEntry[]): Promise<BatchEntry[]> {
+    if (this.#programs.expression === '') {
+      for (const r of records) r.data = r.data.subarray(0, this.#programs.snaplen);
+      return records;
     }
-    return program;
+    // Links first seen here are compiled for before their packets are filtered.
+    await this.#programs.add(records.map((r) => dltOfLinkType(r.linkType)));
+    return records.filter((r) => {
+      const dlt = dltOfLinkType(r.linkType);
+      // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
+      const kept = this.#programs.compiles(dlt) ? Math.min(r.data.length, matchFilter(this.#programs.forDlt(dlt), r.data, r.wireLength)) : 0;
+      if (kept === 0) this.#rejected++;
+      r.data = r.data.subarray(0, kept);
+      return kept > 0;
+    });
   }
 
   /** The filter must apply to some link of the file (Ethernet if it describes none yet). */
-  #checkFilter(): void {
-    if (this.#filter === '') return;
+  async #checkFilter(): Promise<void> {
     const linkTypes = new Set(this.#parser.interfaces.map((i) => i.linkType));
-    if (linkTypes.size === 0) {
-      filterForLinkType(this.#filter, LINKTYPE_ETHERNET, this.#snaplen);
-      return;
-    }
-    let firstError: unknown;
-    for (const linkType of linkTypes) {
-      try {
-        this.#programs.set(linkType, filterForLinkType(this.#filter, linkType, this.#snaplen));
-      } catch (err) {
-        firstError ??= err;
-        this.#programs.set(linkType, null);
-      }
-    }
-    if ([...this.#programs.values()].every((p) => p === null)) throw firstError;
+    if (linkTypes.size === 0) linkTypes.add(LINKTYPE_ETHERNET);
+    const dlts = [...linkTypes].map(dltOfLinkType);
+    await this.#programs.add(dlts);
+    this.#programs.requireAny(dlts);
   }
 
   #atEnd(): void {

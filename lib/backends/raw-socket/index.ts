@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
-import { classicRefusal, filterForAnyInterface, filterForInterface, quoteFilter } from '../../filter';
+import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter } from '../../filter';
 import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -29,11 +29,9 @@ interface Target {
   filter: Buffer;
 }
 
-function targets(options: ResolvedOptions, named: readonly Interface[]): Target[] {
-  if (options.interfaces === null) {
-    return [{ name: 'any', ifindex: 0, filter: filterForAnyInterface(options.filter, options.snaplen) }];
-  }
-  return named.map((i) => ({ name: i.name, ifindex: i.index, filter: filterForInterface(options.filter, i.hardwareType, options.snaplen) }));
+function targets(options: ResolvedOptions, named: readonly Interface[], programs: FilterPrograms): Target[] {
+  if (options.interfaces === null) return [{ name: 'any', ifindex: 0, filter: programs.forAnyInterface() }];
+  return named.map((i) => ({ name: i.name, ifindex: i.index, filter: programs.forInterface(i.hardwareType) }));
 }
 
 class RawSocketBackend implements Backend {
@@ -45,15 +43,15 @@ class RawSocketBackend implements Backend {
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions) {
-    this.#named = (options.interfaces ?? []).map(resolveInterface);
+  constructor(options: ResolvedOptions, named: Interface[], programs: FilterPrograms) {
+    this.#named = named;
     this.#batchTimeout = options.batchTimeout;
     const { blockSize, blockCount } = geometry(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));
     };
     try {
-      for (const t of targets(options, this.#named)) {
+      for (const t of targets(options, named, programs)) {
         const refusal = classicRefusal(options.filter, t.filter);
         if (refusal) throw refusal;
         try {
@@ -121,6 +119,8 @@ class RawSocketBackend implements Backend {
   }
 }
 
-export function openRawSocket(options: ResolvedOptions): Backend {
-  return new RawSocketBackend(options);
+export async function openRawSocket(options: ResolvedOptions): Promise<Backend> {
+  const named = (options.interfaces ?? []).map(resolveInterface);
+  const dlts = options.interfaces === null ? ANY_INTERFACE_DLTS : dltsOf(named.map((i) => i.hardwareType));
+  return new RawSocketBackend(options, named, await FilterPrograms.compile(options.filter, options.snaplen, dlts));
 }
