@@ -18,7 +18,9 @@ const BPF_LD_W_ABS = 0x20;
 const BPF_JMP_JEQ_K = 0x15;
 const BPF_JMP_JA = 0x05;
 const BPF_RET_K = 0x06;
+const SKF_AD_PKTTYPE = 0xfffff000 + 4;
 const SKF_AD_HATYPE = 0xfffff000 + 28;
+const PACKET_OUTGOING = 4;
 
 function insn(code: number, jt: number, jf: number, k: number): Buffer {
   const b = Buffer.alloc(8);
@@ -144,6 +146,27 @@ export class FilterPrograms {
     dispatch.push(insn(BPF_JMP_JA, 0, 0, ethernet.length / 8));
     return Buffer.concat([...dispatch, ethernet, rawIp]);
   }
+}
+
+/**
+ * `program`, for a packet socket, passing by what this host sends on loopback, where
+ * each frame sent is received again (lib/link.ts, echoesSends): on a socket bound to
+ * loopback (`on: 'loopback'`), or on one that sees every interface (`on: 'any'`).
+ */
+export function withoutLoopbackSends(program: Buffer, on: 'loopback' | 'any'): Buffer {
+  const prefix =
+    on === 'loopback'
+      ? // ld pkttype; jeq outgoing → ret 0
+        [insn(BPF_LD_W_ABS, 0, 0, SKF_AD_PKTTYPE), insn(BPF_JMP_JEQ_K, 0, 1, PACKET_OUTGOING), insn(BPF_RET_K, 0, 0, 0)]
+      : // ld pkttype; jeq outgoing, else skip; ld hatype; jeq loopback → ret 0
+        [
+          insn(BPF_LD_W_ABS, 0, 0, SKF_AD_PKTTYPE),
+          insn(BPF_JMP_JEQ_K, 0, 3, PACKET_OUTGOING),
+          insn(BPF_LD_W_ABS, 0, 0, SKF_AD_HATYPE),
+          insn(BPF_JMP_JEQ_K, 0, 1, ARPHRD_LOOPBACK),
+          insn(BPF_RET_K, 0, 0, 0),
+        ];
+  return Buffer.concat([...prefix, program]);
 }
 
 /**

@@ -52,6 +52,8 @@ export interface EbpfTarget {
   ifindex: number;
   hardwareType: number;
   filter: Buffer;
+  /** Capture what this host sends on it. */
+  outgoing: boolean;
 }
 
 export interface EbpfCaptureOptions {

@@ -66,7 +66,7 @@ describe('native sources after close()', function () {
     PacketRing: () => new (native().PacketRing)({ ifindex: 1, filter: acceptAll, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false }, () => {}),
     EbpfCapture: () =>
       new (native().EbpfCapture)(
-        { attach: 'socket', ringSize: 1 << 20, wakeupBytes: 1 << 16, batchTimeoutMs: 10, promiscuous: false, targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll }] },
+        { attach: 'socket', ringSize: 1 << 20, wakeupBytes: 1 << 16, batchTimeoutMs: 10, promiscuous: false, targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }] },
         () => {},
       ),
     TlsCapture: () => new (native().TlsCapture)({ ringSize: 1 << 20, selfTgid: process.pid, pids: null, batchTimeoutMs: 10 }, () => {}),

@@ -44,7 +44,7 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
 }
 
 // new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchTimeoutMs,
-//                   promiscuous, targets: [{ ifindex, hardwareType, filter }] }, onBatch)
+//                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }] }, onBatch)
 EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<EbpfCapture>(info),
       delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:EbpfCapture", *this) {
@@ -74,7 +74,7 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
     uint32_t ifindex = UintOption(t, "ifindex");
     hardwareTypes_[ifindex] = uint16_t(UintOption(t, "hardwareType"));
-    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>());
+    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>(), t.Get("outgoing").ToBoolean());
     if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, ifindex);
   }
 }
@@ -93,14 +93,15 @@ void EbpfCapture::Promiscuous(Napi::Env env, uint32_t ifindex) {
   attachments_.push_back(std::move(fd));
 }
 
-int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction) {
-  auto key = std::make_pair(std::string(reinterpret_cast<const char*>(classic.Data()), classic.Length()), direction);
+int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing) {
+  auto key = std::make_tuple(std::string(reinterpret_cast<const char*>(classic.Data()), classic.Length()), direction, skipOutgoing);
   auto found = filterFds_.find(key);
   if (found != filterFds_.end()) return found->second.get();
   FilterProgramSpec spec;
   spec.slotsFd = slotsFd_;
   spec.direction = direction;
   spec.fallback = tcx_ ? TAPWIRE_TCX_NEXT : 0;
+  spec.skipOutgoing = skipOutgoing;
   bpf_prog_type type = tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER;
   const auto* code = reinterpret_cast<const struct sock_filter*>(classic.Data());
   size_t count = classic.Length() / sizeof(struct sock_filter);
@@ -120,17 +121,20 @@ int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& class
   return filterFds_.emplace(key, std::move(fd)).first->second.get();
 }
 
-void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic) {
+// Without `outgoing`, what this host sends is not captured: no egress link, or a
+// socket filter that passes it by.
+void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing) {
   if (tcx_) {
     for (int direction : {0, 1}) {
-      int prog = FilterProgram(env, classic, direction);
+      if (direction == 1 && !outgoing) continue;
+      int prog = FilterProgram(env, classic, direction, false);
       Fd link(bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? TAPWIRE_TCX_EGRESS : TAPWIRE_TCX_INGRESS), nullptr));
       if (!link) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
       attachments_.push_back(std::move(link));
     }
     return;
   }
-  int prog = FilterProgram(env, classic, -1);
+  int prog = FilterProgram(env, classic, -1, !outgoing);
   Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
   if (!fd) throw SystemError(env, "socket", errno);
   if (setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -34,8 +35,8 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
-  int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction);
-  void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic);
+  int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing);
+  void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing);
   void Promiscuous(Napi::Env env, uint32_t ifindex);
   void Drain() override;
   void ReadCounters();
@@ -45,7 +46,8 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   bool tcx_ = true;
   Skeleton<struct capture> skel_;
   int slotsFd_ = -1;  // the skeleton's program array
-  std::map<std::pair<std::string, int>, Fd> filterFds_;  // (classic program, direction) → program
+  // (classic program, direction, outgoing skipped) → program
+  std::map<std::tuple<std::string, int, bool>, Fd> filterFds_;
   std::vector<Fd> attachments_;  // tcx link fds and packet sockets: closing them detaches
   std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
   RingReader ring_;

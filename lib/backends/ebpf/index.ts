@@ -8,7 +8,7 @@ import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '
 import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
 import { dltsOf, FilterPrograms } from '../../filter';
 import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
-import { linkOf } from '../../link';
+import { echoesSends, linkOf } from '../../link';
 import { native, type EbpfCapture } from '../../native';
 import type { ResolvedOptions } from '../../options';
 import { errnoName, verifierVerdict, type ProbeReport } from '../../probe';
@@ -71,7 +71,12 @@ class EbpfBackend implements Backend {
           wakeupBytes: Math.min(MiB, size / 8),
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
-          targets: hooked.map((i) => ({ ifindex: i.index, hardwareType: i.hardwareType, filter: programs.forInterface(i.hardwareType) })),
+          targets: hooked.map((i) => ({
+            ifindex: i.index,
+            hardwareType: i.hardwareType,
+            filter: programs.forInterface(i.hardwareType),
+            outgoing: !echoesSends(i.hardwareType),
+          })),
         },
         onBatch,
       );

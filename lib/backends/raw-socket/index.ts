@@ -7,8 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
-import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter } from '../../filter';
+import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
 import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { echoesSends } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
@@ -30,8 +31,11 @@ interface Target {
 }
 
 function targets(options: ResolvedOptions, named: readonly Interface[], programs: FilterPrograms): Target[] {
-  if (options.interfaces === null) return [{ name: 'any', ifindex: 0, filter: programs.forAnyInterface() }];
-  return named.map((i) => ({ name: i.name, ifindex: i.index, filter: programs.forInterface(i.hardwareType) }));
+  if (options.interfaces === null) return [{ name: 'any', ifindex: 0, filter: withoutLoopbackSends(programs.forAnyInterface(), 'any') }];
+  return named.map((i) => {
+    const program = programs.forInterface(i.hardwareType);
+    return { name: i.name, ifindex: i.index, filter: echoesSends(i.hardwareType) ? withoutLoopbackSends(program, 'loopback') : program };
+  });
 }
 
 class RawSocketBackend implements Backend {
