@@ -1,26 +1,23 @@
 /**
- * A capture file as a packet source: read in 1 MiB chunks, parsed, filtered in user
- * space with the same libpcap programs the kernel runs, and handed over as batches in
- * the layout live backends use. Not a backend selection can choose: `file` bypasses it.
+ * A capture file as a packet source: read (lib/replay/input.ts), parsed, filtered in
+ * user space with the same libpcap programs the kernel runs, and handed over as batches
+ * in the layout live backends use. Not a backend selection can choose: `file` bypasses it.
  */
-import fs from 'node:fs/promises';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
 import { buildBatch, type BatchEntry } from '../batch-builder';
 import type { Batch } from '../batch';
-import { fromFileSystem } from '../errors';
 import { FilterPrograms, matchFilter } from '../filter';
 import { dltOfLinkType } from '../link';
 import type { ReplayOptions } from '../options';
 import { parserFor } from '../pcapng/detect';
 import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../pcapng/format';
 import { damaged, type CaptureFileParser } from '../pcapng/reader';
-
-const CHUNK = 1024 * 1024;
+import { openInput, type Input } from './input';
 
 export class FileSource implements Backend {
   readonly name = 'file' as const;
   readonly path: string;
-  readonly #file: fs.FileHandle;
+  readonly #input: Input;
   readonly #parser: CaptureFileParser;
   /** By link type: the compiled filter, or null where it cannot apply (nothing matches). */
   readonly #programs: FilterPrograms;
@@ -37,9 +34,9 @@ export class FileSource implements Backend {
   #closed = false;
   #loop: Promise<void> | null = null;
 
-  private constructor(path: string, file: fs.FileHandle, parser: CaptureFileParser, programs: FilterPrograms) {
+  private constructor(path: string, input: Input, parser: CaptureFileParser, programs: FilterPrograms) {
     this.path = path;
-    this.#file = file;
+    this.#input = input;
     this.#parser = parser;
     this.#programs = programs;
   }
@@ -51,28 +48,33 @@ export class FileSource implements Backend {
   /**
    * Opens the file and reads up to its first packet, so that a missing, foreign or
    * damaged-from-the-start file and a filter that applies to none of its links reject here.
+   * Aborting `options.signal` meanwhile (a pipe whose writer has not written) rejects
+   * with its reason.
    */
   static async open(options: ReplayOptions): Promise<FileSource> {
-    const path = options.file;
-    let file: fs.FileHandle;
+    const { file: path, signal } = options;
+    const input = await openInput(path);
+    const onAbort = (): void => void input.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      file = await fs.open(path, 'r');
-    } catch (err) {
-      throw fromFileSystem(err, 'open', path);
-    }
-    try {
+      const read = async (): Promise<Buffer | null> => {
+        signal?.throwIfAborted();
+        const chunk = await input.read();
+        signal?.throwIfAborted();
+        return chunk;
+      };
       let first = Buffer.alloc(0);
       // A pipe may hand over less than a file header at first.
       while (first.length < PCAP_HEADER_BYTES) {
-        const more = await read(file, path);
+        const more = await read();
         if (more === null) break;
         first = Buffer.concat([first, more]);
       }
       const programs = await FilterPrograms.compile(options.filter, options.snaplen, []);
-      const source = new FileSource(path, file, parserFor(first, path), programs);
+      const source = new FileSource(path, input, parserFor(first, path), programs);
       await source.#take(first);
       while (source.#records === 0 && !source.#failure) {
-        const chunk = await read(file, path);
+        const chunk = await read();
         if (chunk === null) {
           source.#atEnd();
           break;
@@ -81,10 +83,13 @@ export class FileSource implements Backend {
       }
       if (source.#failure && source.#records === 0) throw source.#failure;
       await source.#checkFilter();
+      signal?.throwIfAborted();
       return source;
     } catch (err) {
-      await file.close();
+      await input.close();
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -100,7 +105,7 @@ export class FileSource implements Backend {
         }
         let chunk: Buffer | null;
         try {
-          chunk = await read(this.#file, this.path);
+          chunk = await this.#input.read();
         } catch (err) {
           this.#failure = err as Error;
           break;
@@ -129,10 +134,8 @@ export class FileSource implements Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeUp();
-    // A read in flight on a quiet pipe (-r -) lasts until its writer writes or ends, so
-    // the handle is closed when that read returns, without holding up close(). Closing
-    // a file opened for reading cannot lose data.
-    void (this.#loop ?? Promise.resolve()).then(() => this.#file.close()).catch(() => undefined);
+    // A read in flight on a quiet pipe then gives null, and the loop ends.
+    await this.#input.close();
   }
 
   stats(): BackendStats {
@@ -206,15 +209,4 @@ export class FileSource implements Backend {
       this.#failure = damaged(this.path, this.#pendingOffset, `the file ends inside a block (${this.#pending.length} bytes of it)`);
     }
   }
-}
-
-async function read(file: fs.FileHandle, path: string): Promise<Buffer | null> {
-  const buf = Buffer.allocUnsafe(CHUNK);
-  let bytesRead: number;
-  try {
-    ({ bytesRead } = await file.read(buf, 0, CHUNK, null));
-  } catch (err) {
-    throw fromFileSystem(err, 'read', path);
-  }
-  return bytesRead > 0 ? buf.subarray(0, bytesRead) : null;
 }
