@@ -286,6 +286,16 @@ describe('tapwire command line', function () {
       }
     });
 
+    it('--tls on raw-socket says once, in one line, that TLS capture is off and why', async function () {
+      const proc = startCapture(['-i', link.outer, '--backend', 'raw-socket', '--tls', '-c', '1', `udp port ${PORT}`]);
+      await proc.ready;
+      await sendFromPeer(link, { port: PORT, count: 1, size: 10 });
+      const { code, stderr } = await proc.done;
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /^tapwire: TLS capture runs only on the eBPF backend, and packets are captured by raw-socket/m);
+      assert.equal(stderr.match(/TLS capture/g).length, 1, stderr);
+    });
+
     it('a bad filter on a live capture exits 2 with libpcap’s message', async function () {
       const { code, stderr } = await tapwire(['capture', '-i', link.outer, 'udp prt 53']);
       assert.equal(code, 2);

@@ -211,6 +211,8 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     child.removeAllListeners('exit');
     child.kill('SIGINT');
     assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /^tapwire: TLS capture is on: hooked \//m);
+    assert.equal(stderr.match(/TLS capture/g).length, 1, stderr);
     const uris = execFileSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri'], { encoding: 'utf8' });
     assert.match(uris, /^\/hello-cli$/m);
     const packets = execFileSync('tshark', ['-r', file, '-Y', `tcp.port == ${sPort}`, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });

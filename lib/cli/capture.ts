@@ -171,9 +171,8 @@ export async function capture(argv: readonly string[]): Promise<number> {
       const snaplen = cmd.options.snaplen ?? MAX_SNAPLEN;
       stderr.write(`tapwire: listening on ${cmd.describe} with the ${cap.backend} backend, snapshot length ${snaplen} bytes\n`);
     }
-    if (cmd.options.tls !== undefined) {
-      stderr.write(`tapwire: TLS capture is ${cap.selection.tls.active ? 'on' : 'off'}: ${cap.selection.tls.reason}\n`);
-    }
+    // Each reason says whether TLS capture is on ("TLS capture is on: hooked ...").
+    if (cmd.options.tls !== undefined) stderr.write(`tapwire: ${cap.selection.tls.reason}\n`);
     if (stderr.isTTY && (writer !== null || !stdout.isTTY)) {
       status = new StatusLine(() => {
         const s = cap.stats();
