@@ -10,11 +10,12 @@ const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
 const { runChildUntilReady } = require('./helpers/hosts');
 const { until } = require('./helpers/poll');
+const { bpfList } = require('./helpers/bpftool');
 
 const MiB = 1024 * 1024;
 
 function progIds(prefix) {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]');
+  const progs = bpfList('prog');
   return new Set(progs.filter((p) => p.name?.startsWith(prefix)).map((p) => p.id));
 }
 
