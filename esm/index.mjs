@@ -16,6 +16,7 @@ export const {
   PermissionError,
   BadFilterError,
   NoSuchInterfaceError,
+  InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,
   PluginUnsupportedError,

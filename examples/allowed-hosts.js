@@ -96,7 +96,7 @@ async function main() {
     return 1;
   }
   if (others.size > 0) {
-    for (const [host, n] of others) console.error(`allowed-hosts: not allowed: ${host} (${n} packets)`);
+    for (const [host, n] of others) console.error(`allowed-hosts: not allowed: ${host} (${n} packet${n === 1 ? '' : 's'})`);
     return 1;
   }
   console.log(`allowed-hosts: ok: ${seen} IP packets, every one between allowed hosts (${[...allowed].join(', ')})`);

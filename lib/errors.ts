@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'ERR_PERMISSION'
   | 'ERR_BAD_FILTER'
   | 'ERR_NO_SUCH_INTERFACE'
+  | 'ERR_INTERFACE_GONE'
   | 'ERR_INVALID_OPTION'
   | 'ERR_TLS_UNAVAILABLE'
   | 'ERR_PLUGIN_UNSUPPORTED'
@@ -73,6 +74,16 @@ export class BadFilterError extends TapwireError {
 export class NoSuchInterfaceError extends TapwireError {
   constructor(name: string) {
     super('ERR_NO_SUCH_INTERFACE', `no such network interface: ${JSON.stringify(name)}`);
+  }
+}
+
+/** A named interface went away (deleted, or moved to another network namespace) during a capture. */
+export class InterfaceGoneError extends TapwireError {
+  readonly interface: string;
+
+  constructor(name: string) {
+    super('ERR_INTERFACE_GONE', `the network interface ${JSON.stringify(name)} disappeared: the capture on it has ended`);
+    this.interface = name;
   }
 }
 

@@ -1,20 +1,26 @@
 /**
  * Filters: pcap-filter(7) compiled by libpcap to classic BPF for the link type of the
  * interface, with libpcap's messages for bad expressions. The accept value is the
- * snaplen, which is how the kernel learns how much of a packet to keep.
+ * snaplen, which is how the kernel learns how much of a packet to keep. An expression
+ * is compiled once per link type a capture needs, on libuv's thread pool: libpcap's
+ * optimizer can take minutes on a large one, and the event loop goes on meanwhile.
  */
-import { BadFilterError } from './errors';
+import { BadFilterError, TapwireError } from './errors';
 import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, dltOfLinkType, linkOf, RAW_IP_HARDWARE } from './link';
 import { native } from './native';
 
 const BPF_MAXINSNS = 4096;
+/** Characters of an expression, and of libpcap's message about it, an error quotes. */
+const QUOTED_CHARS = 200;
 
 // Classic BPF encodings used to build the dispatch for 'any' (linux/filter.h).
 const BPF_LD_W_ABS = 0x20;
 const BPF_JMP_JEQ_K = 0x15;
 const BPF_JMP_JA = 0x05;
 const BPF_RET_K = 0x06;
+const SKF_AD_PKTTYPE = 0xfffff000 + 4;
 const SKF_AD_HATYPE = 0xfffff000 + 28;
+const PACKET_OUTGOING = 4;
 
 function insn(code: number, jt: number, jf: number, k: number): Buffer {
   const b = Buffer.alloc(8);
@@ -25,61 +31,163 @@ function insn(code: number, jt: number, jf: number, k: number): Buffer {
   return b;
 }
 
-function compile(expression: string, dlt: number, snaplen: number): Buffer {
-  try {
-    return native().compileFilter(expression, dlt, snaplen);
-  } catch (err) {
-    throw new BadFilterError(`bad filter ${JSON.stringify(expression)}: ${(err as Error).message}`);
-  }
+function bounded(text: string): string {
+  return text.length <= QUOTED_CHARS ? text : `${text.slice(0, QUOTED_CHARS)}…`;
 }
 
-/** A program for one interface, given its hardware type. */
-export function filterForInterface(expression: string, hardwareType: number, snaplen: number): Buffer {
-  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
-  const dlt = linkOf(hardwareType)?.dlt;
-  if (dlt === undefined) {
-    throw new BadFilterError(
-      `filters are not supported on this interface's link type (ARPHRD ${hardwareType}); capture it without a filter`,
+/** The expression as an error quotes it: whole when short, else its start and its length. */
+export function quoteFilter(expression: string): string {
+  if (expression.length <= QUOTED_CHARS) return JSON.stringify(expression);
+  return `${JSON.stringify(expression.slice(0, QUOTED_CHARS))}… (${expression.length} characters)`;
+}
+
+/** The DLTs a socket that sees every interface needs programs for. */
+export const ANY_INTERFACE_DLTS = [DLT_EN10MB, DLT_RAW];
+
+/** The DLTs of the interfaces of these hardware types that libpcap can filter. */
+export function dltsOf(hardwareTypes: Iterable<number>): number[] {
+  const dlts = new Set<number>();
+  for (const type of hardwareTypes) {
+    const dlt = linkOf(type)?.dlt;
+    if (dlt !== undefined) dlts.add(dlt);
+  }
+  return [...dlts];
+}
+
+/** One expression's programs, by DLT: compiled once each, off the event loop. */
+export class FilterPrograms {
+  readonly expression: string;
+  readonly snaplen: number;
+  /** What libpcap made of the expression for each DLT: a program, or why not. */
+  readonly #programs = new Map<number, Buffer | BadFilterError>();
+
+  private constructor(expression: string, snaplen: number) {
+    this.expression = expression;
+    this.snaplen = snaplen;
+  }
+
+  static async compile(expression: string, snaplen: number, dlts: Iterable<number>): Promise<FilterPrograms> {
+    const programs = new FilterPrograms(expression, snaplen);
+    await programs.add(dlts);
+    return programs;
+  }
+
+  /** Compiles for the DLTs not compiled yet; a refusal is kept, and thrown where the program is asked for. */
+  async add(dlts: Iterable<number>): Promise<void> {
+    if (this.expression === '') return;
+    const missing = [...new Set(dlts)].filter((dlt) => !this.#programs.has(dlt));
+    await Promise.all(
+      missing.map(async (dlt) => {
+        try {
+          this.#programs.set(dlt, await native().compileFilter(this.expression, dlt, this.snaplen));
+        } catch (err) {
+          this.#programs.set(dlt, new BadFilterError(`bad filter ${quoteFilter(this.expression)}: ${bounded((err as Error).message)}`));
+        }
+      }),
     );
   }
-  return compile(expression, dlt, snaplen);
+
+  /** Whether the expression compiled for `dlt` (always, when there is no expression). */
+  compiles(dlt: number): boolean {
+    return this.expression === '' || this.#programs.get(dlt) instanceof Buffer;
+  }
+
+  /** Throws libpcap's refusal for the first of `dlts`, unless the expression compiles for one of them. */
+  requireAny(dlts: readonly number[]): void {
+    if (!dlts.some((dlt) => this.compiles(dlt))) this.forDlt(dlts[0]!);
+  }
+
+  /** The program for packets of libpcap's `dlt`; throws libpcap's refusal. */
+  forDlt(dlt: number): Buffer {
+    if (this.expression === '') return insn(BPF_RET_K, 0, 0, this.snaplen);
+    const program = this.#programs.get(dlt);
+    if (program === undefined) throw new TapwireError('ERR_SYSTEM', `the filter was not compiled for DLT ${dlt}`);
+    if (program instanceof BadFilterError) throw program;
+    return program;
+  }
+
+  /** A program for one interface, given its hardware type. */
+  forInterface(hardwareType: number): Buffer {
+    if (this.expression === '') return this.forDlt(DLT_EN10MB);
+    const dlt = linkOf(hardwareType)?.dlt;
+    if (dlt === undefined) {
+      throw new BadFilterError(
+        `filters are not supported on this interface's link type (ARPHRD ${hardwareType}); capture it without a filter`,
+      );
+    }
+    return this.forDlt(dlt);
+  }
+
+  /** A program for packets of a pcap link type (a file's interface). */
+  forLinkType(linkType: number): Buffer {
+    return this.forDlt(dltOfLinkType(linkType));
+  }
+
+  /**
+   * A program for a socket that sees every interface: the kernel tells the program each
+   * frame's hardware type, which picks the Ethernet or the raw-IP compilation of the
+   * same expression. Frames of other link types cannot be matched and are not captured.
+   */
+  forAnyInterface(): Buffer {
+    if (this.expression === '') return this.forDlt(DLT_EN10MB);
+    const ethernet = this.forDlt(DLT_EN10MB);
+    const rawIp = this.forDlt(DLT_RAW);
+    // ld hatype; one jeq per known type; ret 0; ja ethernet; ja raw-ip; ethernet; raw-ip.
+    // (Conditional jumps reach 255 instructions at most, so each lands on a `ja`.)
+    const tests = [ARPHRD_ETHER, ARPHRD_LOOPBACK, ...RAW_IP_HARDWARE];
+    const jaEthernet = tests.length + 1; // position counted from the first test
+    const dispatch: Buffer[] = [insn(BPF_LD_W_ABS, 0, 0, SKF_AD_HATYPE)];
+    tests.forEach((type, i) => {
+      const target = i < 2 ? jaEthernet : jaEthernet + 1;
+      dispatch.push(insn(BPF_JMP_JEQ_K, target - i - 1, 0, type));
+    });
+    dispatch.push(insn(BPF_RET_K, 0, 0, 0));
+    dispatch.push(insn(BPF_JMP_JA, 0, 0, 1));
+    dispatch.push(insn(BPF_JMP_JA, 0, 0, ethernet.length / 8));
+    return Buffer.concat([...dispatch, ethernet, rawIp]);
+  }
 }
 
-/** A program for packets of a pcap link type (a file's interface). */
-export function filterForLinkType(expression: string, linkType: number, snaplen: number): Buffer {
-  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
-  return compile(expression, dltOfLinkType(linkType), snaplen);
+/**
+ * `program`, for a packet socket, passing by what this host sends on loopback, where
+ * each frame sent is received again (lib/link.ts, echoesSends): on a socket bound to
+ * loopback (`on: 'loopback'`), or on one that sees every interface (`on: 'any'`).
+ */
+export function withoutLoopbackSends(program: Buffer, on: 'loopback' | 'any'): Buffer {
+  const prefix =
+    on === 'loopback'
+      ? // ld pkttype; jeq outgoing → ret 0
+        [insn(BPF_LD_W_ABS, 0, 0, SKF_AD_PKTTYPE), insn(BPF_JMP_JEQ_K, 0, 1, PACKET_OUTGOING), insn(BPF_RET_K, 0, 0, 0)]
+      : // ld pkttype; jeq outgoing, else skip; ld hatype; jeq loopback → ret 0
+        [
+          insn(BPF_LD_W_ABS, 0, 0, SKF_AD_PKTTYPE),
+          insn(BPF_JMP_JEQ_K, 0, 3, PACKET_OUTGOING),
+          insn(BPF_LD_W_ABS, 0, 0, SKF_AD_HATYPE),
+          insn(BPF_JMP_JEQ_K, 0, 1, ARPHRD_LOOPBACK),
+          insn(BPF_RET_K, 0, 0, 0),
+        ];
+  return Buffer.concat([...prefix, program]);
+}
+
+/**
+ * The kernel's classic BPF checker (SO_ATTACH_FILTER) refuses `program` when it is too
+ * long, or jumps backwards: the error that says which, before asking it.
+ */
+export function classicRefusal(expression: string, program: Buffer): BadFilterError | undefined {
+  const count = program.length / 8;
+  const cannot = `the kernel cannot run the filter ${quoteFilter(expression)}`;
+  // The eBPF backend may run a long program.
+  if (count > BPF_MAXINSNS) return new BadFilterError(`${cannot}: it compiles to ${count} instructions, and at most ${BPF_MAXINSNS} are taken`, 'kernel');
+  for (let pc = 0; pc < count; pc++) {
+    // k wraps around: libpcap's protochain loops back this way, and no backend runs a loop.
+    if (program.readUInt16LE(pc * 8) === BPF_JMP_JA && (pc + 1 + program.readUInt32LE(pc * 8 + 4)) % 2 ** 32 <= pc) {
+      return new BadFilterError(`${cannot}: it jumps backwards (a loop, as protochain makes)`);
+    }
+  }
+  return undefined;
 }
 
 /** Runs `program` over a packet in user space: the bytes to keep, 0 if it rejects the packet. */
 export function matchFilter(program: Buffer, packet: Buffer, wireLength: number): number {
   return native().matchFilter(program, packet, wireLength);
-}
-
-/**
- * A program for a socket that sees every interface: the kernel tells the program each
- * frame's hardware type, which picks the Ethernet or the raw-IP compilation of the
- * same expression. Frames of other link types cannot be matched and are not captured.
- */
-export function filterForAnyInterface(expression: string, snaplen: number): Buffer {
-  if (expression === '') return insn(BPF_RET_K, 0, 0, snaplen);
-  const ethernet = compile(expression, DLT_EN10MB, snaplen);
-  const rawIp = compile(expression, DLT_RAW, snaplen);
-  // ld hatype; one jeq per known type; ret 0; ja ethernet; ja raw-ip; ethernet; raw-ip.
-  // (Conditional jumps reach 255 instructions at most, so each lands on a `ja`.)
-  const tests = [ARPHRD_ETHER, ARPHRD_LOOPBACK, ...RAW_IP_HARDWARE];
-  const jaEthernet = tests.length + 1; // position counted from the first test
-  const dispatch: Buffer[] = [insn(BPF_LD_W_ABS, 0, 0, SKF_AD_HATYPE)];
-  tests.forEach((type, i) => {
-    const target = i < 2 ? jaEthernet : jaEthernet + 1;
-    dispatch.push(insn(BPF_JMP_JEQ_K, target - i - 1, 0, type));
-  });
-  dispatch.push(insn(BPF_RET_K, 0, 0, 0));
-  dispatch.push(insn(BPF_JMP_JA, 0, 0, 1));
-  dispatch.push(insn(BPF_JMP_JA, 0, 0, ethernet.length / 8));
-  const program = Buffer.concat([...dispatch, ethernet, rawIp]);
-  if (program.length / 8 > BPF_MAXINSNS) {
-    throw new BadFilterError(`filter ${JSON.stringify(expression)} is too long for the kernel (${program.length / 8} instructions)`);
-  }
-  return program;
 }

@@ -29,6 +29,7 @@ export {
   PermissionError,
   BadFilterError,
   NoSuchInterfaceError,
+  InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,
   PluginUnsupportedError,

@@ -25,6 +25,34 @@ export function resolveInterface(name: string): Interface {
   return { name, ...info };
 }
 
+/**
+ * Calls `onGone` once, with the first of `watched` to go away (deleted, or moved to
+ * another network namespace), unless stopped first. Returns the stop function.
+ */
+export function watchInterfaces(watched: readonly Interface[], onGone: (gone: Interface) => void): () => void {
+  let stopped = false;
+  const report = (indexes: Iterable<number>): void => {
+    for (const index of indexes) {
+      const gone = watched.find((i) => i.index === index);
+      if (!gone || stopped) continue;
+      stop();
+      onGone(gone);
+    }
+  };
+  const watch = new (native().LinkWatch)(
+    watched.map((i) => i.index),
+    (buffer, count) => report(new Uint32Array(buffer, 0, count)),
+  );
+  const stop = (): void => {
+    stopped = true;
+    watch.close();
+  };
+  // One may have gone between being looked up and being watched: say so on the next turn.
+  const missing = watch.missing();
+  if (missing.length > 0) setImmediate(() => report(missing));
+  return stop;
+}
+
 /** Every interface of this network namespace now, by index. */
 export function hostInterfaces(): HostInterface[] {
   let names: string[];

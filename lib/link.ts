@@ -39,6 +39,15 @@ export function dltOfLinkType(linkType: number): number {
   return linkType === RAW_IP.linkType ? DLT_RAW : linkType;
 }
 
+/**
+ * Whether every frame sent on a link of this type is received on it again: loopback.
+ * libpcap keeps only the incoming copy there (so each packet appears once), and so
+ * does tapwire.
+ */
+export function echoesSends(hardwareType: number): boolean {
+  return hardwareType === ARPHRD_LOOPBACK;
+}
+
 /** Hardware types whose frames start at the IP header. */
 export const RAW_IP_HARDWARE = [...LINKS].filter(([, l]) => l === RAW_IP).map(([t]) => t);
 export { DLT_EN10MB, DLT_RAW };

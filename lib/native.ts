@@ -52,6 +52,8 @@ export interface EbpfTarget {
   ifindex: number;
   hardwareType: number;
   filter: Buffer;
+  /** Capture what this host sends on it. */
+  outgoing: boolean;
 }
 
 export interface EbpfCaptureOptions {
@@ -88,17 +90,26 @@ export interface TlsCapture {
   close(): void;
 }
 
+export interface LinkWatch {
+  /** Watched interfaces that do not exist now; each is reported once, here or to onGone. */
+  missing(): number[];
+  close(): void;
+}
+
 export interface NativeBinding {
   probe(): NativeProbe;
   /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
   probeCapturePrograms(attach: 'tcx' | 'socket'): ProgramCheck;
-  compileFilter(expression: string, linkType: number, snaplen: number): Buffer;
+  /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
+  compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   interfaceInfo(name: string): { index: number; hardwareType: number } | null;
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
   filterVerdicts(program: Buffer, packets: Buffer[], form: 'tc-direct' | 'tc' | 'socket'): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
+  /** Calls onGone with a buffer of u32 ifindexes when watched interfaces go away. */
+  LinkWatch: new (ifindexes: number[], onGone: BatchCallback) => LinkWatch;
   EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
   TlsCapture: new (options: TlsCaptureOptions, onBatch: BatchCallback) => TlsCapture;
 }

@@ -15,7 +15,7 @@ import { tlsPlugin } from './plugins/tls';
 import { decideTls, type TlsState } from './tls';
 import { BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, TlsUnavailableError } from './errors';
 
-const BACKENDS: Record<BackendName, (options: ResolvedOptions, attempt: Attempt, report: ProbeReport) => Backend> = {
+const BACKENDS: Record<BackendName, (options: ResolvedOptions, attempt: Attempt, report: ProbeReport) => Promise<Backend>> = {
   ebpf: (options, attempt, report) => openEbpf(options, attempt.backend === 'ebpf' ? attempt.attach : 'socket', report),
   'raw-socket': openRawSocket,
 };
@@ -43,12 +43,16 @@ function callersMistake(err: unknown): boolean {
  * (a verifier refusing the programs for this filter, an attach the kernel turns down),
  * so 'auto' moves on and says why; the last attempt's failure is the caller's error.
  */
-function openFirst(resolved: ResolvedOptions, selection: Selection, report: ProbeReport): { backend: Backend; selection: Selection } {
+async function openFirst(
+  resolved: ResolvedOptions,
+  selection: Selection,
+  report: ProbeReport,
+): Promise<{ backend: Backend; selection: Selection }> {
   const reasons = [...selection.reasons];
   let failure: unknown;
   for (const [i, attempt] of selection.attempts.entries()) {
     try {
-      const backend = BACKENDS[attempt.backend](resolved, attempt, report);
+      const backend = await BACKENDS[attempt.backend](resolved, attempt, report);
       return { backend, selection: { ...selection, backend: attempt.backend, reasons } };
     } catch (err) {
       failure = err;
@@ -69,7 +73,7 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   resolved.signal?.throwIfAborted();
   const report = await probe();
   resolved.signal?.throwIfAborted();
-  const { backend, selection } = openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
+  const { backend, selection } = await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
   // TLS is decided once the backend is capturing, from what happened: it never chose it.
   let tls: TlsState;
   try {

@@ -53,6 +53,7 @@ export function decideTls(mode: TlsMode, selection: Selection, report: ProbeRepo
     const uprobe = report.features.uprobe;
     if (uprobe.ok) return { active: true, reason: `uprobes can be attached (${uprobe.reason})` };
     why = `uprobes cannot be attached here: ${uprobe.reason}`;
+    if (mode === 'auto') return { active: false, reason: `TLS capture is off: ${why}` };
   } else {
     // The last word on eBPF says why packets go through raw-socket instead.
     const whyNotEbpf = selection.reasons.filter((r) => r.startsWith('ebpf')).at(-1) ?? selection.reasons[0];

@@ -1,7 +1,10 @@
 #include <napi.h>
 
+#include "common/instance.h"
+#include "common/link_watch.h"
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
+#include "ebpf/libbpf_log.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
 
@@ -13,6 +16,8 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
 }  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tapwire::Instance::Create(env);
+  tapwire::LibbpfLog::Route();
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
   exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
@@ -20,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));
+  exports.Set("LinkWatch", tapwire::LinkWatch::Init(env));
   exports.Set("EbpfCapture", tapwire::EbpfCapture::Init(env));
   exports.Set("TlsCapture", tapwire::TlsCapture::Init(env));
   return exports;

@@ -3,21 +3,22 @@
 // capturing process, bpftool finds none of its programs or links, tc finds no qdisc,
 // and promiscuous mode is off.
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
+const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
-const { openCapturer } = require('..');
+const { openCapturer, probe } = require('..');
 const { requirePrivileges, requireVariant } = require('./helpers/privileged');
 const { createLink, removeLink } = require('./helpers/netns');
 const { runChildUntilReady } = require('./helpers/hosts');
+const { bpfList } = require('./helpers/bpftool');
 
 const IFF_PROMISC = 0x100;
 
 function kernelObjects() {
-  const json = (args) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' }) || '[]');
   return {
-    progs: new Set(json(['prog', 'show']).map((p) => p.id)),
-    links: new Set(json(['link', 'show']).map((l) => l.id)),
+    progs: new Set(bpfList('prog').map((p) => p.id)),
+    links: new Set(bpfList('link').map((l) => l.id)),
   };
 }
 
@@ -91,6 +92,29 @@ describe('kernel state after close and after SIGKILL', function () {
       assert.equal(promiscuous(link.outer), false);
     });
   }
+
+  it("the kernel's list of programs and links can be read while other captures come and go", async function () {
+    const attach = (await probe()).features.tcx.ok ? 'tcx' : 'socket';
+    await requireVariant(this, { backend: 'ebpf', attach });
+    // Another process opening and closing captures: links and programs vanish while
+    // bpftool walks their ids.
+    const churn = spawn(process.execPath, ['-e', `
+      const { openCapturer } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      (async () => { for (let i = 0; ; i++) {
+        const cap = await openCapturer({ backend: 'ebpf', attach: '${attach}', interfaces: ['lo'], bufferSize: 1 << 20 });
+        await cap.close();
+        if (i === 0) console.log('churning');
+      } })();`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve, reject) => {
+        churn.stdout.once('data', resolve);
+        churn.once('exit', (code) => reject(new Error(`the churning process exited ${code}`)));
+      });
+      for (let i = 0; i < 100; i++) assert.ok(kernelObjects().progs.size > 0);
+    } finally {
+      churn.kill('SIGKILL');
+    }
+  });
 
   it('raw-socket: SIGKILL leaves no promiscuous mode and no qdisc behind', async function () {
     const qdiscBefore = qdiscs(link.outer);

@@ -13,6 +13,7 @@ const { requirePrivileges, requireTools } = require('./helpers/privileged');
 const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { pcapFile, udpFrame, tsharkFields } = require('./helpers/files');
 const { run, startTcpdump } = require('./helpers/tools');
+const { until } = require('./helpers/poll');
 
 const BIN = path.join(__dirname, '..', 'bin', 'tapwire.js');
 const tapwire = (args, options) => run(process.execPath, [BIN, ...args], options);
@@ -262,6 +263,38 @@ describe('tapwire command line', function () {
         }
       });
     }
+
+    it('exits 1 when the interface disappears, having finished the file and said what it captured', async function () {
+      const doomed = await createLinkWithSink(PORT);
+      try {
+        const file = path.join(dir, 'gone.pcapng');
+        const proc = startCapture(['-i', doomed.outer, '-w', file, `udp port ${PORT}`]);
+        await proc.ready;
+        await sendFromPeer(doomed, { port: PORT, count: 40, size: 30 });
+        // The file says when the frames are in: pcapng writes each batch as it comes.
+        await until('40 frames in the file', () => fs.existsSync(file) && tsharkFields(file, ['frame.len']).length === 40);
+        execFileSync('ip', ['link', 'del', doomed.outer]);
+        const { code, stderr } = await proc.done;
+        assert.equal(code, 1, stderr);
+        assert.match(stderr, new RegExp(`ERR_INTERFACE_GONE: the network interface "${doomed.outer}" disappeared`));
+        assert.match(stderr, /^40 packets captured$/m);
+        const info = execFileSync('capinfos', ['-I', file], { encoding: 'utf8' });
+        assert.match(info, /Number of stat entries = 1/, 'the statistics written on close');
+        assert.equal(tsharkFields(file, ['frame.len']).length, 40);
+      } finally {
+        doomed.close();
+      }
+    });
+
+    it('--tls on raw-socket says once, in one line, that TLS capture is off and why', async function () {
+      const proc = startCapture(['-i', link.outer, '--backend', 'raw-socket', '--tls', '-c', '1', `udp port ${PORT}`]);
+      await proc.ready;
+      await sendFromPeer(link, { port: PORT, count: 1, size: 10 });
+      const { code, stderr } = await proc.done;
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /^tapwire: TLS capture runs only on the eBPF backend, and packets are captured by raw-socket/m);
+      assert.equal(stderr.match(/TLS capture/g).length, 1, stderr);
+    });
 
     it('a bad filter on a live capture exits 2 with libpcap’s message', async function () {
       const { code, stderr } = await tapwire(['capture', '-i', link.outer, 'udp prt 53']);

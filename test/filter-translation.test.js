@@ -49,8 +49,8 @@ describe('pcap filters translated to eBPF, against libpcap', function () {
   for (const [i, expression] of EXPRESSIONS.entries()) {
     // Two snap lengths: the accept value must come through, not just "accepted".
     const snaplen = i % 2 ? 262144 : 96;
-    it(`${expression}: the kernel loads it in every form, and agrees with libpcap on every frame`, function () {
-      const program = native().compileFilter(expression, DLT_EN10MB, snaplen);
+    it(`${expression}: the kernel loads it in every form, and agrees with libpcap on every frame`, async function () {
+      const program = await native().compileFilter(expression, DLT_EN10MB, snaplen);
       let compared = 0;
       for (const form of FORMS) {
         const ours = native().filterVerdicts(program, frames, form);
@@ -67,20 +67,20 @@ describe('pcap filters translated to eBPF, against libpcap', function () {
     });
   }
 
-  it('the corpus decides: most expressions both accept and reject some of its frames', function () {
-    const decisive = EXPRESSIONS.filter((expression) => {
-      const program = native().compileFilter(expression, DLT_EN10MB, 96);
+  it('the corpus decides: most expressions both accept and reject some of its frames', async function () {
+    const programs = await Promise.all(EXPRESSIONS.map((expression) => native().compileFilter(expression, DLT_EN10MB, 96)));
+    const decisive = programs.filter((program) => {
       const accepted = frames.filter((f) => native().matchFilter(program, f, f.length) > 0).length;
       return accepted > 0 && accepted < frames.length;
     });
     assert.ok(decisive.length >= EXPRESSIONS.length * 0.8, `only ${decisive.length} expressions both accepted and rejected frames`);
   });
 
-  it('refuses programs with no eBPF form with a clear error', function () {
+  it('refuses programs with no eBPF form with a clear error', async function () {
     // ld #ifindex: a Linux ancillary load libpcap only emits for live handles.
     const ancillary = Buffer.from([0x20, 0, 0, 0, 0x08, 0xf0, 0xff, 0xff, 0x06, 0, 0, 0, 0xff, 0xff, 0, 0]);
     assert.throws(() => native().filterVerdicts(ancillary, frames.slice(0, 1), 'tc-direct'), /ancillary/);
-    const loop = native().compileFilter('ip protochain 17', DLT_EN10MB, 96);
+    const loop = await native().compileFilter('ip protochain 17', DLT_EN10MB, 96);
     assert.throws(() => native().filterVerdicts(loop, frames.slice(0, 1), 'socket'), /jumps backwards/);
   });
 });

@@ -9,17 +9,14 @@ const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
 const { runChildUntilReady } = require('./helpers/hosts');
+const { until } = require('./helpers/poll');
+const { bpfList } = require('./helpers/bpftool');
 
 const MiB = 1024 * 1024;
 
 function progIds(prefix) {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]');
+  const progs = bpfList('prog');
   return new Set(progs.filter((p) => p.name?.startsWith(prefix)).map((p) => p.id));
-}
-
-async function until(what, check, timeout = 10000) {
-  for (const end = Date.now() + timeout; Date.now() < end; await sleep(20)) if (check()) return;
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
@@ -215,6 +212,8 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     child.removeAllListeners('exit');
     child.kill('SIGINT');
     assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /^tapwire: TLS capture is on: hooked \//m);
+    assert.equal(stderr.match(/TLS capture/g).length, 1, stderr);
     const uris = execFileSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri'], { encoding: 'utf8' });
     assert.match(uris, /^\/hello-cli$/m);
     const packets = execFileSync('tshark', ['-r', file, '-Y', `tcp.port == ${sPort}`, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });

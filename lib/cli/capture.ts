@@ -5,6 +5,7 @@
  */
 import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
+import { quoteFilter } from '../filter';
 import { hostInterfaces } from '../interfaces';
 import { openCapturer } from '../open';
 import { MAX_SNAPLEN, type CaptureOptions } from '../options';
@@ -59,7 +60,7 @@ function command(argv: readonly string[]): Command {
   const filterFlag = last(parsed, 'f');
   const expression = parsed.positional.join(' ');
   if (filterFlag !== undefined && expression !== '') {
-    throw new UsageError(`give the filter with -f or as an expression after the flags, not both (got -f ${JSON.stringify(filterFlag)} and ${JSON.stringify(expression)})`);
+    throw new UsageError(`give the filter with -f or as an expression after the flags, not both (got -f ${quoteFilter(filterFlag)} and ${quoteFilter(expression)})`);
   }
   const q = last(parsed, 'Q');
   if (q !== undefined && !['in', 'out', 'inout'].includes(q)) throw new UsageError(`-Q takes in, out or inout; got ${JSON.stringify(q)}`);
@@ -199,9 +200,8 @@ export async function capture(argv: readonly string[]): Promise<number> {
       const snaplen = cmd.options.snaplen ?? MAX_SNAPLEN;
       stderr.write(`tapwire: listening on ${cmd.describe} with the ${cap.backend} backend, snapshot length ${snaplen} bytes\n`);
     }
-    if (cmd.options.tls !== undefined) {
-      stderr.write(`tapwire: TLS capture is ${cap.selection.tls.active ? 'on' : 'off'}: ${cap.selection.tls.reason}\n`);
-    }
+    // Each reason says whether TLS capture is on ("TLS capture is on: hooked ...").
+    if (cmd.options.tls !== undefined) stderr.write(`tapwire: ${cap.selection.tls.reason}\n`);
     if (stderr.isTTY && (writer !== null || !stdout.isTTY)) {
       status = new StatusLine(() => {
         const s = cap.stats();
@@ -249,11 +249,16 @@ export async function capture(argv: readonly string[]): Promise<number> {
   }
   stdout.off('error', onStdoutError);
   // When the reader of stdout left, what was captured went as far as it could.
-  if (!outputGone && (failure ?? outputError)) throw failure ?? outputError;
-  const s = cap.stats();
-  stderr.write(`${plural(kept, 'packet')} captured\n`);
-  stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
-  if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
+  const error = outputGone ? null : (failure ?? outputError);
+  // A live capture that ends in error (its interface disappeared) still says what it
+  // captured, as tcpdump does, and the error then makes the exit code 1.
+  if (!error || cap.selection.backend !== 'file') {
+    const s = cap.stats();
+    stderr.write(`${plural(kept, 'packet')} captured\n`);
+    stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
+    if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
+  }
+  if (error) throw error;
   return 0;
 }
 

@@ -9,10 +9,6 @@ import { FileSource } from './source';
 export async function openReplay(options: ReplayOptions): Promise<Capturer> {
   options.signal?.throwIfAborted();
   const source = await FileSource.open(options);
-  if (options.signal?.aborted) {
-    await source.close();
-    options.signal.throwIfAborted();
-  }
   const selection = {
     backend: 'file' as const,
     reasons: [`replaying ${options.file} (${source.format}): no probe or backend selection takes place`],

@@ -1,35 +1,31 @@
 /**
- * A capture file as a packet source: read in 1 MiB chunks, parsed, filtered in user
- * space with the same libpcap programs the kernel runs, and handed over as batches in
- * the layout live backends use. Not a backend selection can choose: `file` bypasses it.
+ * A capture file as a packet source: read (lib/replay/input.ts), parsed, filtered in
+ * user space with the same libpcap programs the kernel runs, and handed over as batches
+ * in the layout live backends use. Not a backend selection can choose: `file` bypasses it.
  */
-import fs from 'node:fs/promises';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
 import { buildBatch, type BatchEntry } from '../batch-builder';
 import type { Batch } from '../batch';
-import { fromFileSystem } from '../errors';
-import { filterForLinkType, matchFilter } from '../filter';
+import { FilterPrograms, matchFilter } from '../filter';
+import { dltOfLinkType } from '../link';
 import type { ReplayOptions } from '../options';
 import { parserFor } from '../pcapng/detect';
 import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../pcapng/format';
-import { damaged, type CaptureFileParser, type OnRecord } from '../pcapng/reader';
-
-const CHUNK = 1024 * 1024;
+import { damaged, type CaptureFileParser } from '../pcapng/reader';
+import { openInput, type Input } from './input';
 
 export class FileSource implements Backend {
   readonly name = 'file' as const;
   readonly path: string;
-  readonly #file: fs.FileHandle;
+  readonly #input: Input;
   readonly #parser: CaptureFileParser;
-  readonly #filter: string;
-  readonly #snaplen: number;
   /** By link type: the compiled filter, or null where it cannot apply (nothing matches). */
-  readonly #programs = new Map<number, Buffer | null>();
+  readonly #programs: FilterPrograms;
   /** Bytes read but not yet parsed (a block cut by the chunk's end), and their file offset. */
   #pending: Buffer = Buffer.alloc(0);
   #pendingOffset = 0;
   #records = 0;
-  #filtered = 0;
+  #rejected = 0;
   /** Batches read while opening, delivered first. */
   #ready: Batch[] = [];
   #failure: Error | undefined;
@@ -38,12 +34,11 @@ export class FileSource implements Backend {
   #closed = false;
   #loop: Promise<void> | null = null;
 
-  private constructor(path: string, file: fs.FileHandle, parser: CaptureFileParser, options: ReplayOptions) {
+  private constructor(path: string, input: Input, parser: CaptureFileParser, programs: FilterPrograms) {
     this.path = path;
-    this.#file = file;
+    this.#input = input;
     this.#parser = parser;
-    this.#filter = options.filter;
-    this.#snaplen = options.snaplen;
+    this.#programs = programs;
   }
 
   get format(): 'pcap' | 'pcapng' {
@@ -53,39 +48,48 @@ export class FileSource implements Backend {
   /**
    * Opens the file and reads up to its first packet, so that a missing, foreign or
    * damaged-from-the-start file and a filter that applies to none of its links reject here.
+   * Aborting `options.signal` meanwhile (a pipe whose writer has not written) rejects
+   * with its reason.
    */
   static async open(options: ReplayOptions): Promise<FileSource> {
-    const path = options.file;
-    let file: fs.FileHandle;
+    const { file: path, signal } = options;
+    const input = await openInput(path);
+    const onAbort = (): void => void input.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      file = await fs.open(path, 'r');
-    } catch (err) {
-      throw fromFileSystem(err, 'open', path);
-    }
-    try {
+      const read = async (): Promise<Buffer | null> => {
+        signal?.throwIfAborted();
+        const chunk = await input.read();
+        signal?.throwIfAborted();
+        return chunk;
+      };
       let first = Buffer.alloc(0);
       // A pipe may hand over less than a file header at first.
       while (first.length < PCAP_HEADER_BYTES) {
-        const more = await read(file, path);
+        const more = await read();
         if (more === null) break;
         first = Buffer.concat([first, more]);
       }
-      const source = new FileSource(path, file, parserFor(first, path), options);
-      source.#take(first);
+      const programs = await FilterPrograms.compile(options.filter, options.snaplen, []);
+      const source = new FileSource(path, input, parserFor(first, path), programs);
+      await source.#take(first);
       while (source.#records === 0 && !source.#failure) {
-        const chunk = await read(file, path);
+        const chunk = await read();
         if (chunk === null) {
           source.#atEnd();
           break;
         }
-        source.#take(chunk);
+        await source.#take(chunk);
       }
       if (source.#failure && source.#records === 0) throw source.#failure;
-      source.#checkFilter();
+      await source.#checkFilter();
+      signal?.throwIfAborted();
       return source;
     } catch (err) {
-      await file.close();
+      await input.close();
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -101,7 +105,7 @@ export class FileSource implements Backend {
         }
         let chunk: Buffer | null;
         try {
-          chunk = await read(this.#file, this.path);
+          chunk = await this.#input.read();
         } catch (err) {
           this.#failure = err as Error;
           break;
@@ -110,7 +114,7 @@ export class FileSource implements Backend {
           this.#atEnd();
           break;
         }
-        const batch = this.#take(chunk);
+        const batch = await this.#take(chunk);
         if (batch && !this.#closed) sink(batch);
       }
       if (!this.#closed) end(this.#failure);
@@ -130,16 +134,14 @@ export class FileSource implements Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeUp();
-    // A read in flight on a quiet pipe (-r -) lasts until its writer writes or ends, so
-    // the handle is closed when that read returns, without holding up close(). Closing
-    // a file opened for reading cannot lose data.
-    void (this.#loop ?? Promise.resolve()).then(() => this.#file.close()).catch(() => undefined);
+    // A read in flight on a quiet pipe then gives null, and the loop ends.
+    await this.#input.close();
   }
 
   stats(): BackendStats {
     // What the capture that wrote the file lost, as its statistics blocks recorded it.
     const kernelDrops = this.#parser.interfaces.reduce((sum, i) => sum + i.drops, 0);
-    return { kernelDrops, ringDrops: 0, userspaceDrops: 0, filtered: this.#filtered };
+    return { kernelDrops, ringDrops: 0, userspaceDrops: 0, filtered: this.#rejected };
   }
 
   interfaceName(index: number): string | undefined {
@@ -153,80 +155,53 @@ export class FileSource implements Backend {
   }
 
   /** Parses what `chunk` completes; a batch of the packets that pass the filter, if any. */
-  #take(chunk: Buffer): Batch | null {
+  async #take(chunk: Buffer): Promise<Batch | null> {
     const buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
-    const entries: BatchEntry[] = [];
+    const records: BatchEntry[] = [];
     let consumed = 0;
     try {
-      consumed = this.#parser.parse(buf, this.#pendingOffset, this.#collect(entries));
+      consumed = this.#parser.parse(buf, this.#pendingOffset, (interfaceId, seconds, nanoseconds, data, wireLength, outbound) => {
+        const { linkType } = this.#parser.interfaces[interfaceId]!;
+        records.push({ data, wireLength, interfaceIndex: interfaceId, seconds, nanoseconds, direction: outbound ? 'out' : 'in', linkType });
+      });
     } catch (err) {
       this.#failure = err as Error;
     }
+    this.#records += records.length;
     this.#pending = buf.subarray(consumed);
     this.#pendingOffset += consumed;
+    const entries = await this.#passing(records);
     if (entries.length === 0) return null;
     const batch = buildBatch(entries);
     if (!this.#loop) this.#ready.push(batch);
     return batch;
   }
 
-  #collect(entries: BatchEntry[]): OnRecord {
-    return (interfaceId, seconds, nanoseconds, data, wireLength, outbound) => {
-      this.#records++;
-      const { linkType } = this.#parser.interfaces[interfaceId]!;
-      let kept = Math.min(data.length, this.#snaplen);
-      if (this.#filter !== '') {
-        const program = this.#program(linkType);
-        kept = program ? Math.min(data.length, matchFilter(program, data, wireLength)) : 0;
-        if (kept === 0) {
-          this.#filtered++;
-          return;
-        }
-      }
-      entries.push({
-        data: data.subarray(0, kept),
-        wireLength,
-        interfaceIndex: interfaceId,
-        seconds,
-        nanoseconds,
-        direction: outbound ? 'out' : 'in',
-        linkType,
-      });
-    };
-  }
-
-  #program(linkType: number): Buffer | null {
-    let program = this.#programs.get(linkType);
-    if (program === undefined) {
-      try {
-        program = filterForLinkType(this.#filter, linkType, this.#snaplen);
-      } catch {
-        // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
-        program = null;
-      }
-      this.#programs.set(linkType, program);
+  /** The records that pass the filter, cut to what it keeps. */
+  async #passing(records: BatchEntry[]): Promise<BatchEntry[]> {
+    if (this.#programs.expression === '') {
+      for (const r of records) r.data = r.data.subarray(0, this.#programs.snaplen);
+      return records;
     }
-    return program;
+    // Links first seen here are compiled for before their packets are filtered.
+    await this.#programs.add(records.map((r) => dltOfLinkType(r.linkType)));
+    return records.filter((r) => {
+      const dlt = dltOfLinkType(r.linkType);
+      // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
+      const kept = this.#programs.compiles(dlt) ? Math.min(r.data.length, matchFilter(this.#programs.forDlt(dlt), r.data, r.wireLength)) : 0;
+      if (kept === 0) this.#rejected++;
+      r.data = r.data.subarray(0, kept);
+      return kept > 0;
+    });
   }
 
   /** The filter must apply to some link of the file (Ethernet if it describes none yet). */
-  #checkFilter(): void {
-    if (this.#filter === '') return;
+  async #checkFilter(): Promise<void> {
     const linkTypes = new Set(this.#parser.interfaces.map((i) => i.linkType));
-    if (linkTypes.size === 0) {
-      filterForLinkType(this.#filter, LINKTYPE_ETHERNET, this.#snaplen);
-      return;
-    }
-    let firstError: unknown;
-    for (const linkType of linkTypes) {
-      try {
-        this.#programs.set(linkType, filterForLinkType(this.#filter, linkType, this.#snaplen));
-      } catch (err) {
-        firstError ??= err;
-        this.#programs.set(linkType, null);
-      }
-    }
-    if ([...this.#programs.values()].every((p) => p === null)) throw firstError;
+    if (linkTypes.size === 0) linkTypes.add(LINKTYPE_ETHERNET);
+    const dlts = [...linkTypes].map(dltOfLinkType);
+    await this.#programs.add(dlts);
+    this.#programs.requireAny(dlts);
   }
 
   #atEnd(): void {
@@ -234,15 +209,4 @@ export class FileSource implements Backend {
       this.#failure = damaged(this.path, this.#pendingOffset, `the file ends inside a block (${this.#pending.length} bytes of it)`);
     }
   }
-}
-
-async function read(file: fs.FileHandle, path: string): Promise<Buffer | null> {
-  const buf = Buffer.allocUnsafe(CHUNK);
-  let bytesRead: number;
-  try {
-    ({ bytesRead } = await file.read(buf, 0, CHUNK, null));
-  } catch (err) {
-    throw fromFileSystem(err, 'read', path);
-  }
-  return bytesRead > 0 ? buf.subarray(0, bytesRead) : null;
 }

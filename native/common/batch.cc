@@ -2,36 +2,36 @@
 
 #include <stdlib.h>
 
-#include <vector>
-
 namespace tapwire {
 
 namespace {
 
-// Batches come and go at thousands per second; fresh memory for each would be paid in
-// page faults on every packet copied into it. Buffers JavaScript has let go of wait
-// here for the next batch. Only the JS thread touches the pool: Node runs external
-// buffers' finalizers there.
-struct Spare {
-  uint8_t* data;
-  size_t capacity;
-};
-std::vector<Spare> spares;
-size_t spareBytes = 0;
 constexpr size_t kMaxSpareBytes = 128u << 20;
 constexpr size_t kMaxSpares = 96;
 constexpr size_t kGranule = 64u << 10;
 
-uint8_t* Acquire(size_t size, size_t* capacity) {
-  size_t best = spares.size();
-  for (size_t i = 0; i < spares.size(); i++) {
-    if (spares[i].capacity >= size && (best == spares.size() || spares[i].capacity < spares[best].capacity)) best = i;
+// What a batch's ArrayBuffer finalizer needs to give its memory back.
+struct Lease {
+  std::shared_ptr<BufferPool> pool;
+  size_t capacity;
+};
+
+}  // namespace
+
+BufferPool::~BufferPool() {
+  for (const Spare& s : spares_) free(s.data);
+}
+
+uint8_t* BufferPool::Acquire(size_t size, size_t* capacity) {
+  size_t best = spares_.size();
+  for (size_t i = 0; i < spares_.size(); i++) {
+    if (spares_[i].capacity >= size && (best == spares_.size() || spares_[i].capacity < spares_[best].capacity)) best = i;
   }
-  if (best < spares.size()) {
-    Spare s = spares[best];
-    spares[best] = spares.back();
-    spares.pop_back();
-    spareBytes -= s.capacity;
+  if (best < spares_.size()) {
+    Spare s = spares_[best];
+    spares_[best] = spares_.back();
+    spares_.pop_back();
+    spareBytes_ -= s.capacity;
     *capacity = s.capacity;
     return s.data;
   }
@@ -42,24 +42,23 @@ uint8_t* Acquire(size_t size, size_t* capacity) {
   return static_cast<uint8_t*>(malloc(c));
 }
 
-void Recycle(uint8_t* data, size_t capacity) {
-  if (spares.size() < kMaxSpares && spareBytes + capacity <= kMaxSpareBytes) {
-    spares.push_back({data, capacity});
-    spareBytes += capacity;
+void BufferPool::Recycle(uint8_t* data, size_t capacity) {
+  if (spares_.size() < kMaxSpares && spareBytes_ + capacity <= kMaxSpareBytes) {
+    spares_.push_back({data, capacity});
+    spareBytes_ += capacity;
   } else {
     free(data);
   }
 }
 
-}  // namespace
-
-BatchBuilder::BatchBuilder(uint32_t maxPackets, size_t dataBytes) : max_(maxPackets) {
+BatchBuilder::BatchBuilder(const std::shared_ptr<BufferPool>& pool, uint32_t maxPackets, size_t dataBytes)
+    : pool_(pool), max_(maxPackets) {
   dataEnd_ = size_t(maxPackets) * kMetaWords * 4;
-  buf_ = Acquire(dataEnd_ + dataBytes + 1, &capacity_);
+  buf_ = pool_->Acquire(dataEnd_ + dataBytes + 1, &capacity_);
 }
 
 BatchBuilder::~BatchBuilder() {
-  if (buf_) Recycle(buf_, capacity_);
+  if (buf_) pool_->Recycle(buf_, capacity_);
 }
 
 uint8_t* BatchBuilder::Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex,
@@ -81,16 +80,22 @@ uint8_t* BatchBuilder::Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex,
   return out;
 }
 
-Napi::ArrayBuffer BatchBuilder::Finish(Napi::Env env) {
-  uint8_t* buf = buf_;
-  buf_ = nullptr;
-  return Napi::ArrayBuffer::New(
-      env, buf, dataEnd_,
-      [](Napi::Env, void* data, size_t* capacity) {
-        Recycle(static_cast<uint8_t*>(data), *capacity);
-        delete capacity;
+napi_status BatchBuilder::Finish(napi_env env, napi_value* result) {
+  auto* lease = new Lease{pool_, capacity_};
+  napi_status status = napi_create_external_arraybuffer(
+      env, buf_, dataEnd_,
+      [](napi_env, void* data, void* hint) {
+        auto* lease = static_cast<Lease*>(hint);
+        lease->pool->Recycle(static_cast<uint8_t*>(data), lease->capacity);
+        delete lease;
       },
-      new size_t(capacity_));
+      lease, result);
+  if (status == napi_ok) {
+    buf_ = nullptr;
+  } else {
+    delete lease;
+  }
+  return status;
 }
 
 }  // namespace tapwire

@@ -3,9 +3,12 @@
 // Packets are copied out of the kernel ring so the block goes back to the kernel at
 // once and what the user holds stays valid for as long as the user holds it.
 #pragma once
-#include <napi.h>
+#include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <memory>
+#include <vector>
 
 namespace tapwire {
 
@@ -22,10 +25,36 @@ enum MetaWord : uint32_t {
   kMetaWords = 8,
 };
 
+// Batches come and go at thousands per second; fresh memory for each would be paid in
+// page faults on every packet copied into it. Buffers JavaScript has let go of wait
+// here for the next batch. One pool per addon instance (main thread or worker): only
+// that environment's thread touches it, since Node runs a buffer's finalizer on the
+// thread of the environment that made it. Buffers still held when the environment
+// goes keep the pool alive until they are finalized.
+class BufferPool {
+ public:
+  BufferPool() = default;
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // At least `size` bytes (null if memory cannot be had); `*capacity` says how many.
+  uint8_t* Acquire(size_t size, size_t* capacity);
+  void Recycle(uint8_t* data, size_t capacity);
+
+ private:
+  struct Spare {
+    uint8_t* data;
+    size_t capacity;
+  };
+  std::vector<Spare> spares_;
+  size_t spareBytes_ = 0;
+};
+
 class BatchBuilder {
  public:
   // Reserves room for up to maxPackets records and dataBytes of packet bytes.
-  BatchBuilder(uint32_t maxPackets, size_t dataBytes);
+  BatchBuilder(const std::shared_ptr<BufferPool>& pool, uint32_t maxPackets, size_t dataBytes);
   ~BatchBuilder();
   BatchBuilder(const BatchBuilder&) = delete;
   BatchBuilder& operator=(const BatchBuilder&) = delete;
@@ -37,10 +66,12 @@ class BatchBuilder {
                uint32_t nsec, uint16_t hatype, bool outgoing);
   uint32_t count() const { return count_; }
   double wireBytes() const { return wireBytes_; }
-  // Hands the memory to JavaScript (freed when the ArrayBuffer is collected).
-  Napi::ArrayBuffer Finish(Napi::Env env);
+  // Hands the memory to JavaScript as an ArrayBuffer (back to the pool when it is
+  // collected). On failure the builder keeps the memory and returns the status.
+  napi_status Finish(napi_env env, napi_value* result);
 
  private:
+  std::shared_ptr<BufferPool> pool_;
   uint8_t* buf_;
   size_t capacity_ = 0;
   uint32_t max_;

@@ -28,42 +28,37 @@ Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string&
 
 }  // namespace
 
-struct capture* LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec) {
-  struct capture* skel = capture::open();
+Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec) {
+  Skeleton<struct capture> skel(capture::open());
   if (!skel) throw SystemError(env, "bpf_object__open (capture)", errno);
   VerifierLog log;
-  try {
-    if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize))
-      throw SystemError(env, "bpf_map__set_max_entries", -err);
-    skel->rodata->wakeup_bytes = spec.wakeupBytes;
-    // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
-    // filters do not.
-    struct bpf_program* copy = spec.tcx ? skel->progs.tw_tc_copy : skel->progs.tw_sock_copy;
-    struct bpf_program* reject = spec.tcx ? skel->progs.tw_tc_reject : skel->progs.tw_sock_reject;
-    struct bpf_program* prog;
-    bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, prog == copy || prog == reject);
-    // One buffer serves both: libbpf stops at the first program the kernel refuses.
-    log.Catch(copy);
-    log.Catch(reject);
-    if (int err = capture::load(skel)) {
-      bool copyLoaded = bpf_program__fd(copy) >= 0;
-      throw Refused(env, "loading the capture object", -err, bpf_program__name(copyLoaded ? reject : copy), log.Reason());
-    }
-    int slots = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
-    int copyFd = bpf_program__fd(copy), rejectFd = bpf_program__fd(reject);
-    uint32_t copySlot = TAPWIRE_SLOT_COPY, rejectSlot = TAPWIRE_SLOT_REJECT;
-    if (bpf_map_update_elem(slots, &copySlot, &copyFd, BPF_ANY) != 0 ||
-        bpf_map_update_elem(slots, &rejectSlot, &rejectFd, BPF_ANY) != 0)
-      throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
-  } catch (...) {
-    capture::destroy(skel);
-    throw;
+  if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize))
+    throw SystemError(env, "bpf_map__set_max_entries", -err);
+  skel->rodata->wakeup_bytes = spec.wakeupBytes;
+  // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
+  // filters do not.
+  struct bpf_program* copy = spec.tcx ? skel->progs.tw_tc_copy : skel->progs.tw_sock_copy;
+  struct bpf_program* reject = spec.tcx ? skel->progs.tw_tc_reject : skel->progs.tw_sock_reject;
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, prog == copy || prog == reject);
+  // One buffer serves both: libbpf stops at the first program the kernel refuses.
+  log.Catch(copy);
+  log.Catch(reject);
+  if (int err = capture::load(skel.get())) {
+    bool copyLoaded = bpf_program__fd(copy) >= 0;
+    throw Refused(env, "loading the capture object", -err, bpf_program__name(copyLoaded ? reject : copy), log.Reason());
   }
+  int slots = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
+  int copyFd = bpf_program__fd(copy), rejectFd = bpf_program__fd(reject);
+  uint32_t copySlot = TAPWIRE_SLOT_COPY, rejectSlot = TAPWIRE_SLOT_REJECT;
+  if (bpf_map_update_elem(slots, &copySlot, &copyFd, BPF_ANY) != 0 ||
+      bpf_map_update_elem(slots, &rejectSlot, &rejectFd, BPF_ANY) != 0)
+    throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
   return skel;
 }
 
-int LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
-                      const FilterProgramSpec& spec) {
+Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
+                     const FilterProgramSpec& spec) {
   std::vector<struct bpf_insn> insns;
   try {
     insns = TranslateFilter(code, count, spec);
@@ -71,16 +66,16 @@ int LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filte
     throw PlainError(env, e.what(), "EFILTER");
   }
   LIBBPF_OPTS(bpf_prog_load_opts, opts);
-  int fd = bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts);
-  if (fd >= 0) return fd;
+  Fd fd(bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts));
+  if (fd) return fd;
   int err = errno;
   // Load again with the verifier's log, only to explain the failure.
   VerifierLog log;
   opts.log_buf = log.data();
   opts.log_size = uint32_t(log.size());
   opts.log_level = 1;
-  int again = bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts);
-  if (again >= 0) return again;
+  Fd again(bpf_prog_load(type, "tw_filter", "GPL", insns.data(), insns.size(), &opts));
+  if (again) return again;
   throw Refused(env, "bpf(BPF_PROG_LOAD) of the filter program", err, "tw_filter", log.Reason());
 }
 
@@ -91,8 +86,7 @@ Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
   spec.ringSize = uint32_t(sysconf(_SC_PAGESIZE));
   spec.wakeupBytes = spec.ringSize;
   Napi::Object result = Napi::Object::New(env);
-  struct capture* skel = nullptr;
-  int filter = -1;
+  Skeleton<struct capture> skel;
   try {
     skel = LoadCapturePrograms(env, spec);
     // What an empty pcap filter compiles to: accept, keeping 96 bytes.
@@ -101,7 +95,7 @@ Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
     fspec.slotsFd = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
     fspec.direction = spec.tcx ? 0 : -1;
     fspec.fallback = spec.tcx ? TAPWIRE_TCX_NEXT : 0;
-    filter = LoadFilterProgram(env, spec.tcx ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER, &accept, 1, fspec);
+    LoadFilterProgram(env, spec.tcx ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER, &accept, 1, fspec);
     result.Set("ok", true);
     result.Set("errno", 0);
   } catch (const Napi::Error& e) {
@@ -112,8 +106,6 @@ Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
     if (error.Has("log")) result.Set("log", error.Get("log"));
     if (error.Has("program")) result.Set("program", error.Get("program"));
   }
-  if (filter >= 0) close(filter);
-  if (skel) capture::destroy(skel);
   return result;
 }
 

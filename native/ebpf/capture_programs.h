@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <vector>
 
+#include "../common/bpf_objects.h"
+#include "../common/fd.h"
 #include "filter_program.h"
 
 struct capture;
@@ -23,11 +25,11 @@ struct CaptureProgramsSpec {
 
 // The loaded skeleton, its program array filled; throws a JS error carrying the
 // verifier's reason (`log`) and the program (`program`) when the kernel refuses.
-struct capture* LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec);
+Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec);
 
-// A filter program's fd; throws as above (`EFILTER` when it has no eBPF form).
-int LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
-                      const FilterProgramSpec& spec);
+// A filter program; throws as above (`EFILTER` when it has no eBPF form).
+Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
+                     const FilterProgramSpec& spec);
 
 // probeCapturePrograms('tcx' | 'socket') → { ok, errno, reason? }: loads that mode's
 // capture and filter programs (a ring of one page) and frees them.

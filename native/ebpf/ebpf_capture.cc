@@ -33,7 +33,6 @@ constexpr int kMaxBusyWaits = 10000;
 }  // namespace
 
 Napi::Function EbpfCapture::Init(Napi::Env env) {
-  RouteLibbpfLog();
   return DefineClass(env, "EbpfCapture",
                      {
                          InstanceMethod<&EbpfCapture::Resume>("resume"),
@@ -46,16 +45,11 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
 }
 
 // new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchTimeoutMs,
-//                   promiscuous, targets: [{ ifindex, hardwareType, filter }] }, onBatch)
-EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EbpfCapture>(info) {
-  Napi::Env env = info.Env();
-  delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:EbpfCapture", DrainRing, this);
-  try {
-    Open(env, info[0].As<Napi::Object>());
-  } catch (...) {
-    Release();
-    throw;
-  }
+//                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }] }, onBatch)
+EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<EbpfCapture>(info),
+      delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:EbpfCapture", *this) {
+  Open(info.Env(), info[0].As<Napi::Object>());
 }
 
 EbpfCapture::~EbpfCapture() { Release(); }
@@ -73,15 +67,15 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   slotsFd_ = bpf_map__fd(tcx_ ? skel_->maps.tw_tc_slots : skel_->maps.tw_sock_slots);
 
   if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_records), ringSize)) throw SystemError(env, "mapping the ring buffer", err);
-  delivery_->Watch(ring_.wakeups());
-  delivery_->SetInterval(UintOption(options, "batchTimeoutMs"));
+  delivery_.Watch(ring_.wakeups());
+  delivery_.SetInterval(UintOption(options, "batchTimeoutMs"));
 
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
     uint32_t ifindex = UintOption(t, "ifindex");
     hardwareTypes_[ifindex] = uint16_t(UintOption(t, "hardwareType"));
-    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>());
+    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>(), t.Get("outgoing").ToBoolean());
     if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, ifindex);
   }
 }
@@ -89,29 +83,30 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
 // A packet socket that receives nothing (protocol 0) holds the membership, so the kernel
 // drops promiscuous mode when the socket closes, also if this process dies.
 void EbpfCapture::Promiscuous(Napi::Env env, uint32_t ifindex) {
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw SystemError(env, "socket", errno);
-  attachments_.push_back(fd);
+  Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+  if (!fd) throw SystemError(env, "socket", errno);
   struct packet_mreq mreq;
   memset(&mreq, 0, sizeof(mreq));
   mreq.mr_ifindex = int(ifindex);
   mreq.mr_type = PACKET_MR_PROMISC;
-  if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
+  if (setsockopt(fd.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
     throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
+  attachments_.push_back(std::move(fd));
 }
 
-int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction) {
-  auto key = std::make_pair(std::string(reinterpret_cast<const char*>(classic.Data()), classic.Length()), direction);
+int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing) {
+  auto key = std::make_tuple(std::string(reinterpret_cast<const char*>(classic.Data()), classic.Length()), direction, skipOutgoing);
   auto found = filterFds_.find(key);
-  if (found != filterFds_.end()) return found->second;
+  if (found != filterFds_.end()) return found->second.get();
   FilterProgramSpec spec;
   spec.slotsFd = slotsFd_;
   spec.direction = direction;
   spec.fallback = tcx_ ? TAPWIRE_TCX_NEXT : 0;
+  spec.skipOutgoing = skipOutgoing;
   bpf_prog_type type = tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER;
   const auto* code = reinterpret_cast<const struct sock_filter*>(classic.Data());
   size_t count = classic.Length() / sizeof(struct sock_filter);
-  int fd = -1;
+  Fd fd;
   if (tcx_) {
     // Direct packet reads need variable pointer arithmetic, which the verifier allows
     // only with CAP_PERFMON (or CAP_SYS_ADMIN): without it, every read goes through
@@ -120,88 +115,91 @@ int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& class
     try {
       fd = LoadFilterProgram(env, type, code, count, spec);
     } catch (const Napi::Error&) {
-      fd = -1;
     }
     spec.directLoads = false;
   }
-  if (fd < 0) fd = LoadFilterProgram(env, type, code, count, spec);
-  filterFds_[key] = fd;
-  return fd;
+  if (!fd) fd = LoadFilterProgram(env, type, code, count, spec);
+  return filterFds_.emplace(key, std::move(fd)).first->second.get();
 }
 
-void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic) {
+// Without `outgoing`, what this host sends is not captured: no egress link, or a
+// socket filter that passes it by.
+void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing) {
   if (tcx_) {
     for (int direction : {0, 1}) {
-      int prog = FilterProgram(env, classic, direction);
-      int link = bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? TAPWIRE_TCX_EGRESS : TAPWIRE_TCX_INGRESS), nullptr);
-      if (link < 0) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
-      attachments_.push_back(link);
+      if (direction == 1 && !outgoing) continue;
+      int prog = FilterProgram(env, classic, direction, false);
+      Fd link(bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? TAPWIRE_TCX_EGRESS : TAPWIRE_TCX_INGRESS), nullptr));
+      if (!link) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
+      attachments_.push_back(std::move(link));
     }
     return;
   }
-  int prog = FilterProgram(env, classic, -1);
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw SystemError(env, "socket", errno);
-  attachments_.push_back(fd);
-  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)
+  int prog = FilterProgram(env, classic, -1, !outgoing);
+  Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+  if (!fd) throw SystemError(env, "socket", errno);
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)
     throw SystemError(env, "setsockopt(SO_ATTACH_BPF)", errno);
   struct sockaddr_ll addr;
   memset(&addr, 0, sizeof(addr));
   addr.sll_family = AF_PACKET;
   addr.sll_protocol = htons(ETH_P_ALL);
   addr.sll_ifindex = int(ifindex);
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) throw SystemError(env, "bind", errno);
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) throw SystemError(env, "bind", errno);
+  attachments_.push_back(std::move(fd));
 }
 
-void EbpfCapture::DrainRing(void* source) {
-  EbpfCapture* self = static_cast<EbpfCapture*>(source);
-  self->ring_.TakeWakeups();
+void EbpfCapture::Drain() {
+  ring_.TakeWakeups();
   // Hand over what was there when we were woken, in batches of batchBytes_; records
   // that arrive meanwhile wait for the next wake-up or tick rather than being chased
   // one small batch at a time.
-  size_t budget = self->ring_.Pending();
-  while (budget > 0 && self->skel_ && self->delivery_->wanted()) {
-    size_t take = budget < self->batchBytes_ ? budget : self->batchBytes_;
-    BatchBuilder batch(uint32_t(take / kMinRecordBytes + 1), take);
+  size_t budget = ring_.Pending();
+  while (budget > 0 && skel_ && delivery_.wanted()) {
+    size_t take = budget < batchBytes_ ? budget : batchBytes_;
+    BatchBuilder batch(delivery_.buffers(), uint32_t(take / kMinRecordBytes + 1), take);
     size_t consumed;
     if (!batch.ok()) {
-      consumed = self->ring_.Consume(take, [self](const uint8_t*, uint32_t) { self->userDrops_++; });
+      consumed = ring_.Consume(take, [this](const uint8_t*, uint32_t) { userDrops_++; });
     } else {
-      int64_t offset = self->clock_.Now();
-      consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
-        if (size < sizeof(struct tapwire_record)) return;
+      int64_t offset = clock_.Now();
+      consumed = ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
         const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
+        if (size < sizeof(*r) || r->cap_len > size - sizeof(*r)) {
+          userDrops_++;
+          return;
+        }
         uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
-        auto hw = self->hardwareTypes_.find(r->ifindex);
+        auto hw = hardwareTypes_.find(r->ifindex);
         uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL),
-                                 uint32_t(ns % 1000000000ULL), hw == self->hardwareTypes_.end() ? 0 : hw->second,
+                                 uint32_t(ns % 1000000000ULL), hw == hardwareTypes_.end() ? 0 : hw->second,
                                  r->direction != 0);
         if (out) {
           memcpy(out, r + 1, r->cap_len);
         } else {
-          self->userDrops_++;
+          userDrops_++;
         }
       });
-      self->delivery_->Hand(batch);
+      delivery_.Hand(batch);
     }
-    budget -= consumed;
+    budget -= consumed < budget ? consumed : budget;
     if (consumed < take) {
       // A record is still being written. When closing, the program writing it is
       // already unhooked and finishes within microseconds: wait for it.
-      if (!self->closing_ || ++self->busyWaits_ > kMaxBusyWaits) break;
+      if (!closing_ || ++busyWaits_ > kMaxBusyWaits) break;
       sched_yield();
-      budget = self->ring_.Pending();
+      budget = ring_.Pending();
     }
   }
 }
 
 Napi::Value EbpfCapture::Resume(const Napi::CallbackInfo& info) {
-  if (skel_) delivery_->Resume();
+  if (skel_) delivery_.Resume();
   return info.Env().Undefined();
 }
 
 Napi::Value EbpfCapture::Pause(const Napi::CallbackInfo& info) {
-  delivery_->Pause();
+  delivery_.Pause();
   return info.Env().Undefined();
 }
 
@@ -210,20 +208,15 @@ Napi::Value EbpfCapture::Pause(const Napi::CallbackInfo& info) {
 Napi::Value EbpfCapture::Flush(const Napi::CallbackInfo& info) {
   closing_ = attachments_.empty();
   busyWaits_ = 0;
-  if (skel_) delivery_->Flush();
+  if (skel_) delivery_.Flush();
   return info.Env().Undefined();
 }
 
 // Unhooks every link and socket: no packet enters the ring after this returns, and
 // every record committed before it can still be flushed.
 Napi::Value EbpfCapture::Detach(const Napi::CallbackInfo& info) {
-  DetachAll();
-  return info.Env().Undefined();
-}
-
-void EbpfCapture::DetachAll() {
-  for (int fd : attachments_) close(fd);
   attachments_.clear();
+  return info.Env().Undefined();
 }
 
 void EbpfCapture::ReadCounters() {
@@ -249,13 +242,11 @@ Napi::Value EbpfCapture::Close(const Napi::CallbackInfo& info) {
 }
 
 void EbpfCapture::Release() {
-  DetachAll();
-  if (delivery_) delivery_->Close();
-  for (auto& entry : filterFds_) close(entry.second);
+  attachments_.clear();
+  delivery_.Close();
   filterFds_.clear();
   ring_.Unmap();
-  if (skel_) capture::destroy(skel_);
-  skel_ = nullptr;
+  skel_.reset();
 }
 
 Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {
@@ -267,24 +258,22 @@ Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {
   spec.ending = FilterProgramSpec::Ending::kVerdict;
   spec.directLoads = form == "tc-direct";
   bpf_prog_type type = form == "socket" ? BPF_PROG_TYPE_SOCKET_FILTER : BPF_PROG_TYPE_SCHED_CLS;
-  int fd = LoadFilterProgram(env, type, reinterpret_cast<const struct sock_filter*>(classic.Data()),
+  Fd fd = LoadFilterProgram(env, type, reinterpret_cast<const struct sock_filter*>(classic.Data()),
                              classic.Length() / sizeof(struct sock_filter), spec);
   Napi::Array verdicts = Napi::Array::New(env, packets.Length());
   for (uint32_t i = 0; i < packets.Length(); i++) {
     Napi::Buffer<uint8_t> pkt = packets.Get(i).As<Napi::Buffer<uint8_t>>();
     LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt.Data(), .data_size_in = uint32_t(pkt.Length()));
-    if (bpf_prog_test_run_opts(fd, &run) != 0) {
+    if (bpf_prog_test_run_opts(fd.get(), &run) != 0) {
       int err = errno;
       if (err == EINVAL) {  // the kernel builds no skb from a truncated IP header
         verdicts.Set(i, env.Null());
         continue;
       }
-      close(fd);
       throw SystemError(env, "bpf(BPF_PROG_TEST_RUN)", err);
     }
     verdicts.Set(i, Napi::Number::New(env, run.retval));
   }
-  close(fd);
   return verdicts;
 }
 

@@ -6,20 +6,22 @@
 #include <napi.h>
 
 #include <map>
-#include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
+#include "../common/bpf_objects.h"
 #include "../common/clock_offset.h"
 #include "../common/delivery.h"
+#include "../common/fd.h"
 #include "ring_reader.h"
 
 struct capture;
 
 namespace tapwire {
 
-class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
+class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Source {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit EbpfCapture(const Napi::CallbackInfo& info);
@@ -34,26 +36,26 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
-  int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction);
-  void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic);
+  int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing);
+  void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing);
   void Promiscuous(Napi::Env env, uint32_t ifindex);
-  static void DrainRing(void* self);
+  void Drain() override;
   void ReadCounters();
-  void DetachAll();
-  void Release();
+  void Release() override;
 
+  Delivery delivery_;
   bool tcx_ = true;
-  struct capture* skel_ = nullptr;
-  int slotsFd_ = -1;
-  std::map<std::pair<std::string, int>, int> filterFds_;  // (classic program, direction) → fd
-  std::vector<int> attachments_;  // tcx link fds and packet sockets: closing them detaches
+  Skeleton<struct capture> skel_;
+  int slotsFd_ = -1;  // the skeleton's program array
+  // (classic program, direction, outgoing skipped) → program
+  std::map<std::tuple<std::string, int, bool>, Fd> filterFds_;
+  std::vector<Fd> attachments_;  // tcx link fds and packet sockets: closing them detaches
   std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
   RingReader ring_;
   ClockOffset clock_;
   bool closing_ = false;
   int busyWaits_ = 0;
   size_t batchBytes_ = 0;
-  std::unique_ptr<Delivery> delivery_;
   uint64_t filtered_ = 0;
   uint64_t ringDrops_ = 0;
   uint64_t userDrops_ = 0;

@@ -5,6 +5,7 @@
 // Arithmetic and comparisons are 32-bit, as in classic BPF.
 #include "filter_program.h"
 
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <stddef.h>
 #include <string.h>
@@ -119,6 +120,12 @@ class Translator {
 
   void Prologue() {
     Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_X, R6, R1, 0, 0));  // r6 = ctx
+    if (spec_.skipOutgoing) {
+      Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, R1, R6, offsetof(struct __sk_buff, pkt_type), 0));
+      Emit(Insn(BPF_JMP | BPF_JNE | BPF_K, R1, 0, 2, PACKET_OUTGOING));
+      Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_K, R0, 0, 0, spec_.fallback));
+      Emit(Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+    }
     if (spec_.direction >= 0) {  // the verifier takes no immediate stores into the context
       Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_K, R1, 0, 0, spec_.direction));
       Emit(Insn(BPF_STX | BPF_MEM | BPF_W, R6, R1, int16_t(CbOffset(TAPWIRE_CB_DIRECTION)), 0));

@@ -25,6 +25,9 @@ struct FilterProgramSpec {
   // Read the packet directly where it lies in the linear part of the skb, calling
   // bpf_skb_load_bytes only beyond it. TC programs may; socket filters may not.
   bool directLoads = false;
+  // Return `fallback` at once for a packet this host sends (a socket filter on loopback:
+  // each such packet comes back in as well).
+  bool skipOutgoing = false;
 };
 
 class FilterTranslationError : public std::runtime_error {

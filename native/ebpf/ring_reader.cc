@@ -23,38 +23,31 @@ uint64_t SumPerCpu(int mapFd, uint32_t key) {
 }
 
 int RingReader::Map(int mapFd, size_t dataSize) {
-  pageSize_ = size_t(sysconf(_SC_PAGESIZE));
-  dataSize_ = dataSize;
-  mask_ = dataSize - 1;
-  void* cons = mmap(nullptr, pageSize_, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd, 0);
-  if (cons == MAP_FAILED) return errno;
-  consumer_ = static_cast<uint64_t*>(cons);
-  void* prod = mmap(nullptr, pageSize_ + 2 * dataSize, PROT_READ, MAP_SHARED, mapFd, off_t(pageSize_));
-  if (prod == MAP_FAILED) return errno;
-  producer_ = static_cast<const uint64_t*>(prod);
-  data_ = static_cast<const uint8_t*>(prod) + pageSize_;
-  wakeups_ = epoll_create1(EPOLL_CLOEXEC);
-  if (wakeups_ < 0) return errno;
+  size_t pageSize = size_t(sysconf(_SC_PAGESIZE));
+  Mapping consumer = Mapping::Map(mapFd, pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  if (!consumer) return errno;
+  Mapping producer = Mapping::Map(mapFd, pageSize + 2 * dataSize, PROT_READ, MAP_SHARED, off_t(pageSize));
+  if (!producer) return errno;
+  Fd wakeups(epoll_create1(EPOLL_CLOEXEC));
+  if (!wakeups) return errno;
   struct epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLET;
-  if (epoll_ctl(wakeups_, EPOLL_CTL_ADD, mapFd, &ev) != 0) return errno;
+  if (epoll_ctl(wakeups.get(), EPOLL_CTL_ADD, mapFd, &ev) != 0) return errno;
+  consumer_ = reinterpret_cast<uint64_t*>(consumer.data());
+  producer_ = reinterpret_cast<const uint64_t*>(producer.data());
+  data_ = producer.data() + pageSize;
+  dataSize_ = dataSize;
+  mask_ = dataSize - 1;
+  consumerPage_ = std::move(consumer);
+  producerPages_ = std::move(producer);
+  wakeups_ = std::move(wakeups);
   return 0;
 }
 
 void RingReader::TakeWakeups() {
   struct epoll_event ev;
-  while (wakeups_ >= 0 && epoll_wait(wakeups_, &ev, 1, 0) > 0) {
+  while (wakeups_ && epoll_wait(wakeups_.get(), &ev, 1, 0) > 0) {
   }
-}
-
-void RingReader::Unmap() {
-  if (consumer_) munmap(consumer_, pageSize_);
-  if (producer_) munmap(const_cast<uint64_t*>(producer_), pageSize_ + 2 * dataSize_);
-  consumer_ = nullptr;
-  producer_ = nullptr;
-  data_ = nullptr;
-  if (wakeups_ >= 0) close(wakeups_);
-  wakeups_ = -1;
 }
 
 size_t RingReader::Pending() const {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -23,10 +24,15 @@ constexpr uint32_t kFrameSize = 2048;  // only a unit of ring accounting in TPAC
 constexpr uint32_t kVlanTagLength = 4;
 constexpr uint32_t kMacAddressesLength = 12;
 
-
 int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
+  size_t count = code.Length() / sizeof(struct sock_filter);
+  // sock_fprog counts in 16 bits: a longer program would be cut, not refused.
+  if (count > USHRT_MAX) {
+    errno = EINVAL;
+    return -1;
+  }
   struct sock_fprog prog;
-  prog.len = static_cast<unsigned short>(code.Length() / sizeof(struct sock_filter));
+  prog.len = static_cast<unsigned short>(count);
   prog.filter = reinterpret_cast<struct sock_filter*>(code.Data());
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
@@ -47,16 +53,10 @@ Napi::Function PacketRing::Init(Napi::Env env) {
 
 // new PacketRing({ ifindex, filter, blockSize, blockCount, blockTimeoutMs, promiscuous },
 //                onBatch(arrayBuffer, count, wireBytes))
-PacketRing::PacketRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketRing>(info) {
-  Napi::Env env = info.Env();
-  delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:PacketRing",
-                                         DeliverRetiredBlocks, this);
-  try {
-    Open(env, info[0].As<Napi::Object>());
-  } catch (...) {
-    Release();
-    throw;
-  }
+PacketRing::PacketRing(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<PacketRing>(info),
+      delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:PacketRing", *this) {
+  Open(info.Env(), info[0].As<Napi::Object>());
 }
 
 PacketRing::~PacketRing() { Release(); }
@@ -69,14 +69,14 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   blockSize_ = UintOption(options, "blockSize");
   blockCount_ = UintOption(options, "blockCount");
 
-  fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd_ < 0) throw SystemError(env, "socket", errno);
+  fd_ = Fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd_) throw SystemError(env, "socket", errno);
 
   int version = TPACKET_V3;
-  if (setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0)
+  if (setsockopt(fd_.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0)
     throw SystemError(env, "setsockopt(PACKET_VERSION)", errno);
 
-  if (AttachClassicFilter(fd_, options.Get("filter").As<Napi::Buffer<uint8_t>>()) != 0)
+  if (AttachClassicFilter(fd_.get(), options.Get("filter").As<Napi::Buffer<uint8_t>>()) != 0)
     throw SystemError(env, "setsockopt(SO_ATTACH_FILTER)", errno);
 
   struct tpacket_req3 req;
@@ -86,21 +86,18 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   req.tp_frame_size = kFrameSize;
   req.tp_frame_nr = (blockSize_ / kFrameSize) * blockCount_;
   req.tp_retire_blk_tov = UintOption(options, "blockTimeoutMs");
-  if (setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
+  if (setsockopt(fd_.get(), SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
     throw SystemError(env, "setsockopt(PACKET_RX_RING)", errno);
 
-  ringBytes_ = size_t(blockSize_) * blockCount_;
-  void* map = mmap(nullptr, ringBytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                   fd_, 0);
-  if (map == MAP_FAILED) throw SystemError(env, "mmap", errno);
-  ring_ = static_cast<uint8_t*>(map);
+  ring_ = Mapping::Map(fd_.get(), size_t(blockSize_) * blockCount_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, 0);
+  if (!ring_) throw SystemError(env, "mmap", errno);
 
   struct sockaddr_ll addr;
   memset(&addr, 0, sizeof(addr));
   addr.sll_family = AF_PACKET;
   addr.sll_protocol = htons(ETH_P_ALL);
   addr.sll_ifindex = int(ifindex);
-  if (bind(fd_, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0)
+  if (bind(fd_.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0)
     throw SystemError(env, "bind", errno);
 
   if (options.Get("promiscuous").ToBoolean()) {
@@ -108,86 +105,86 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
     memset(&mreq, 0, sizeof(mreq));
     mreq.mr_ifindex = int(ifindex);
     mreq.mr_type = PACKET_MR_PROMISC;
-    if (setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
+    if (setsockopt(fd_.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
       throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
   }
 
-  delivery_->Watch(fd_);
+  delivery_.Watch(fd_.get());
 }
 
-void PacketRing::DeliverRetiredBlocks(void* source) {
-  PacketRing* self = static_cast<PacketRing*>(source);
-  while (self->fd_ >= 0 && self->delivery_->wanted()) {
-    auto* block = reinterpret_cast<struct tpacket_block_desc*>(
-        self->ring_ + size_t(self->nextBlock_) * self->blockSize_);
+void PacketRing::Drain() {
+  while (fd_ && delivery_.wanted()) {
+    uint8_t* base = ring_.data() + size_t(nextBlock_) * blockSize_;
+    auto* block = reinterpret_cast<struct tpacket_block_desc*>(base);
     struct tpacket_hdr_v1& bh = block->hdr.bh1;
     if ((__atomic_load_n(&bh.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
 
     uint32_t count = bh.num_pkts;
-    BatchBuilder batch(count, bh.blk_len + size_t(count) * kVlanTagLength);
-    if (!batch.ok()) {
-      self->userDrops_ += count;
-    } else {
-      auto* hdr = reinterpret_cast<struct tpacket3_hdr*>(
-          reinterpret_cast<uint8_t*>(block) + bh.offset_to_first_pkt);
-      for (uint32_t i = 0; i < count; i++) {
-        const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(
-            reinterpret_cast<const uint8_t*>(hdr) + TPACKET_ALIGN(sizeof(*hdr)));
-        const uint8_t* frame = reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac;
-        // The kernel strips 802.1Q tags into metadata; put the tag back where it was
-        // so users (and filters run on the data later) see the frame as sent.
-        bool vlan = (hdr->tp_status & TP_STATUS_VLAN_VALID) && sll->sll_hatype == ARPHRD_ETHER &&
-                    hdr->tp_snaplen >= kMacAddressesLength;
-        uint32_t extra = vlan ? kVlanTagLength : 0;
-        uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra,
-                                 uint32_t(sll->sll_ifindex), hdr->tp_sec, hdr->tp_nsec,
-                                 sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
-        if (!out) {
-          self->userDrops_++;
-        } else if (vlan) {
-          uint16_t tpid = (hdr->tp_status & TP_STATUS_VLAN_TPID_VALID)
-                              ? hdr->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
-          uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};
-          memcpy(out, frame, kMacAddressesLength);
-          memcpy(out + kMacAddressesLength, tag, sizeof(tag));
-          memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength,
-                 hdr->tp_snaplen - kMacAddressesLength);
-        } else {
-          memcpy(out, frame, hdr->tp_snaplen);
-        }
-        hdr = reinterpret_cast<struct tpacket3_hdr*>(reinterpret_cast<uint8_t*>(hdr) +
-                                                     hdr->tp_next_offset);
+    uint32_t used = bh.blk_len < blockSize_ ? bh.blk_len : blockSize_;
+    uint32_t room = count < blockSize_ / sizeof(struct tpacket3_hdr) ? count : blockSize_ / sizeof(struct tpacket3_hdr);
+    BatchBuilder batch(delivery_.buffers(), room, used + size_t(room) * kVlanTagLength);
+    // Every offset and length the kernel wrote is checked against the block before
+    // anything is read through it; packets past one that fails are counted as lost.
+    auto inBlock = [this](uint64_t offset, uint64_t length) { return offset <= blockSize_ && length <= blockSize_ - offset; };
+    uint64_t at = bh.offset_to_first_pkt;
+    uint32_t i = 0;
+    for (; batch.ok() && i < count; i++) {
+      if (!inBlock(at, TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll))) break;
+      const auto* hdr = reinterpret_cast<const struct tpacket3_hdr*>(base + at);
+      const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(base + at + TPACKET_ALIGN(sizeof(*hdr)));
+      if (!inBlock(at + hdr->tp_mac, hdr->tp_snaplen)) break;
+      const uint8_t* frame = base + at + hdr->tp_mac;
+      // The kernel strips 802.1Q tags into metadata; put the tag back where it was
+      // so users (and filters run on the data later) see the frame as sent.
+      bool vlan = (hdr->tp_status & TP_STATUS_VLAN_VALID) && sll->sll_hatype == ARPHRD_ETHER &&
+                  hdr->tp_snaplen >= kMacAddressesLength;
+      uint32_t extra = vlan ? kVlanTagLength : 0;
+      uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra, uint32_t(sll->sll_ifindex), hdr->tp_sec,
+                               hdr->tp_nsec, sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
+      if (!out) {
+        userDrops_++;
+      } else if (vlan) {
+        uint16_t tpid = (hdr->tp_status & TP_STATUS_VLAN_TPID_VALID) ? hdr->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
+        uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};
+        memcpy(out, frame, kMacAddressesLength);
+        memcpy(out + kMacAddressesLength, tag, sizeof(tag));
+        memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength,
+               hdr->tp_snaplen - kMacAddressesLength);
+      } else {
+        memcpy(out, frame, hdr->tp_snaplen);
       }
+      at += hdr->tp_next_offset;
     }
+    userDrops_ += count - i;
     __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-    self->nextBlock_ = (self->nextBlock_ + 1) % self->blockCount_;
-    if (batch.ok()) self->delivery_->Hand(batch);
+    nextBlock_ = (nextBlock_ + 1) % blockCount_;
+    if (batch.ok()) delivery_.Hand(batch);
   }
 }
 
 Napi::Value PacketRing::Resume(const Napi::CallbackInfo& info) {
-  if (fd_ >= 0) delivery_->Resume();
+  if (fd_) delivery_.Resume();
   return info.Env().Undefined();
 }
 
 Napi::Value PacketRing::Pause(const Napi::CallbackInfo& info) {
-  delivery_->Pause();
+  delivery_.Pause();
   return info.Env().Undefined();
 }
 
 // Delivers every retired block now, whether or not delivery is paused.
 Napi::Value PacketRing::Flush(const Napi::CallbackInfo& info) {
-  if (fd_ >= 0) delivery_->Flush();
+  if (fd_) delivery_.Flush();
   return info.Env().Undefined();
 }
 
 // From here on the socket accepts nothing; the block being filled is retired by the
 // kernel's block timer, so a later flush() hands over everything captured until now.
 Napi::Value PacketRing::Detach(const Napi::CallbackInfo& info) {
-  if (fd_ >= 0) {
+  if (fd_) {
     struct sock_filter rejectAll = BPF_STMT(BPF_RET | BPF_K, 0);
     struct sock_fprog prog = {1, &rejectAll};
-    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+    if (setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
       throw SystemError(info.Env(), "setsockopt(SO_ATTACH_FILTER)", errno);
   }
   return info.Env().Undefined();
@@ -195,10 +192,10 @@ Napi::Value PacketRing::Detach(const Napi::CallbackInfo& info) {
 
 // PACKET_STATISTICS resets the kernel's counters on every read: keep the running sum.
 void PacketRing::ReadKernelStats() {
-  if (fd_ < 0) return;
+  if (!fd_) return;
   struct tpacket_stats_v3 st;
   socklen_t len = sizeof(st);
-  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernelDrops_ += st.tp_drops;
+  if (getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernelDrops_ += st.tp_drops;
 }
 
 Napi::Value PacketRing::Stats(const Napi::CallbackInfo& info) {
@@ -216,11 +213,9 @@ Napi::Value PacketRing::Close(const Napi::CallbackInfo& info) {
 }
 
 void PacketRing::Release() {
-  if (delivery_) delivery_->Close();
-  if (ring_) munmap(ring_, ringBytes_);
-  ring_ = nullptr;
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
+  delivery_.Close();
+  ring_.reset();
+  fd_.reset();
 }
 
 }  // namespace tapwire

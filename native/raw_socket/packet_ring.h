@@ -6,13 +6,13 @@
 #include <napi.h>
 #include <stdint.h>
 
-#include <memory>
-
 #include "../common/delivery.h"
+#include "../common/fd.h"
+#include "../common/mapping.h"
 
 namespace tapwire {
 
-class PacketRing : public Napi::ObjectWrap<PacketRing> {
+class PacketRing : public Napi::ObjectWrap<PacketRing>, private Delivery::Source {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit PacketRing(const Napi::CallbackInfo& info);
@@ -27,17 +27,17 @@ class PacketRing : public Napi::ObjectWrap<PacketRing> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
-  static void DeliverRetiredBlocks(void* self);
+  // Delivers every retired block.
+  void Drain() override;
   void ReadKernelStats();
-  void Release();
+  void Release() override;
 
-  int fd_ = -1;
-  uint8_t* ring_ = nullptr;
-  size_t ringBytes_ = 0;
+  Delivery delivery_;
+  Fd fd_;
+  Mapping ring_;
   uint32_t blockSize_ = 0;
   uint32_t blockCount_ = 0;
   uint32_t nextBlock_ = 0;
-  std::unique_ptr<Delivery> delivery_;
   uint64_t kernelDrops_ = 0;
   uint64_t userDrops_ = 0;
 };

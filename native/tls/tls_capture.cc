@@ -38,39 +38,34 @@ Napi::Function TlsCapture::Init(Napi::Env env) {
 
 // new TlsCapture({ ringSize, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
 // creates the maps; attach() then loads the programs once per file they hook.
-TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsCapture>(info) {
+TlsCapture::TlsCapture(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<TlsCapture>(info),
+      delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:TlsCapture", *this) {
   Napi::Env env = info.Env();
   Napi::Object options = info[0].As<Napi::Object>();
-  delivery_ = std::make_unique<Delivery>(env, info[1].As<Napi::Function>(), "tapwire:TlsCapture", DrainRing, this);
-  ClearLibbpfLog();
-  skel_ = tls::open();
+  skel_.reset(tls::open());
   if (!skel_) throw SystemError(env, "bpf_object__open (tls)", errno);
-  try {
-    uint32_t ringSize = UintOption(options, "ringSize");
-    if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
-    selfTgid_ = UintOption(options, "selfTgid");
-    wakeupBytes_ = ringSize / 8;
-    Napi::Value pids = options.Get("pids");
-    onlyListedPids_ = pids.IsArray();
-    struct bpf_program* prog;
-    bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
-    if (int err = tls::load(skel_)) throw SystemError(env, "bpf(BPF_MAP_CREATE) of the TLS maps", -err);
-    if (pids.IsArray()) {
-      Napi::Array list = pids.As<Napi::Array>();
-      uint8_t yes = 1;
-      for (uint32_t i = 0; i < list.Length(); i++) {
-        uint32_t pid = list.Get(i).As<Napi::Number>().Uint32Value();
-        if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tw_tls_pids), &pid, &yes, BPF_ANY) != 0)
-          throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
-      }
+  uint32_t ringSize = UintOption(options, "ringSize");
+  if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
+  selfTgid_ = UintOption(options, "selfTgid");
+  wakeupBytes_ = ringSize / 8;
+  Napi::Value pids = options.Get("pids");
+  onlyListedPids_ = pids.IsArray();
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
+  if (int err = tls::load(skel_.get())) throw SystemError(env, "bpf(BPF_MAP_CREATE) of the TLS maps", -err);
+  if (pids.IsArray()) {
+    Napi::Array list = pids.As<Napi::Array>();
+    uint8_t yes = 1;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      uint32_t pid = list.Get(i).As<Napi::Number>().Uint32Value();
+      if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tw_tls_pids), &pid, &yes, BPF_ANY) != 0)
+        throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
     }
-    if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_tls_events), ringSize)) throw SystemError(env, "mapping the TLS ring buffer", err);
-    delivery_->Watch(ring_.wakeups());
-    delivery_->SetInterval(UintOption(options, "batchTimeoutMs"));
-  } catch (...) {
-    Release();
-    throw;
   }
+  if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_tls_events), ringSize)) throw SystemError(env, "mapping the TLS ring buffer", err);
+  delivery_.Watch(ring_.wakeups());
+  delivery_.SetInterval(UintOption(options, "batchTimeoutMs"));
 }
 
 TlsCapture::~TlsCapture() { Release(); }
@@ -78,9 +73,10 @@ TlsCapture::~TlsCapture() { Release(); }
 // The programs for one file, its index and OpenSSL flavor set before load, sharing the
 // maps of skel_. One load per file replaces an attach cookie, which Linux 5.10 lacks.
 struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) {
-  struct tls* programs = tls::open();
+  LibbpfLog libbpf;
+  hooked_.emplace_back(tls::open());
+  struct tls* programs = hooked_.back().get();
   if (!programs) throw SystemError(env, "bpf_object__open (tls)", errno);
-  hooked_.push_back(programs);
   programs->rodata->self_tgid = selfTgid_;
   programs->rodata->only_listed_pids = onlyListedPids_;
   programs->rodata->wakeup_bytes = wakeupBytes_;
@@ -102,11 +98,10 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   VerifierLog log;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, programs->obj) log.Catch(prog);
-  ClearLibbpfLog();
   if (int err = tls::load(programs)) {
     Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS programs", -err);
     std::string reason = log.Reason();
-    e.Set("log", Napi::String::New(env, reason.empty() ? LibbpfLogTail() : reason));
+    e.Set("log", Napi::String::New(env, reason.empty() ? libbpf.text() : reason));
     throw e;
   }
   return programs;
@@ -133,37 +128,40 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
     for (bool retprobe : {false, true}) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = hook.name);
       struct bpf_program* prog = retprobe ? programs->progs.tw_ssl_return : hook.entry;
-      struct bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts);
+      BpfLink link(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts));
       if (!link) {
         int err = errno;
         if (err == ENOENT && !retprobe) break;  // not exported here
         throw SystemError(env, ("uprobe on " + path + ":" + hook.name).c_str(), err);
       }
-      links_.push_back(link);
+      links_.push_back(std::move(link));
       if (!retprobe) attached.Set(attached.Length(), Napi::String::New(env, hook.name));
     }
   }
   return attached;
 }
 
-void TlsCapture::DrainRing(void* source) {
-  TlsCapture* self = static_cast<TlsCapture*>(source);
-  self->ring_.TakeWakeups();
-  size_t budget = self->ring_.Pending();
-  while (budget > 0 && self->skel_ && self->delivery_->wanted()) {
+void TlsCapture::Drain() {
+  ring_.TakeWakeups();
+  size_t budget = ring_.Pending();
+  while (budget > 0 && skel_ && delivery_.wanted()) {
     size_t take = budget < kBatchBytes ? budget : kBatchBytes;
     std::vector<uint8_t> out;
     out.reserve(take);
     uint32_t count = 0;
-    int64_t offset = self->clock_.Now();
+    int64_t offset = clock_.Now();
     // A call's chunks usually follow one another in the ring: they are joined here
     // into one record, so JavaScript gets the call whole. Chunks that another thread's
     // records split are joined there instead.
     size_t last = SIZE_MAX;  // where the previous record starts in `out`
-    size_t consumed = self->ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
-      if (size < sizeof(struct tapwire_tls_record)) return;
+    size_t consumed = ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
       struct tapwire_tls_record r;
+      if (size < sizeof(r)) return;
       memcpy(&r, data, sizeof(r));
+      if (r.chunk_len > size - sizeof(r)) {
+        invalidRecords_++;
+        return;
+      }
       r.monotonic_ns = uint64_t(int64_t(r.monotonic_ns) + offset);
       if (last != SIZE_MAX) {
         auto* prev = reinterpret_cast<struct tapwire_tls_record*>(out.data() + last);
@@ -182,35 +180,31 @@ void TlsCapture::DrainRing(void* source) {
       memcpy(out.data() + last + sizeof(r), data + sizeof(r), r.chunk_len);
       count++;
     });
-    budget -= consumed;
-    if (count > 0) {
-      Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(self->Env(), out.size());
-      memcpy(buffer.Data(), out.data(), out.size());
-      self->delivery_->Hand(buffer, count, double(out.size()));
-    }
+    budget -= consumed < budget ? consumed : budget;
+    if (count > 0) delivery_.HandCopy(out.data(), out.size(), count);
     if (consumed < take) break;  // a record still being written: the next tick has it
   }
 }
 
 Napi::Value TlsCapture::Resume(const Napi::CallbackInfo& info) {
-  if (skel_) delivery_->Resume();
+  if (skel_) delivery_.Resume();
   return info.Env().Undefined();
 }
 
 Napi::Value TlsCapture::Pause(const Napi::CallbackInfo& info) {
-  delivery_->Pause();
+  delivery_.Pause();
   return info.Env().Undefined();
 }
 
 Napi::Value TlsCapture::Flush(const Napi::CallbackInfo& info) {
-  if (skel_) delivery_->Flush();
+  if (skel_) delivery_.Flush();
   return info.Env().Undefined();
 }
 
 Napi::Value TlsCapture::Stats(const Napi::CallbackInfo& info) {
   if (skel_) {
     int fd = bpf_map__fd(skel_->maps.tw_tls_counters);
-    lostRecords_ = SumPerCpu(fd, TAPWIRE_TLS_LOST_RECORDS);
+    lostRecords_ = SumPerCpu(fd, TAPWIRE_TLS_LOST_RECORDS) + invalidRecords_;
     truncatedBytes_ = SumPerCpu(fd, TAPWIRE_TLS_TRUNCATED_BYTES);
   }
   Napi::Object out = Napi::Object::New(info.Env());
@@ -221,23 +215,19 @@ Napi::Value TlsCapture::Stats(const Napi::CallbackInfo& info) {
 
 // Detaches every uprobe, hands over what the ring holds, frees the rest.
 Napi::Value TlsCapture::Close(const Napi::CallbackInfo& info) {
-  for (struct bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
-  if (skel_) delivery_->Flush();
+  if (skel_) delivery_.Flush();
   Stats(info);
   Release();
   return info.Env().Undefined();
 }
 
 void TlsCapture::Release() {
-  for (struct bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
-  if (delivery_) delivery_->Close();
+  delivery_.Close();
   ring_.Unmap();
-  for (struct tls* programs : hooked_) tls::destroy(programs);
   hooked_.clear();
-  if (skel_) tls::destroy(skel_);
-  skel_ = nullptr;
+  skel_.reset();
 }
 
 }  // namespace tapwire

@@ -5,19 +5,18 @@
 #pragma once
 #include <napi.h>
 
-#include <memory>
 #include <vector>
 
+#include "../common/bpf_objects.h"
 #include "../common/clock_offset.h"
 #include "../common/delivery.h"
 #include "../ebpf/ring_reader.h"
 
 struct tls;
-struct bpf_link;
 
 namespace tapwire {
 
-class TlsCapture : public Napi::ObjectWrap<TlsCapture> {
+class TlsCapture : public Napi::ObjectWrap<TlsCapture>, private Delivery::Source {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit TlsCapture(const Napi::CallbackInfo& info);
@@ -32,19 +31,20 @@ class TlsCapture : public Napi::ObjectWrap<TlsCapture> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor);
-  static void DrainRing(void* self);
-  void Release();
+  void Drain() override;
+  void Release() override;
 
-  struct tls* skel_ = nullptr;      // the maps every file's programs share
-  std::vector<struct tls*> hooked_;  // programs loaded for one file each
+  Delivery delivery_;
+  Skeleton<struct tls> skel_;              // the maps every file's programs share
+  std::vector<Skeleton<struct tls>> hooked_;  // programs loaded for one file each
   uint32_t selfTgid_ = 0;
   bool onlyListedPids_ = false;
   uint64_t wakeupBytes_ = 0;
-  std::vector<struct bpf_link*> links_;
+  std::vector<BpfLink> links_;
   RingReader ring_;
   ClockOffset clock_;
-  std::unique_ptr<Delivery> delivery_;
   uint64_t lostRecords_ = 0;
+  uint64_t invalidRecords_ = 0;  // records whose length the ring contradicts
   uint64_t truncatedBytes_ = 0;
 };
 

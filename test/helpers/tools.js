@@ -49,7 +49,7 @@ function readPcap(buf) {
   return packets;
 }
 
-/** Runs a command and resolves with { code, stdout, stderr }. */
+/** Runs a command and resolves with { code, signal, stdout, stderr }. */
 function run(cmd, args, options = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
@@ -58,7 +58,7 @@ function run(cmd, args, options = {}) {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 

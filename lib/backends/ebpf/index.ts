@@ -4,12 +4,12 @@
  * buffer; rejected packets cost no copy. Kernel mechanics: native/ebpf/.
  */
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, PluginHost } from '../../backend';
-import { BadFilterError, fromNative, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
-import { filterForInterface } from '../../filter';
-import { hostInterfaces, resolveInterface, type Interface } from '../../interfaces';
-import { linkOf } from '../../link';
-import { native, type EbpfCapture, type EbpfTarget } from '../../native';
+import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
+import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
+import { dltsOf, FilterPrograms } from '../../filter';
+import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { echoesSends, linkOf } from '../../link';
+import { native, type EbpfCapture } from '../../native';
 import type { ResolvedOptions } from '../../options';
 import { errnoName, verifierVerdict, type ProbeReport } from '../../probe';
 import type { AttachMode } from '../../selection';
@@ -18,17 +18,10 @@ import { ringBufferSize } from '../../ring-size';
 const MiB = 1024 * 1024;
 const EPERM = 1;
 
-function targets(options: ResolvedOptions): EbpfTarget[] {
-  const target = (i: Interface): EbpfTarget => ({
-    ifindex: i.index,
-    hardwareType: i.hardwareType,
-    filter: filterForInterface(options.filter, i.hardwareType, options.snaplen),
-  });
-  if (options.interfaces !== null) return options.interfaces.map((name) => target(resolveInterface(name)));
-  // Every interface there is now; with a filter, those whose link libpcap can filter.
-  return hostInterfaces()
-    .filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined)
-    .map(target);
+/** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
+function interfacesToHook(options: ResolvedOptions): Interface[] {
+  if (options.interfaces !== null) return options.interfaces.map(resolveInterface);
+  return hostInterfaces().filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined);
 }
 
 /** Native failures of the eBPF path, with what to do about them. */
@@ -57,10 +50,14 @@ class EbpfBackend implements Backend {
   readonly attach: AttachMode;
   readonly pluginHost: PluginHost;
   readonly #capture: EbpfCapture;
+  /** The interfaces named: a capture on them ends if one goes away. */
+  readonly #named: Interface[];
   #sink: BatchSink | undefined;
+  #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, attach: AttachMode, report: ProbeReport) {
+  constructor(options: ResolvedOptions, attach: AttachMode, report: ProbeReport, hooked: Interface[], programs: FilterPrograms) {
     this.attach = attach;
+    this.#named = options.interfaces !== null ? hooked : [];
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringBufferSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
@@ -74,7 +71,12 @@ class EbpfBackend implements Backend {
           wakeupBytes: Math.min(MiB, size / 8),
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
-          targets: targets(options),
+          targets: hooked.map((i) => ({
+            ifindex: i.index,
+            hardwareType: i.hardwareType,
+            filter: programs.forInterface(i.hardwareType),
+            outgoing: !echoesSends(i.hardwareType),
+          })),
         },
         onBatch,
       );
@@ -83,8 +85,9 @@ class EbpfBackend implements Backend {
     }
   }
 
-  start(sink: BatchSink): void {
+  start(sink: BatchSink, end: EndCallback): void {
     this.#sink = sink;
+    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
     this.resume();
   }
 
@@ -97,6 +100,7 @@ class EbpfBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#stopWatching?.();
     // Records are complete once the program that wrote them returns, so detaching and
     // then draining hands over every packet captured, with no wait.
     this.#capture.detach();
@@ -110,6 +114,8 @@ class EbpfBackend implements Backend {
   }
 }
 
-export function openEbpf(options: ResolvedOptions, attach: AttachMode, report: ProbeReport): Backend {
-  return new EbpfBackend(options, attach, report);
+export async function openEbpf(options: ResolvedOptions, attach: AttachMode, report: ProbeReport): Promise<Backend> {
+  const hooked = interfacesToHook(options);
+  const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf(hooked.map((i) => i.hardwareType)));
+  return new EbpfBackend(options, attach, report, hooked, programs);
 }

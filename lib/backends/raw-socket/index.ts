@@ -5,10 +5,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink } from '../../backend';
-import { BadFilterError, fromNative } from '../../errors';
-import { filterForAnyInterface, filterForInterface } from '../../filter';
-import { resolveInterface } from '../../interfaces';
+import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
+import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
+import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
+import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { echoesSends } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
@@ -29,13 +30,11 @@ interface Target {
   filter: Buffer;
 }
 
-function targets(options: ResolvedOptions): Target[] {
-  if (options.interfaces === null) {
-    return [{ name: 'any', ifindex: 0, filter: filterForAnyInterface(options.filter, options.snaplen) }];
-  }
-  return options.interfaces.map((name) => {
-    const i = resolveInterface(name);
-    return { name, ifindex: i.index, filter: filterForInterface(options.filter, i.hardwareType, options.snaplen) };
+function targets(options: ResolvedOptions, named: readonly Interface[], programs: FilterPrograms): Target[] {
+  if (options.interfaces === null) return [{ name: 'any', ifindex: 0, filter: withoutLoopbackSends(programs.forAnyInterface(), 'any') }];
+  return named.map((i) => {
+    const program = programs.forInterface(i.hardwareType);
+    return { name: i.name, ifindex: i.index, filter: echoesSends(i.hardwareType) ? withoutLoopbackSends(program, 'loopback') : program };
   });
 }
 
@@ -43,16 +42,22 @@ class RawSocketBackend implements Backend {
   readonly name = 'raw-socket' as const;
   readonly #rings: PacketRing[] = [];
   readonly #batchTimeout: number;
+  /** The interfaces named: a capture on them ends if one goes away. */
+  readonly #named: Interface[];
   #sink: BatchSink | undefined;
+  #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, named: Interface[], programs: FilterPrograms) {
+    this.#named = named;
     this.#batchTimeout = options.batchTimeout;
     const { blockSize, blockCount } = geometry(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));
     };
     try {
-      for (const t of targets(options)) {
+      for (const t of targets(options, named, programs)) {
+        const refusal = classicRefusal(options.filter, t.filter);
+        if (refusal) throw refusal;
         try {
           this.#rings.push(
             new (native().PacketRing)(
@@ -70,9 +75,7 @@ class RawSocketBackend implements Backend {
         } catch (err) {
           const e = err as { syscall?: string; errno?: number };
           if (e.syscall === 'setsockopt(SO_ATTACH_FILTER)' && e.errno === EINVAL) {
-            throw new BadFilterError(
-              `the kernel refused the compiled filter ${JSON.stringify(options.filter)} (loops such as protochain cannot run in the kernel)`,
-            );
+            throw new BadFilterError(`the kernel refused the compiled filter ${quoteFilter(options.filter)} (EINVAL)`, 'kernel');
           }
           throw fromNative(err, `cannot capture on ${t.name}`, 'CAP_NET_RAW');
         }
@@ -83,8 +86,9 @@ class RawSocketBackend implements Backend {
     }
   }
 
-  start(sink: BatchSink): void {
+  start(sink: BatchSink, end: EndCallback): void {
     this.#sink = sink;
+    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
     this.resume();
   }
 
@@ -97,6 +101,7 @@ class RawSocketBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#stopWatching?.();
     for (const ring of this.#rings) ring.detach();
     // The kernel retires a partly filled block within two block timeouts.
     await sleep(2 * this.#batchTimeout + 5);
@@ -118,6 +123,8 @@ class RawSocketBackend implements Backend {
   }
 }
 
-export function openRawSocket(options: ResolvedOptions): Backend {
-  return new RawSocketBackend(options);
+export async function openRawSocket(options: ResolvedOptions): Promise<Backend> {
+  const named = (options.interfaces ?? []).map(resolveInterface);
+  const dlts = options.interfaces === null ? ANY_INTERFACE_DLTS : dltsOf(named.map((i) => i.hardwareType));
+  return new RawSocketBackend(options, named, await FilterPrograms.compile(options.filter, options.snaplen, dlts));
 }

@@ -1,0 +1,94 @@
+'use strict';
+// Filters are compiled on libuv's thread pool, once per link type a capture needs:
+// libpcap's optimizer takes seconds on a large expression, and the event loop (timers,
+// other captures, a server) goes on meanwhile.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { openCapturer } = require('..');
+const { native } = require('../dist/native');
+const { requireVariant } = require('./helpers/privileged');
+const { createLink, removeLink } = require('./helpers/netns');
+const { pcapFile, udpFrame } = require('./helpers/files');
+
+const VARIANTS = [
+  { backend: 'raw-socket' },
+  { backend: 'ebpf', attach: 'tcx' },
+  { backend: 'ebpf', attach: 'socket' },
+];
+// About 2,000 classic instructions, which libpcap's optimizer takes long over.
+const SLOW = Array.from({ length: 400 }, (_, i) => `udp port ${10000 + i}`).join(' or ');
+
+/** Timer ticks (every millisecond asked) while `work` runs. */
+async function ticksDuring(work) {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return ticks;
+}
+
+/** The link types native compileFilter was asked for while `work` ran. */
+async function compilesDuring(work) {
+  const binding = native();
+  const original = binding.compileFilter;
+  const dlts = [];
+  binding.compileFilter = (expression, dlt, snaplen) => {
+    dlts.push(dlt);
+    return original.call(binding, expression, dlt, snaplen);
+  };
+  try {
+    await work();
+  } finally {
+    binding.compileFilter = original;
+  }
+  return dlts;
+}
+
+describe('filter compilation', function () {
+  this.timeout(120000);
+
+  it('replay: the event loop runs while a large filter compiles', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-compile-'));
+    try {
+      const file = path.join(dir, 'one.pcap');
+      fs.writeFileSync(file, pcapFile({ packets: [{ seconds: 1, fraction: 0, data: udpFrame(Buffer.from('x'), { dport: 10001 }) }] }));
+      let cap;
+      const ticks = await ticksDuring(async () => (cap = await openCapturer({ file, filter: SLOW })));
+      await cap.close();
+      assert.ok(ticks >= 20, `the timer ran ${ticks} times`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  for (const variant of VARIANTS) {
+    const name = Object.values(variant).join(', ');
+
+    it(`${name}: the event loop runs while a large filter compiles`, async function () {
+      await requireVariant(this, variant);
+      let cap;
+      const ticks = await ticksDuring(async () => (cap = await openCapturer({ ...variant, interfaces: ['lo'], filter: SLOW })));
+      await cap.close();
+      assert.ok(ticks >= 20, `the timer ran ${ticks} times`);
+    });
+
+    it(`${name}: three interfaces of one link type compile the filter once`, async function () {
+      await requireVariant(this, variant, ['ip']);
+      const links = [createLink(), createLink()];
+      try {
+        const dlts = await compilesDuring(async () => {
+          const cap = await openCapturer({ ...variant, interfaces: ['lo', ...links.map((l) => l.outer)], filter: 'udp port 53' });
+          await cap.close();
+        });
+        assert.deepEqual(dlts, [1], 'once, for Ethernet (DLT_EN10MB): loopback frames carry an Ethernet header');
+      } finally {
+        for (const link of links) removeLink(link);
+      }
+    });
+  }
+});
