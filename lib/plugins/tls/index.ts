@@ -9,6 +9,7 @@ import { BusyError, ClosedError, InvalidOptionError, TapwireError, fromNative } 
 import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
+import { TLS_RECORD as R } from './record';
 import { findTargets, type Target } from './targets';
 import { ringBufferSize } from '../../ring-size';
 
@@ -46,7 +47,6 @@ export interface TlsStats {
 
 /** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
 export const MAX_CALL_BYTES = 256 * 1024;
-const HEADER = 64;
 const MAX_CACHED_CONNECTIONS = 4096;
 const MiB = 1024 * 1024;
 
@@ -110,16 +110,16 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
 
   #onRecords(buffer: ArrayBuffer): void {
     const view = new DataView(buffer);
-    for (let at = 0; at + HEADER <= buffer.byteLength; ) {
-      const chunkLen = view.getUint32(at + 32, true);
-      const record = new DataView(buffer, at, HEADER);
-      const chunk = Buffer.from(buffer, at + HEADER, chunkLen);
-      at += (HEADER + chunkLen + 7) & ~7;
+    for (let at = 0; at + R.HEADER_BYTES <= buffer.byteLength; ) {
+      const chunkLen = view.getUint32(at + R.CHUNK_LEN, true);
+      const record = new DataView(buffer, at, R.HEADER_BYTES);
+      const chunk = Buffer.from(buffer, at + R.HEADER_BYTES, chunkLen);
+      at += (R.HEADER_BYTES + chunkLen + R.ALIGN - 1) & ~(R.ALIGN - 1);
       // A thread's calls return one after another, and a call's chunks are reserved in
       // order: chunks join per thread, and offset 0 starts the next call.
-      const tid = record.getUint32(20, true);
-      const offset = record.getUint32(28, true);
-      const expected = Math.min(record.getUint32(24, true), MAX_CALL_BYTES);
+      const tid = record.getUint32(R.TID, true);
+      const offset = record.getUint32(R.OFFSET, true);
+      const expected = Math.min(record.getUint32(R.TOTAL_LEN, true), MAX_CALL_BYTES);
       let p = this.#partials.get(tid);
       if (p && offset === 0) {
         this.#partials.delete(tid);
@@ -128,7 +128,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       }
       if (!p) {
         if (chunkLen === expected) {
-          this.#emit(record, chunk, record.getUint8(41) !== 0);
+          this.#emit(record, chunk, record.getUint8(R.TRUNCATED) !== 0);
           continue;
         }
         p = { record, parts: [], received: 0, expected };
@@ -138,29 +138,28 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       p.received += chunkLen;
       if (p.received >= p.expected) {
         this.#partials.delete(tid);
-        this.#emit(p.record, Buffer.concat(p.parts), p.record.getUint8(41) !== 0);
+        this.#emit(p.record, Buffer.concat(p.parts), p.record.getUint8(R.TRUNCATED) !== 0);
       }
     }
   }
 
   #emit(record: DataView, data: Buffer, truncated: boolean): void {
-    const pid = record.getUint32(16, true);
-    const fd = record.getInt32(36, true);
-    const high = record.getUint32(4, true);
-    const low = record.getUint32(0, true);
-    const at = record.byteOffset + 48;
-    const bytes = new Uint8Array(record.buffer, at, 16);
-    const nul = bytes.indexOf(0);
+    const pid = record.getUint32(R.PID, true);
+    const fd = record.getInt32(R.FD, true);
+    const high = record.getUint32(R.TIME_NS + 4, true);
+    const low = record.getUint32(R.TIME_NS, true);
+    const at = record.byteOffset + R.COMM;
+    const nul = new Uint8Array(record.buffer, at, R.COMM_BYTES).indexOf(0);
     const event: TlsEvent = {
       timestamp: (high * 4294967296 + low) / 1e6,
       timestampNs: (BigInt(high) << 32n) | BigInt(low),
       pid,
-      tid: record.getUint32(20, true),
-      comm: Buffer.from(record.buffer, at, nul < 0 ? 16 : nul).toString('latin1'),
-      library: this.targets[record.getUint16(42, true)]?.path ?? 'unknown',
-      direction: record.getUint8(40) ? 'write' : 'read',
+      tid: record.getUint32(R.TID, true),
+      comm: Buffer.from(record.buffer, at, nul < 0 ? R.COMM_BYTES : nul).toString('latin1'),
+      library: this.targets[record.getUint16(R.TARGET, true)]?.path ?? 'unknown',
+      direction: record.getUint8(R.DIRECTION) ? 'write' : 'read',
       data,
-      stream: `${pid}:${record.getUint32(12, true).toString(16)}${record.getUint32(8, true).toString(16).padStart(8, '0')}`,
+      stream: `${pid}:${record.getUint32(R.SSL + 4, true).toString(16)}${record.getUint32(R.SSL, true).toString(16).padStart(8, '0')}`,
       truncated,
     };
     if (fd >= 0) {
