@@ -2,6 +2,8 @@
  * Every error tapwire throws is a TapwireError with a stable `code`; where the kernel
  * refused something, `errno` and `syscall` say what and why.
  */
+import os from 'node:os';
+
 export type ErrorCode =
   | 'ERR_NO_BACKEND'
   | 'ERR_BACKEND_UNAVAILABLE'
@@ -151,13 +153,21 @@ export class FileError extends TapwireError {
   }
 }
 
-const EPERM = 1;
-const EACCES = 13;
+const { EPERM, EACCES } = os.constants.errno;
 
-/** What the native layer throws: a plain Error with the kernel's errno and the call. */
-interface NativeError extends Error {
+/**
+ * What the native layer throws (native/common/errors.h): an Error with the kernel's
+ * `errno` and the failing `syscall`, and a `nativeCode` where the step that failed says
+ * more than the call: EFILTER, a filter the kernel path cannot take (libpcap's message,
+ * a filter with no eBPF form, or the kernel refusing to attach it); ECLOSED, a native
+ * source used after close(). A BPF program the verifier refused adds its `log` and name.
+ */
+export interface NativeError extends Error {
   errno?: number;
   syscall?: string;
+  nativeCode?: 'EFILTER' | 'ECLOSED';
+  log?: string;
+  program?: string;
 }
 
 /**

@@ -70,6 +70,18 @@ describe('filter errors name the reason and quote a bounded part of the expressi
     });
   });
 
+  it('raw-socket: the kernel refusing a classic program is EFILTER with its errno (what lib/ tells a bad filter by)', async function () {
+    await requireVariant(this, { backend: 'raw-socket' });
+    const { native } = require('../dist/native');
+    const unknownOpcode = Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, 0]);
+    const options = { ifindex: 1, filter: unknownOpcode, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false };
+    assert.throws(() => new (native().PacketRing)(options, () => {}), {
+      nativeCode: 'EFILTER',
+      errno: os.constants.errno.EINVAL,
+      syscall: 'setsockopt(SO_ATTACH_FILTER)',
+    });
+  });
+
   it('raw-socket: a loop (protochain) is refused as such', async function () {
     await requireVariant(this, { backend: 'raw-socket' });
     await assert.rejects(openCapturer({ backend: 'raw-socket', interfaces: ['lo'], filter: 'ip protochain 17' }), {

@@ -6,7 +6,9 @@
 
 namespace tapwire {
 
-Napi::Error SystemError(Napi::Env env, const char* syscall, int err);
+// `code` (a nativeCode, see NativeError in lib/errors.ts) says which step failed where
+// the syscall alone does not, such as EFILTER for attaching a filter.
+Napi::Error SystemError(Napi::Env env, const char* syscall, int err, const char* code = nullptr);
 Napi::Error PlainError(Napi::Env env, const std::string& message, const char* code);
 
 }  // namespace tapwire

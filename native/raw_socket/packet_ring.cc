@@ -77,7 +77,7 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
     throw SystemError(env, "setsockopt(PACKET_VERSION)", errno);
 
   if (AttachClassicFilter(fd_.get(), options.Get("filter").As<Napi::Buffer<uint8_t>>()) != 0)
-    throw SystemError(env, "setsockopt(SO_ATTACH_FILTER)", errno);
+    throw SystemError(env, "setsockopt(SO_ATTACH_FILTER)", errno, "EFILTER");
 
   struct tpacket_req3 req;
   memset(&req, 0, sizeof(req));

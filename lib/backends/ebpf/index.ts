@@ -3,9 +3,18 @@
  * hooks (or as a packet-socket filter) and copies accepted packets into a BPF ring
  * buffer; rejected packets cost no copy. Kernel mechanics: native/ebpf/.
  */
+import os from 'node:os';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
-import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
+import {
+  BadFilterError,
+  fromNative,
+  InterfaceGoneError,
+  PermissionError,
+  ProgramRejectedError,
+  TapwireError,
+  type NativeError,
+} from '../../errors';
 import { dltsOf, FilterPrograms } from '../../filter';
 import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { echoesSends, linkOf } from '../../link';
@@ -16,7 +25,7 @@ import type { AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
-const EPERM = 1;
+const { EPERM } = os.constants.errno;
 
 /** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
 function interfacesToHook(options: ResolvedOptions): Interface[] {
@@ -26,7 +35,7 @@ function interfacesToHook(options: ResolvedOptions): Interface[] {
 
 /** Native failures of the eBPF path, with what to do about them. */
 function openError(err: unknown, attach: AttachMode, report: ProbeReport): TapwireError {
-  const e = err as Error & { errno?: number; syscall?: string; log?: string; program?: string; nativeCode?: string };
+  const e = err as NativeError;
   if (e.nativeCode === 'EFILTER') return new BadFilterError(`the filter cannot run as eBPF: ${e.message}`, 'kernel');
   if (e.log !== undefined) {
     const program = e.program ?? 'a capture program';

@@ -3,17 +3,18 @@
  * interface (or one for all), the pcap filter attached as classic BPF. Needs only
  * CAP_NET_RAW; the kernel mechanics live in native/raw_socket/.
  */
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
-import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
+import { BadFilterError, fromNative, InterfaceGoneError, type NativeError } from '../../errors';
 import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
 import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { echoesSends } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
-const EINVAL = 22;
+const { EINVAL } = os.constants.errno;
 const MAX_BLOCK = 1024 * 1024;
 const MIN_BLOCK = 16 * 1024;
 
@@ -73,8 +74,8 @@ class RawSocketBackend implements Backend {
             ),
           );
         } catch (err) {
-          const e = err as { syscall?: string; errno?: number };
-          if (e.syscall === 'setsockopt(SO_ATTACH_FILTER)' && e.errno === EINVAL) {
+          const e = err as NativeError;
+          if (e.nativeCode === 'EFILTER' && e.errno === EINVAL) {
             throw new BadFilterError(`the kernel refused the compiled filter ${quoteFilter(options.filter)} (EINVAL)`, 'kernel');
           }
           throw fromNative(err, `cannot capture on ${t.name}`, 'CAP_NET_RAW');
