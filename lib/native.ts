@@ -59,7 +59,10 @@ export interface EbpfTarget {
 export interface EbpfCaptureOptions {
   attach: 'tcx' | 'socket';
   ringSize: number;
+  /** Bytes in the ring before the kernel wakes the reader (a timer hands over the rest). */
   wakeupBytes: number;
+  /** Most ring bytes handed over as one batch. */
+  batchBytes: number;
   batchTimeoutMs: number;
   promiscuous: boolean;
   targets: EbpfTarget[];
@@ -76,6 +79,9 @@ export interface EbpfCapture {
 
 export interface TlsCaptureOptions {
   ringSize: number;
+  /** As EbpfCaptureOptions'. */
+  wakeupBytes: number;
+  batchBytes: number;
   selfTgid: number;
   pids: number[] | null;
   batchTimeoutMs: number;

@@ -66,10 +66,10 @@ describe('native sources after close()', function () {
     PacketRing: () => new (native().PacketRing)({ ifindex: 1, filter: acceptAll, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false }, () => {}),
     EbpfCapture: () =>
       new (native().EbpfCapture)(
-        { attach: 'socket', ringSize: 1 << 20, wakeupBytes: 1 << 16, batchTimeoutMs: 10, promiscuous: false, targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }] },
+        { attach: 'socket', ringSize: 1 << 20, wakeupBytes: 1 << 16, batchBytes: 1 << 18, batchTimeoutMs: 10, promiscuous: false, targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }] },
         () => {},
       ),
-    TlsCapture: () => new (native().TlsCapture)({ ringSize: 1 << 20, selfTgid: process.pid, pids: null, batchTimeoutMs: 10 }, () => {}),
+    TlsCapture: () => new (native().TlsCapture)({ ringSize: 1 << 20, wakeupBytes: 1 << 17, batchBytes: 1 << 22, selfTgid: process.pid, pids: null, batchTimeoutMs: 10 }, () => {}),
   };
 
   for (const [name, make] of Object.entries(SOURCES)) {

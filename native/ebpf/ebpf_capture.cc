@@ -25,8 +25,6 @@ namespace tapwire {
 
 namespace {
 
-// Ring space handed over per batch: about what a TPACKET_V3 block holds.
-constexpr size_t kBatchRingBytes = 2 << 20;
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
 constexpr int kMaxBusyWaits = 10000;
 
@@ -44,7 +42,7 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
                      });
 }
 
-// new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchTimeoutMs,
+// new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchBytes, batchTimeoutMs,
 //                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }] }, onBatch)
 EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<EbpfCapture>(info),
@@ -57,7 +55,7 @@ EbpfCapture::~EbpfCapture() { Release(); }
 void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   tcx_ = options.Get("attach").As<Napi::String>().Utf8Value() == "tcx";
   uint32_t ringSize = UintOption(options, "ringSize");
-  batchBytes_ = ringSize / 4 < kBatchRingBytes ? ringSize / 4 : kBatchRingBytes;
+  batchBytes_ = UintOption(options, "batchBytes");
 
   CaptureProgramsSpec spec;
   spec.tcx = tcx_;

@@ -21,8 +21,6 @@ namespace tapwire {
 
 namespace {
 
-constexpr size_t kBatchBytes = 4u << 20;
-
 // lib/plugins/tls/record.ts (TLS_RECORD) reads the records Drain() hands over at these
 // offsets; each record starts at a multiple of 8 bytes.
 using Record = struct tapwire_tls_record;
@@ -55,7 +53,7 @@ Napi::Function TlsCapture::Init(Napi::Env env) {
                      });
 }
 
-// new TlsCapture({ ringSize, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
+// new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
 // creates the maps; attach() then loads the programs once per file they hook.
 TlsCapture::TlsCapture(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<TlsCapture>(info),
@@ -67,7 +65,8 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info)
   uint32_t ringSize = UintOption(options, "ringSize");
   if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
   selfTgid_ = UintOption(options, "selfTgid");
-  wakeupBytes_ = ringSize / 8;
+  wakeupBytes_ = UintOption(options, "wakeupBytes");
+  batchBytes_ = UintOption(options, "batchBytes");
   Napi::Value pids = options.Get("pids");
   onlyListedPids_ = pids.IsArray();
   struct bpf_program* prog;
@@ -164,7 +163,7 @@ void TlsCapture::Drain() {
   ring_.TakeWakeups();
   size_t budget = ring_.Pending();
   while (budget > 0 && skel_ && delivery_.wanted()) {
-    size_t take = budget < kBatchBytes ? budget : kBatchBytes;
+    size_t take = budget < batchBytes_ ? budget : batchBytes_;
     std::vector<uint8_t> out;
     out.reserve(take);
     uint32_t count = 0;

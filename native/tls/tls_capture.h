@@ -40,6 +40,7 @@ class TlsCapture : public Napi::ObjectWrap<TlsCapture>, private Delivery::Source
   uint32_t selfTgid_ = 0;
   bool onlyListedPids_ = false;
   uint64_t wakeupBytes_ = 0;
+  size_t batchBytes_ = 0;
   std::vector<BpfLink> links_;
   RingReader ring_;
   ClockOffset clock_;

@@ -25,6 +25,10 @@ import type { AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
+/** The kernel wakes the reader once this much of the ring is full (at most an eighth of it). */
+const WAKEUP_BYTES = MiB;
+/** Ring space handed over per batch (at most a quarter of the ring): about what a TPACKET_V3 block holds. */
+const BATCH_BYTES = 2 * MiB;
 const { EPERM } = os.constants.errno;
 
 /** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
@@ -77,7 +81,8 @@ class EbpfBackend implements Backend {
         {
           attach: this.attach,
           ringSize: size,
-          wakeupBytes: Math.min(MiB, size / 8),
+          wakeupBytes: Math.min(WAKEUP_BYTES, size / 8),
+          batchBytes: Math.min(BATCH_BYTES, size / 4),
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
           targets: hooked.map((i) => ({

@@ -49,6 +49,8 @@ export interface TlsStats {
 export const MAX_CALL_BYTES = 256 * 1024;
 const MAX_CACHED_CONNECTIONS = 4096;
 const MiB = 1024 * 1024;
+/** Ring space handed over per batch of records. */
+const BATCH_BYTES = 4 * MiB;
 
 interface Partial {
   record: DataView;
@@ -85,10 +87,14 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     if (this.#closed) throw new ClosedError('TLS plugin');
     if (this.#native) throw new BusyError('this TLS plugin is registered already');
     const o = this.#options;
+    const ringSize = ringBufferSize(o.bufferSize ?? 8 * MiB);
     try {
       this.#native = new (native().TlsCapture)(
         {
-          ringSize: ringBufferSize(o.bufferSize ?? 8 * MiB),
+          ringSize,
+          // The kernel wakes the reader once an eighth of the ring is full.
+          wakeupBytes: ringSize / 8,
+          batchBytes: BATCH_BYTES,
           selfTgid: o.includeSelf ? 0 : process.pid,
           pids: o.pids ?? null,
           batchTimeoutMs: host.batchTimeout,
