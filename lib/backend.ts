@@ -52,6 +52,6 @@ export interface Backend {
   /** Takes no new packets, delivers what was captured up to now, then frees all kernel state. */
   close(): Promise<void>;
   stats(): BackendStats;
-  /** Interface names where the source knows them better than this host does (a file's own). */
-  interfaceName?(index: number): string | undefined;
+  /** The name of interface `index`: this host's for a live backend, the file's own for a replay. */
+  interfaceName(index: number): string | undefined;
 }

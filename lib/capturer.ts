@@ -10,7 +10,6 @@ import type { Backend, Plugin, SourceName } from './backend';
 import type { Batch, Packet } from './batch';
 import { BusyError, ClosedError, PluginUnsupportedError } from './errors';
 import type { ProbeReport } from './probe';
-import { hostInterfaceName } from './interfaces';
 import type { AttachMode, Selection } from './selection';
 import type { TlsPlugin } from './plugins/tls';
 import type { TlsState } from './tls';
@@ -196,7 +195,7 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
    * interface for a live capture, the file's own for a replay. Undefined if unknown.
    */
   interfaceName(index: number): string | undefined {
-    return this.#source.interfaceName ? this.#source.interfaceName(index) : hostInterfaceName(index);
+    return this.#source.interfaceName(index);
   }
 
   get closed(): boolean {

@@ -1,5 +1,6 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
 import { InvalidOptionError } from './errors';
+import { MAX_SNAPLEN } from './snaplen';
 import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
 import { tlsMode, type TlsMode, type TlsOption, type TlsOptions } from './tls';
 
@@ -53,7 +54,6 @@ export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen
   file: string;
 }
 
-export const MAX_SNAPLEN = 262144;
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
   'file', 'interfaces', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',

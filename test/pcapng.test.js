@@ -13,7 +13,7 @@ const { openCapturer, PcapngWriter, PcapWriter, TapwireError } = require('..');
 const { requirePrivileges, requireTools } = require('./helpers/privileged');
 const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { captureWhile } = require('./helpers/capture');
-const { pcapFile, udpFrame, tsharkFields } = require('./helpers/files');
+const { pcapFile, pcapngFile, udpFrame, tsharkFields } = require('./helpers/files');
 
 const PORT = 5101;
 
@@ -302,6 +302,22 @@ describe('capture file writers', function () {
       await new Writer(file).close();
       assert.deepEqual(tcpdumpTimes(file), [], name);
       assert.deepEqual(tsharkFields(file, ['frame.len']), [], name);
+    }
+  });
+
+  it('names interfaces by its source only: a replay names them as its file did; no source, no names (tshark: unknown)', async function () {
+    requireTools(this, ['tshark']);
+    // Interface 1, as this host's loopback is: a writer that guessed from the host would name it lo.
+    const original = path.join(dir, 'named.pcapng');
+    const blocks = [{ section: true }, { iface: { name: 'tw-file0' } }, { iface: { name: 'tw-file1' } }, { epb: { iface: 1, ts: 1n, data: frames[0] } }];
+    fs.writeFileSync(original, pcapngFile({ blocks }));
+    for (const [name, withSource, expected] of [['sourced.pcapng', true, 'tw-file1'], ['unsourced.pcapng', false, 'unknown']]) {
+      const replay = await openCapturer({ file: original });
+      const file = path.join(dir, name);
+      const writer = new PcapngWriter(file, withSource ? { source: replay } : {});
+      for await (const batch of replay) writer.write(batch);
+      await writer.close();
+      assert.deepEqual(tsharkFields(file, ['frame.interface_name']), [{ 'frame.interface_name': expected }], name);
     }
   });
 

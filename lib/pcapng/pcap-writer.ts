@@ -6,7 +6,7 @@
 import type { Writable } from 'node:stream';
 import type { Batch } from '../batch';
 import { ClosedError, FileError } from '../errors';
-import { MAX_SNAPLEN } from '../options';
+import { MAX_SNAPLEN } from '../snaplen';
 import * as f from './format';
 import { Output, type OutputOptions } from './output';
 import type { CaptureFileWriter, Select } from './writer';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Batch } from '../batch';
 import { ClosedError } from '../errors';
-import { hostInterfaceName } from '../interfaces';
+import { MAX_SNAPLEN } from '../snaplen';
 import * as f from './format';
 import { Output, type OutputOptions } from './output';
 import { encodeUpperPdu, type UpperPdu } from './upper-pdu';
@@ -17,7 +17,10 @@ import type { CaptureFileWriter, DropCounts, InterfaceSource, Select } from './w
 export interface PcapngWriterOptions extends OutputOptions {
   /** The capture filter, recorded in each interface's if_filter. */
   filter?: string;
-  /** Names the packets' interfaces (a Capturer does); default: this host's interfaces. */
+  /**
+   * Names the packets' interfaces (a Capturer does: this host's for a live capture, the
+   * file's own for a replay). Without it, the file's interfaces have no names.
+   */
   source?: InterfaceSource;
   /**
    * The link type of the one interface a file without packets describes (default 1,
@@ -117,7 +120,7 @@ export class PcapngWriter implements CaptureFileWriter {
     this.#upperPdu.lastNsec = nsec;
     // Wireshark refuses to read a record larger than its packet limit: a longer payload
     // is kept to that many bytes, its full length recorded as the original length.
-    const caplen = Math.min(payload.length, MAX_READABLE_PACKET);
+    const caplen = Math.min(payload.length, MAX_SNAPLEN);
     const out = Buffer.allocUnsafe((head?.length ?? 0) + EPB_FIXED + f.pad4(caplen) + EPB_TRAILER);
     const pos = head ? head.copy(out, 0) : 0;
     const [high, low] = f.nanosecondHalves(sec, nsec);
@@ -174,8 +177,7 @@ export class PcapngWriter implements CaptureFileWriter {
   }
 
   #describe(index: number, linkType: number): Buffer {
-    const name = this.#source ? this.#source.interfaceName(index) : hostInterfaceName(index);
-    return interfaceDescription(linkType, name, this.#filter);
+    return interfaceDescription(linkType, this.#source?.interfaceName(index), this.#filter);
   }
 }
 
@@ -202,9 +204,6 @@ function interfaceDescription(linkType: number, name: string | undefined, filter
   if (filter) options.push([f.IF_FILTER, Buffer.concat([Buffer.from([f.FILTER_LIBPCAP]), Buffer.from(filter)])]);
   return f.encodeBlock(f.IDB, Buffer.concat([fixed, f.encodeOptions(options)]));
 }
-
-/** The largest packet Wireshark and tcpdump read from a file (WTAP_MAX_PACKET_SIZE_STANDARD). */
-const MAX_READABLE_PACKET = 262144;
 
 function writeEpb(
   out: Buffer,

@@ -16,7 +16,7 @@ import {
   type NativeError,
 } from '../../errors';
 import { dltsOf, FilterPrograms } from '../../filter';
-import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { hostInterfaceName, hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { echoesSends, linkOf } from '../../link';
 import { native, type EbpfCapture } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -120,6 +120,10 @@ class EbpfBackend implements Backend {
     this.#capture.detach();
     this.#capture.flush();
     this.#capture.close();
+  }
+
+  interfaceName(index: number): string | undefined {
+    return hostInterfaceName(index);
   }
 
   stats(): BackendStats {

@@ -9,7 +9,7 @@ import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, type NativeError } from '../../errors';
 import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
-import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { hostInterfaceName, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { echoesSends } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -110,6 +110,10 @@ class RawSocketBackend implements Backend {
       ring.flush();
       ring.close();
     }
+  }
+
+  interfaceName(index: number): string | undefined {
+    return hostInterfaceName(index);
   }
 
   stats(): BackendStats {
