@@ -2,16 +2,17 @@
  * The Capturer: one delivery path from a backend to every way of reading it (batch
  * iterator, packet iterator, events, Readable). Memory is bounded: once `highWaterMark`
  * bytes of batches wait unread, the backend is paused and the kernel's ring takes the
- * burst, counting what it drops.
+ * burst, counting what it drops (lib/bounded-queue.ts). It knows no plugin: a plugin
+ * that openCapturer attaches as a property declares it itself (lib/plugins/tls).
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import type { Backend, Plugin, SourceName } from './backend';
 import type { Batch, Packet } from './batch';
-import { BusyError, ClosedError, PluginUnsupportedError } from './errors';
+import { BoundedQueue } from './bounded-queue';
+import { ClosedError, PluginUnsupportedError } from './errors';
 import type { ProbeReport } from './probe';
 import type { AttachMode, Selection } from './selection';
-import type { TlsPlugin } from './plugins/tls';
 import type { TlsState } from './tls';
 
 export interface CaptureStats {
@@ -51,11 +52,6 @@ export interface ReplaySelection {
 
 export type CaptureSelection = LiveSelection | ReplaySelection;
 
-interface Waiter {
-  resolve(result: IteratorResult<Batch>): void;
-  reject(error: Error): void;
-}
-
 export interface CapturerEvents {
   batch: [Batch];
   packet: [Packet];
@@ -70,21 +66,11 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
   /** What was chosen and why, with the probe report and the TLS decision. */
   readonly selection: CaptureSelection;
   readonly #source: Backend;
-  readonly #highWaterMark: number;
-  readonly #queue: Batch[] = [];
-  #queuedBytes = 0;
-  #paused = false;
-  #iterating = false;
-  #waiter: Waiter | null = null;
+  readonly #queue: BoundedQueue<Batch>;
   #packets = 0;
   #bytes = 0;
   #closing: Promise<void> | null = null;
-  #ended = false;
-  /** What stopped the source, handed to the reader after the last batch. */
-  #failure: Error | null = null;
   readonly #plugins: Plugin[] = [];
-  /** The TLS plugin openCapturer registered; absent when TLS capture is off. */
-  tls?: TlsPlugin;
 
   /** @internal Use openCapturer(). */
   constructor(source: Backend, selection: CaptureSelection, highWaterMark: number) {
@@ -92,7 +78,18 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     this.backend = source.name;
     this.selection = selection;
     this.#source = source;
-    this.#highWaterMark = highWaterMark;
+    // While closing, the backend hands over what it holds: it is not paused then.
+    this.#queue = new BoundedQueue<Batch>({
+      highWaterMark,
+      sizeOf: (batch) => batch.byteLength,
+      pause: () => {
+        if (!this.#closing) source.pause();
+      },
+      resume: () => {
+        if (!this.#closing) source.resume();
+      },
+      busy: 'another loop is already reading this capturer',
+    });
     source.start(
       (batch) => this.#deliver(batch),
       (error) => this.#sourceEnded(error),
@@ -101,16 +98,10 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
 
   #sourceEnded(error?: Error): void {
     if (error) {
-      this.#failure = error;
+      this.#queue.fail(error);
       if (this.listenerCount('error')) this.emit('error', error);
     }
     void this.close();
-  }
-
-  #takeFailure(): Error | null {
-    const failure = this.#failure;
-    this.#failure = null;
-    return failure;
   }
 
   #deliver(batch: Batch): void {
@@ -121,53 +112,15 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     if (batchListeners) this.emit('batch', batch);
     if (packetListeners) for (const packet of batch) this.emit('packet', packet);
     // Batches wait for a reader when one is looping, or when nobody listens yet.
-    if (!this.#iterating && (batchListeners || packetListeners)) return;
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = null;
-      w.resolve({ value: batch, done: false });
-      return;
-    }
+    if (!this.#queue.reading && (batchListeners || packetListeners)) return;
     this.#queue.push(batch);
-    this.#queuedBytes += batch.byteLength;
-    if (!this.#paused && this.#queuedBytes > this.#highWaterMark && !this.#closing) {
-      this.#paused = true;
-      this.#source.pause();
-    }
-  }
-
-  #next(): Promise<IteratorResult<Batch>> {
-    const batch = this.#queue.shift();
-    if (batch) {
-      this.#queuedBytes -= batch.byteLength;
-      if (this.#paused && this.#queuedBytes <= this.#highWaterMark / 2 && !this.#closing) {
-        this.#paused = false;
-        this.#source.resume();
-      }
-      return Promise.resolve({ value: batch, done: false });
-    }
-    if (this.#ended) {
-      this.#iterating = false;
-      const failure = this.#takeFailure();
-      return failure ? Promise.reject(failure) : Promise.resolve({ value: undefined, done: true });
-    }
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
   }
 
   /** Batches in capture order, one per kernel block; ends when the capturer closes. */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
-    if (this.#iterating) throw new BusyError('another loop is already reading this capturer');
-    if (this.#ended && this.#queue.length === 0) throw new ClosedError();
-    this.#iterating = true;
-    return {
-      next: () => this.#next(),
-      return: async () => {
-        this.#iterating = false;
-        return { value: undefined, done: true };
-      },
-    };
+    // A second loop is ERR_BUSY (from the queue), even once closed.
+    if (this.#queue.finished && !this.#queue.reading) throw new ClosedError();
+    return this.#queue.reader();
   }
 
   /** Packets one at a time, over the same delivery as the batch iterator. */
@@ -229,15 +182,7 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
         await Promise.all(this.#plugins.map((p) => p.close()));
         await this.#source.close();
       } finally {
-        this.#ended = true;
-        if (this.#waiter) {
-          const w = this.#waiter;
-          this.#waiter = null;
-          this.#iterating = false;
-          const failure = this.#takeFailure();
-          if (failure) w.reject(failure);
-          else w.resolve({ value: undefined, done: true });
-        }
+        this.#queue.end();
         this.emit('close');
       }
     })();

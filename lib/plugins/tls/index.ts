@@ -5,6 +5,7 @@
  * Kernel mechanics: native/tls/.
  */
 import type { Plugin, PluginHost } from '../../backend';
+import { BoundedQueue } from '../../bounded-queue';
 import { BusyError, ClosedError, InvalidOptionError, TapwireError, fromNative } from '../../errors';
 import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
@@ -14,6 +15,14 @@ import { findTargets, type Target } from './targets';
 import { ringBufferSize } from '../../ring-size';
 
 export type { Connection, Endpoint } from './connection';
+
+// openCapturer({ tls }) sets `cap.tls`: the plugin declares it, so the Capturer knows no plugin.
+declare module '../../capturer' {
+  interface Capturer {
+    /** The TLS plugin openCapturer registered; absent when TLS capture is off. */
+    tls?: TlsPlugin;
+  }
+}
 
 export interface TlsEvent {
   /** When the call returned, ms since the epoch. */
@@ -65,12 +74,13 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   targets: Target[] = [];
   readonly #options: TlsOptions;
   #native: TlsCapture | undefined;
-  readonly #queue: TlsEvent[] = [];
-  #queuedBytes = 0;
-  readonly #highWaterMark = 64 * MiB;
-  #paused = false;
-  #waiter: ((r: IteratorResult<TlsEvent>) => void) | null = null;
-  #iterating = false;
+  readonly #queue = new BoundedQueue<TlsEvent>({
+    highWaterMark: 64 * MiB,
+    sizeOf: (event) => event.data.length,
+    pause: () => this.#native?.pause(),
+    resume: () => this.#native?.resume(),
+    busy: 'another loop is already reading this TLS plugin',
+  });
   #closed = false;
   readonly #partials = new Map<number, Partial>();
   readonly #connections = new Map<string, Connection | undefined>();
@@ -182,45 +192,12 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     }
     this.#events++;
     this.#bytes += event.data.length;
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = null;
-      w({ value: event, done: false });
-      return;
-    }
     this.#queue.push(event);
-    this.#queuedBytes += event.data.length;
-    if (!this.#paused && this.#queuedBytes > this.#highWaterMark) {
-      this.#paused = true;
-      this.#native?.pause();
-    }
   }
 
+  /** Events in the order the calls returned; ends when the plugin closes. */
   [Symbol.asyncIterator](): AsyncIterator<TlsEvent> {
-    if (this.#iterating) throw new BusyError('another loop is already reading this TLS plugin');
-    this.#iterating = true;
-    return {
-      next: () => {
-        const event = this.#queue.shift();
-        if (event) {
-          this.#queuedBytes -= event.data.length;
-          if (this.#paused && this.#queuedBytes <= this.#highWaterMark / 2) {
-            this.#paused = false;
-            this.#native?.resume();
-          }
-          return Promise.resolve({ value: event, done: false });
-        }
-        if (this.#closed) {
-          this.#iterating = false;
-          return Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise((resolve) => (this.#waiter = resolve));
-      },
-      return: async () => {
-        this.#iterating = false;
-        return { value: undefined, done: true };
-      },
-    };
+    return this.#queue.reader();
   }
 
   stats(): TlsStats {
@@ -240,12 +217,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     for (const p of this.#partials.values()) this.#emit(p.record, Buffer.concat(p.parts), true);
     this.#partials.clear();
     this.#closed = true;
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = null;
-      this.#iterating = false;
-      w({ value: undefined, done: true });
-    }
+    this.#queue.end();
   }
 }
 

@@ -1,0 +1,124 @@
+/**
+ * What stands between a source that pushes and the one loop that reads it: the
+ * Capturer's batches and the TLS plugin's events. Memory is bounded in bytes: once more
+ * than `highWaterMark` bytes wait unread, the source is paused (its kernel ring takes the
+ * burst and counts what it drops), and resumed once the reader has taken it down to half.
+ * The queue ends after the items it holds, with or without an error.
+ */
+import { BusyError } from './errors';
+
+export interface BoundedQueueOptions<T> {
+  highWaterMark: number;
+  /** The bytes an item holds. */
+  sizeOf(item: T): number;
+  /** Stops the source: called once the queue holds more than highWaterMark bytes. */
+  pause(): void;
+  /** Starts it again: called once the reader has taken the queue down to half of that. */
+  resume(): void;
+  /** What ERR_BUSY says to a second reader. */
+  busy: string;
+}
+
+interface Waiter<T> {
+  resolve(result: IteratorResult<T>): void;
+  reject(error: Error): void;
+}
+
+export class BoundedQueue<T> {
+  readonly #options: BoundedQueueOptions<T>;
+  readonly #items: T[] = [];
+  #bytes = 0;
+  #paused = false;
+  #reading = false;
+  #waiter: Waiter<T> | null = null;
+  #ended = false;
+  /** What stopped the source, handed to the reader after the last item. */
+  #failure: Error | null = null;
+
+  constructor(options: BoundedQueueOptions<T>) {
+    this.#options = options;
+  }
+
+  /** Whether a loop is reading. */
+  get reading(): boolean {
+    return this.#reading;
+  }
+
+  /** Ended, and nothing is left to read. */
+  get finished(): boolean {
+    return this.#ended && this.#items.length === 0;
+  }
+
+  /** Hands `item` to a waiting reader, or keeps it (pausing the source above the high-water mark). */
+  push(item: T): void {
+    const waiter = this.#waiter;
+    if (waiter) {
+      this.#waiter = null;
+      waiter.resolve({ value: item, done: false });
+      return;
+    }
+    this.#items.push(item);
+    this.#bytes += this.#options.sizeOf(item);
+    if (!this.#paused && this.#bytes > this.#options.highWaterMark) {
+      this.#paused = true;
+      this.#options.pause();
+    }
+  }
+
+  /** The reader sees `error` after the last item, once the queue has ended. */
+  fail(error: Error): void {
+    this.#failure = error;
+  }
+
+  /** No more items: the reader gets what is left, then the end (or the failure). */
+  end(): void {
+    this.#ended = true;
+    const waiter = this.#waiter;
+    if (!waiter) return;
+    // A reader waits only on an empty queue.
+    this.#waiter = null;
+    this.#reading = false;
+    const failure = this.#takeFailure();
+    if (failure) waiter.reject(failure);
+    else waiter.resolve({ value: undefined, done: true });
+  }
+
+  /** The iterator of the one loop that reads; a second one at a time is ERR_BUSY. */
+  reader(): AsyncIterator<T> {
+    if (this.#reading) throw new BusyError(this.#options.busy);
+    this.#reading = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        this.#reading = false;
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  #next(): Promise<IteratorResult<T>> {
+    if (this.#items.length > 0) {
+      const item = this.#items.shift() as T;
+      this.#bytes -= this.#options.sizeOf(item);
+      if (this.#paused && this.#bytes <= this.#options.highWaterMark / 2) {
+        this.#paused = false;
+        this.#options.resume();
+      }
+      return Promise.resolve({ value: item, done: false });
+    }
+    if (this.#ended) {
+      this.#reading = false;
+      const failure = this.#takeFailure();
+      return failure ? Promise.reject(failure) : Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  #takeFailure(): Error | null {
+    const failure = this.#failure;
+    this.#failure = null;
+    return failure;
+  }
+}
