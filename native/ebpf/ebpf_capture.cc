@@ -137,7 +137,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
   Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
   if (!fd) throw SystemError(env, "socket", errno);
   if (setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)
-    throw SystemError(env, "setsockopt(SO_ATTACH_BPF)", errno);
+    throw SystemError(env, "setsockopt(SO_ATTACH_BPF)", errno, "EFILTER");
   struct sockaddr_ll addr;
   memset(&addr, 0, sizeof(addr));
   addr.sll_family = AF_PACKET;

@@ -3,6 +3,7 @@
  * hooks (or as a packet-socket filter) and copies accepted packets into a BPF ring
  * buffer; rejected packets cost no copy. Kernel mechanics: native/ebpf/.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
@@ -29,7 +30,7 @@ const MiB = 1024 * 1024;
 const WAKEUP_BYTES = MiB;
 /** Ring space handed over per batch (at most a quarter of the ring): about what a TPACKET_V3 block holds. */
 const BATCH_BYTES = 2 * MiB;
-const { EPERM } = os.constants.errno;
+const { EPERM, ENOMEM } = os.constants.errno;
 
 /** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
 function interfacesToHook(options: ResolvedOptions): Interface[] {
@@ -37,10 +38,29 @@ function interfacesToHook(options: ResolvedOptions): Interface[] {
   return hostInterfaces().filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined);
 }
 
+function optmemMax(): string {
+  try {
+    return fs.readFileSync('/proc/sys/net/core/optmem_max', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Native failures of the eBPF path, with what to do about them. */
 function openError(err: unknown, attach: AttachMode, report: ProbeReport): TapwireError {
   const e = err as NativeError;
-  if (e.nativeCode === 'EFILTER') return new BadFilterError(`the filter cannot run as eBPF: ${e.message}`, 'kernel');
+  if (e.nativeCode === 'EFILTER' && e.errno === ENOMEM) {
+    // A socket's filter is charged to net.core.optmem_max: 20 KiB before Linux 6.9.
+    return new BadFilterError(
+      `the filter's program is larger than the kernel lets a socket hold (net.core.optmem_max = ${optmemMax()} bytes): ` +
+        'raise it (sysctl -w net.core.optmem_max=131072), or capture with attach: tcx or the raw-socket backend',
+      'kernel',
+    );
+  }
+  // Without an errno, the filter has no eBPF form; the kernel's other refusals say their own errno.
+  if (e.nativeCode === 'EFILTER' && e.errno === undefined) {
+    return new BadFilterError(`the filter cannot run as eBPF: ${e.message}`, 'kernel');
+  }
   if (e.log !== undefined) {
     const program = e.program ?? 'a capture program';
     return new ProgramRejectedError(
