@@ -9,6 +9,7 @@ const { requireVariant } = require('./helpers/privileged');
 const { createLinkWithSink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { startTcpdump } = require('./helpers/tools');
 const { captureWhile, rxPackets } = require('./helpers/capture');
+const { until } = require('./helpers/poll');
 
 const PORT = 5001;
 const UDP_OVERHEAD = 14 + 20 + 8;
@@ -179,7 +180,7 @@ for (const variant of VARIANTS) {
         for await (const p of cap.packets()) iterated.push(p.data[UDP_OVERHEAD]);
       })();
       await sendFromPeer(link, { port: PORT, count: 500, size: 30 });
-      await new Promise((r) => setTimeout(r, 100));
+      await until('500 packets by every way of reading', () => fromEvents >= 500 && fromBatchEvents >= 500 && iterated.length >= 500);
       await cap.close();
       await reading;
       assert.equal(fromEvents, 500);
@@ -192,7 +193,7 @@ for (const variant of VARIANTS) {
       const done = new Promise((resolve) => stream.on('end', resolve));
       stream.on('data', (p) => streamed.push(p.length));
       await sendFromPeer(link, { port: PORT, count: 200, size: 30 });
-      await new Promise((r) => setTimeout(r, 100));
+      await until('200 packets from the Readable', () => streamed.length >= 200);
       await cap2.close();
       await done;
       assert.equal(streamed.length, 200);

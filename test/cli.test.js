@@ -37,7 +37,7 @@ function startCapture(args, { stdout = 'pipe' } = {}) {
     if (/listening on/.test(err)) onReady();
   });
   const done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err })));
-  return { child, ready, done };
+  return { child, ready, done, stdout: () => out };
 }
 
 /** Drops tcpdump's and tapwire's first column (the time of day), which both print. */
@@ -188,7 +188,8 @@ describe('tapwire command line', function () {
         const socket = net.connect(PORT + 9, link.innerAddr); // nothing listens: SYN, RST
         socket.on('error', resolve);
       });
-      await new Promise((r) => setTimeout(r, 200));
+      // The last frame sent is the RST (the SYN's answer); SIGINT only after tapwire printed it.
+      await until('the ICMP, SYN and RST printed', () => /unreachable/.test(proc.stdout()) && (proc.stdout().match(/: tcp 0$/gm) ?? []).length >= 2);
       proc.child.kill('SIGINT');
       const ours = await proc.done;
       const { packets } = await dump.stop();
@@ -245,7 +246,8 @@ describe('tapwire command line', function () {
         const proc = startCapture(['-i', link.outer, '-w', file, ...(format === 'pcap' ? ['--pcap'] : []), `udp port ${PORT}`]);
         await proc.ready;
         await sendFromPeer(link, { port: PORT, count: 100, size: 30 });
-        await new Promise((r) => setTimeout(r, 200));
+        // Each frame is 72 bytes: the file holds at least that plus a record header (16 bytes in pcap, more in pcapng) per packet.
+        await until('100 packets in the file', () => fs.existsSync(file) && fs.statSync(file).size >= 100 * (72 + 16));
         proc.child.kill(signal);
         const { code, stderr } = await proc.done;
         assert.equal(code, 0, stderr);

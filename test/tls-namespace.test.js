@@ -7,7 +7,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { setTimeout: sleep } = require('node:timers/promises');
+const { until } = require('./helpers/poll');
 const { openCapturer, tlsPlugin } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, stop, runClient } = require('./helpers/tls-peers');
@@ -39,7 +39,7 @@ describe('TLS plugin: a library in another mount namespace', function () {
       holder.once('exit', (code) => reject(new Error(`unshare exited ${code}`)));
     });
     inside = `/proc/${holder.pid}/root${dir}/libssl.so.3`;
-    for (let i = 0; i < 100 && !fs.readFileSync(`/proc/${holder.pid}/maps`, 'utf8').includes(`${dir}/libssl.so.3`); i++) await sleep(20);
+    await until('the holder mapping its libssl', () => fs.readFileSync(`/proc/${holder.pid}/maps`, 'utf8').includes(`${dir}/libssl.so.3`));
     port = 20000 + ((process.pid + 7) % 20000);
     server = await startServer('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);
   });
@@ -78,7 +78,7 @@ describe('TLS plugin: a library in another mount namespace', function () {
     })();
     const { pid } = await runClient('nsenter', ['-t', String(holder.pid), '-m', '--', 'env', `LD_LIBRARY_PATH=${dir}`,
       'openssl', 's_client', '-connect', `127.0.0.1:${port}`, '-quiet'], 'GET /from-the-container HTTP/1.0\r\n\r\n');
-    for (let i = 0; i < 250 && !events.some((e) => e.pid === pid && e.direction === 'read'); i++) await sleep(20);
+    await until("the client's read", () => events.some((e) => e.pid === pid && e.direction === 'read'));
     await plugin.close();
     await reading;
     const writes = events.filter((e) => e.pid === pid && e.direction === 'write');

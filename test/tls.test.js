@@ -4,7 +4,7 @@
 // and a Node https server, all on loopback.
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { setTimeout: sleep } = require('node:timers/promises');
+const fs = require('node:fs');
 const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
@@ -53,7 +53,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     assert.equal(cap.selection.tls.active, true, cap.selection.tls.reason);
     assert.ok(cap.tls);
     assert.ok(cap.tls.targets.some((t) => /libssl\.so/.test(t.path)));
-    assert.ok(cap.tls.targets.some((t) => t.path === require('node:fs').realpathSync(process.execPath)));
+    assert.ok(cap.tls.targets.some((t) => t.path === fs.realpathSync(process.execPath)));
     reading = (async () => {
       for await (const e of cap.tls) events.push(e);
     })();
@@ -110,7 +110,7 @@ time.sleep(0.5)
     await until('node\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
     const w = from(pid, 'write').find((e) => /GET \/hello-node HTTP\/1\.1/.test(e.data));
     assert.ok(w, 'the request was captured');
-    assert.equal(w.library, require('node:fs').realpathSync(process.execPath));
+    assert.equal(w.library, fs.realpathSync(process.execPath));
   });
 
   it('a Node https server and a Node client: both sides, 1 MiB each way, whole and in order', async function () {
@@ -207,7 +207,7 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
       child.on('exit', (code) => reject(new Error(`tapwire exited ${code}: ${stderr}`)));
     });
     await runClient('curl', ['-sk', '--http1.1', `https://127.0.0.1:${sPort}/hello-cli`]);
-    await sleep(300);
+    await until('the request in the file', () => fs.existsSync(file) && fs.readFileSync(file).includes('GET /hello-cli'));
     const exited = new Promise((resolve) => child.once('close', resolve));
     child.removeAllListeners('exit');
     child.kill('SIGINT');
