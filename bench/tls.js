@@ -68,7 +68,6 @@ async function main() {
   const server = spawn(process.execPath, ['-e', SERVER, key, cert], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   const results = { small: { off: [], on: [] }, big: { off: [], on: [] } };
-  let events = 0;
   let calls = 0;
   try {
     for (let rep = 0; rep < REPS; rep++) {
@@ -76,7 +75,7 @@ async function main() {
         for (const tls of ['off', 'on']) {
           const cap = tls === 'on' ? await openCapturer({ interfaces: ['lo'], filter: 'tcp port 1', tls: process.env.TW_TLS_PIDS ? { mode: 'required', pids: [Number(process.env.TW_TLS_PIDS)] } : 'required' }) : null;
           let seen = 0;
-          const reading = cap && (async () => { for await (const e of cap.tls) { seen++; events++; } })();
+          const reading = cap && (async () => { for await (const _ of cap.tls) seen++; })();
           const r = JSON.parse(await run(process.execPath, ['-e', CLIENT, String(port), mode, String(SECONDS), '0']));
           await cap?.close();
           await reading;

@@ -1,4 +1,5 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
+import { inspect } from 'node:util';
 import { InvalidOptionError } from './errors';
 import { MAX_SNAPLEN } from './snaplen';
 import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
@@ -63,7 +64,7 @@ const KNOWN = new Set([
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`);
+    throw new InvalidOptionError(`${name} must be an integer from ${min} to ${max}; got ${inspect(value)}`);
   }
   return value;
 }

@@ -89,7 +89,7 @@ describe('examples', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /capturing on lo with the (ebpf|raw-socket) backend for 3s/);
     // Loopback: each datagram once, as it arrives (as tcpdump shows it).
-    assert.equal(r.stdout.split('\n').filter((l) => /^\d{4}-.* in  if1 len /.test(l)).length, 3);
+    assert.equal(r.stdout.split('\n').filter((l) => /^\d{4}-.* in {2}if1 len /.test(l)).length, 3);
     assert.match(r.stdout, /3 packets captured, \d+ bytes, 0 dropped/);
   });
 

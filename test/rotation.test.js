@@ -16,7 +16,6 @@ const { pcapFile, udpFrame, tsharkFields } = require('./helpers/files');
 
 const BIN = path.join(__dirname, '..', 'bin', 'tapwire.js');
 const BASE = 1_767_225_600; // 2026-01-01T00:00:00Z, a multiple of every interval used here
-const PCAP_HEADER = 24;
 const PCAP_RECORD = 16;
 
 /** Packet i carries "packet i" and is stamped BASE + seconds(i). */

@@ -44,7 +44,7 @@ class FileInput implements Input {
 
 class PipeInput implements Input {
   readonly #socket: net.Socket;
-  readonly #chunks: AsyncIterator<Buffer>;
+  readonly #chunks: AsyncIterator<Buffer, undefined>;
   readonly #path: string;
   #closed = false;
 
@@ -58,8 +58,8 @@ class PipeInput implements Input {
   async read(): Promise<Buffer | null> {
     if (this.#closed) return null;
     try {
-      const { value, done } = await this.#chunks.next();
-      return done || this.#closed ? null : value;
+      const next = await this.#chunks.next();
+      return next.done || this.#closed ? null : next.value;
     } catch (err) {
       if (this.#closed) return null; // closed while waiting: the stream ends early
       throw fromFileSystem(err, 'read', this.#path);
