@@ -47,7 +47,8 @@ describe('replaying a quiet pipe', function () {
 
   it('a writer that went quiet: close() ends the iteration after what it wrote', async function () {
     const writer = fs.createWriteStream(fifo);
-    writer.write(pcap);
+    // Destroyed while its write is still pending, the writer would fail that write.
+    const written = new Promise((resolve, reject) => writer.write(pcap, (err) => (err ? reject(err) : resolve())));
     const cap = await openCapturer({ file: fifo });
     let packets = 0;
     const reading = (async () => {
@@ -58,6 +59,7 @@ describe('replaying a quiet pipe', function () {
     })();
     await reading;
     assert.equal(packets, 10);
+    await written;
     writer.destroy();
   });
 
