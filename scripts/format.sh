@@ -13,7 +13,9 @@ grep -v '^#' .format-pending | grep . > "$pending" || true
 
 prettier=(npx --no-install prettier --ignore-path .gitignore --ignore-path .format-pending)
 js=('lib/**/*.ts' 'test/**/*.js' 'bin/*.js' 'bench/**/*.js' 'examples/**/*.js' 'scripts/**/*.js' 'esm/*.mjs' 'esm/*.d.mts' '*.mjs')
-mapfile -t native < <(git ls-files 'native/*.cc' 'native/*.h' 'native/*.c' 'test/native/*.cc' 'test/native/*.c' 'bench/*.c' | grep -vxF -f "$pending" || true)
+# Tracked and new files alike, as they are in the working tree.
+mapfile -t native < <(git ls-files -co --exclude-standard 'native/*.cc' 'native/*.h' 'native/*.c' 'test/native/*.cc' 'test/native/*.c' 'bench/*.c' |
+  while read -r f; do [ -f "$f" ] && echo "$f"; done | grep -vxF -f "$pending" || true)
 
 command -v clang-format >/dev/null || { echo "format: clang-format is not installed (apt-get install clang-format)" >&2; exit 1; }
 if [ "$mode" = write ]; then
