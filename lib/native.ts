@@ -92,6 +92,7 @@ export interface TlsCapture {
   resume(): void;
   pause(): void;
   flush(): void;
+  detach(): void;
   stats(): { lostRecords: number; truncatedBytes: number };
   close(): void;
 }

@@ -1,10 +1,10 @@
 #include <napi.h>
 
 #include "common/instance.h"
+#include "common/libbpf_log.h"
 #include "common/link_watch.h"
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
-#include "ebpf/libbpf_log.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
 

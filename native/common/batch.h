@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #include <memory>
-#include <vector>
+
+#include "buffer_pool.h"
 
 namespace tapwire {
 
@@ -25,55 +26,26 @@ enum MetaWord : uint32_t {
   kMetaWords = 8,
 };
 
-// Batches come and go at thousands per second; fresh memory for each would be paid in
-// page faults on every packet copied into it. Buffers JavaScript has let go of wait
-// here for the next batch. One pool per addon instance (main thread or worker): only
-// that environment's thread touches it, since Node runs a buffer's finalizer on the
-// thread of the environment that made it. Buffers still held when the environment
-// goes keep the pool alive until they are finalized.
-class BufferPool {
- public:
-  BufferPool() = default;
-  ~BufferPool();
-  BufferPool(const BufferPool&) = delete;
-  BufferPool& operator=(const BufferPool&) = delete;
-
-  // At least `size` bytes (null if memory cannot be had); `*capacity` says how many.
-  uint8_t* Acquire(size_t size, size_t* capacity);
-  void Recycle(uint8_t* data, size_t capacity);
-
- private:
-  struct Spare {
-    uint8_t* data;
-    size_t capacity;
-  };
-  std::vector<Spare> spares_;
-  size_t spareBytes_ = 0;
-};
-
 class BatchBuilder {
  public:
   // Reserves room for up to maxPackets records and dataBytes of packet bytes.
   BatchBuilder(const std::shared_ptr<BufferPool>& pool, uint32_t maxPackets, size_t dataBytes);
-  ~BatchBuilder();
   BatchBuilder(const BatchBuilder&) = delete;
   BatchBuilder& operator=(const BatchBuilder&) = delete;
 
-  bool ok() const { return buf_ != nullptr; }
+  bool ok() const { return buf_.ok(); }
   // Appends a record and returns where its caplen bytes go; null if it does not fit
   // what was reserved (the caller counts the packet as dropped).
   uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec,
                uint32_t nsec, uint16_t hatype, bool outgoing);
   uint32_t count() const { return count_; }
   double wireBytes() const { return wireBytes_; }
-  // Hands the memory to JavaScript as an ArrayBuffer (back to the pool when it is
-  // collected). On failure the builder keeps the memory and returns the status.
-  napi_status Finish(napi_env env, napi_value* result);
+  // Bytes in use: the records, then the packets.
+  size_t size() const { return dataEnd_; }
+  PooledBuffer& buffer() { return buf_; }
 
  private:
-  std::shared_ptr<BufferPool> pool_;
-  uint8_t* buf_;
-  size_t capacity_ = 0;
+  PooledBuffer buf_;
   uint32_t max_;
   uint32_t count_ = 0;
   double wireBytes_ = 0;

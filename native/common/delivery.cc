@@ -95,27 +95,13 @@ void Delivery::Flush() {
   flushing_ = false;
 }
 
-void Delivery::Hand(BatchBuilder& batch) {
-  if (batch.count() == 0) return;
+void Delivery::Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes) {
+  if (count == 0) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return Failed();
-  napi_value buffer;
-  if (batch.Finish(env_, &buffer) == napi_ok) {
-    Call(buffer, batch.count(), batch.wireBytes());
-  } else {
-    Failed();
-  }
-  napi_close_handle_scope(env_, scope);
-}
-
-void Delivery::HandCopy(const uint8_t* bytes, size_t size, uint32_t count) {
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env_, &scope) != napi_ok) return Failed();
-  void* data;
-  napi_value buffer;
-  if (napi_create_arraybuffer(env_, size, &data, &buffer) == napi_ok) {
-    memcpy(data, bytes, size);
-    Call(buffer, count, double(size));
+  napi_value arrayBuffer;
+  if (buffer.Finish(env_, used, &arrayBuffer) == napi_ok) {
+    Call(arrayBuffer, count, bytes);
   } else {
     Failed();
   }

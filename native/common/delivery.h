@@ -51,10 +51,10 @@ class Delivery {
   bool wanted() const { return handles_ != nullptr && !stopped_ && (running_ || flushing_); }
   // Where batches get their memory.
   const std::shared_ptr<BufferPool>& buffers() const { return buffers_; }
-  // Hands one batch to JS. The callback may pause or close the source.
-  void Hand(BatchBuilder& batch);
-  // Hands a copy of `bytes` holding `count` records to JS, the same way.
-  void HandCopy(const uint8_t* bytes, size_t size, uint32_t count);
+  // Hands one batch to JS: the first `used` bytes of `buffer`, holding `count` records
+  // of `bytes` bytes of traffic. The callback may pause or close the source.
+  void Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes);
+  void Hand(BatchBuilder& batch) { Hand(batch.buffer(), batch.size(), batch.count(), batch.wireBytes()); }
   // Stops for good: no callback into JS after this. Idempotent.
   void Close();
 

@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "batch.h"
+#include "buffer_pool.h"
 
 namespace tapwire {
 

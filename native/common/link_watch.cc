@@ -85,10 +85,12 @@ void LinkWatch::Drain() {
       if (watched_.erase(index)) gone.push_back(index);
     }
   }
-  if (!gone.empty()) {
-    delivery_.HandCopy(reinterpret_cast<const uint8_t*>(gone.data()), gone.size() * sizeof(uint32_t),
-                       uint32_t(gone.size()));
-  }
+  if (gone.empty()) return;
+  size_t bytes = gone.size() * sizeof(uint32_t);
+  PooledBuffer out(delivery_.buffers(), bytes);
+  if (!out.ok()) return;
+  memcpy(out.data(), gone.data(), bytes);
+  delivery_.Hand(out, bytes, uint32_t(gone.size()), double(bytes));
 }
 
 Napi::Value LinkWatch::Close(const Napi::CallbackInfo& info) {

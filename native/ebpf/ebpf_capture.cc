@@ -7,7 +7,6 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,37 +15,24 @@
 #include "../common/clock_offset.h"
 #include "../common/errors.h"
 #include "../common/options.h"
+#include "../common/packet_socket.h"
 #include "bpf/capture.h"
 #include "capture.skel.h"
 #include "capture_programs.h"
-#include "libbpf_log.h"
 
 namespace tapwire {
 
 namespace {
 
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
-constexpr int kMaxBusyWaits = 10000;
 
 }  // namespace
 
-Napi::Function EbpfCapture::Init(Napi::Env env) {
-  return DefineClass(env, "EbpfCapture",
-                     {
-                         InstanceMethod<&EbpfCapture::Resume>("resume"),
-                         InstanceMethod<&EbpfCapture::Pause>("pause"),
-                         InstanceMethod<&EbpfCapture::Flush>("flush"),
-                         InstanceMethod<&EbpfCapture::Detach>("detach"),
-                         InstanceMethod<&EbpfCapture::Stats>("stats"),
-                         InstanceMethod<&EbpfCapture::Close>("close"),
-                     });
-}
+Napi::Function EbpfCapture::Init(Napi::Env env) { return Define(env, "EbpfCapture"); }
 
 // new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchBytes, batchTimeoutMs,
 //                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }] }, onBatch)
-EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<EbpfCapture>(info),
-      delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:EbpfCapture", *this) {
+EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:EbpfCapture") {
   Open(info.Env(), info[0].As<Napi::Object>());
 }
 
@@ -55,7 +41,6 @@ EbpfCapture::~EbpfCapture() { Release(); }
 void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   tcx_ = options.Get("attach").As<Napi::String>().Utf8Value() == "tcx";
   uint32_t ringSize = UintOption(options, "ringSize");
-  batchBytes_ = UintOption(options, "batchBytes");
 
   CaptureProgramsSpec spec;
   spec.tcx = tcx_;
@@ -64,9 +49,8 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   skel_ = LoadCapturePrograms(env, spec);
   slotsFd_ = bpf_map__fd(tcx_ ? skel_->maps.tw_tc_slots : skel_->maps.tw_sock_slots);
 
-  if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_records), ringSize)) throw SystemError(env, "mapping the ring buffer", err);
-  delivery_.Watch(ring_.wakeups());
-  delivery_.SetInterval(UintOption(options, "batchTimeoutMs"));
+  drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_records), ringSize, UintOption(options, "batchBytes"),
+              UintOption(options, "batchTimeoutMs"));
 
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
@@ -78,17 +62,10 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   }
 }
 
-// A packet socket that receives nothing (protocol 0) holds the membership, so the kernel
-// drops promiscuous mode when the socket closes, also if this process dies.
+// A packet socket that is never bound receives nothing and holds the membership.
 void EbpfCapture::Promiscuous(Napi::Env env, uint32_t ifindex) {
-  Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
-  if (!fd) throw SystemError(env, "socket", errno);
-  struct packet_mreq mreq;
-  memset(&mreq, 0, sizeof(mreq));
-  mreq.mr_ifindex = int(ifindex);
-  mreq.mr_type = PACKET_MR_PROMISC;
-  if (setsockopt(fd.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
-    throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
+  Fd fd = OpenPacketSocket(env);
+  AddPromiscuous(env, fd.get(), ifindex);
   attachments_.push_back(std::move(fd));
 }
 
@@ -134,116 +111,60 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
     return;
   }
   int prog = FilterProgram(env, classic, -1, !outgoing);
-  Fd fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
-  if (!fd) throw SystemError(env, "socket", errno);
+  Fd fd = OpenPacketSocket(env);
   if (setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)
     throw SystemError(env, "setsockopt(SO_ATTACH_BPF)", errno, "EFILTER");
-  struct sockaddr_ll addr;
-  memset(&addr, 0, sizeof(addr));
-  addr.sll_family = AF_PACKET;
-  addr.sll_protocol = htons(ETH_P_ALL);
-  addr.sll_ifindex = int(ifindex);
-  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) throw SystemError(env, "bind", errno);
+  BindPacketSocket(env, fd.get(), ifindex);
   attachments_.push_back(std::move(fd));
 }
 
 void EbpfCapture::Drain() {
-  ring_.TakeWakeups();
-  // Hand over what was there when we were woken, in batches of batchBytes_; records
-  // that arrive meanwhile wait for the next wake-up or tick rather than being chased
-  // one small batch at a time.
-  size_t budget = ring_.Pending();
-  while (budget > 0 && skel_ && delivery_.wanted()) {
-    size_t take = budget < batchBytes_ ? budget : batchBytes_;
+  drain_.Drain(delivery_, [this](RingReader& ring, size_t take) {
     BatchBuilder batch(delivery_.buffers(), uint32_t(take / kMinRecordBytes + 1), take);
-    size_t consumed;
-    if (!batch.ok()) {
-      consumed = ring_.Consume(take, [this](const uint8_t*, uint32_t) { userDrops_++; });
-    } else {
-      int64_t offset = clock_.Now();
-      consumed = ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
-        const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
-        if (size < sizeof(*r) || r->cap_len > size - sizeof(*r)) {
-          userDrops_++;
-          return;
-        }
-        uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
-        auto hw = hardwareTypes_.find(r->ifindex);
-        uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL),
-                                 uint32_t(ns % 1000000000ULL), hw == hardwareTypes_.end() ? 0 : hw->second,
-                                 r->direction != 0);
-        if (out) {
-          memcpy(out, r + 1, r->cap_len);
-        } else {
-          userDrops_++;
-        }
-      });
-      delivery_.Hand(batch);
-    }
-    budget -= consumed < budget ? consumed : budget;
-    if (consumed < take) {
-      // A record is still being written. When closing, the program writing it is
-      // already unhooked and finishes within microseconds: wait for it.
-      if (!closing_ || ++busyWaits_ > kMaxBusyWaits) break;
-      sched_yield();
-      budget = ring_.Pending();
-    }
-  }
-}
-
-Napi::Value EbpfCapture::Resume(const Napi::CallbackInfo& info) {
-  if (skel_) delivery_.Resume();
-  return info.Env().Undefined();
-}
-
-Napi::Value EbpfCapture::Pause(const Napi::CallbackInfo& info) {
-  delivery_.Pause();
-  return info.Env().Undefined();
-}
-
-// Delivers every record now, whether or not delivery is paused. Called once the links
-// are closed, it hands over everything captured.
-Napi::Value EbpfCapture::Flush(const Napi::CallbackInfo& info) {
-  closing_ = attachments_.empty();
-  busyWaits_ = 0;
-  if (skel_) delivery_.Flush();
-  return info.Env().Undefined();
+    if (!batch.ok()) return ring.Consume(take, [this](const uint8_t*, uint32_t) { userDrops_++; });
+    int64_t offset = clock_.Now();
+    size_t consumed = ring.Consume(take, [&](const uint8_t* data, uint32_t size) {
+      const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
+      if (size < sizeof(*r) || r->cap_len > size - sizeof(*r)) {
+        userDrops_++;
+        return;
+      }
+      uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
+      auto hw = hardwareTypes_.find(r->ifindex);
+      uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL),
+                               hw == hardwareTypes_.end() ? 0 : hw->second, r->direction != 0);
+      if (out) {
+        memcpy(out, r + 1, r->cap_len);
+      } else {
+        userDrops_++;
+      }
+    });
+    delivery_.Hand(batch);
+    return consumed;
+  });
 }
 
 // Unhooks every link and socket: no packet enters the ring after this returns, and
 // every record committed before it can still be flushed.
-Napi::Value EbpfCapture::Detach(const Napi::CallbackInfo& info) {
-  attachments_.clear();
-  return info.Env().Undefined();
-}
+void EbpfCapture::Detach(Napi::Env) { attachments_.clear(); }
 
 void EbpfCapture::ReadCounters() {
-  if (!skel_) return;
   int fd = bpf_map__fd(skel_->maps.tw_counters);
   filtered_ = SumPerCpu(fd, TAPWIRE_COUNTER_FILTERED);
   ringDrops_ = SumPerCpu(fd, TAPWIRE_COUNTER_RING_DROPS);
 }
 
-Napi::Value EbpfCapture::Stats(const Napi::CallbackInfo& info) {
-  ReadCounters();
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("filtered", Napi::Number::New(info.Env(), double(filtered_)));
-  out.Set("ringDrops", Napi::Number::New(info.Env(), double(ringDrops_)));
-  out.Set("userspaceDrops", Napi::Number::New(info.Env(), double(userDrops_)));
-  return out;
-}
-
-Napi::Value EbpfCapture::Close(const Napi::CallbackInfo& info) {
-  ReadCounters();
-  Release();
-  return info.Env().Undefined();
+void EbpfCapture::PutStats(Napi::Env env, Napi::Object& out) {
+  out.Set("filtered", Napi::Number::New(env, double(filtered_)));
+  out.Set("ringDrops", Napi::Number::New(env, double(ringDrops_)));
+  out.Set("userspaceDrops", Napi::Number::New(env, double(userDrops_)));
 }
 
 void EbpfCapture::Release() {
   attachments_.clear();
   delivery_.Close();
   filterFds_.clear();
-  ring_.Unmap();
+  drain_.Close();
   skel_.reset();
 }
 

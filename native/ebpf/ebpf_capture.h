@@ -13,37 +13,34 @@
 
 #include "../common/bpf_objects.h"
 #include "../common/clock_offset.h"
-#include "../common/delivery.h"
 #include "../common/fd.h"
-#include "ring_reader.h"
+#include "../common/kernel_source.h"
+#include "../common/ring_drain.h"
 
 struct capture;
 
 namespace tapwire {
 
-class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Source {
+class EbpfCapture : public KernelSource<EbpfCapture> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit EbpfCapture(const Napi::CallbackInfo& info);
   ~EbpfCapture() override;
 
  private:
-  Napi::Value Resume(const Napi::CallbackInfo& info);
-  Napi::Value Pause(const Napi::CallbackInfo& info);
-  Napi::Value Flush(const Napi::CallbackInfo& info);
-  Napi::Value Detach(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-
   void Open(Napi::Env env, const Napi::Object& options);
   int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing);
   void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing);
   void Promiscuous(Napi::Env env, uint32_t ifindex);
+
+  bool IsOpen() const override { return skel_ != nullptr; }
+  void Detach(Napi::Env env) override;
+  void Flushing(bool detached) override { drain_.SetDetached(detached); }
+  void ReadCounters() override;
+  void PutStats(Napi::Env env, Napi::Object& out) override;
   void Drain() override;
-  void ReadCounters();
   void Release() override;
 
-  Delivery delivery_;
   bool tcx_ = true;
   Skeleton<struct capture> skel_;
   int slotsFd_ = -1;  // the skeleton's program array
@@ -51,11 +48,8 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   std::map<std::tuple<std::string, int, bool>, Fd> filterFds_;
   std::vector<Fd> attachments_;  // tcx link fds and packet sockets: closing them detaches
   std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
-  RingReader ring_;
+  RingDrain drain_;
   ClockOffset clock_;
-  bool closing_ = false;
-  int busyWaits_ = 0;
-  size_t batchBytes_ = 0;
   uint64_t filtered_ = 0;
   uint64_t ringDrops_ = 0;
   uint64_t userDrops_ = 0;

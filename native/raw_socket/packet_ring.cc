@@ -15,6 +15,7 @@
 #include "../common/batch.h"
 #include "../common/errors.h"
 #include "../common/options.h"
+#include "../common/packet_socket.h"
 
 namespace tapwire {
 
@@ -39,38 +40,24 @@ int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
 
 }  // namespace
 
-Napi::Function PacketRing::Init(Napi::Env env) {
-  return DefineClass(env, "PacketRing",
-                     {
-                         InstanceMethod<&PacketRing::Resume>("resume"),
-                         InstanceMethod<&PacketRing::Pause>("pause"),
-                         InstanceMethod<&PacketRing::Flush>("flush"),
-                         InstanceMethod<&PacketRing::Detach>("detach"),
-                         InstanceMethod<&PacketRing::Stats>("stats"),
-                         InstanceMethod<&PacketRing::Close>("close"),
-                     });
-}
+Napi::Function PacketRing::Init(Napi::Env env) { return Define(env, "PacketRing"); }
 
 // new PacketRing({ ifindex, filter, blockSize, blockCount, blockTimeoutMs, promiscuous },
 //                onBatch(arrayBuffer, count, wireBytes))
-PacketRing::PacketRing(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<PacketRing>(info),
-      delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:PacketRing", *this) {
+PacketRing::PacketRing(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:PacketRing") {
   Open(info.Env(), info[0].As<Napi::Object>());
 }
 
 PacketRing::~PacketRing() { Release(); }
 
-// The order is what makes "no unfiltered packet ever reaches the user" hold: a socket
-// opened with protocol 0 receives nothing until bind() names ETH_P_ALL, and by then
-// the filter and the ring are in place.
+// The order is what makes "no unfiltered packet ever reaches the user" hold: the socket
+// receives nothing until it is bound, and by then the filter and the ring are in place.
 void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   uint32_t ifindex = UintOption(options, "ifindex");
   blockSize_ = UintOption(options, "blockSize");
   blockCount_ = UintOption(options, "blockCount");
 
-  fd_ = Fd(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd_) throw SystemError(env, "socket", errno);
+  fd_ = OpenPacketSocket(env, SOCK_NONBLOCK);
 
   int version = TPACKET_V3;
   if (setsockopt(fd_.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0)
@@ -92,22 +79,8 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   ring_ = Mapping::Map(fd_.get(), size_t(blockSize_) * blockCount_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, 0);
   if (!ring_) throw SystemError(env, "mmap", errno);
 
-  struct sockaddr_ll addr;
-  memset(&addr, 0, sizeof(addr));
-  addr.sll_family = AF_PACKET;
-  addr.sll_protocol = htons(ETH_P_ALL);
-  addr.sll_ifindex = int(ifindex);
-  if (bind(fd_.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0)
-    throw SystemError(env, "bind", errno);
-
-  if (options.Get("promiscuous").ToBoolean()) {
-    struct packet_mreq mreq;
-    memset(&mreq, 0, sizeof(mreq));
-    mreq.mr_ifindex = int(ifindex);
-    mreq.mr_type = PACKET_MR_PROMISC;
-    if (setsockopt(fd_.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
-      throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
-  }
+  BindPacketSocket(env, fd_.get(), ifindex);
+  if (options.Get("promiscuous").ToBoolean()) AddPromiscuous(env, fd_.get(), ifindex);
 
   delivery_.Watch(fd_.get());
 }
@@ -162,54 +135,25 @@ void PacketRing::Drain() {
   }
 }
 
-Napi::Value PacketRing::Resume(const Napi::CallbackInfo& info) {
-  if (fd_) delivery_.Resume();
-  return info.Env().Undefined();
-}
-
-Napi::Value PacketRing::Pause(const Napi::CallbackInfo& info) {
-  delivery_.Pause();
-  return info.Env().Undefined();
-}
-
-// Delivers every retired block now, whether or not delivery is paused.
-Napi::Value PacketRing::Flush(const Napi::CallbackInfo& info) {
-  if (fd_) delivery_.Flush();
-  return info.Env().Undefined();
-}
-
 // From here on the socket accepts nothing; the block being filled is retired by the
 // kernel's block timer, so a later flush() hands over everything captured until now.
-Napi::Value PacketRing::Detach(const Napi::CallbackInfo& info) {
-  if (fd_) {
-    struct sock_filter rejectAll = BPF_STMT(BPF_RET | BPF_K, 0);
-    struct sock_fprog prog = {1, &rejectAll};
-    if (setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
-      throw SystemError(info.Env(), "setsockopt(SO_ATTACH_FILTER)", errno);
-  }
-  return info.Env().Undefined();
+void PacketRing::Detach(Napi::Env env) {
+  struct sock_filter rejectAll = BPF_STMT(BPF_RET | BPF_K, 0);
+  struct sock_fprog prog = {1, &rejectAll};
+  if (setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+    throw SystemError(env, "setsockopt(SO_ATTACH_FILTER)", errno);
 }
 
 // PACKET_STATISTICS resets the kernel's counters on every read: keep the running sum.
-void PacketRing::ReadKernelStats() {
-  if (!fd_) return;
+void PacketRing::ReadCounters() {
   struct tpacket_stats_v3 st;
   socklen_t len = sizeof(st);
   if (getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernelDrops_ += st.tp_drops;
 }
 
-Napi::Value PacketRing::Stats(const Napi::CallbackInfo& info) {
-  ReadKernelStats();
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("kernelDrops", Napi::Number::New(info.Env(), double(kernelDrops_)));
-  out.Set("userspaceDrops", Napi::Number::New(info.Env(), double(userDrops_)));
-  return out;
-}
-
-Napi::Value PacketRing::Close(const Napi::CallbackInfo& info) {
-  ReadKernelStats();
-  Release();
-  return info.Env().Undefined();
+void PacketRing::PutStats(Napi::Env env, Napi::Object& out) {
+  out.Set("kernelDrops", Napi::Number::New(env, double(kernelDrops_)));
+  out.Set("userspaceDrops", Napi::Number::New(env, double(userDrops_)));
 }
 
 void PacketRing::Release() {

@@ -6,33 +6,29 @@
 #include <napi.h>
 #include <stdint.h>
 
-#include "../common/delivery.h"
 #include "../common/fd.h"
+#include "../common/kernel_source.h"
 #include "../common/mapping.h"
 
 namespace tapwire {
 
-class PacketRing : public Napi::ObjectWrap<PacketRing>, private Delivery::Source {
+class PacketRing : public KernelSource<PacketRing> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit PacketRing(const Napi::CallbackInfo& info);
   ~PacketRing() override;
 
  private:
-  Napi::Value Resume(const Napi::CallbackInfo& info);
-  Napi::Value Pause(const Napi::CallbackInfo& info);
-  Napi::Value Flush(const Napi::CallbackInfo& info);
-  Napi::Value Detach(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-
   void Open(Napi::Env env, const Napi::Object& options);
+
+  bool IsOpen() const override { return bool(fd_); }
+  void Detach(Napi::Env env) override;
+  void ReadCounters() override;
+  void PutStats(Napi::Env env, Napi::Object& out) override;
   // Delivers every retired block.
   void Drain() override;
-  void ReadKernelStats();
   void Release() override;
 
-  Delivery delivery_;
   Fd fd_;
   Mapping ring_;
   uint32_t blockSize_ = 0;

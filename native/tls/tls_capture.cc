@@ -13,7 +13,7 @@
 #include "../common/errors.h"
 #include "../common/options.h"
 #include "../common/verifier_log.h"
-#include "../ebpf/libbpf_log.h"
+#include "../common/libbpf_log.h"
 #include "bpf/tls.h"
 #include "tls.skel.h"
 
@@ -42,22 +42,12 @@ static_assert(alignof(Record) == 8, "TLS_RECORD.ALIGN");
 }  // namespace
 
 Napi::Function TlsCapture::Init(Napi::Env env) {
-  return DefineClass(env, "TlsCapture",
-                     {
-                         InstanceMethod<&TlsCapture::Attach>("attach"),
-                         InstanceMethod<&TlsCapture::Resume>("resume"),
-                         InstanceMethod<&TlsCapture::Pause>("pause"),
-                         InstanceMethod<&TlsCapture::Flush>("flush"),
-                         InstanceMethod<&TlsCapture::Stats>("stats"),
-                         InstanceMethod<&TlsCapture::Close>("close"),
-                     });
+  return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach")});
 }
 
 // new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
 // creates the maps; attach() then loads the programs once per file they hook.
-TlsCapture::TlsCapture(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<TlsCapture>(info),
-      delivery_(info.Env(), info[1].As<Napi::Function>(), "tapwire:TlsCapture", *this) {
+TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:TlsCapture") {
   Napi::Env env = info.Env();
   Napi::Object options = info[0].As<Napi::Object>();
   skel_.reset(tls::open());
@@ -66,7 +56,6 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info)
   if (int err = bpf_map__set_max_entries(skel_->maps.tw_tls_events, ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
   selfTgid_ = UintOption(options, "selfTgid");
   wakeupBytes_ = UintOption(options, "wakeupBytes");
-  batchBytes_ = UintOption(options, "batchBytes");
   Napi::Value pids = options.Get("pids");
   onlyListedPids_ = pids.IsArray();
   struct bpf_program* prog;
@@ -81,9 +70,8 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info)
         throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
     }
   }
-  if (int err = ring_.Map(bpf_map__fd(skel_->maps.tw_tls_events), ringSize)) throw SystemError(env, "mapping the TLS ring buffer", err);
-  delivery_.Watch(ring_.wakeups());
-  delivery_.SetInterval(UintOption(options, "batchTimeoutMs"));
+  drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_tls_events), ringSize, UintOption(options, "batchBytes"),
+              UintOption(options, "batchTimeoutMs"));
 }
 
 TlsCapture::~TlsCapture() { Release(); }
@@ -160,90 +148,75 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
 }
 
 void TlsCapture::Drain() {
-  ring_.TakeWakeups();
-  size_t budget = ring_.Pending();
-  while (budget > 0 && skel_ && delivery_.wanted()) {
-    size_t take = budget < batchBytes_ ? budget : batchBytes_;
-    std::vector<uint8_t> out;
-    out.reserve(take);
+  drain_.Drain(delivery_, [this](RingReader& ring, size_t take) {
+    // Records come out no longer than they were in the ring, but the last one taken
+    // may reach past `take`.
+    PooledBuffer out(delivery_.buffers(), take + sizeof(Record) + TAPWIRE_TLS_CHUNK);
+    if (!out.ok()) return ring.Consume(take, [this](const uint8_t*, uint32_t) { droppedHere_++; });
+    size_t used = 0;
     uint32_t count = 0;
     int64_t offset = clock_.Now();
     // A call's chunks usually follow one another in the ring: they are joined here
     // into one record, so JavaScript gets the call whole. Chunks that another thread's
     // records split are joined there instead.
     size_t last = SIZE_MAX;  // where the previous record starts in `out`
-    size_t consumed = ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
-      struct tapwire_tls_record r;
+    size_t consumed = ring.Consume(take, [&](const uint8_t* data, uint32_t size) {
+      Record r;
       if (size < sizeof(r)) return;
       memcpy(&r, data, sizeof(r));
       if (r.chunk_len > size - sizeof(r)) {
-        invalidRecords_++;
+        droppedHere_++;
         return;
       }
       r.monotonic_ns = uint64_t(int64_t(r.monotonic_ns) + offset);
       if (last != SIZE_MAX) {
-        auto* prev = reinterpret_cast<struct tapwire_tls_record*>(out.data() + last);
+        auto* prev = reinterpret_cast<Record*>(out.data() + last);
         if (prev->tid == r.tid && prev->monotonic_ns == r.monotonic_ns && prev->offset + prev->chunk_len == r.offset) {
-          size_t end = last + sizeof(r) + prev->chunk_len;
-          out.resize(last + ((sizeof(r) + prev->chunk_len + r.chunk_len + 7) & ~size_t(7)));
-          memcpy(out.data() + end, data + sizeof(r), r.chunk_len);
-          reinterpret_cast<struct tapwire_tls_record*>(out.data() + last)->chunk_len += r.chunk_len;
+          size_t joined = last + ((sizeof(r) + prev->chunk_len + r.chunk_len + 7) & ~size_t(7));
+          if (joined > out.capacity()) {
+            droppedHere_++;
+            return;
+          }
+          memcpy(out.data() + last + sizeof(r) + prev->chunk_len, data + sizeof(r), r.chunk_len);
+          prev->chunk_len += r.chunk_len;
+          used = joined;
           return;
         }
       }
-      last = out.size();
-      size_t bytes = sizeof(r) + r.chunk_len;
-      out.resize(last + ((bytes + 7) & ~size_t(7)));
-      memcpy(out.data() + last, &r, sizeof(r));
-      memcpy(out.data() + last + sizeof(r), data + sizeof(r), r.chunk_len);
+      size_t end = used + ((sizeof(r) + r.chunk_len + 7) & ~size_t(7));
+      if (end > out.capacity()) {
+        droppedHere_++;
+        return;
+      }
+      memcpy(out.data() + used, &r, sizeof(r));
+      memcpy(out.data() + used + sizeof(r), data + sizeof(r), r.chunk_len);
+      last = used;
+      used = end;
       count++;
     });
-    budget -= consumed < budget ? consumed : budget;
-    if (count > 0) delivery_.HandCopy(out.data(), out.size(), count);
-    if (consumed < take) break;  // a record still being written: the next tick has it
-  }
+    delivery_.Hand(out, used, count, double(used));
+    return consumed;
+  });
 }
 
-Napi::Value TlsCapture::Resume(const Napi::CallbackInfo& info) {
-  if (skel_) delivery_.Resume();
-  return info.Env().Undefined();
+// No call enters the ring after this returns; a flush then hands over every record.
+void TlsCapture::Detach(Napi::Env) { links_.clear(); }
+
+void TlsCapture::ReadCounters() {
+  int fd = bpf_map__fd(skel_->maps.tw_tls_counters);
+  lostRecords_ = SumPerCpu(fd, TAPWIRE_TLS_LOST_RECORDS) + droppedHere_;
+  truncatedBytes_ = SumPerCpu(fd, TAPWIRE_TLS_TRUNCATED_BYTES);
 }
 
-Napi::Value TlsCapture::Pause(const Napi::CallbackInfo& info) {
-  delivery_.Pause();
-  return info.Env().Undefined();
-}
-
-Napi::Value TlsCapture::Flush(const Napi::CallbackInfo& info) {
-  if (skel_) delivery_.Flush();
-  return info.Env().Undefined();
-}
-
-Napi::Value TlsCapture::Stats(const Napi::CallbackInfo& info) {
-  if (skel_) {
-    int fd = bpf_map__fd(skel_->maps.tw_tls_counters);
-    lostRecords_ = SumPerCpu(fd, TAPWIRE_TLS_LOST_RECORDS) + invalidRecords_;
-    truncatedBytes_ = SumPerCpu(fd, TAPWIRE_TLS_TRUNCATED_BYTES);
-  }
-  Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("lostRecords", Napi::Number::New(info.Env(), double(lostRecords_)));
-  out.Set("truncatedBytes", Napi::Number::New(info.Env(), double(truncatedBytes_)));
-  return out;
-}
-
-// Detaches every uprobe, hands over what the ring holds, frees the rest.
-Napi::Value TlsCapture::Close(const Napi::CallbackInfo& info) {
-  links_.clear();
-  if (skel_) delivery_.Flush();
-  Stats(info);
-  Release();
-  return info.Env().Undefined();
+void TlsCapture::PutStats(Napi::Env env, Napi::Object& out) {
+  out.Set("lostRecords", Napi::Number::New(env, double(lostRecords_)));
+  out.Set("truncatedBytes", Napi::Number::New(env, double(truncatedBytes_)));
 }
 
 void TlsCapture::Release() {
   links_.clear();
   delivery_.Close();
-  ring_.Unmap();
+  drain_.Close();
   hooked_.clear();
   skel_.reset();
 }

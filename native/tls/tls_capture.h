@@ -9,14 +9,14 @@
 
 #include "../common/bpf_objects.h"
 #include "../common/clock_offset.h"
-#include "../common/delivery.h"
-#include "../ebpf/ring_reader.h"
+#include "../common/kernel_source.h"
+#include "../common/ring_drain.h"
 
 struct tls;
 
 namespace tapwire {
 
-class TlsCapture : public Napi::ObjectWrap<TlsCapture>, private Delivery::Source {
+class TlsCapture : public KernelSource<TlsCapture> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit TlsCapture(const Napi::CallbackInfo& info);
@@ -24,28 +24,26 @@ class TlsCapture : public Napi::ObjectWrap<TlsCapture>, private Delivery::Source
 
  private:
   Napi::Value Attach(const Napi::CallbackInfo& info);
-  Napi::Value Resume(const Napi::CallbackInfo& info);
-  Napi::Value Pause(const Napi::CallbackInfo& info);
-  Napi::Value Flush(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-
   struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor);
+
+  bool IsOpen() const override { return skel_ != nullptr; }
+  void Detach(Napi::Env env) override;
+  void Flushing(bool detached) override { drain_.SetDetached(detached); }
+  void ReadCounters() override;
+  void PutStats(Napi::Env env, Napi::Object& out) override;
   void Drain() override;
   void Release() override;
 
-  Delivery delivery_;
-  Skeleton<struct tls> skel_;              // the maps every file's programs share
+  Skeleton<struct tls> skel_;                 // the maps every file's programs share
   std::vector<Skeleton<struct tls>> hooked_;  // programs loaded for one file each
   uint32_t selfTgid_ = 0;
   bool onlyListedPids_ = false;
   uint64_t wakeupBytes_ = 0;
-  size_t batchBytes_ = 0;
   std::vector<BpfLink> links_;
-  RingReader ring_;
+  RingDrain drain_;
   ClockOffset clock_;
   uint64_t lostRecords_ = 0;
-  uint64_t invalidRecords_ = 0;  // records whose length the ring contradicts
+  uint64_t droppedHere_ = 0;  // records read but not handed over: a length the ring contradicts, no memory
   uint64_t truncatedBytes_ = 0;
 };
 

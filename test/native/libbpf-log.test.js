@@ -11,7 +11,7 @@ const { requirePrivileges } = require('../helpers/privileged');
 
 const root = path.join(__dirname, '..', '..');
 
-describe('libbpf log (native/ebpf/libbpf_log.cc)', function () {
+describe('libbpf log (native/common/libbpf_log.cc)', function () {
   this.timeout(120000);
   let dir;
 
@@ -34,7 +34,7 @@ describe('libbpf log (native/ebpf/libbpf_log.cc)', function () {
     }
     const check = path.join(dir, 'check');
     execFileSync('g++', ['-std=c++17', '-O1', `-I${deps}/include`, path.join(__dirname, 'libbpf_log_check.cc'),
-      path.join(root, 'native', 'ebpf', 'libbpf_log.cc'), ...['libbpf', 'libelf', 'libz'].map((l) => `${deps}/lib/${l}.a`), '-lpthread', '-o', check]);
+      path.join(root, 'native', 'common', 'libbpf_log.cc'), ...['libbpf', 'libelf', 'libz'].map((l) => `${deps}/lib/${l}.a`), '-lpthread', '-o', check]);
     const out = ['a', 'b'].map((x) => path.join(dir, `${x}.log`));
     execFileSync(check, [path.join(dir, 'tw_log_check_a.o'), path.join(dir, 'tw_log_check_b.o'), ...out]);
     const [a, b] = out.map((f) => fs.readFileSync(f, 'utf8'));

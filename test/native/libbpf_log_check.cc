@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "../../native/ebpf/libbpf_log.h"
+#include "../../native/common/libbpf_log.h"
 
 namespace {
 

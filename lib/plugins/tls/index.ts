@@ -209,6 +209,9 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   async close(): Promise<void> {
     if (this.#closed) return;
     if (this.#native) {
+      // Unhooked first, so the flush hands over every call that returned before.
+      this.#native.detach();
+      this.#native.flush();
       this.#native.close();
       this.#final = this.#native.stats();
       this.#native = undefined;

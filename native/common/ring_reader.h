@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/fd.h"
-#include "../common/mapping.h"
+#include "fd.h"
+#include "mapping.h"
 
 namespace tapwire {
 
