@@ -54,4 +54,6 @@ export interface Backend {
   stats(): BackendStats;
   /** Interface names where the source knows them better than this host does (a file's own). */
   interfaceName?(index: number): string | undefined;
+  /** What capture files say of the interface beside its name (the network namespace it is in). */
+  interfaceDescription?(index: number): string | undefined;
 }

@@ -199,6 +199,11 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     return this.#source.interfaceName ? this.#source.interfaceName(index) : hostInterfaceName(index);
   }
 
+  /** What capture files say of interface `index` beside its name: its network namespace, when `netns` was given. */
+  interfaceDescription(index: number): string | undefined {
+    return this.#source.interfaceDescription?.(index);
+  }
+
   get closed(): boolean {
     return this.#closing !== null;
   }

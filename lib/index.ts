@@ -5,6 +5,7 @@ export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection,
 export type { SourceName } from './backend';
 export { Batch, Packet, type Direction } from './batch';
 export type { CaptureOptions } from './options';
+export type { NamespaceSpec } from './netns';
 export {
   PcapngWriter,
   PcapWriter,
@@ -29,6 +30,7 @@ export {
   PermissionError,
   BadFilterError,
   NoSuchInterfaceError,
+  NoSuchNamespaceError,
   InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,

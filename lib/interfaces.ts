@@ -2,11 +2,9 @@
  * This host's network interfaces: index and hardware type from the kernel, by name,
  * and names by index for capture files and `tapwire capture -D`.
  */
-import fs from 'node:fs';
 import { NoSuchInterfaceError } from './errors';
 import { native } from './native';
-
-const IFF_UP = 0x1;
+import type { NetworkNamespace } from './netns';
 
 export interface Interface {
   name: string;
@@ -19,17 +17,22 @@ export interface HostInterface extends Interface {
   up: boolean;
 }
 
-export function resolveInterface(name: string): Interface {
-  const info = native().interfaceInfo(name);
-  if (info === null) throw new NoSuchInterfaceError(name);
-  return { name, ...info };
+/** Runs `fn` in `ns`, or here when there is none. */
+function within<T>(ns: NetworkNamespace | undefined, fn: () => T): T {
+  return ns ? ns.run(fn) : fn();
+}
+
+export function resolveInterface(name: string, ns?: NetworkNamespace): Interface {
+  const info = within(ns, () => native().interfaceInfo(name));
+  if (info === null) throw new NoSuchInterfaceError(name, ns?.describe());
+  return { name, index: info.index, hardwareType: info.hardwareType };
 }
 
 /**
  * Calls `onGone` once, with the first of `watched` to go away (deleted, or moved to
  * another network namespace), unless stopped first. Returns the stop function.
  */
-export function watchInterfaces(watched: readonly Interface[], onGone: (gone: Interface) => void): () => void {
+export function watchInterfaces(watched: readonly Interface[], onGone: (gone: Interface) => void, ns?: NetworkNamespace): () => void {
   let stopped = false;
   const report = (indexes: Iterable<number>): void => {
     for (const index of indexes) {
@@ -39,9 +42,13 @@ export function watchInterfaces(watched: readonly Interface[], onGone: (gone: In
       onGone(gone);
     }
   };
-  const watch = new (native().LinkWatch)(
-    watched.map((i) => i.index),
-    (buffer, count) => report(new Uint32Array(buffer, 0, count)),
+  const watch = within(
+    ns,
+    () =>
+      new (native().LinkWatch)(
+        watched.map((i) => i.index),
+        (buffer, count) => report(new Uint32Array(buffer, 0, count)),
+      ),
   );
   const stop = (): void => {
     stopped = true;
@@ -53,33 +60,44 @@ export function watchInterfaces(watched: readonly Interface[], onGone: (gone: In
   return stop;
 }
 
-/** Every interface of this network namespace now, by index. */
-export function hostInterfaces(): HostInterface[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync('/sys/class/net');
-  } catch {
-    return [];
-  }
-  const list: HostInterface[] = [];
-  for (const name of names) {
-    try {
-      const info = native().interfaceInfo(name);
-      const flags = Number(fs.readFileSync(`/sys/class/net/${name}/flags`, 'utf8'));
-      if (info) list.push({ name, ...info, up: (flags & IFF_UP) !== 0 });
-    } catch {
-      // It went away while we looked.
-    }
-  }
-  return list.sort((a, b) => a.index - b.index);
+/** Every interface of this network namespace (or of `ns`) now, by index. */
+export function hostInterfaces(ns?: NetworkNamespace): HostInterface[] {
+  return within(ns, () => native().interfaces()).sort((a, b) => a.index - b.index);
 }
 
-let byIndex = new Map<number, string>();
+/**
+ * Interface names by index, in this network namespace or in `ns`. The names known when
+ * it is made are kept, so packets are named after their capture has closed and let its
+ * namespace go.
+ */
+export class InterfaceNames {
+  readonly #ns: NetworkNamespace | undefined;
+  #byIndex = new Map<number, string>();
+
+  constructor(ns?: NetworkNamespace) {
+    this.#ns = ns;
+    if (ns) this.#refresh();
+  }
+
+  nameOf(index: number): string | undefined {
+    // Linux hands out interface indexes without reuse, so a cached name stays right;
+    // an index not seen yet means the table changed.
+    if (!this.#byIndex.has(index)) this.#refresh();
+    return this.#byIndex.get(index);
+  }
+
+  #refresh(): void {
+    try {
+      for (const i of hostInterfaces(this.#ns)) this.#byIndex.set(i.index, i.name);
+    } catch {
+      // A namespace given back names nothing new.
+    }
+  }
+}
+
+const here = new InterfaceNames();
 
 /** The name of this host's interface `index`, or undefined if there is none. */
 export function hostInterfaceName(index: number): string | undefined {
-  // Linux hands out interface indexes without reuse, so a cached name stays right;
-  // an index not seen yet means the table changed.
-  if (!byIndex.has(index)) byIndex = new Map(hostInterfaces().map((i) => [i.index, i.name]));
-  return byIndex.get(index);
+  return here.nameOf(index);
 }

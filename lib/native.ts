@@ -104,7 +104,11 @@ export interface NativeBinding {
   compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
-  interfaceInfo(name: string): { index: number; hardwareType: number } | null;
+  /** In the calling thread's network namespace, as are interfaces() and every socket the addon makes. */
+  interfaceInfo(name: string): { index: number; hardwareType: number; up: boolean } | null;
+  interfaces(): { name: string; index: number; hardwareType: number; up: boolean }[];
+  /** Runs `fn` with this thread inside the network namespace `fd` refers to; back in its own after. */
+  inNetns<T>(fd: number, fn: () => T): T;
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
   filterVerdicts(program: Buffer, packets: Buffer[], form: 'tc-direct' | 'tc' | 'socket'): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;

@@ -9,7 +9,8 @@ import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
 import { dltsOf, FilterPrograms } from '../../filter';
-import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { hostInterfaces, InterfaceNames, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { NetworkNamespace } from '../../netns';
 import { echoesSends, linkOf } from '../../link';
 import { native, type EbpfCapture } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -22,9 +23,9 @@ const EPERM = os.constants.errno.EPERM;
 const ENOMEM = os.constants.errno.ENOMEM;
 
 /** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
-function interfacesToHook(options: ResolvedOptions): Interface[] {
-  if (options.interfaces !== null) return options.interfaces.map(resolveInterface);
-  return hostInterfaces().filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined);
+function interfacesToHook(options: ResolvedOptions, ns: NetworkNamespace | undefined): Interface[] {
+  if (options.interfaces !== null) return options.interfaces.map((name) => resolveInterface(name, ns));
+  return hostInterfaces(ns).filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined);
 }
 
 function optmemMax(): string {
@@ -71,19 +72,31 @@ class EbpfBackend implements Backend {
   readonly #capture: EbpfCapture;
   /** The interfaces named: a capture on them ends if one goes away. */
   readonly #named: Interface[];
+  readonly #ns: NetworkNamespace | undefined;
+  readonly #names: InterfaceNames;
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, attach: AttachMode, report: ProbeReport, hooked: Interface[], programs: FilterPrograms) {
+  constructor(
+    options: ResolvedOptions,
+    attach: AttachMode,
+    report: ProbeReport,
+    hooked: Interface[],
+    programs: FilterPrograms,
+    ns: NetworkNamespace | undefined,
+  ) {
     this.attach = attach;
+    this.#ns = ns;
+    this.#names = new InterfaceNames(ns);
     this.#named = options.interfaces !== null ? hooked : [];
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringBufferSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));
     };
-    try {
-      this.#capture = new (native().EbpfCapture)(
+    // tcx links and packet sockets are bound to the namespace they are made in.
+    const open = (): EbpfCapture =>
+      new (native().EbpfCapture)(
         {
           attach: this.attach,
           ringSize: size,
@@ -99,6 +112,8 @@ class EbpfBackend implements Backend {
         },
         onBatch,
       );
+    try {
+      this.#capture = ns ? ns.run(open) : open();
     } catch (err) {
       throw openError(err, this.attach, report);
     }
@@ -106,8 +121,18 @@ class EbpfBackend implements Backend {
 
   start(sink: BatchSink, end: EndCallback): void {
     this.#sink = sink;
-    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
+    if (this.#named.length > 0) {
+      this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)), this.#ns);
+    }
     this.resume();
+  }
+
+  interfaceName(index: number): string | undefined {
+    return this.#names.nameOf(index);
+  }
+
+  interfaceDescription(): string | undefined {
+    return this.#ns?.describe();
   }
 
   pause(): void {
@@ -125,6 +150,7 @@ class EbpfBackend implements Backend {
     this.#capture.detach();
     this.#capture.flush();
     this.#capture.close();
+    this.#ns?.close();
   }
 
   stats(): BackendStats {
@@ -134,7 +160,13 @@ class EbpfBackend implements Backend {
 }
 
 export async function openEbpf(options: ResolvedOptions, attach: AttachMode, report: ProbeReport): Promise<Backend> {
-  const hooked = interfacesToHook(options);
-  const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf(hooked.map((i) => i.hardwareType)));
-  return new EbpfBackend(options, attach, report, hooked, programs);
+  const ns = options.netns === null ? undefined : NetworkNamespace.open(options.netns);
+  try {
+    const hooked = interfacesToHook(options, ns);
+    const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf(hooked.map((i) => i.hardwareType)));
+    return new EbpfBackend(options, attach, report, hooked, programs, ns);
+  } catch (err) {
+    ns?.close();
+    throw err;
+  }
 }
