@@ -28,36 +28,62 @@ export function resolveInterface(name: string, ns?: NetworkNamespace): Interface
   return { name, index: info.index, hardwareType: info.hardwareType };
 }
 
+export type InterfaceChange = 'added' | 'removed';
+
+/**
+ * Reports interface changes in this network namespace (or `ns`) until stopped: each of
+ * `known` that goes away, and with `follow` each interface that appears (and later
+ * goes). Returns the stop function.
+ */
+function watch(
+  known: readonly number[],
+  follow: boolean,
+  onChange: (change: InterfaceChange, index: number) => void,
+  ns: NetworkNamespace | undefined,
+): () => void {
+  let stopped = false;
+  const report = (pairs: ArrayLike<number>): void => {
+    for (let i = 0; i + 1 < pairs.length && !stopped; i += 2) onChange(pairs[i] === 1 ? 'added' : 'removed', pairs[i + 1]!);
+  };
+  const link = within(ns, () => new (native().LinkWatch)([...known], (buffer, count) => report(new Uint32Array(buffer, 0, count * 2)), follow));
+  // Changes between the list being made and the watch starting: said on the next turn.
+  const missed = link.rescan();
+  if (missed.length > 0) setImmediate(() => report(missed));
+  return () => {
+    stopped = true;
+    link.close();
+  };
+}
+
 /**
  * Calls `onGone` once, with the first of `watched` to go away (deleted, or moved to
  * another network namespace), unless stopped first. Returns the stop function.
  */
 export function watchInterfaces(watched: readonly Interface[], onGone: (gone: Interface) => void, ns?: NetworkNamespace): () => void {
-  let stopped = false;
-  const report = (indexes: Iterable<number>): void => {
-    for (const index of indexes) {
+  const stop = watch(
+    watched.map((i) => i.index),
+    false,
+    (_change, index) => {
       const gone = watched.find((i) => i.index === index);
-      if (!gone || stopped) continue;
+      if (!gone) return;
       stop();
       onGone(gone);
-    }
-  };
-  const watch = within(
+    },
     ns,
-    () =>
-      new (native().LinkWatch)(
-        watched.map((i) => i.index),
-        (buffer, count) => report(new Uint32Array(buffer, 0, count)),
-      ),
   );
-  const stop = (): void => {
-    stopped = true;
-    watch.close();
-  };
-  // One may have gone between being looked up and being watched: say so on the next turn.
-  const missing = watch.missing();
-  if (missing.length > 0) setImmediate(() => report(missing));
   return stop;
+}
+
+/**
+ * Follows the interfaces of this network namespace (or `ns`): `onChange` for each one
+ * not in `known` that appears and for each that goes. Returns the stop function.
+ */
+export function followInterfaces(
+  known: readonly number[],
+  onChange: (change: InterfaceChange, index: number) => void,
+  ns?: NetworkNamespace,
+): () => void {
+  return watch(known, true, onChange, ns);
 }
 
 /** Every interface of this network namespace (or of `ns`) now, by index. */

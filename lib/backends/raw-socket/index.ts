@@ -5,12 +5,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
+import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
 import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
-import { InterfaceNames, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { followInterfaces, hostInterfaces, InterfaceNames, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
 import { NetworkNamespace } from '../../netns';
-import { echoesSends } from '../../link';
+import { echoesSends, linkOf } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
@@ -47,11 +47,16 @@ class RawSocketBackend implements Backend {
   readonly #named: Interface[];
   readonly #ns: NetworkNamespace | undefined;
   readonly #names: InterfaceNames;
+  readonly #filter: string;
+  /** Every-interface captures: the interfaces there were at open. */
+  readonly #known: number[] | undefined;
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, named: Interface[], programs: FilterPrograms, ns: NetworkNamespace | undefined) {
+  constructor(options: ResolvedOptions, named: Interface[], known: number[] | undefined, programs: FilterPrograms, ns: NetworkNamespace | undefined) {
     this.#named = named;
+    this.#known = known;
+    this.#filter = options.filter;
     this.#ns = ns;
     this.#names = new InterfaceNames(ns);
     this.#batchTimeout = options.batchTimeout;
@@ -85,10 +90,30 @@ class RawSocketBackend implements Backend {
     }
   }
 
-  start(sink: BatchSink, end: EndCallback): void {
+  start(sink: BatchSink, end: EndCallback, onInterface?: InterfaceCallback): void {
     this.#sink = sink;
     if (this.#named.length > 0) {
       this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)), this.#ns);
+    } else if (this.#known && onInterface) {
+      // The one every-interface socket sees a new interface by itself: this only says so.
+      this.#stopWatching = followInterfaces(
+        this.#known,
+        (change, index) => {
+          const name = this.#names.nameOf(index);
+          if (change === 'removed') return onInterface({ change, name, index, attached: false });
+          let hardwareType: number | undefined;
+          try {
+            hardwareType = hostInterfaces(this.#ns).find((i) => i.index === index)?.hardwareType;
+          } catch {
+            // the namespace is being torn down
+          }
+          if (hardwareType === undefined) return; // gone again; its removal follows
+          const dlt = linkOf(hardwareType)?.dlt;
+          if (this.#filter === '' || (dlt !== undefined && ANY_INTERFACE_DLTS.includes(dlt))) return onInterface({ change, name, index, attached: true });
+          onInterface({ change, name, index, attached: false, reason: `the filter cannot apply to its link type (ARPHRD ${hardwareType})` });
+        },
+        this.#ns,
+      );
     }
     this.resume();
   }
@@ -137,8 +162,9 @@ export async function openRawSocket(options: ResolvedOptions): Promise<Backend> 
   const ns = options.netns === null ? undefined : NetworkNamespace.open(options.netns);
   try {
     const named = (options.interfaces ?? []).map((name) => resolveInterface(name, ns));
+    const known = options.interfaces === null ? hostInterfaces(ns).map((i) => i.index) : undefined;
     const dlts = options.interfaces === null ? ANY_INTERFACE_DLTS : dltsOf(named.map((i) => i.hardwareType));
-    return new RawSocketBackend(options, named, await FilterPrograms.compile(options.filter, options.snaplen, dlts), ns);
+    return new RawSocketBackend(options, named, known, await FilterPrograms.compile(options.filter, options.snaplen, dlts), ns);
   } catch (err) {
     ns?.close();
     throw err;
