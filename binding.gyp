@@ -23,6 +23,7 @@
         "native/common/libbpf_log.cc",
         "native/common/link_watch.cc",
         "native/common/mapping.cc",
+        "native/common/netns.cc",
         "native/common/packet_socket.cc",
         "native/common/ring_reader.cc",
         "native/common/verifier_log.cc",

@@ -59,6 +59,9 @@ class KernelSource : public Napi::ObjectWrap<Derived>, private Delivery::Source 
   void Drain() override = 0;
   void Release() override = 0;
 
+  // Whether detach() was called: nothing may be hooked after it.
+  bool detached() const { return detached_; }
+
   Delivery delivery_;
 
  private:

@@ -28,7 +28,13 @@ constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_M
 
 }  // namespace
 
-Napi::Function EbpfCapture::Init(Napi::Env env) { return Define(env, "EbpfCapture"); }
+Napi::Function EbpfCapture::Init(Napi::Env env) {
+  return Define(env, "EbpfCapture",
+                {
+                    InstanceMethod<&EbpfCapture::AttachInterface>("attachInterface"),
+                    InstanceMethod<&EbpfCapture::ReleaseInterface>("releaseInterface"),
+                });
+}
 
 // new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchBytes, batchTimeoutMs,
 //                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }] }, onBatch)
@@ -55,18 +61,41 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
-    uint32_t ifindex = UintOption(t, "ifindex");
-    hardwareTypes_[ifindex] = uint16_t(UintOption(t, "hardwareType"));
-    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>(), t.Get("outgoing").ToBoolean());
-    if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, ifindex);
+    AddTarget(env, t);
+    if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, UintOption(t, "ifindex"));
   }
+}
+
+// target: { ifindex, hardwareType, filter, outgoing }
+void EbpfCapture::AddTarget(Napi::Env env, const Napi::Object& target) {
+  uint32_t ifindex = UintOption(target, "ifindex");
+  interfaces_[ifindex].hardwareType = uint16_t(UintOption(target, "hardwareType"));
+  Attach(env, ifindex, target.Get("filter").As<Napi::Buffer<uint8_t>>(), target.Get("outgoing").ToBoolean());
+}
+
+Napi::Value EbpfCapture::AttachInterface(const Napi::CallbackInfo& info) {
+  if (!skel_ || detached()) throw PlainError(info.Env(), "the capture is closed", "ECLOSED");
+  Napi::Object target = info[0].As<Napi::Object>();
+  try {
+    AddTarget(info.Env(), target);
+  } catch (...) {
+    // Half an interface (ingress without egress) is none.
+    attachments_.erase(UintOption(target, "ifindex"));
+    throw;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value EbpfCapture::ReleaseInterface(const Napi::CallbackInfo& info) {
+  attachments_.erase(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
 }
 
 // A packet socket that is never bound receives nothing and holds the membership.
 void EbpfCapture::Promiscuous(Napi::Env env, uint32_t ifindex) {
   Fd fd = OpenPacketSocket(env);
   AddPromiscuous(env, fd.get(), ifindex);
-  attachments_.push_back(std::move(fd));
+  attachments_[ifindex].push_back(std::move(fd));
 }
 
 int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing) {
@@ -106,7 +135,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
       int prog = FilterProgram(env, classic, direction, false);
       Fd link(bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? TAPWIRE_TCX_EGRESS : TAPWIRE_TCX_INGRESS), nullptr));
       if (!link) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
-      attachments_.push_back(std::move(link));
+      attachments_[ifindex].push_back(std::move(link));
     }
     return;
   }
@@ -115,7 +144,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
   if (setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) != 0)
     throw SystemError(env, "setsockopt(SO_ATTACH_BPF)", errno, "EFILTER");
   BindPacketSocket(env, fd.get(), ifindex);
-  attachments_.push_back(std::move(fd));
+  attachments_[ifindex].push_back(std::move(fd));
 }
 
 void EbpfCapture::Drain() {
@@ -130,11 +159,16 @@ void EbpfCapture::Drain() {
         return;
       }
       uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
-      auto hw = hardwareTypes_.find(r->ifindex);
+      auto iface = interfaces_.find(r->ifindex);
+      bool known = iface != interfaces_.end();
       uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL),
-                               hw == hardwareTypes_.end() ? 0 : hw->second, r->direction != 0);
+                               known ? iface->second.hardwareType : 0, r->direction != 0);
       if (out) {
         memcpy(out, r + 1, r->cap_len);
+        if (known) {
+          iface->second.packets++;
+          iface->second.bytes += r->wire_len;
+        }
       } else {
         userDrops_++;
       }
@@ -158,6 +192,17 @@ void EbpfCapture::PutStats(Napi::Env env, Napi::Object& out) {
   out.Set("filtered", Napi::Number::New(env, double(filtered_)));
   out.Set("ringDrops", Napi::Number::New(env, double(ringDrops_)));
   out.Set("userspaceDrops", Napi::Number::New(env, double(userDrops_)));
+  Napi::Array perInterface = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const auto& [index, iface] : interfaces_) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("index", index);
+    entry.Set("packets", Napi::Number::New(env, double(iface.packets)));
+    entry.Set("bytes", Napi::Number::New(env, double(iface.bytes)));
+    entry.Set("attached", attachments_.count(index) > 0);
+    perInterface.Set(n++, entry);
+  }
+  out.Set("interfaces", perInterface);
 }
 
 void EbpfCapture::Release() {
