@@ -15,6 +15,7 @@
 #include "../common/clock_offset.h"
 #include "../common/delivery.h"
 #include "../common/fd.h"
+#include "capture_programs.h"
 #include "ring_reader.h"
 
 struct capture;
@@ -43,18 +44,20 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   void AddTarget(Napi::Env env, const Napi::Object& target);
   int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing);
   void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing);
+  void AttachCgroup(Napi::Env env, const std::string& path, const Napi::Buffer<uint8_t>& classic);
   void Promiscuous(Napi::Env env, uint32_t ifindex);
   void Drain() override;
   void ReadCounters();
   void Release() override;
 
   Delivery delivery_;
-  bool tcx_ = true;
+  Hook hook_ = Hook::kTcx;
   Skeleton<struct capture> skel_;
   int slotsFd_ = -1;  // the skeleton's program array
   // (classic program, direction, outgoing skipped) → program
   std::map<std::tuple<std::string, int, bool>, Fd> filterFds_;
   // Per interface: tcx link fds and packet sockets; closing them detaches.
+  // (A cgroup capture's two links are under ifindex 0.)
   std::map<uint32_t, std::vector<Fd>> attachments_;
   struct Interface {
     uint16_t hardwareType;  // ARPHRD_*

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback, PluginHost } from '../../backend';
+import type { Backend, BackendStats, BatchSink, EndCallback, HookMode, InterfaceCallback, PluginHost } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
 import { dltsOf, FilterPrograms } from '../../filter';
 import {
@@ -27,6 +27,8 @@ import type { AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
+/** What a cgroup capture's packets are: raw IP, from the IP header on. */
+const ARPHRD_NONE = 0xfffe;
 const EPERM = os.constants.errno.EPERM;
 const ENOMEM = os.constants.errno.ENOMEM;
 
@@ -44,7 +46,7 @@ function optmemMax(): string {
 }
 
 /** Native failures of the eBPF path, with what to do about them. */
-function openError(err: unknown, attach: AttachMode, report: ProbeReport): TapwireError {
+function openError(err: unknown, attach: HookMode, report: ProbeReport): TapwireError {
   const e = err as Error & { errno?: number; syscall?: string; log?: string; program?: string; nativeCode?: string };
   if (e.nativeCode === 'EFILTER') return new BadFilterError(`the filter cannot run as eBPF: ${e.message}`, 'kernel');
   if (e.log !== undefined) {
@@ -69,7 +71,7 @@ function openError(err: unknown, attach: AttachMode, report: ProbeReport): Tapwi
       cause: err,
     });
   }
-  return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'tcx' ? 'CAP_BPF+CAP_NET_ADMIN' : 'CAP_BPF+CAP_NET_RAW');
+  return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'socket' ? 'CAP_BPF+CAP_NET_RAW' : 'CAP_BPF+CAP_NET_ADMIN');
 }
 
 function target(i: Interface, programs: FilterPrograms): EbpfTarget {
@@ -78,7 +80,7 @@ function target(i: Interface, programs: FilterPrograms): EbpfTarget {
 
 class EbpfBackend implements Backend {
   readonly name = 'ebpf' as const;
-  readonly attach: AttachMode;
+  readonly attach: HookMode;
   readonly pluginHost: PluginHost;
   readonly #capture: EbpfCapture;
   /** The interfaces named: a capture on them ends if one goes away. */
@@ -97,7 +99,7 @@ class EbpfBackend implements Backend {
 
   constructor(
     options: ResolvedOptions,
-    attach: AttachMode,
+    attach: HookMode,
     report: ProbeReport,
     hooked: Interface[],
     known: number[] | undefined,
@@ -126,6 +128,7 @@ class EbpfBackend implements Backend {
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
           targets: hooked.map((i) => target(i, programs)),
+          ...(options.cgroup !== null ? { cgroup: { path: options.cgroup, filter: programs.forInterface(ARPHRD_NONE) } } : {}),
         },
         onBatch,
       );
@@ -237,4 +240,10 @@ export async function openEbpf(options: ResolvedOptions, attach: AttachMode, rep
     ns?.close();
     throw err;
   }
+}
+
+/** A capture of one cgroup's sockets, at its inet ingress and egress hooks, on every interface. */
+export async function openEbpfCgroup(options: ResolvedOptions, report: ProbeReport): Promise<Backend> {
+  const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf([ARPHRD_NONE]));
+  return new EbpfBackend(options, 'cgroup', report, [], undefined, programs, undefined);
 }
