@@ -3,6 +3,7 @@ import tapwire from '../dist/index.js';
 
 export const {
   openCapturer,
+  captureCommand,
   probe,
   selectBackend,
   readiness,
@@ -17,6 +18,7 @@ export const {
   BadFilterError,
   NoSuchInterfaceError,
   NoSuchNamespaceError,
+  NoSuchCgroupError,
   InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,

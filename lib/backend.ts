@@ -32,6 +32,9 @@ export type InterfaceCallback = (event: InterfaceEvent) => void;
 /** A live backend, or 'file' for a replayed capture file (never chosen by selection). */
 export type SourceName = BackendName | 'file';
 
+/** Where the eBPF backend's programs run: an attach mode, or a cgroup (the `cgroup` option). */
+export type HookMode = AttachMode | 'cgroup';
+
 export type BatchSink = (batch: Batch) => void;
 
 /** Called by a source that runs out by itself (a file), with the error that stopped it, if any. */
@@ -56,8 +59,8 @@ export interface Plugin {
 
 export interface Backend {
   readonly name: SourceName;
-  /** eBPF backend: how its programs are hooked in. */
-  readonly attach?: AttachMode;
+  /** eBPF backend: how its programs are hooked in ('cgroup': at a cgroup's inet hooks). */
+  readonly attach?: HookMode;
   /** Present on backends that take plugins (the eBPF backend). */
   readonly pluginHost?: PluginHost;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket; interface changes to `onInterface`. */

@@ -7,12 +7,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import type { Backend, InterfaceEvent, Plugin, SourceName } from './backend';
+import type { Backend, HookMode, InterfaceEvent, Plugin, SourceName } from './backend';
 import type { Batch, Packet } from './batch';
 import { BoundedQueue } from './bounded-queue';
 import { ClosedError, PluginUnsupportedError } from './errors';
 import type { ProbeReport } from './probe';
-import type { AttachMode, Selection } from './selection';
+import type { Selection } from './selection';
 import type { TlsState } from './tls';
 
 export interface CaptureStats {
@@ -40,7 +40,7 @@ export interface CaptureStats {
 /** How a live capture was set up: the backend chosen and why, the probe, the TLS decision. */
 export interface LiveSelection extends Omit<Selection, 'attempts'> {
   /** eBPF backend: 'tcx' links or a 'socket' filter. */
-  attach?: AttachMode;
+  attach?: HookMode;
   probe: ProbeReport;
   tls: TlsState;
 }

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_INTERFACE'
   | 'ERR_INTERFACE_GONE'
   | 'ERR_NO_SUCH_NAMESPACE'
+  | 'ERR_NO_SUCH_CGROUP'
   | 'ERR_INVALID_OPTION'
   | 'ERR_TLS_UNAVAILABLE'
   | 'ERR_PLUGIN_UNSUPPORTED'
@@ -97,6 +98,16 @@ export class NoSuchNamespaceError extends TapwireError {
 
   constructor(path: string, why: string, details?: TapwireErrorDetails) {
     super('ERR_NO_SUCH_NAMESPACE', `no network namespace at ${path}: ${why}`, details);
+    this.path = path;
+  }
+}
+
+/** The `cgroup` option names no cgroup v2 directory: nothing there, a v1 hierarchy, or not a cgroup. */
+export class NoSuchCgroupError extends TapwireError {
+  readonly path: string;
+
+  constructor(path: string, why: string, details?: TapwireErrorDetails) {
+    super('ERR_NO_SUCH_CGROUP', `no cgroup v2 at ${path}: ${why}`, details);
     this.path = path;
   }
 }

@@ -6,6 +6,7 @@ export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';
 export type { CaptureOptions } from './options';
 export type { NamespaceSpec } from './netns';
+export { captureCommand, type CommandCapture, type CommandCaptureOptions } from './command';
 export {
   PcapngWriter,
   PcapWriter,
@@ -31,6 +32,7 @@ export {
   BadFilterError,
   NoSuchInterfaceError,
   NoSuchNamespaceError,
+  NoSuchCgroupError,
   InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,

@@ -57,7 +57,9 @@ export interface EbpfTarget {
 }
 
 export interface EbpfCaptureOptions {
-  attach: 'tcx' | 'socket';
+  attach: 'tcx' | 'socket' | 'cgroup';
+  /** attach 'cgroup': the cgroup v2 directory, and the filter compiled for raw IP. */
+  cgroup?: { path: string; filter: Buffer };
   ringSize: number;
   /** Bytes in the ring before the kernel wakes the reader (a timer hands over the rest). */
   wakeupBytes: number;
@@ -115,7 +117,7 @@ export interface LinkWatch {
 export interface NativeBinding {
   probe(): NativeProbe;
   /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
-  probeCapturePrograms(attach: 'tcx' | 'socket'): ProgramCheck;
+  probeCapturePrograms(attach: 'tcx' | 'socket' | 'cgroup'): ProgramCheck;
   /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
   compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */

@@ -5,7 +5,7 @@
  */
 import { Capturer } from './capturer';
 import type { Backend } from './backend';
-import { openEbpf } from './backends/ebpf';
+import { openEbpf, openEbpfCgroup } from './backends/ebpf';
 import { openRawSocket } from './backends/raw-socket';
 import { resolveOptions, resolveReplayOptions, type CaptureOptions, type ResolvedOptions } from './options';
 import { probe, type ProbeReport } from './probe';
@@ -13,7 +13,7 @@ import { openReplay } from './replay';
 import { attemptName, selectBackend, type Attempt, type BackendName, type Selection } from './selection';
 import { tlsPlugin } from './plugins/tls';
 import { decideTls, type TlsState } from './tls';
-import { BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, NoSuchNamespaceError, TlsUnavailableError } from './errors';
+import { BackendUnavailableError, BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, NoSuchNamespaceError, TlsUnavailableError } from './errors';
 
 const BACKENDS: Record<BackendName, (options: ResolvedOptions, attempt: Attempt, report: ProbeReport) => Promise<Backend>> = {
   ebpf: (options, attempt, report) => openEbpf(options, attempt.backend === 'ebpf' ? attempt.attach : 'socket', report),
@@ -69,15 +69,39 @@ async function openFirst(
   throw failure;
 }
 
+/** What a capture is confined to, said as "in ...", or null. */
+function scopeOf(resolved: ResolvedOptions): string | null {
+  if (resolved.netns !== null) return `in the network namespace ${resolved.netns}`;
+  if (resolved.cgroup !== null) return `of the cgroup ${resolved.cgroup}`;
+  return null;
+}
+
+/**
+ * A cgroup capture runs on the eBPF backend or not at all: any other backend would
+ * capture every process's packets.
+ */
+async function openCgroup(resolved: ResolvedOptions, report: ProbeReport): Promise<{ backend: Backend; selection: Selection }> {
+  const f = report.features;
+  const blocker = [f.bpf, f.ringBuffer, f.cgroupCapture].find((x) => !x.ok);
+  if (blocker) {
+    const message = `a cgroup capture needs the eBPF backend, which cannot capture a cgroup here: ${blocker.reason}`;
+    throw resolved.backend === 'ebpf' ? new BackendUnavailableError(message) : new NoBackendError(`${message} (no other backend can capture one cgroup's traffic)`);
+  }
+  const backend = await openEbpfCgroup(resolved, report);
+  const reasons = [`ebpf: capturing the cgroup ${resolved.cgroup} at its inet hooks; no other backend can, so none is tried`];
+  return { backend, selection: { backend: 'ebpf', reasons, attempts: [] } };
+}
+
 async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   resolved.signal?.throwIfAborted();
   const report = await probe();
   resolved.signal?.throwIfAborted();
-  const { backend, selection } = await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
+  const { backend, selection } =
+    resolved.cgroup !== null ? await openCgroup(resolved, report) : await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
   // TLS is decided once the backend is capturing, from what happened: it never chose it.
   let tls: TlsState;
   try {
-    tls = decideTls(resolved.tls, selection, report, resolved.netns);
+    tls = decideTls(resolved.tls, selection, report, scopeOf(resolved));
   } catch (err) {
     await backend.close();
     throw err;

@@ -3,6 +3,7 @@ import { inspect } from 'node:util';
 import { InvalidOptionError } from './errors';
 import { namespacePath, type NamespaceSpec } from './netns';
 import { MAX_SNAPLEN } from './snaplen';
+import { resolveCgroup } from './cgroup';
 import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
 import { tlsMode, type TlsMode, type TlsOption, type TlsOptions } from './tls';
 
@@ -20,6 +21,12 @@ export interface CaptureOptions {
    * namespace's. Default: this process's namespace.
    */
   netns?: NamespaceSpec;
+  /**
+   * eBPF backend: capture only the packets of sockets owned by processes in this cgroup
+   * v2 (and its descendants), on every interface: an absolute path, or one relative to
+   * the cgroup v2 mount. Packets start at the IP header (link type RAW).
+   */
+  cgroup?: string;
   /** pcap-filter(7) expression, applied in the kernel before any copy. */
   filter?: string;
   /** Bytes kept of each packet (1–262144, default 262144). */
@@ -45,6 +52,8 @@ export interface ResolvedOptions {
   interfaces: string[] | null;
   /** The namespace's path; null: this process's namespace. */
   netns: string | null;
+  /** The cgroup v2 directory; null: not restricted to one. */
+  cgroup: string | null;
   filter: string;
   snaplen: number;
   backend: BackendOption;
@@ -66,7 +75,7 @@ export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen
 
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
-  'file', 'interfaces', 'netns', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
+  'file', 'interfaces', 'netns', 'cgroup', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
   'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
 ]);
 
@@ -90,7 +99,7 @@ function interfaceList(value: unknown): string[] | null {
 }
 
 /** Options that mean something only for a live capture. */
-const LIVE_ONLY = ['interfaces', 'netns', 'backend', 'attach', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
+const LIVE_ONLY = ['interfaces', 'netns', 'cgroup', 'backend', 'attach', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
 
 /** The replay's options when `file` is given; null for a live capture. */
 export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOptions | null {
@@ -140,9 +149,18 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   if (promiscuous && interfaces === null) {
     throw new InvalidOptionError('promiscuous needs named interfaces: it cannot be set on every interface at once');
   }
+  const cgroup = options.cgroup === undefined ? null : resolveCgroup(options.cgroup);
+  if (cgroup !== null) {
+    // A cgroup's hooks see its sockets' packets on every interface of every namespace.
+    const clash = (['interfaces', 'netns'] as const).filter((key) => options[key] !== undefined);
+    if (clash.length > 0) throw new InvalidOptionError(`cgroup captures on every interface: it cannot be combined with ${clash.join(' or ')}`);
+    if (backend === 'raw-socket') throw new InvalidOptionError("cgroup needs the eBPF backend: it cannot be combined with backend: 'raw-socket'");
+    if (attach !== 'auto') throw new InvalidOptionError(`cgroup attaches to the cgroup itself: it cannot be combined with attach: '${attach}'`);
+  }
   return {
     interfaces,
     netns: options.netns === undefined ? null : namespacePath(options.netns),
+    cgroup,
     filter: (options.filter ?? '').trim(),
     snaplen: integer('snaplen', options.snaplen, MAX_SNAPLEN, 1, MAX_SNAPLEN),
     backend,

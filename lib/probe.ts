@@ -44,6 +44,8 @@ export interface ProbeReport {
     socketCapture: FeatureResult;
     /** The eBPF backend's real capture and filter programs for tcx load here. */
     tcxCapture: FeatureResult;
+    /** The eBPF backend's real capture and filter programs for a cgroup's inet hooks load here (the `cgroup` option). */
+    cgroupCapture: FeatureResult;
   };
 }
 
@@ -81,7 +83,7 @@ function bpfFeature(r: NativeFeature, what: string, okText: string): FeatureResu
  * Whether the capture programs of one attach mode load: only tried once what they need
  * works, since a program the kernel cannot even be asked to load teaches nothing.
  */
-function captureFeature(mode: 'socket' | 'tcx', needs: FeatureResult[]): FeatureResult {
+function captureFeature(mode: 'socket' | 'tcx' | 'cgroup', needs: FeatureResult[]): FeatureResult {
   const missing = needs.find((f) => !f.ok);
   if (missing) return { ok: false, reason: `not tried: ${missing.reason}`, errno: missing.errno };
   const r: ProgramCheck = native().probeCapturePrograms(mode);
@@ -183,6 +185,7 @@ function interpret(raw: NativeProbe): ProbeReport {
       memlock: memlockFeature(raw.memlock, caps, bpf),
       socketCapture: captureFeature('socket', [bpf, ringBuffer]),
       tcxCapture: captureFeature('tcx', [tcProgram, ringBuffer, tcx]),
+      cgroupCapture: captureFeature('cgroup', [bpf, ringBuffer]),
     },
   };
 }
@@ -210,6 +213,7 @@ function unavailable(reason: string): ProbeReport {
       memlock: no,
       socketCapture: no,
       tcxCapture: no,
+      cgroupCapture: no,
     },
   };
 }

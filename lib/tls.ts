@@ -46,13 +46,13 @@ export function tlsMode(value: unknown): TlsMode {
  * 'required' turns "cannot" into an error. `active: true` here means "will be
  * attempted". Called after the backend started: it reads the choice, never makes it.
  */
-export function decideTls(mode: TlsMode, selection: Selection, report: ProbeReport, netns: string | null = null): TlsState {
+export function decideTls(mode: TlsMode, selection: Selection, report: ProbeReport, scope: string | null = null): TlsState {
   if (mode === 'off') return { active: false, reason: 'TLS capture was not requested' };
   let why: string;
-  if (netns !== null && selection.backend === 'ebpf') {
-    // Uprobes fire in every process that maps the library, whatever its namespace:
-    // plaintext from outside the namespace asked for must not appear in its capture.
-    why = `TLS capture is not confined to a network namespace, and this capture is in ${netns}`;
+  if (scope !== null && selection.backend === 'ebpf') {
+    // Uprobes fire in every process that maps the library, wherever it runs: plaintext
+    // from outside the namespace or cgroup asked for must not appear in its capture.
+    why = `TLS capture is not confined to a network namespace or cgroup, and this capture is ${scope}`;
     if (mode === 'auto') return { active: false, reason: `TLS capture is off: ${why}` };
   } else if (selection.backend === 'ebpf') {
     const uprobe = report.features.uprobe;

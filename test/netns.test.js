@@ -113,7 +113,7 @@ for (const variant of VARIANTS) {
             return false;
           }
         }).length;
-      assert.equal(namespaceFds(), 1, 'the capture holds the namespace open');
+      assert.ok(namespaceFds() >= 1, 'the capture holds the namespace open');
       await cap.close();
       assert.equal(namespaceFds(), 0);
       assert.deepEqual(descriptors(), held);

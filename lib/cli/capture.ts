@@ -3,12 +3,14 @@
  * classic pcap) file or stdout, or are printed one line each; a terminal shows a live
  * counter; SIGINT and SIGTERM finish the file before exiting.
  */
+import os from 'node:os';
 import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
 import { quoteFilter } from '../filter';
 import { hostInterfaces } from '../interfaces';
 import { NetworkNamespace } from '../netns';
 import { openCapturer } from '../open';
+import { captureCommand } from '../command';
 import type { CaptureOptions } from '../options';
 import { PcapngWriter, PcapWriter, RotatingWriter, type CaptureFileWriter, type UpperPdu } from '../pcapng';
 import { MAX_SNAPLEN } from '../snaplen';
@@ -20,13 +22,13 @@ import { StatusLine } from './status';
 
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
                         [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
-                        [--netns NAME|PATH|PID] [--backend auto|ebpf|raw-socket] [--tls[=auto|required]]
-                        [-f FILTER | EXPRESSION]`;
+                        [--netns NAME|PATH|PID | --cgroup PATH] [--backend auto|ebpf|raw-socket]
+                        [--tls[=auto|required]] [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
 
 const SPEC = {
   valued: 'icswrfQCGW',
   flags: 'nDh',
-  longValued: ['backend', 'netns'],
+  longValued: ['backend', 'netns', 'cgroup'],
   longOptional: ['tls'],
   longFlags: ['pcap', 'help'],
 };
@@ -47,6 +49,8 @@ interface Command {
   rotate: { maxBytes?: number; interval?: number; maxFiles?: number } | undefined;
   /** Whether lines name the interface and direction (several interfaces). */
   perInterface: boolean;
+  /** -- COMMAND ARGS: run it, capturing its traffic only, and exit with its code. */
+  run: string[] | undefined;
 }
 
 function tlsOption(parsed: Parsed): TlsOption | undefined {
@@ -57,7 +61,11 @@ function tlsOption(parsed: Parsed): TlsOption | undefined {
   throw new UsageError(`--tls takes auto or required; got ${JSON.stringify(value)}`);
 }
 
-function command(argv: readonly string[]): Command {
+function command(all: readonly string[]): Command {
+  const dash = all.indexOf('--');
+  const argv = dash < 0 ? all : all.slice(0, dash);
+  const run = dash < 0 ? undefined : all.slice(dash + 1);
+  if (run !== undefined && run.length === 0) throw new UsageError('-- must be followed by the command to run');
   const parsed = parseArgs(argv, SPEC);
   const flag = (name: string): boolean => parsed.options.has(name);
   const filterFlag = last(parsed, 'f');
@@ -80,22 +88,33 @@ function command(argv: readonly string[]): Command {
     tls: tlsOption(parsed),
     // All digits: a pid, as in nsenter -t; anything else names the namespace or its path.
     netns: netns !== undefined && /^[0-9]+$/.test(netns) ? Number(netns) : netns,
+    cgroup: last(parsed, 'cgroup'),
   };
+  if (run !== undefined) {
+    const clash = (['interfaces', 'netns', 'cgroup'] as const).filter((k) => options[k] !== undefined);
+    if (clash.length > 0 || read !== undefined) {
+      throw new UsageError(`-- COMMAND captures the command's own traffic: it cannot be combined with ${read !== undefined ? '-r' : clash.map((k) => (k === 'interfaces' ? '-i' : `--${k}`)).join(', ')}`);
+    }
+  }
   if (read !== undefined) options.file = read === '-' ? '/dev/stdin' : read;
-  const all = interfaces === undefined || interfaces.includes('any');
+  const everyInterface = interfaces === undefined || interfaces.includes('any');
   return {
     help: flag('h') || flag('help'),
     listInterfaces: flag('D'),
     options,
     describe:
-      (read !== undefined ? `file ${read}` : all ? 'every interface' : interfaces.join(', ')) +
-      (options.netns !== undefined ? ` in network namespace ${netns}` : ''),
+      run !== undefined
+        ? `the traffic of ${run.join(' ')}`
+        : (read !== undefined ? `file ${read}` : everyInterface ? 'every interface' : interfaces.join(', ')) +
+          (options.netns !== undefined ? ` in network namespace ${netns}` : '') +
+          (options.cgroup !== undefined ? ` of the cgroup ${options.cgroup}` : ''),
     count: integerArg(parsed, 'c', '-c', 1) ?? Infinity,
     direction: q === 'in' || q === 'out' ? q : undefined,
     write: last(parsed, 'w'),
     pcap: flag('pcap'),
     rotate: rotation(parsed),
-    perInterface: read === undefined && (all || interfaces.length > 1),
+    perInterface: read === undefined && (everyInterface || interfaces.length > 1),
+    run,
   };
 }
 
@@ -169,11 +188,15 @@ export async function capture(argv: readonly string[]): Promise<number> {
   }
   if (cmd.pcap && cmd.write === undefined) throw new UsageError('--pcap chooses the format of -w; there is no -w');
 
-  const cap = await openCapturer(cmd.options);
+  const running = cmd.run ? await captureCommand(cmd.run[0]!, cmd.run.slice(1), { ...cmd.options, spawn: { stdio: 'inherit' } }) : null;
+  const cap = running ? running.capturer : await openCapturer(cmd.options);
   const { stdout, stderr } = process;
   const stop = (): void => void cap.close();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // With a command, a signal is passed on to it, and its exit ends the capture (^C
+  // reaches it from the terminal as well; a second one does no harm).
+  const forward = (signal: NodeJS.Signals): void => void running?.child.kill(signal);
+  process.on('SIGINT', running ? forward : stop);
+  process.on('SIGTERM', running ? forward : stop);
   // A reader that went away (| head, a closed pipe) ends the capture, as it ends tcpdump.
   let outputGone = false;
   let outputError: Error | null = null;
@@ -253,8 +276,9 @@ export async function capture(argv: readonly string[]): Promise<number> {
   }
   status?.stop();
   await cap.close();
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
+  const exit = running ? await running.exited : null;
+  process.off('SIGINT', running ? forward : stop);
+  process.off('SIGTERM', running ? forward : stop);
   if (writer) {
     try {
       await writer.close(cap.stats());
@@ -274,6 +298,8 @@ export async function capture(argv: readonly string[]): Promise<number> {
     if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
   }
   if (error) throw error;
+  // The command's own exit code, as a shell gives it: 128 + the signal that ended it.
+  if (exit) return exit.code ?? 128 + (os.constants.signals[exit.signal!] ?? 0);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "errors.h"
+#include "netns.h"
 
 namespace tapwire {
 
@@ -35,6 +36,7 @@ LinkWatch::LinkWatch(const Napi::CallbackInfo& info)
   Napi::Array list = info[0].As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); i++) watched_.insert(list.Get(i).As<Napi::Number>().Uint32Value());
   follow_ = info[2].ToBoolean();
+  netns_ = CurrentNetns();
   socket_ = Fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
   if (!socket_) throw SystemError(env, "socket(AF_NETLINK)", errno);
   struct sockaddr_nl addr;
@@ -55,6 +57,8 @@ void LinkWatch::Note(std::vector<uint32_t>& changes, Kind kind, uint32_t index) 
 }
 
 void LinkWatch::TakeChanges(std::vector<uint32_t>& changes) {
+  NetnsScope there(netns_.get());
+  if (!there.ok()) return;  // the next event or rescan tries again
   char name[IF_NAMESIZE];
   for (auto it = watched_.begin(); it != watched_.end();) {
     if (if_indextoname(*it, name) == nullptr && errno == ENXIO) {
@@ -118,6 +122,7 @@ Napi::Value LinkWatch::Close(const Napi::CallbackInfo& info) {
 void LinkWatch::Release() {
   delivery_.Close();
   socket_.reset();
+  netns_.reset();
 }
 
 }  // namespace tapwire

@@ -40,6 +40,7 @@ class LinkWatch : public Napi::ObjectWrap<LinkWatch>, private Delivery::Source {
 
   Delivery delivery_;
   Fd socket_;
+  Fd netns_;  // the namespace it watches: rescans look there, whichever thread runs them
   bool follow_ = false;
   std::set<uint32_t> watched_;
   std::vector<uint8_t> buffer_;

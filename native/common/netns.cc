@@ -3,10 +3,25 @@
 #include <napi.h>
 #include <sched.h>
 
+#include "netns.h"
+
 #include "errors.h"
-#include "fd.h"
 
 namespace tapwire {
+
+Fd CurrentNetns() { return Fd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)); }
+
+NetnsScope::NetnsScope(int target) {
+  if (target < 0) return;
+  home_ = CurrentNetns();
+  ok_ = home_ && setns(target, CLONE_NEWNET) == 0;
+  moved_ = ok_;
+}
+
+NetnsScope::~NetnsScope() {
+  // Going back to a namespace this thread came from needs no privilege it lacks.
+  if (moved_) setns(home_.get(), CLONE_NEWNET);
+}
 
 // inNetns(fd, fn) runs fn on this thread inside the network namespace that fd refers
 // to, then puts the thread back in its own, whether fn returned or threw. Sockets,
@@ -18,7 +33,7 @@ Napi::Value InNetns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int target = info[0].As<Napi::Number>().Int32Value();
   Napi::Function fn = info[1].As<Napi::Function>();
-  Fd own(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  Fd own = CurrentNetns();
   if (!own) throw SystemError(env, "open(/proc/thread-self/ns/net)", errno);
   if (setns(target, CLONE_NEWNET) != 0) throw SystemError(env, "setns", errno);
   Napi::Value result;

@@ -28,6 +28,36 @@ Napi::Error Refused(Napi::Env env, const char* what, int err, const std::string&
 
 }  // namespace
 
+Hook HookNamed(const std::string& name) {
+  if (name == "tcx") return Hook::kTcx;
+  if (name == "cgroup") return Hook::kCgroup;
+  return Hook::kSocket;
+}
+
+bpf_prog_type FilterProgramType(Hook hook) {
+  switch (hook) {
+    case Hook::kTcx: return BPF_PROG_TYPE_SCHED_CLS;
+    case Hook::kCgroup: return BPF_PROG_TYPE_CGROUP_SKB;
+    default: return BPF_PROG_TYPE_SOCKET_FILTER;
+  }
+}
+
+int FallbackVerdict(Hook hook) {
+  switch (hook) {
+    case Hook::kTcx: return TAPWIRE_TCX_NEXT;
+    case Hook::kCgroup: return 1;  // pass: capturing never drops a packet
+    default: return 0;             // a packet socket's filter: queue nothing
+  }
+}
+
+int SlotsFd(struct capture* skel, Hook hook) {
+  switch (hook) {
+    case Hook::kTcx: return bpf_map__fd(skel->maps.tw_tc_slots);
+    case Hook::kCgroup: return bpf_map__fd(skel->maps.tw_cg_slots);
+    default: return bpf_map__fd(skel->maps.tw_sock_slots);
+  }
+}
+
 Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec) {
   Skeleton<struct capture> skel(capture::open());
   if (!skel) throw SystemError(env, "bpf_object__open (capture)", errno);
@@ -35,10 +65,14 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
   if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize))
     throw SystemError(env, "bpf_map__set_max_entries", -err);
   skel->rodata->wakeup_bytes = spec.wakeupBytes;
-  // Load only what this attach mode runs: tc programs need CAP_NET_ADMIN, socket
+  // Load only what this hook runs: tc and cgroup programs need CAP_NET_ADMIN, socket
   // filters do not.
-  struct bpf_program* copy = spec.tcx ? skel->progs.tw_tc_copy : skel->progs.tw_sock_copy;
-  struct bpf_program* reject = spec.tcx ? skel->progs.tw_tc_reject : skel->progs.tw_sock_reject;
+  struct bpf_program* copy = spec.hook == Hook::kTcx      ? skel->progs.tw_tc_copy
+                             : spec.hook == Hook::kCgroup ? skel->progs.tw_cg_copy
+                                                          : skel->progs.tw_sock_copy;
+  struct bpf_program* reject = spec.hook == Hook::kTcx      ? skel->progs.tw_tc_reject
+                               : spec.hook == Hook::kCgroup ? skel->progs.tw_cg_reject
+                                                            : skel->progs.tw_sock_reject;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, prog == copy || prog == reject);
   // One buffer serves both: libbpf stops at the first program the kernel refuses.
@@ -48,7 +82,7 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
     bool copyLoaded = bpf_program__fd(copy) >= 0;
     throw Refused(env, "loading the capture object", -err, bpf_program__name(copyLoaded ? reject : copy), log.Reason());
   }
-  int slots = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
+  int slots = SlotsFd(skel.get(), spec.hook);
   int copyFd = bpf_program__fd(copy), rejectFd = bpf_program__fd(reject);
   uint32_t copySlot = TAPWIRE_SLOT_COPY, rejectSlot = TAPWIRE_SLOT_REJECT;
   if (bpf_map_update_elem(slots, &copySlot, &copyFd, BPF_ANY) != 0 ||
@@ -82,7 +116,7 @@ Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter
 Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CaptureProgramsSpec spec;
-  spec.tcx = info[0].As<Napi::String>().Utf8Value() == "tcx";
+  spec.hook = HookNamed(info[0].As<Napi::String>().Utf8Value());
   spec.ringSize = uint32_t(sysconf(_SC_PAGESIZE));
   spec.wakeupBytes = spec.ringSize;
   Napi::Object result = Napi::Object::New(env);
@@ -92,10 +126,10 @@ Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
     // What an empty pcap filter compiles to: accept, keeping 96 bytes.
     struct sock_filter accept = {BPF_RET | BPF_K, 0, 0, 96};
     FilterProgramSpec fspec;
-    fspec.slotsFd = bpf_map__fd(spec.tcx ? skel->maps.tw_tc_slots : skel->maps.tw_sock_slots);
-    fspec.direction = spec.tcx ? 0 : -1;
-    fspec.fallback = spec.tcx ? TAPWIRE_TCX_NEXT : 0;
-    LoadFilterProgram(env, spec.tcx ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER, &accept, 1, fspec);
+    fspec.slotsFd = SlotsFd(skel.get(), spec.hook);
+    fspec.direction = spec.hook == Hook::kSocket ? -1 : 0;
+    fspec.fallback = FallbackVerdict(spec.hook);
+    LoadFilterProgram(env, FilterProgramType(spec.hook), &accept, 1, fspec);
     result.Set("ok", true);
     result.Set("errno", 0);
   } catch (const Napi::Error& e) {

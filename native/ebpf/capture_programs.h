@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 
 #include <stdint.h>
+#include <string>
 #include <vector>
 
 #include "../common/bpf_objects.h"
@@ -17,11 +18,24 @@ struct capture;
 
 namespace tapwire {
 
+// Where the capture's programs run: tcx hooks, packet sockets, or a cgroup's inet hooks.
+enum class Hook { kTcx, kSocket, kCgroup };
+
+Hook HookNamed(const std::string& name);
+
+// What a filter program for `hook` is loaded as, and what it returns when it does not
+// tail-call (a cgroup program's return value decides whether the packet passes).
+bpf_prog_type FilterProgramType(Hook hook);
+int FallbackVerdict(Hook hook);
+
 struct CaptureProgramsSpec {
-  bool tcx = false;
+  Hook hook = Hook::kSocket;
   uint32_t ringSize = 0;
   uint64_t wakeupBytes = 0;
 };
+
+// The program array the filter programs of `hook` tail-call through.
+int SlotsFd(struct capture* skel, Hook hook);
 
 // The loaded skeleton, its program array filled; throws a JS error carrying the
 // verifier's reason (`log`) and the program (`program`) when the kernel refuses.
@@ -31,7 +45,7 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
 Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
                      const FilterProgramSpec& spec);
 
-// probeCapturePrograms('tcx' | 'socket') → { ok, errno, reason? }: loads that mode's
+// probeCapturePrograms('tcx' | 'socket' | 'cgroup') → { ok, errno, reason? }: loads that mode's
 // capture and filter programs (a ring of one page) and frees them.
 Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info);
 

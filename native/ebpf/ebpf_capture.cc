@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <string.h>
@@ -25,6 +26,7 @@ namespace tapwire {
 namespace {
 
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
+constexpr uint16_t kRawIp = 0xfffe;  // ARPHRD_NONE: packets that start at the IP header
 
 }  // namespace
 
@@ -36,8 +38,9 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
                 });
 }
 
-// new EbpfCapture({ attach: 'tcx' | 'socket', ringSize, wakeupBytes, batchBytes, batchTimeoutMs,
-//                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }] }, onBatch)
+// new EbpfCapture({ attach: 'tcx' | 'socket' | 'cgroup', ringSize, wakeupBytes, batchBytes, batchTimeoutMs,
+//                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }],
+//                   cgroup?: { path, filter } }, onBatch)
 EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:EbpfCapture") {
   Open(info.Env(), info[0].As<Napi::Object>());
 }
@@ -45,15 +48,15 @@ EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : KernelSource(info, "t
 EbpfCapture::~EbpfCapture() { Release(); }
 
 void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
-  tcx_ = options.Get("attach").As<Napi::String>().Utf8Value() == "tcx";
+  hook_ = HookNamed(options.Get("attach").As<Napi::String>().Utf8Value());
   uint32_t ringSize = UintOption(options, "ringSize");
 
   CaptureProgramsSpec spec;
-  spec.tcx = tcx_;
+  spec.hook = hook_;
   spec.ringSize = ringSize;
   spec.wakeupBytes = UintOption(options, "wakeupBytes");
   skel_ = LoadCapturePrograms(env, spec);
-  slotsFd_ = bpf_map__fd(tcx_ ? skel_->maps.tw_tc_slots : skel_->maps.tw_sock_slots);
+  slotsFd_ = SlotsFd(skel_.get(), hook_);
 
   drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_records), ringSize, UintOption(options, "batchBytes"),
               UintOption(options, "batchTimeoutMs"));
@@ -63,6 +66,23 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
     AddTarget(env, t);
     if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, UintOption(t, "ifindex"));
+  }
+  if (hook_ == Hook::kCgroup) {
+    Napi::Object cgroup = options.Get("cgroup").As<Napi::Object>();
+    AttachCgroup(env, cgroup.Get("path").As<Napi::String>(), cgroup.Get("filter").As<Napi::Buffer<uint8_t>>());
+  }
+}
+
+// Both inet hooks of the cgroup: what its sockets (and its descendants') send and
+// receive. The links hold the cgroup's directory open only while attaching.
+void EbpfCapture::AttachCgroup(Napi::Env env, const std::string& path, const Napi::Buffer<uint8_t>& classic) {
+  Fd dir(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw SystemError(env, "open (the cgroup)", errno);
+  for (int direction : {0, 1}) {
+    int prog = FilterProgram(env, classic, direction, false);
+    Fd link(bpf_link_create(prog, dir.get(), direction ? BPF_CGROUP_INET_EGRESS : BPF_CGROUP_INET_INGRESS, nullptr));
+    if (!link) throw SystemError(env, "bpf(BPF_LINK_CREATE) cgroup", errno);
+    attachments_[0].push_back(std::move(link));
   }
 }
 
@@ -105,13 +125,13 @@ int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& class
   FilterProgramSpec spec;
   spec.slotsFd = slotsFd_;
   spec.direction = direction;
-  spec.fallback = tcx_ ? TAPWIRE_TCX_NEXT : 0;
+  spec.fallback = FallbackVerdict(hook_);
   spec.skipOutgoing = skipOutgoing;
-  bpf_prog_type type = tcx_ ? BPF_PROG_TYPE_SCHED_CLS : BPF_PROG_TYPE_SOCKET_FILTER;
+  bpf_prog_type type = FilterProgramType(hook_);
   const auto* code = reinterpret_cast<const struct sock_filter*>(classic.Data());
   size_t count = classic.Length() / sizeof(struct sock_filter);
   Fd fd;
-  if (tcx_) {
+  if (hook_ == Hook::kTcx) {
     // Direct packet reads need variable pointer arithmetic, which the verifier allows
     // only with CAP_PERFMON (or CAP_SYS_ADMIN): without it, every read goes through
     // the helper.
@@ -129,7 +149,7 @@ int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& class
 // Without `outgoing`, what this host sends is not captured: no egress link, or a
 // socket filter that passes it by.
 void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing) {
-  if (tcx_) {
+  if (hook_ == Hook::kTcx) {
     for (int direction : {0, 1}) {
       if (direction == 1 && !outgoing) continue;
       int prog = FilterProgram(env, classic, direction, false);
@@ -161,8 +181,10 @@ void EbpfCapture::Drain() {
       uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
       auto iface = interfaces_.find(r->ifindex);
       bool known = iface != interfaces_.end();
+      // At a cgroup's hooks every packet starts at its IP header, whatever the interface.
+      uint16_t hardwareType = hook_ == Hook::kCgroup ? kRawIp : known ? iface->second.hardwareType : 0;
       uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL),
-                               known ? iface->second.hardwareType : 0, r->direction != 0);
+                               hardwareType, r->direction != 0);
       if (out) {
         memcpy(out, r + 1, r->cap_len);
         if (known) {

@@ -16,6 +16,7 @@
 #include "../common/fd.h"
 #include "../common/kernel_source.h"
 #include "../common/ring_drain.h"
+#include "capture_programs.h"
 
 struct capture;
 
@@ -37,6 +38,7 @@ class EbpfCapture : public KernelSource<EbpfCapture> {
   void AddTarget(Napi::Env env, const Napi::Object& target);
   int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing);
   void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing);
+  void AttachCgroup(Napi::Env env, const std::string& path, const Napi::Buffer<uint8_t>& classic);
   void Promiscuous(Napi::Env env, uint32_t ifindex);
 
   bool IsOpen() const override { return skel_ != nullptr; }
@@ -47,12 +49,13 @@ class EbpfCapture : public KernelSource<EbpfCapture> {
   void Drain() override;
   void Release() override;
 
-  bool tcx_ = true;
+  Hook hook_ = Hook::kTcx;
   Skeleton<struct capture> skel_;
   int slotsFd_ = -1;  // the skeleton's program array
   // (classic program, direction, outgoing skipped) → program
   std::map<std::tuple<std::string, int, bool>, Fd> filterFds_;
   // Per interface: tcx link fds and packet sockets; closing them detaches.
+  // (A cgroup capture's two links are under ifindex 0.)
   std::map<uint32_t, std::vector<Fd>> attachments_;
   struct Interface {
     uint16_t hardwareType;  // ARPHRD_*

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback, PluginHost } from '../../backend';
+import type { Backend, BackendStats, BatchSink, EndCallback, HookMode, InterfaceCallback, PluginHost } from '../../backend';
 import {
   BadFilterError,
   fromNative,
@@ -40,6 +40,8 @@ const WAKEUP_BYTES = MiB;
 /** Ring space handed over per batch (at most a quarter of the ring): about what a TPACKET_V3 block holds. */
 const BATCH_BYTES = 2 * MiB;
 const { EPERM, ENOMEM } = os.constants.errno;
+/** What a cgroup capture's packets are: raw IP, from the IP header on. */
+const ARPHRD_NONE = 0xfffe;
 
 /** Whether an every-interface capture hooks an interface: with a filter, only those libpcap can filter. */
 function hookable(options: ResolvedOptions, hardwareType: number): boolean {
@@ -55,7 +57,7 @@ function optmemMax(): string {
 }
 
 /** Native failures of the eBPF path, with what to do about them. */
-function openError(err: unknown, attach: AttachMode, report: ProbeReport): TapwireError {
+function openError(err: unknown, attach: HookMode, report: ProbeReport): TapwireError {
   const e = err as NativeError;
   if (e.nativeCode === 'EFILTER' && e.errno === ENOMEM) {
     // A socket's filter is charged to net.core.optmem_max: 20 KiB before Linux 6.9.
@@ -83,7 +85,7 @@ function openError(err: unknown, attach: AttachMode, report: ProbeReport): Tapwi
       cause: err,
     });
   }
-  return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'tcx' ? 'CAP_BPF+CAP_NET_ADMIN' : 'CAP_BPF+CAP_NET_RAW');
+  return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'socket' ? 'CAP_BPF+CAP_NET_RAW' : 'CAP_BPF+CAP_NET_ADMIN');
 }
 
 function target(i: Interface, programs: FilterPrograms): EbpfTarget {
@@ -92,7 +94,7 @@ function target(i: Interface, programs: FilterPrograms): EbpfTarget {
 
 class EbpfBackend implements Backend {
   readonly name = 'ebpf' as const;
-  readonly attach: AttachMode;
+  readonly attach: HookMode;
   readonly pluginHost: PluginHost;
   readonly #capture: EbpfCapture;
   /** The interfaces named: a capture on them ends if one goes away. */
@@ -111,7 +113,7 @@ class EbpfBackend implements Backend {
 
   constructor(
     options: ResolvedOptions,
-    attach: AttachMode,
+    attach: HookMode,
     report: ProbeReport,
     hooked: Interface[],
     known: number[] | undefined,
@@ -141,6 +143,7 @@ class EbpfBackend implements Backend {
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
           targets: hooked.map((i) => target(i, programs)),
+          ...(options.cgroup !== null ? { cgroup: { path: options.cgroup, filter: programs.forInterface(ARPHRD_NONE) } } : {}),
         },
         onBatch,
       );
@@ -252,4 +255,10 @@ export async function openEbpf(options: ResolvedOptions, attach: AttachMode, rep
     ns?.close();
     throw err;
   }
+}
+
+/** A capture of one cgroup's sockets, at its inet ingress and egress hooks, on every interface. */
+export async function openEbpfCgroup(options: ResolvedOptions, report: ProbeReport): Promise<Backend> {
+  const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf([ARPHRD_NONE]));
+  return new EbpfBackend(options, 'cgroup', report, [], undefined, programs, undefined);
 }

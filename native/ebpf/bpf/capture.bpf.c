@@ -1,7 +1,9 @@
 // The kernel half of the eBPF backend. A filter program generated at run time from the
-// user's pcap expression is attached to each interface (tcx) or packet socket; it
-// tail-calls one of these programs. tw_tc_* run at tcx hooks, tw_sock_* as socket filters on
-// a packet socket (kernels without tcx, or a process without CAP_NET_ADMIN).
+// user's pcap expression is attached to each interface (tcx) or packet socket, or to a
+// cgroup; it tail-calls one of these programs. tw_tc_* run at tcx hooks, tw_sock_* as
+// socket filters on a packet socket (kernels without tcx, or a process without
+// CAP_NET_ADMIN), tw_cg_* at a cgroup's inet ingress and egress hooks, where the packet
+// starts at its IP header.
 #include <linux/bpf.h>
 #include <linux/if_packet.h>
 #include <bpf/bpf_helpers.h>
@@ -40,6 +42,13 @@ struct {
   __type(key, __u32);
   __type(value, __u32);
 } tw_sock_slots SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __uint(max_entries, TAPWIRE_SLOT_COUNT);
+  __type(key, __u32);
+  __type(value, __u32);
+} tw_cg_slots SEC(".maps");
 
 static __always_inline void count(__u32 which) {
   __u64 *c = bpf_map_lookup_elem(&tw_counters, &which);
@@ -121,4 +130,17 @@ SEC("socket")
 int tw_sock_reject(struct __sk_buff *skb) {
   count(TAPWIRE_COUNTER_FILTERED);
   return 0;
+}
+
+// A cgroup program's verdict is the packet's fate: 1 lets every packet through.
+SEC("cgroup/skb")
+int tw_cg_copy(struct __sk_buff *skb) {
+  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
+  return 1;
+}
+
+SEC("cgroup/skb")
+int tw_cg_reject(struct __sk_buff *skb) {
+  count(TAPWIRE_COUNTER_FILTERED);
+  return 1;
 }
