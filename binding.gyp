@@ -14,6 +14,7 @@
       "sources": [
         "native/addon.cc",
         "native/common/batch.cc",
+        "native/common/clock_offset.cc",
         "native/common/delivery.cc",
         "native/common/errors.cc",
         "native/common/instance.cc",

@@ -26,7 +26,9 @@ export const {
   ClosedError,
   BusyError,
   FileError,
+  ProgramRejectedError,
   PcapngWriter,
   PcapWriter,
+  RotatingWriter,
 } = tapwire;
 export default tapwire;

@@ -61,14 +61,25 @@ async function main() {
     for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.unlinkSync(path.join(opt.dir, old));
   };
 
+  // Packets [from, to) of a batch into the current file.
+  const write = async (batch, from, to) => {
+    if (!file.writer.write(batch, (i) => i >= from && i < to)) await file.writer.drained();
+  };
+
   open();
   for await (const batch of cap) {
-    if (file.bytes > 0 && (file.bytes >= maxBytes || Date.now() - file.opened >= maxMs)) {
-      await finish();
-      open();
+    // Files turn over between packets, as tcpdump -C and -G do, not only between batches.
+    let from = 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (file.bytes > 0 && (file.bytes >= maxBytes || Date.now() - file.opened >= maxMs)) {
+        if (i > from) await write(batch, from, i);
+        await finish();
+        open();
+        from = i;
+      }
+      file.bytes += batch.capturedLengthAt(i);
     }
-    if (!file.writer.write(batch)) await file.writer.drained();
-    for (let i = 0; i < batch.length; i++) file.bytes += batch.capturedLengthAt(i);
+    if (batch.length > from) await write(batch, from, batch.length);
   }
   await finish();
   const s = cap.stats();

@@ -1,6 +1,6 @@
 export { openCapturer } from './open';
 export { probe, type ProbeReport, type FeatureResult, type Capability } from './probe';
-export { selectBackend, readiness, attachModes, type AttachMode, type BackendName, type BackendOption, type Selection, type Readiness } from './selection';
+export { selectBackend, readiness, attachModes, type AttachMode, type BackendName, type BackendOption, type Selection, type Readiness, type Attempt } from './selection';
 export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
 export type { SourceName } from './backend';
 export { Batch, Packet, type Direction } from './batch';
@@ -8,6 +8,8 @@ export type { CaptureOptions } from './options';
 export {
   PcapngWriter,
   PcapWriter,
+  RotatingWriter,
+  type RotatingWriterOptions,
   type PcapngWriterOptions,
   type PcapWriterOptions,
   type CaptureFileWriter,
@@ -34,5 +36,6 @@ export {
   ClosedError,
   BusyError,
   FileError,
+  ProgramRejectedError,
   type ErrorCode,
 } from './errors';

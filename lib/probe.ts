@@ -98,22 +98,20 @@ function captureFeature(mode: 'socket' | 'tcx', needs: FeatureResult[]): Feature
 }
 
 function memlockFeature(raw: NativeProbe['memlock'], caps: Record<Capability, boolean>, bpf: FeatureResult): FeatureResult {
-  if (raw.ok) {
-    return {
-      ok: true,
-      errno: 0,
-      reason: raw.limit < 0 ? 'RLIMIT_MEMLOCK is unlimited' : 'the kernel charges BPF memory to memory cgroups, not RLIMIT_MEMLOCK',
-    };
-  }
+  if (raw.ok) return { ok: true, errno: 0, reason: 'the kernel charges BPF memory to memory cgroups, not RLIMIT_MEMLOCK' };
   if (!bpf.ok) return { ok: false, errno: raw.errno, reason: `not tried: ${bpf.reason}` };
-  const charged = `this kernel charges BPF maps to RLIMIT_MEMLOCK (before Linux 5.11), ${Math.round(raw.limit / 1024)} KiB here`;
-  if (caps.CAP_SYS_RESOURCE) return { ok: true, errno: 0, reason: `${charged}; CAP_SYS_RESOURCE lets libbpf raise it` };
+  // Said without the limit's value where it cannot refuse: libbpf raises it at the
+  // first load, so the value changes under a running process.
+  const charged = 'this kernel charges BPF maps to RLIMIT_MEMLOCK (before Linux 5.11)';
+  if (caps.CAP_SYS_RESOURCE) return { ok: true, errno: 0, reason: `${charged}; CAP_SYS_RESOURCE lets libbpf lift the limit` };
+  if (raw.limit < 0) return { ok: true, errno: 0, reason: `${charged}, which is unlimited here` };
   return {
     ok: false,
     errno: raw.errno,
     reason:
-      `${charged}, and without CAP_SYS_RESOURCE it cannot be raised: a capture ring larger than that is refused (EPERM). ` +
-      'Raise it (ulimit -l unlimited; docker run --ulimit memlock=-1; systemd LimitMEMLOCK=infinity) or grant CAP_SYS_RESOURCE',
+      `${charged}, ${Math.round(raw.limit / 1024)} KiB here, and without CAP_SYS_RESOURCE it cannot be raised: a capture ring ` +
+      'larger than that is refused (EPERM). Raise it (ulimit -l unlimited; docker run --ulimit memlock=-1; ' +
+      'systemd LimitMEMLOCK=infinity) or grant CAP_SYS_RESOURCE',
   };
 }
 

@@ -11,7 +11,7 @@ const { openCapturer, probe } = require('..');
 const { requirePrivileges, requireVariant } = require('./helpers/privileged');
 const { createLink, removeLink } = require('./helpers/netns');
 const { runChildUntilReady } = require('./helpers/hosts');
-const { bpfList } = require('./helpers/bpftool');
+const { bpfList, objectsOf } = require('./helpers/bpftool');
 
 const IFF_PROMISC = 0x100;
 
@@ -65,10 +65,12 @@ describe('kernel state after close and after SIGKILL', function () {
     it(`eBPF (${attach}): close() removes every program and link`, async function () {
       await requireVariant(this, { backend: 'ebpf', attach });
       const qdiscBefore = qdiscs(link.outer);
-      const before = kernelObjects();
+      const before = objectsOf(process.pid);
       const cap = await openCapturer({ backend: 'ebpf', attach, interfaces: [link.outer], filter: 'udp', promiscuous: true });
-      const ours = added(before, kernelObjects());
+      const ours = added(before, objectsOf(process.pid));
       assert.ok(ours.progs.length >= 3, `expected our programs to be loaded, saw ${ours.progs.length}`);
+      const listed = kernelObjects();
+      assert.ok(ours.progs.every((id) => listed.progs.has(id)), 'bpftool lists them');
       if (attach === 'tcx') assert.ok(ours.links.length >= 2, 'one tcx link per direction');
       assert.equal(promiscuous(link.outer), true);
       await cap.close();
@@ -80,9 +82,8 @@ describe('kernel state after close and after SIGKILL', function () {
     it(`eBPF (${attach}): SIGKILL of the capturing process leaves nothing behind`, async function () {
       await requireVariant(this, { backend: 'ebpf', attach });
       const qdiscBefore = qdiscs(link.outer);
-      const before = kernelObjects();
       const child = await runChildUntilReady({ backend: 'ebpf', attach, interfaces: [link.outer], promiscuous: true, count: 1e9, timeout: 60000 });
-      const ours = added(before, kernelObjects());
+      const ours = added({ progs: new Set(), links: new Set() }, objectsOf(child.pid));
       assert.ok(ours.progs.length >= 3, `expected the child's programs to be loaded, saw ${ours.progs.length}`);
       assert.equal(promiscuous(link.outer), true);
       child.kill('SIGKILL');
@@ -96,6 +97,10 @@ describe('kernel state after close and after SIGKILL', function () {
   it("the kernel's list of programs and links can be read while other captures come and go", async function () {
     const attach = (await probe()).features.tcx.ok ? 'tcx' : 'socket';
     await requireVariant(this, { backend: 'ebpf', attach });
+    // Our own capture's programs and links: every read below must list them.
+    const before = objectsOf(process.pid);
+    const cap = await openCapturer({ backend: 'ebpf', attach, interfaces: [link.outer] });
+    const ours = added(before, objectsOf(process.pid));
     // Another process opening and closing captures: links and programs vanish while
     // bpftool walks their ids.
     const churn = spawn(process.execPath, ['-e', `
@@ -106,13 +111,18 @@ describe('kernel state after close and after SIGKILL', function () {
         if (i === 0) console.log('churning');
       } })();`], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
+      assert.ok(ours.progs.length > 0);
       await new Promise((resolve, reject) => {
         churn.stdout.once('data', resolve);
         churn.once('exit', (code) => reject(new Error(`the churning process exited ${code}`)));
       });
-      for (let i = 0; i < 100; i++) assert.ok(kernelObjects().progs.size > 0);
+      for (let i = 0; i < 100; i++) {
+        const now = kernelObjects();
+        assert.ok(ours.progs.every((id) => now.progs.has(id)) && ours.links.every((id) => now.links.has(id)), `read ${i} missed ours`);
+      }
     } finally {
       churn.kill('SIGKILL');
+      await cap.close();
     }
   });
 

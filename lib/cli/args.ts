@@ -91,3 +91,16 @@ export function integerArg(parsed: Parsed, name: string, flag: string, min: numb
   }
   return value;
 }
+
+/** tcpdump's -C: millions of bytes, or with a suffix k, m or g: KiB, MiB, GiB. */
+export function sizeArg(parsed: Parsed, name: string, flag: string): number | undefined {
+  const text = last(parsed, name);
+  if (text === undefined) return undefined;
+  const m = /^(\d+)([kmg]?)$/i.exec(text);
+  const unit = { '': 1_000_000, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const value = m ? Number(m[1]) * unit : NaN;
+  if (!m || value < 1 || !Number.isSafeInteger(value)) {
+    throw new UsageError(`${flag} needs a size in millions of bytes, or with k, m or g; got ${JSON.stringify(text)}`);
+  }
+  return value;
+}

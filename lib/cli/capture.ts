@@ -9,19 +9,19 @@ import { quoteFilter } from '../filter';
 import { hostInterfaces } from '../interfaces';
 import { openCapturer } from '../open';
 import { MAX_SNAPLEN, type CaptureOptions } from '../options';
-import { PcapngWriter, PcapWriter, type CaptureFileWriter, type UpperPdu } from '../pcapng';
+import { PcapngWriter, PcapWriter, RotatingWriter, type CaptureFileWriter, type UpperPdu } from '../pcapng';
 import type { TlsPlugin } from '../plugins/tls';
 import type { TlsOption } from '../tls';
-import { integerArg, last, parseArgs, UsageError, type Parsed } from './args';
+import { integerArg, last, parseArgs, sizeArg, UsageError, type Parsed } from './args';
 import { describePacket } from './decode';
 import { StatusLine } from './status';
 
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
-                        [-w FILE|- [--pcap]] [-r FILE|-] [--backend auto|ebpf|raw-socket]
-                        [--tls[=auto|required]] [-f FILTER | EXPRESSION]`;
+                        [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
+                        [--backend auto|ebpf|raw-socket] [--tls[=auto|required]] [-f FILTER | EXPRESSION]`;
 
 const SPEC = {
-  valued: 'icswrfQ',
+  valued: 'icswrfQCGW',
   flags: 'nDh',
   longValued: ['backend'],
   longOptional: ['tls'],
@@ -40,6 +40,8 @@ interface Command {
   direction: Direction | undefined;
   write: string | undefined;
   pcap: boolean;
+  /** -C, -G, -W: turn -w's file over (tcpdump's units: -C in millions of bytes). */
+  rotate: { maxBytes?: number; interval?: number; maxFiles?: number } | undefined;
   /** Whether lines name the interface and direction (several interfaces). */
   perInterface: boolean;
 }
@@ -84,8 +86,22 @@ function command(argv: readonly string[]): Command {
     direction: q === 'in' || q === 'out' ? q : undefined,
     write: last(parsed, 'w'),
     pcap: flag('pcap'),
+    rotate: rotation(parsed),
     perInterface: read === undefined && (all || interfaces.length > 1),
   };
+}
+
+function rotation(parsed: Parsed): Command['rotate'] {
+  const maxBytes = sizeArg(parsed, 'C', '-C');
+  const interval = integerArg(parsed, 'G', '-G', 1);
+  const maxFiles = integerArg(parsed, 'W', '-W', 1);
+  if (maxBytes === undefined && interval === undefined) {
+    if (maxFiles !== undefined) throw new UsageError('-W works with -C or -G');
+    return undefined;
+  }
+  const write = last(parsed, 'w');
+  if (write === undefined || write === '-') throw new UsageError('-C and -G turn over the file of -w, which must name a file');
+  return { maxBytes, interval, maxFiles };
 }
 
 function listInterfaces(): void {
@@ -159,7 +175,20 @@ export async function capture(argv: readonly string[]): Promise<number> {
   let keptBytes = 0;
   let failure: unknown = null;
   try {
-    if (cmd.write !== undefined) {
+    if (cmd.write !== undefined && cmd.rotate) {
+      const rotating = new RotatingWriter({
+        path: cmd.write,
+        format: cmd.pcap ? 'pcap' : 'pcapng',
+        ...cmd.rotate,
+        filter: cmd.options.filter,
+        source: cap,
+        snaplen: cmd.options.snaplen,
+        drops: () => cap.stats().drops,
+      });
+      // tcpdump -G with -W: the last file written ends the capture.
+      rotating.once('limit', stop);
+      writer = rotating;
+    } else if (cmd.write !== undefined) {
       const target = cmd.write === '-' ? stdout : cmd.write;
       writer = cmd.pcap
         ? new PcapWriter(target, { end: false, snaplen: cmd.options.snaplen })
@@ -240,7 +269,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
  */
 async function writeTls(tls: TlsPlugin, writer: CaptureFileWriter | null, out: NodeJS.WriteStream): Promise<void> {
   for await (const ev of tls) {
-    if (writer instanceof PcapngWriter) {
+    if (writer instanceof PcapngWriter || (writer instanceof RotatingWriter && !writer.limitReached)) {
       const outgoing = ev.direction === 'write';
       const c = ev.connection;
       const [src, dst] = c ? (outgoing ? [c.local, c.remote] : [c.remote, c.local]) : [undefined, undefined];

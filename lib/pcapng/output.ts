@@ -17,6 +17,8 @@ export class Output {
   /** The file's path; undefined for a given stream. */
   readonly #path: string | undefined;
   #error: TapwireError | null = null;
+  /** Bytes handed to the destination so far. */
+  bytes = 0;
 
   constructor(target: string | Writable, options: OutputOptions = {}) {
     if (typeof target === 'string') {
@@ -42,6 +44,7 @@ export class Output {
   /** False when the destination wants the writer to wait for `drained()`. */
   write(chunk: Buffer): boolean {
     if (this.#error) throw this.#error;
+    this.bytes += chunk.length;
     return this.#stream.write(chunk);
   }
 
@@ -54,6 +57,7 @@ export class Output {
   /** Writes the last bytes and resolves once everything reached the destination. */
   async finish(last: Buffer): Promise<void> {
     if (this.#error) throw this.#error;
+    this.bytes += last.length;
     await new Promise<void>((resolve) =>
       this.#stream.write(last, (err) => {
         if (err) this.#fail(err);

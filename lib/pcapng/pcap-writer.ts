@@ -33,6 +33,10 @@ export class PcapWriter implements CaptureFileWriter {
     this.#emptyLinkType = options.linkType ?? f.LINKTYPE_ETHERNET;
   }
 
+  get bytesWritten(): number {
+    return this.#out.bytes;
+  }
+
   write(batch: Batch, select?: Select): boolean {
     if (this.#closing) throw new ClosedError('capture file writer');
     let size = 0;

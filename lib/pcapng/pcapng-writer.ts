@@ -58,6 +58,10 @@ export class PcapngWriter implements CaptureFileWriter {
     this.#out.write(sectionHeader());
   }
 
+  get bytesWritten(): number {
+    return this.#out.bytes;
+  }
+
   write(batch: Batch, select?: Select): boolean {
     this.#assertOpen();
     const ids = new Int32Array(batch.length);

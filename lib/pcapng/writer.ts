@@ -17,6 +17,8 @@ export interface DropCounts {
 }
 
 export interface CaptureFileWriter {
+  /** Bytes written so far (headers included). */
+  readonly bytesWritten: number;
   /** Appends a batch (or the packets `select` picks) in one write; false: wait for `drained()`. */
   write(batch: Batch, select?: Select): boolean;
   /** Resolves when the destination has room again; rejects with a write error. */

@@ -12,7 +12,9 @@
 namespace tapwire {
 
 struct Instance {
-  std::shared_ptr<BufferPool> buffers = std::make_shared<BufferPool>();
+  // Not make_shared: its type-info check needs GLIBCXX_3.4.26 from GCC 10's libstdc++,
+  // above the floor the prebuilt addon keeps to (Node 20's own, GLIBCXX_3.4.21).
+  std::shared_ptr<BufferPool> buffers{new BufferPool()};
 
   // Called once by the addon's Init for its environment.
   static void Create(Napi::Env env);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/batch.h"
+#include "../common/clock_offset.h"
 #include "../common/errors.h"
 #include "../common/options.h"
 #include "bpf/capture.h"
@@ -161,7 +162,7 @@ void EbpfCapture::Drain() {
     if (!batch.ok()) {
       consumed = ring_.Consume(take, [this](const uint8_t*, uint32_t) { userDrops_++; });
     } else {
-      int64_t offset = RealtimeOffsetNs();
+      int64_t offset = clock_.Now();
       consumed = ring_.Consume(take, [&](const uint8_t* data, uint32_t size) {
         const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
         if (size < sizeof(*r) || r->cap_len > size - sizeof(*r)) {

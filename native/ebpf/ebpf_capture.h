@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../common/bpf_objects.h"
+#include "../common/clock_offset.h"
 #include "../common/delivery.h"
 #include "../common/fd.h"
 #include "ring_reader.h"
@@ -51,6 +52,7 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   std::vector<Fd> attachments_;  // tcx link fds and packet sockets: closing them detaches
   std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
   RingReader ring_;
+  ClockOffset clock_;
   bool closing_ = false;
   int busyWaits_ = 0;
   size_t batchBytes_ = 0;

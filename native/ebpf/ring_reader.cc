@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <vector>
@@ -21,13 +20,6 @@ uint64_t SumPerCpu(int mapFd, uint32_t key) {
   uint64_t total = 0;
   for (uint64_t v : values) total += v;
   return total;
-}
-
-int64_t RealtimeOffsetNs() {
-  struct timespec mono, real;
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  clock_gettime(CLOCK_REALTIME, &real);
-  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
 }
 
 int RingReader::Map(int mapFd, size_t dataSize) {

@@ -10,9 +10,6 @@
 
 namespace tapwire {
 
-// CLOCK_REALTIME − CLOCK_MONOTONIC now: BPF programs stamp records with monotonic time.
-int64_t RealtimeOffsetNs();
-
 // The sum over CPUs of entry `key` of a per-CPU array of u64 counters (0 if unreadable).
 uint64_t SumPerCpu(int mapFd, uint32_t key);
 

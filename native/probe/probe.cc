@@ -92,31 +92,28 @@ Napi::Object Capabilities(Napi::Env env) {
 // Whether BPF maps count against RLIMIT_MEMLOCK (kernels before 5.11): with the soft
 // limit at zero for a moment, a one-element map can be created only where the kernel
 // charges memory cgroups instead. Lowering and restoring the soft limit needs no
-// privilege. ok: maps are not limited by it; limit: the soft limit, -1 if unlimited.
+// privilege. ok: not charged; limit: the soft limit, -1 if unlimited.
 Napi::Object MemlockCharge(Napi::Env env) {
   struct rlimit old;
   if (getrlimit(RLIMIT_MEMLOCK, &old) != 0) return Result(env, false, errno);
-  Napi::Object r;
-  if (old.rlim_cur == RLIM_INFINITY) {
-    r = Result(env, true, 0);
+  struct rlimit none = {0, old.rlim_max};
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_type = BPF_MAP_TYPE_ARRAY;
+  attr.key_size = 4;
+  attr.value_size = 8;
+  attr.max_entries = 1;
+  long fd = -1;
+  int err = 0;
+  if (setrlimit(RLIMIT_MEMLOCK, &none) == 0) {
+    fd = Bpf(BPF_MAP_CREATE, &attr);
+    err = errno;
+    setrlimit(RLIMIT_MEMLOCK, &old);
   } else {
-    struct rlimit none = {0, old.rlim_max};
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.map_type = BPF_MAP_TYPE_ARRAY;
-    attr.key_size = 4;
-    attr.value_size = 8;
-    attr.max_entries = 1;
-    long fd = -1;
-    int err = 0;
-    if (setrlimit(RLIMIT_MEMLOCK, &none) == 0) {
-      fd = Bpf(BPF_MAP_CREATE, &attr);
-      err = errno;
-      setrlimit(RLIMIT_MEMLOCK, &old);
-    }
-    if (fd >= 0) close(int(fd));
-    r = Result(env, fd >= 0, err);
+    err = errno;
   }
+  if (fd >= 0) close(int(fd));
+  Napi::Object r = Result(env, fd >= 0, err);
   r.Set("limit", old.rlim_cur == RLIM_INFINITY ? -1.0 : double(old.rlim_cur));
   return r;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock_offset.h"
 #include "../common/errors.h"
 #include "../common/options.h"
 #include "../common/verifier_log.h"
@@ -148,7 +149,7 @@ void TlsCapture::Drain() {
     std::vector<uint8_t> out;
     out.reserve(take);
     uint32_t count = 0;
-    int64_t offset = RealtimeOffsetNs();
+    int64_t offset = clock_.Now();
     // A call's chunks usually follow one another in the ring: they are joined here
     // into one record, so JavaScript gets the call whole. Chunks that another thread's
     // records split are joined there instead.

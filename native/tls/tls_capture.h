@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/bpf_objects.h"
+#include "../common/clock_offset.h"
 #include "../common/delivery.h"
 #include "../ebpf/ring_reader.h"
 
@@ -41,6 +42,7 @@ class TlsCapture : public Napi::ObjectWrap<TlsCapture>, private Delivery::Source
   uint64_t wakeupBytes_ = 0;
   std::vector<BpfLink> links_;
   RingReader ring_;
+  ClockOffset clock_;
   uint64_t lostRecords_ = 0;
   uint64_t invalidRecords_ = 0;  // records whose length the ring contradicts
   uint64_t truncatedBytes_ = 0;

@@ -8,7 +8,8 @@ release=$(uname -r)
 mkdir -p /dev/pts
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 ln -sf pts/ptmx /dev/ptmx
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the overlay's (writes land in its tmpfs layer): a checkout under the
+# host's /tmp, as CI's clean clone may be, must stay visible.
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /dev/shm 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf

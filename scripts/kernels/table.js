@@ -18,25 +18,44 @@ function parse(file) {
     .join('\n');
   const probe = json ? JSON.parse(json) : null;
   const count = (what) => Number((text.match(new RegExp(`^ +(\\d+) ${what}`, 'm')) ?? [])[1] ?? 0);
-  // mocha's spec reporter lists a pending test as "  - title".
-  const skipped = text.split('\n').filter((l) => /^ +- /.test(l)).length;
-  return { file, probe, passed: count('passing'), failed: count('failing'), pending: count('pending'), skipped };
+  return { file, probe, passed: count('passing'), failed: count('failing'), pending: count('pending'), skippedIn: skippedIn(text) };
+}
+
+/** How many tests were skipped under each suite title (mocha's spec reporter: "  - title"). */
+function skippedIn(text) {
+  const suites = new Map();
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    const pending = /^( +)- /.exec(line);
+    if (!pending) return;
+    // The suite is the nearest line above that is indented less.
+    for (let j = i - 1; j >= 0; j--) {
+      const indent = /^( *)\S/.exec(lines[j]);
+      if (indent && indent[1].length < pending[1].length && !/^ *(- |✔|\d+\) )/.test(lines[j])) {
+        const title = lines[j].trim();
+        suites.set(title, (suites.get(title) ?? 0) + 1);
+        break;
+      }
+    }
+  });
+  return suites;
 }
 
 const yes = (f) => (f.ok ? 'yes' : `no: ${f.reason.replace(/\|/g, '\\|')}`);
 
 function row(run) {
   const p = run.probe;
-  if (!p) return `| ${run.file} | (no probe in the log) | | | | ${run.passed} / ${run.failed} / ${run.pending} |`;
+  if (!p) return `| ${run.file} | (no probe in the log) | | | | ${run.passed} / ${run.failed} / ${run.pending} | |`;
   const f = p.features;
   const auto = p.auto.backend ? `${p.auto.backend}${p.auto.attempts?.[0]?.attach ? ` (${p.auto.attempts[0].attach})` : ''}` : 'none';
-  return `| ${p.kernelRelease} | ${auto} | ${yes(f.tcxCapture)} | ${yes(f.socketCapture)} | ${p.tls.active ? 'yes' : `no: ${p.tls.reason}`} | ${run.passed} / ${run.failed} / ${run.pending} |`;
+  const skipped = [...run.skippedIn].map(([suite, n]) => `${n} in “${suite}”`).join(', ') || 'none';
+  return `| ${p.kernelRelease} | ${auto} | ${yes(f.tcxCapture)} | ${yes(f.socketCapture)} | ${p.tls.active ? 'yes' : `no: ${p.tls.reason}`} | ${run.passed} / ${run.failed} / ${run.pending} | ${skipped} |`;
 }
 
 function table(runs) {
   return [
-    '| kernel | `auto` chooses | eBPF over tcx | eBPF over a socket filter | TLS plugin | tests passed / failed / skipped |',
-    '|---|---|---|---|---|---|',
+    '| kernel | `auto` chooses | eBPF over tcx | eBPF over a socket filter | TLS plugin | tests passed / failed / skipped | skipped, by suite (each skip is a kernel feature the probe found missing) |',
+    '|---|---|---|---|---|---|---|',
     ...runs.map(row),
   ].join('\n');
 }

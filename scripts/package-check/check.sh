@@ -174,7 +174,7 @@ for backend in ebpf raw-socket; do
     node -e '
       const [r, count] = [JSON.parse(process.argv[1]), Number(process.argv[2])];
       const d = r.drops.kernel + r.drops.ring + r.drops.userspace;
-      const ok = r.received === count && r.in === count && r.out === count && r.packets === 2 * count && d === 0;
+      const ok = r.received === count && r.in === count && r.out === 0 && r.packets === count && d === 0;
       console.log(`${ok ? "PASS" : "FAIL"}: live capture on lo with ${r.backend}${r.attach ? ` (${r.attach})` : ""}: sent ${count}, received ${r.received}, captured ${r.in} in + ${r.out} out, ${d} dropped`);
       process.exit(ok ? 0 : 1);
     ' "$(tail -n1 <<<"$result")" "$count" || failures=$((failures + 1))
@@ -185,10 +185,10 @@ done
 # The eBPF capture's file, through libpcap's compiler and bpf_filter() in the slim root.
 p=${port[ebpf]:-1}
 replayed=$(in_slim "$tapwire" capture -r /tmp/ebpf.pcapng -f "udp dst port $p" 2>"$work/replay.err" | wc -l)
-if [ "$replayed" -eq $((2 * count)) ] && grep -q "$((2 * count)) packets captured" "$work/replay.err"; then
+if [ "$replayed" -eq "$count" ] && grep -q "^$count packets captured" "$work/replay.err"; then
   pass "tapwire capture -r: replayed the eBPF capture through a compiled filter: $replayed packets"
 else
-  fail "tapwire capture -r: $replayed lines, expected $((2 * count)): $(cat "$work/replay.err")"
+  fail "tapwire capture -r: $replayed lines, expected $count: $(cat "$work/replay.err")"
 fi
 none=$(in_slim "$tapwire" capture -r /tmp/ebpf.pcapng -f "udp dst port $((p == 65535 ? 1 : p + 1))" 2>/dev/null | wc -l)
 bad=$(in_slim "$tapwire" capture -r /tmp/ebpf.pcapng -f 'udp port nonsense' 2>&1 >/dev/null; echo "exit $?")

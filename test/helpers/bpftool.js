@@ -4,6 +4,7 @@
 // it fail with "can't get link by id (N): Resource temporarily unavailable" (or "No
 // such file or directory"). That says only that the list changed: list again.
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
 
 const VANISHED = /can't get \w+ by id \(\d+\)/;
 
@@ -18,4 +19,26 @@ function bpfList(kind) {
   }
 }
 
-module.exports = { bpfList };
+/**
+ * The BPF programs and links process `pid` holds descriptors of, by id (from
+ * /proc/PID/fdinfo): exactly its own, whatever other processes load meanwhile.
+ */
+function objectsOf(pid) {
+  const ids = { progs: new Set(), links: new Set() };
+  const dir = `/proc/${pid}/fdinfo`;
+  for (const fd of fs.readdirSync(dir)) {
+    let info;
+    try {
+      info = fs.readFileSync(`${dir}/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const prog = /^prog_id:\s+(\d+)/m.exec(info);
+    const link = /^link_id:\s+(\d+)/m.exec(info);
+    if (prog) ids.progs.add(Number(prog[1]));
+    if (link) ids.links.add(Number(link[1]));
+  }
+  return ids;
+}
+
+module.exports = { bpfList, objectsOf };

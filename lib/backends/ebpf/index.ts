@@ -3,6 +3,8 @@
  * hooks (or as a packet-socket filter) and copies accepted packets into a BPF ring
  * buffer; rejected packets cost no copy. Kernel mechanics: native/ebpf/.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
@@ -16,12 +18,21 @@ import type { AttachMode } from '../../selection';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
-const EPERM = 1;
+const EPERM = os.constants.errno.EPERM;
+const ENOMEM = os.constants.errno.ENOMEM;
 
 /** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
 function interfacesToHook(options: ResolvedOptions): Interface[] {
   if (options.interfaces !== null) return options.interfaces.map(resolveInterface);
   return hostInterfaces().filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined);
+}
+
+function optmemMax(): string {
+  try {
+    return fs.readFileSync('/proc/sys/net/core/optmem_max', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Native failures of the eBPF path, with what to do about them. */
@@ -33,6 +44,14 @@ function openError(err: unknown, attach: AttachMode, report: ProbeReport): Tapwi
     return new ProgramRejectedError(
       `the kernel refused ${program} (${errnoName(e.errno ?? 0)}): ${verifierVerdict(e.log)}\nverifier log (end):\n${e.log.trimEnd()}`,
       { errno: e.errno, cause: err, program, log: e.log },
+    );
+  }
+  if (e.errno === ENOMEM && e.syscall === 'setsockopt(SO_ATTACH_BPF)') {
+    // A socket's filter is charged to net.core.optmem_max: 20 KiB before Linux 6.9.
+    return new BadFilterError(
+      `the filter's program is larger than the kernel lets a socket hold (net.core.optmem_max = ${optmemMax()} bytes): ` +
+        'raise it (sysctl -w net.core.optmem_max=131072), or capture with attach: tcx or the raw-socket backend',
+      'kernel',
     );
   }
   if (e.errno === EPERM && !report.features.memlock.ok) {
