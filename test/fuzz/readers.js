@@ -1,19 +1,21 @@
 'use strict';
-// A seeded mutational fuzzer for the pcap and pcapng readers (lib/pcapng), run in a
-// worker by test/memcheck/readers.check.js. Each input is a seed of
-// test/fuzz/corpus/readers, mutated (bits, bytes, lengths, cuts, splices); it must:
+// A seeded mutational fuzzer for the pcap and pcapng readers (lib/pcapng):
+//   node test/fuzz/readers.js SECONDS [SEED]   (scripts/memcheck.sh runs it in CI)
+// Each input is a seed of test/fuzz/corpus/readers, mutated (bits, bytes, lengths,
+// cuts, splices); it must:
 // - fail only with a FileError (ERR_FILE) whose offset lies inside the input;
 // - give the same packets and the same error however it is cut into chunks (a pipe
 //   hands a file over in pieces of any size);
 // - give packets that are whole (valid interface, time and lengths);
 // - replay through openCapturer({ file }) to the same packets, or the same error.
-// Posts { progress } every few inputs and { done: { inputs, replays } } at the end; a
-// failure is thrown with the input in base64.
+// The inputs run in a worker, which reports its progress: one that stops making any (a
+// reader that loops) is ended, and the run fails. A failure names the seed and the
+// input in base64.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { parentPort, workerData } = require('node:worker_threads');
+const { isMainThread, parentPort, Worker, workerData } = require('node:worker_threads');
 const { rng } = require('../helpers/corpus');
 
 const root = path.join(__dirname, '..', '..');
@@ -122,8 +124,8 @@ async function replay(file) {
   return { packets, code: null };
 }
 
-async function main() {
-  const { seconds, seed, corpus } = workerData;
+async function fuzz({ seconds, seed }) {
+  const corpus = path.join(__dirname, 'corpus', 'readers');
   const seeds = fs.readdirSync(corpus).map((f) => fs.readFileSync(path.join(corpus, f)));
   const r = rng(seed);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-fuzz-readers-'));
@@ -158,9 +160,46 @@ async function main() {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  parentPort.postMessage({ done: { inputs, replays } });
+  return { inputs, replays };
 }
 
-main().catch((err) => {
-  throw err;
-});
+/** Runs the fuzzer in a worker; ends it if it stops making progress for `stall` ms. */
+function watch(seconds, seed, stall = 20000) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(__filename, { workerData: { seconds, seed } });
+    let timer;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        reject(new Error(`seed ${seed}: no progress for ${stall} ms: a reader loops`));
+        void worker.terminate();
+      }, stall);
+    };
+    arm();
+    worker.on('message', (m) => {
+      arm();
+      if (m.done) {
+        clearTimeout(timer);
+        resolve(m.done);
+      }
+    });
+    worker.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+if (isMainThread) {
+  const seconds = Number(process.argv[2] ?? 30);
+  const seed = Number(process.argv[3] ?? Math.floor(Math.random() * 2 ** 31));
+  watch(seconds, seed).then(
+    ({ inputs, replays }) => console.log(`readers fuzz: seed ${seed}: ${inputs} inputs (${replays} replayed) in ${seconds} s, no failure`),
+    (err) => {
+      console.error(`readers fuzz: ${err.stack}`);
+      process.exit(1);
+    },
+  );
+} else {
+  fuzz(workerData).then((done) => parentPort.postMessage({ done }));
+}

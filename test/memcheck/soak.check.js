@@ -28,7 +28,7 @@ describe(`soak: ${CYCLES} open/close cycles`, function () {
   for (const [i, variant] of VARIANTS.entries()) {
     it(`${variant.backend}${variant.attach ? ` (${variant.attach})` : ''}: no descriptor or BPF object more, memory within ${SOAK_RSS_BOUND / MiB} MiB`, async function () {
       await requireVariant(this, variant);
-      const config = { cycles: CYCLES, warmup: WARMUP, port: 26100 + i, variants: [variant] };
+      const config = { cycles: CYCLES, warmup: WARMUP, port: 23100 + i, variants: [variant] };
       const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, '..', 'fixtures', 'cycles.js')], {
         env: { ...process.env, TAPWIRE_CYCLES: JSON.stringify(config) },
         encoding: 'utf8',
