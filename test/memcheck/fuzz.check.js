@@ -10,8 +10,8 @@ const path = require('node:path');
 const { requirePrivileges, requireTools } = require('../helpers/privileged');
 
 const MEMCHECK = path.join(__dirname, '..', '..', 'scripts', 'memcheck.sh');
-const FILTER_SECONDS = Number(process.env.TAPWIRE_FUZZ_FILTER_SECONDS ?? 45);
-const READERS_SECONDS = Number(process.env.TAPWIRE_FUZZ_READERS_SECONDS ?? 30);
+const FILTER_SECONDS = Number(process.env.TAPWIRE_FUZZ_FILTER_SECONDS ?? 30);
+const READERS_SECONDS = Number(process.env.TAPWIRE_FUZZ_READERS_SECONDS ?? 20);
 
 describe('fuzzers', function () {
   this.timeout(10 * 60_000);
