@@ -15,6 +15,7 @@ packages=(
   openssl curl                             # tests: TLS peers (s_server, s_client, curl)
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
   bsdutils                                 # tests: script(1), a terminal for the live counter
+  valgrind                                 # memcheck: a capture on each backend under memcheck (scripts/memcheck.sh)
 )
 export DEBIAN_FRONTEND=noninteractive
 missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>&1 | grep -v '^ii ' || true)
