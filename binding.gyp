@@ -21,6 +21,7 @@
         "native/common/interfaces.cc",
         "native/common/link_watch.cc",
         "native/common/mapping.cc",
+        "native/common/netns.cc",
         "native/common/verifier_log.cc",
         "native/ebpf/capture_programs.cc",
         "native/ebpf/ebpf_capture.cc",

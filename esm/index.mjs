@@ -16,6 +16,7 @@ export const {
   PermissionError,
   BadFilterError,
   NoSuchInterfaceError,
+  NoSuchNamespaceError,
   InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,

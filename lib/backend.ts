@@ -11,7 +11,23 @@ export interface BackendStats {
   userspaceDrops: number;
   /** Frames the filter rejected, where the backend can count them; null where it cannot. */
   filtered: number | null;
+  /** Per interface, where the backend counts so (eBPF): delivered packets and their bytes on the wire. */
+  interfaces?: { index: number; packets: number; bytes: number; attached: boolean }[];
 }
+
+/**
+ * An interface that appeared or went during an every-interface capture. `attached`:
+ * whether its packets are captured now (an added one), and if not, `reason`.
+ */
+export interface InterfaceEvent {
+  change: 'added' | 'removed';
+  name: string | undefined;
+  index: number;
+  attached: boolean;
+  reason?: string;
+}
+
+export type InterfaceCallback = (event: InterfaceEvent) => void;
 
 /** A live backend, or 'file' for a replayed capture file (never chosen by selection). */
 export type SourceName = BackendName | 'file';
@@ -44,8 +60,8 @@ export interface Backend {
   readonly attach?: AttachMode;
   /** Present on backends that take plugins (the eBPF backend). */
   readonly pluginHost?: PluginHost;
-  /** Starts delivery: every batch goes to `sink`, in capture order per socket. */
-  start(sink: BatchSink, end: EndCallback): void;
+  /** Starts delivery: every batch goes to `sink`, in capture order per socket; interface changes to `onInterface`. */
+  start(sink: BatchSink, end: EndCallback, onInterface?: InterfaceCallback): void;
   /** Stops taking batches from the kernel; its ring keeps filling and counts what it drops. */
   pause(): void;
   resume(): void;
@@ -54,4 +70,6 @@ export interface Backend {
   stats(): BackendStats;
   /** Interface names where the source knows them better than this host does (a file's own). */
   interfaceName?(index: number): string | undefined;
+  /** What capture files say of the interface beside its name (the network namespace it is in). */
+  interfaceDescription?(index: number): string | undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import type { Backend, Plugin, SourceName } from './backend';
+import type { Backend, InterfaceEvent, Plugin, SourceName } from './backend';
 import type { Batch, Packet } from './batch';
 import { BusyError, ClosedError, PluginUnsupportedError } from './errors';
 import type { ProbeReport } from './probe';
@@ -30,6 +30,11 @@ export interface CaptureStats {
   };
   /** Rejected by the filter, where the backend can count it; null where it cannot. */
   filtered: number | null;
+  /**
+   * eBPF backend: per interface ever hooked, packets delivered and their bytes on the
+   * wire, and whether it is hooked now (false once it went away).
+   */
+  interfaces?: { index: number; name: string | undefined; packets: number; bytes: number; attached: boolean }[];
 }
 
 /** How a live capture was set up: the backend chosen and why, the probe, the TLS decision. */
@@ -62,6 +67,8 @@ export interface CapturerEvents {
   packet: [Packet];
   /** A source stopped by a fault (a damaged file), after its last good batch; only to listeners. */
   error: [Error];
+  /** Every-interface live captures: an interface appeared (and is hooked, or why not) or went. */
+  interface: [InterfaceEvent];
   close: [];
 }
 
@@ -97,6 +104,7 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     source.start(
       (batch) => this.#deliver(batch),
       (error) => this.#sourceEnded(error),
+      (event) => this.emit('interface', event),
     );
   }
 
@@ -188,6 +196,7 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
       bytes: this.#bytes,
       drops: { kernel: s.kernelDrops, ring: s.ringDrops, userspace: s.userspaceDrops },
       filtered: s.filtered,
+      ...(s.interfaces ? { interfaces: s.interfaces.map((i) => ({ ...i, name: this.interfaceName(i.index) })) } : {}),
     };
   }
 
@@ -197,6 +206,11 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
    */
   interfaceName(index: number): string | undefined {
     return this.#source.interfaceName ? this.#source.interfaceName(index) : hostInterfaceName(index);
+  }
+
+  /** What capture files say of interface `index` beside its name: its network namespace, when `netns` was given. */
+  interfaceDescription(index: number): string | undefined {
+    return this.#source.interfaceDescription?.(index);
   }
 
   get closed(): boolean {

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_BAD_FILTER'
   | 'ERR_NO_SUCH_INTERFACE'
   | 'ERR_INTERFACE_GONE'
+  | 'ERR_NO_SUCH_NAMESPACE'
   | 'ERR_INVALID_OPTION'
   | 'ERR_TLS_UNAVAILABLE'
   | 'ERR_PLUGIN_UNSUPPORTED'
@@ -72,8 +73,9 @@ export class BadFilterError extends TapwireError {
 }
 
 export class NoSuchInterfaceError extends TapwireError {
-  constructor(name: string) {
-    super('ERR_NO_SUCH_INTERFACE', `no such network interface: ${JSON.stringify(name)}`);
+  /** `where`: the network namespace looked in, when not this process's. */
+  constructor(name: string, where?: string) {
+    super('ERR_NO_SUCH_INTERFACE', `no such network interface: ${JSON.stringify(name)}${where ? ` in ${where}` : ''}`);
   }
 }
 
@@ -84,6 +86,16 @@ export class InterfaceGoneError extends TapwireError {
   constructor(name: string) {
     super('ERR_INTERFACE_GONE', `the network interface ${JSON.stringify(name)} disappeared: the capture on it has ended`);
     this.interface = name;
+  }
+}
+
+/** The `netns` option names no network namespace: nothing there, or not a namespace. */
+export class NoSuchNamespaceError extends TapwireError {
+  readonly path: string;
+
+  constructor(path: string, why: string, details?: TapwireErrorDetails) {
+    super('ERR_NO_SUCH_NAMESPACE', `no network namespace at ${path}: ${why}`, details);
+    this.path = path;
   }
 }
 

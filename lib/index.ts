@@ -2,9 +2,10 @@ export { openCapturer } from './open';
 export { probe, type ProbeReport, type FeatureResult, type Capability } from './probe';
 export { selectBackend, readiness, attachModes, type AttachMode, type BackendName, type BackendOption, type Selection, type Readiness, type Attempt } from './selection';
 export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
-export type { SourceName } from './backend';
+export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';
 export type { CaptureOptions } from './options';
+export type { NamespaceSpec } from './netns';
 export {
   PcapngWriter,
   PcapWriter,
@@ -29,6 +30,7 @@ export {
   PermissionError,
   BadFilterError,
   NoSuchInterfaceError,
+  NoSuchNamespaceError,
   InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,

@@ -70,8 +70,17 @@ export interface EbpfCapture {
   pause(): void;
   flush(): void;
   detach(): void;
-  stats(): { filtered: number; ringDrops: number; userspaceDrops: number };
+  stats(): {
+    filtered: number;
+    ringDrops: number;
+    userspaceDrops: number;
+    interfaces: { index: number; packets: number; bytes: number; attached: boolean }[];
+  };
   close(): void;
+  /** Hooks an interface that appeared while capturing. */
+  attachInterface(target: EbpfTarget): void;
+  /** Unhooks an interface that went away (its records already in the ring stay). */
+  releaseInterface(ifindex: number): void;
 }
 
 export interface TlsCaptureOptions {
@@ -91,8 +100,8 @@ export interface TlsCapture {
 }
 
 export interface LinkWatch {
-  /** Watched interfaces that do not exist now; each is reported once, here or to onGone. */
-  missing(): number[];
+  /** Changes since the watch's list, as [kind, ifindex, ...] (kind 0 gone, 1 added); each reported once, here or to onChange. */
+  rescan(): number[];
   close(): void;
 }
 
@@ -104,12 +113,19 @@ export interface NativeBinding {
   compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
-  interfaceInfo(name: string): { index: number; hardwareType: number } | null;
+  /** In the calling thread's network namespace, as are interfaces() and every socket the addon makes. */
+  interfaceInfo(name: string): { index: number; hardwareType: number; up: boolean } | null;
+  interfaces(): { name: string; index: number; hardwareType: number; up: boolean }[];
+  /** Runs `fn` with this thread inside the network namespace `fd` refers to; back in its own after. */
+  inNetns<T>(fd: number, fn: () => T): T;
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
   filterVerdicts(program: Buffer, packets: Buffer[], form: 'tc-direct' | 'tc' | 'socket'): (number | null)[];
   PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
-  /** Calls onGone with a buffer of u32 ifindexes when watched interfaces go away. */
-  LinkWatch: new (ifindexes: number[], onGone: BatchCallback) => LinkWatch;
+  /**
+   * Calls onChange with a buffer of u32 (kind, ifindex) pairs: kind 0 when a watched
+   * interface goes away, 1 (when following) when one appears.
+   */
+  LinkWatch: new (ifindexes: number[], onChange: BatchCallback, follow: boolean) => LinkWatch;
   EbpfCapture: new (options: EbpfCaptureOptions, onBatch: BatchCallback) => EbpfCapture;
   TlsCapture: new (options: TlsCaptureOptions, onBatch: BatchCallback) => TlsCapture;
 }

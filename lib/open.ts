@@ -13,7 +13,7 @@ import { openReplay } from './replay';
 import { attemptName, selectBackend, type Attempt, type BackendName, type Selection } from './selection';
 import { tlsPlugin } from './plugins/tls';
 import { decideTls, type TlsState } from './tls';
-import { BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, TlsUnavailableError } from './errors';
+import { BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, NoSuchNamespaceError, TlsUnavailableError } from './errors';
 
 const BACKENDS: Record<BackendName, (options: ResolvedOptions, attempt: Attempt, report: ProbeReport) => Promise<Backend>> = {
   ebpf: (options, attempt, report) => openEbpf(options, attempt.backend === 'ebpf' ? attempt.attach : 'socket', report),
@@ -35,7 +35,7 @@ export async function openCapturer(options: CaptureOptions = {}): Promise<Captur
 /** Errors about what the caller asked for: no other backend would do better. */
 function callersMistake(err: unknown): boolean {
   if (err instanceof BadFilterError) return err.refusedBy === 'expression';
-  return err instanceof InvalidOptionError || err instanceof NoSuchInterfaceError;
+  return err instanceof InvalidOptionError || err instanceof NoSuchInterfaceError || err instanceof NoSuchNamespaceError;
 }
 
 /**
@@ -77,7 +77,7 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   // TLS is decided once the backend is capturing, from what happened: it never chose it.
   let tls: TlsState;
   try {
-    tls = decideTls(resolved.tls, selection, report);
+    tls = decideTls(resolved.tls, selection, report, resolved.netns);
   } catch (err) {
     await backend.close();
     throw err;

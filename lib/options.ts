@@ -1,5 +1,6 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
 import { InvalidOptionError } from './errors';
+import { namespacePath, type NamespaceSpec } from './netns';
 import { assertBackendOption, type AttachMode, type BackendOption } from './selection';
 import { tlsMode, type TlsMode, type TlsOption, type TlsOptions } from './tls';
 
@@ -11,6 +12,12 @@ export interface CaptureOptions {
   file?: string;
   /** Interfaces to capture on; default (or 'any'): every interface. */
   interfaces?: string | string[];
+  /**
+   * Capture inside another network namespace: a path (`/run/netns/NAME`,
+   * `/proc/PID/ns/net`), a name under /run/netns, or a pid. Interface names are that
+   * namespace's. Default: this process's namespace.
+   */
+  netns?: NamespaceSpec;
   /** pcap-filter(7) expression, applied in the kernel before any copy. */
   filter?: string;
   /** Bytes kept of each packet (1–262144, default 262144). */
@@ -34,6 +41,8 @@ export interface CaptureOptions {
 export interface ResolvedOptions {
   /** null: every interface. */
   interfaces: string[] | null;
+  /** The namespace's path; null: this process's namespace. */
+  netns: string | null;
   filter: string;
   snaplen: number;
   backend: BackendOption;
@@ -56,7 +65,7 @@ export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen
 export const MAX_SNAPLEN = 262144;
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
-  'file', 'interfaces', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
+  'file', 'interfaces', 'netns', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
   'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
 ]);
 
@@ -80,7 +89,7 @@ function interfaceList(value: unknown): string[] | null {
 }
 
 /** Options that mean something only for a live capture. */
-const LIVE_ONLY = ['interfaces', 'backend', 'attach', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
+const LIVE_ONLY = ['interfaces', 'netns', 'backend', 'attach', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
 
 /** The replay's options when `file` is given; null for a live capture. */
 export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOptions | null {
@@ -132,6 +141,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   }
   return {
     interfaces,
+    netns: options.netns === undefined ? null : namespacePath(options.netns),
     filter: (options.filter ?? '').trim(),
     snaplen: integer('snaplen', options.snaplen, MAX_SNAPLEN, 1, MAX_SNAPLEN),
     backend,

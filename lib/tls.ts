@@ -46,10 +46,15 @@ export function tlsMode(value: unknown): TlsMode {
  * 'required' turns "cannot" into an error. `active: true` here means "will be
  * attempted". Called after the backend started: it reads the choice, never makes it.
  */
-export function decideTls(mode: TlsMode, selection: Selection, report: ProbeReport): TlsState {
+export function decideTls(mode: TlsMode, selection: Selection, report: ProbeReport, netns: string | null = null): TlsState {
   if (mode === 'off') return { active: false, reason: 'TLS capture was not requested' };
   let why: string;
-  if (selection.backend === 'ebpf') {
+  if (netns !== null && selection.backend === 'ebpf') {
+    // Uprobes fire in every process that maps the library, whatever its namespace:
+    // plaintext from outside the namespace asked for must not appear in its capture.
+    why = `TLS capture is not confined to a network namespace, and this capture is in ${netns}`;
+    if (mode === 'auto') return { active: false, reason: `TLS capture is off: ${why}` };
+  } else if (selection.backend === 'ebpf') {
     const uprobe = report.features.uprobe;
     if (uprobe.ok) return { active: true, reason: `uprobes can be attached (${uprobe.reason})` };
     why = `uprobes cannot be attached here: ${uprobe.reason}`;

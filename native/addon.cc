@@ -13,6 +13,8 @@ Napi::Value Probe(const Napi::CallbackInfo& info);
 Napi::Value CompileFilter(const Napi::CallbackInfo& info);
 Napi::Value MatchFilter(const Napi::CallbackInfo& info);
 Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
+Napi::Value Interfaces(const Napi::CallbackInfo& info);
+Napi::Value InNetns(const Napi::CallbackInfo& info);
 }  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -24,6 +26,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeCapturePrograms", Napi::Function::New<tapwire::ProbeCapturePrograms>(env, "probeCapturePrograms"));
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
+  exports.Set("interfaces", Napi::Function::New<tapwire::Interfaces>(env, "interfaces"));
+  exports.Set("inNetns", Napi::Function::New<tapwire::InNetns>(env, "inNetns"));
   exports.Set("PacketRing", tapwire::PacketRing::Init(env));
   exports.Set("LinkWatch", tapwire::LinkWatch::Init(env));
   exports.Set("EbpfCapture", tapwire::EbpfCapture::Init(env));

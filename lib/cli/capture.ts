@@ -7,6 +7,7 @@ import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
 import { quoteFilter } from '../filter';
 import { hostInterfaces } from '../interfaces';
+import { NetworkNamespace } from '../netns';
 import { openCapturer } from '../open';
 import { MAX_SNAPLEN, type CaptureOptions } from '../options';
 import { PcapngWriter, PcapWriter, RotatingWriter, type CaptureFileWriter, type UpperPdu } from '../pcapng';
@@ -18,12 +19,13 @@ import { StatusLine } from './status';
 
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
                         [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
-                        [--backend auto|ebpf|raw-socket] [--tls[=auto|required]] [-f FILTER | EXPRESSION]`;
+                        [--netns NAME|PATH|PID] [--backend auto|ebpf|raw-socket] [--tls[=auto|required]]
+                        [-f FILTER | EXPRESSION]`;
 
 const SPEC = {
   valued: 'icswrfQCGW',
   flags: 'nDh',
-  longValued: ['backend'],
+  longValued: ['backend', 'netns'],
   longOptional: ['tls'],
   longFlags: ['pcap', 'help'],
 };
@@ -67,6 +69,7 @@ function command(argv: readonly string[]): Command {
   const snaplen = integerArg(parsed, 's', '-s', 0);
   const read = last(parsed, 'r');
   const interfaces = parsed.options.get('i');
+  const netns = last(parsed, 'netns');
   const options: CaptureOptions = {
     filter: filterFlag ?? expression,
     // tcpdump's -s 0: the largest snapshot.
@@ -74,6 +77,8 @@ function command(argv: readonly string[]): Command {
     interfaces,
     backend: last(parsed, 'backend') as CaptureOptions['backend'],
     tls: tlsOption(parsed),
+    // All digits: a pid, as in nsenter -t; anything else names the namespace or its path.
+    netns: netns !== undefined && /^[0-9]+$/.test(netns) ? Number(netns) : netns,
   };
   if (read !== undefined) options.file = read === '-' ? '/dev/stdin' : read;
   const all = interfaces === undefined || interfaces.includes('any');
@@ -81,7 +86,9 @@ function command(argv: readonly string[]): Command {
     help: flag('h') || flag('help'),
     listInterfaces: flag('D'),
     options,
-    describe: read !== undefined ? `file ${read}` : all ? 'every interface' : interfaces.join(', '),
+    describe:
+      (read !== undefined ? `file ${read}` : all ? 'every interface' : interfaces.join(', ')) +
+      (options.netns !== undefined ? ` in network namespace ${netns}` : ''),
     count: integerArg(parsed, 'c', '-c', 1) ?? Infinity,
     direction: q === 'in' || q === 'out' ? q : undefined,
     write: last(parsed, 'w'),
@@ -104,8 +111,15 @@ function rotation(parsed: Parsed): Command['rotate'] {
   return { maxBytes, interval, maxFiles };
 }
 
-function listInterfaces(): void {
-  for (const i of hostInterfaces()) {
+function listInterfaces(netns: CaptureOptions['netns']): void {
+  const ns = netns === undefined ? undefined : NetworkNamespace.open(netns);
+  let list;
+  try {
+    list = hostInterfaces(ns);
+  } finally {
+    ns?.close();
+  }
+  for (const i of list) {
     process.stdout.write(`${i.index}.${i.name}${i.up ? ' [Up]' : ''}\n`);
   }
 }
@@ -149,7 +163,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd.listInterfaces) {
-    listInterfaces();
+    listInterfaces(cmd.options.netns);
     return 0;
   }
   if (cmd.pcap && cmd.write === undefined) throw new UsageError('--pcap chooses the format of -w; there is no -w');

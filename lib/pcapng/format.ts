@@ -15,6 +15,7 @@ export const OPT_ENDOFOPT = 0;
 export const SHB_OS = 3;
 export const SHB_USERAPPL = 4;
 export const IF_NAME = 2;
+export const IF_DESCRIPTION = 3;
 export const IF_TSRESOL = 9;
 export const IF_FILTER = 11;
 export const IF_TSOFFSET = 14;

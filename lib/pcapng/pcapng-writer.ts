@@ -111,7 +111,7 @@ export class PcapngWriter implements CaptureFileWriter {
     let head: Buffer | null = null;
     if (!this.#upperPdu) {
       this.#upperPdu = this.#addInterface(-1, true, sec, nsec);
-      head = interfaceDescription(f.LINKTYPE_WIRESHARK_UPPER_PDU, 'upper-pdu', '');
+      head = interfaceDescription(f.LINKTYPE_WIRESHARK_UPPER_PDU, 'upper-pdu', undefined, '');
     }
     this.#upperPdu.lastSec = sec;
     this.#upperPdu.lastNsec = nsec;
@@ -156,7 +156,7 @@ export class PcapngWriter implements CaptureFileWriter {
         fixed.writeUInt32LE(low, 8);
         return f.encodeBlock(f.ISB, Buffer.concat([fixed, f.encodeOptions(options)]));
       });
-      if (this.#list.length === 0) blocks.push(interfaceDescription(this.#emptyLinkType, undefined, this.#filter));
+      if (this.#list.length === 0) blocks.push(interfaceDescription(this.#emptyLinkType, undefined, undefined, this.#filter));
       await this.#out.finish(Buffer.concat(blocks));
     })();
     return this.#closing;
@@ -175,7 +175,7 @@ export class PcapngWriter implements CaptureFileWriter {
 
   #describe(index: number, linkType: number): Buffer {
     const name = this.#source ? this.#source.interfaceName(index) : hostInterfaceName(index);
-    return interfaceDescription(linkType, name, this.#filter);
+    return interfaceDescription(linkType, name, this.#source?.interfaceDescription?.(index), this.#filter);
   }
 }
 
@@ -192,12 +192,13 @@ function sectionHeader(): Buffer {
   return f.encodeBlock(f.SHB, Buffer.concat([fixed, options]));
 }
 
-function interfaceDescription(linkType: number, name: string | undefined, filter: string): Buffer {
+function interfaceDescription(linkType: number, name: string | undefined, description: string | undefined, filter: string): Buffer {
   const fixed = Buffer.alloc(8);
   fixed.writeUInt16LE(linkType, 0);
   fixed.writeUInt32LE(0, 4); // no snapshot length limit recorded
   const options: [number, Buffer][] = [];
   if (name) options.push([f.IF_NAME, Buffer.from(name)]);
+  if (description) options.push([f.IF_DESCRIPTION, Buffer.from(description)]);
   options.push([f.IF_TSRESOL, Buffer.from([f.TSRESOL_NS])]);
   if (filter) options.push([f.IF_FILTER, Buffer.concat([Buffer.from([f.FILTER_LIBPCAP]), Buffer.from(filter)])]);
   return f.encodeBlock(f.IDB, Buffer.concat([fixed, f.encodeOptions(options)]));

@@ -7,6 +7,7 @@ export type Select = (index: number) => boolean;
 /** Anything that names interfaces by index, such as a Capturer. */
 export interface InterfaceSource {
   interfaceName(index: number): string | undefined;
+  interfaceDescription?(index: number): string | undefined;
 }
 
 /** The losses a capture counted (`cap.stats().drops`). */

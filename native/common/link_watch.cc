@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <memory>
+
 #include "errors.h"
 
 namespace tapwire {
@@ -20,7 +22,7 @@ constexpr size_t kReceiveBytes = 64 * 1024;
 Napi::Function LinkWatch::Init(Napi::Env env) {
   return DefineClass(env, "LinkWatch",
                      {
-                         InstanceMethod<&LinkWatch::Missing>("missing"),
+                         InstanceMethod<&LinkWatch::Rescan>("rescan"),
                          InstanceMethod<&LinkWatch::Close>("close"),
                      });
 }
@@ -32,6 +34,7 @@ LinkWatch::LinkWatch(const Napi::CallbackInfo& info)
   Napi::Env env = info.Env();
   Napi::Array list = info[0].As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); i++) watched_.insert(list.Get(i).As<Napi::Number>().Uint32Value());
+  follow_ = info[2].ToBoolean();
   socket_ = Fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
   if (!socket_) throw SystemError(env, "socket(AF_NETLINK)", errno);
   struct sockaddr_nl addr;
@@ -46,48 +49,62 @@ LinkWatch::LinkWatch(const Napi::CallbackInfo& info)
 
 LinkWatch::~LinkWatch() { Release(); }
 
-void LinkWatch::TakeMissing(std::vector<uint32_t>& gone) {
+void LinkWatch::Note(std::vector<uint32_t>& changes, Kind kind, uint32_t index) {
+  changes.push_back(kind);
+  changes.push_back(index);
+}
+
+void LinkWatch::TakeChanges(std::vector<uint32_t>& changes) {
   char name[IF_NAMESIZE];
   for (auto it = watched_.begin(); it != watched_.end();) {
     if (if_indextoname(*it, name) == nullptr && errno == ENXIO) {
-      gone.push_back(*it);
+      Note(changes, kGone, *it);
       it = watched_.erase(it);
     } else {
       ++it;
     }
   }
+  if (!follow_) return;
+  std::unique_ptr<struct if_nameindex, decltype(&if_freenameindex)> list(if_nameindex(), if_freenameindex);
+  if (!list) return;  // out of memory: the next event or rescan tries again
+  for (struct if_nameindex* i = list.get(); i->if_index != 0; i++) {
+    if (watched_.insert(i->if_index).second) Note(changes, kAdded, i->if_index);
+  }
 }
 
-Napi::Value LinkWatch::Missing(const Napi::CallbackInfo& info) {
-  std::vector<uint32_t> gone;
-  TakeMissing(gone);
-  Napi::Array out = Napi::Array::New(info.Env(), gone.size());
-  for (size_t i = 0; i < gone.size(); i++) out.Set(uint32_t(i), gone[i]);
+Napi::Value LinkWatch::Rescan(const Napi::CallbackInfo& info) {
+  std::vector<uint32_t> changes;
+  TakeChanges(changes);
+  Napi::Array out = Napi::Array::New(info.Env(), changes.size());
+  for (size_t i = 0; i < changes.size(); i++) out.Set(uint32_t(i), changes[i]);
   return out;
 }
 
 void LinkWatch::Drain() {
-  std::vector<uint32_t> gone;
+  std::vector<uint32_t> changes;
   while (socket_) {
     ssize_t n = recv(socket_.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
     if (n < 0) {
       // The socket overflowed and events were lost: look at each interface instead.
       if (errno == ENOBUFS) {
-        TakeMissing(gone);
+        TakeChanges(changes);
         continue;
       }
       break;  // EAGAIN: all read
     }
     int left = int(n);
     for (auto* h = reinterpret_cast<struct nlmsghdr*>(buffer_.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_type != RTM_DELLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) continue;
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) continue;
       uint32_t index = uint32_t(static_cast<struct ifinfomsg*>(NLMSG_DATA(h))->ifi_index);
-      if (watched_.erase(index)) gone.push_back(index);
+      // RTM_NEWLINK also says that a known link changed (up, down, renamed): only an
+      // index not seen before is a new interface.
+      if (h->nlmsg_type == RTM_DELLINK && watched_.erase(index)) Note(changes, kGone, index);
+      if (h->nlmsg_type == RTM_NEWLINK && follow_ && watched_.insert(index).second) Note(changes, kAdded, index);
     }
   }
-  if (!gone.empty()) {
-    delivery_.HandCopy(reinterpret_cast<const uint8_t*>(gone.data()), gone.size() * sizeof(uint32_t),
-                       uint32_t(gone.size()));
+  if (!changes.empty()) {
+    delivery_.HandCopy(reinterpret_cast<const uint8_t*>(changes.data()), changes.size() * sizeof(uint32_t),
+                       uint32_t(changes.size() / 2));
   }
 }
 

@@ -41,6 +41,8 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
                          InstanceMethod<&EbpfCapture::Detach>("detach"),
                          InstanceMethod<&EbpfCapture::Stats>("stats"),
                          InstanceMethod<&EbpfCapture::Close>("close"),
+                         InstanceMethod<&EbpfCapture::AttachInterface>("attachInterface"),
+                         InstanceMethod<&EbpfCapture::ReleaseInterface>("releaseInterface"),
                      });
 }
 
@@ -73,11 +75,34 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
-    uint32_t ifindex = UintOption(t, "ifindex");
-    hardwareTypes_[ifindex] = uint16_t(UintOption(t, "hardwareType"));
-    Attach(env, ifindex, t.Get("filter").As<Napi::Buffer<uint8_t>>(), t.Get("outgoing").ToBoolean());
-    if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, ifindex);
+    AddTarget(env, t);
+    if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, UintOption(t, "ifindex"));
   }
+}
+
+// target: { ifindex, hardwareType, filter, outgoing }
+void EbpfCapture::AddTarget(Napi::Env env, const Napi::Object& target) {
+  uint32_t ifindex = UintOption(target, "ifindex");
+  interfaces_[ifindex].hardwareType = uint16_t(UintOption(target, "hardwareType"));
+  Attach(env, ifindex, target.Get("filter").As<Napi::Buffer<uint8_t>>(), target.Get("outgoing").ToBoolean());
+}
+
+Napi::Value EbpfCapture::AttachInterface(const Napi::CallbackInfo& info) {
+  if (!skel_ || closing_) throw PlainError(info.Env(), "the capture is closed", "ECLOSED");
+  Napi::Object target = info[0].As<Napi::Object>();
+  try {
+    AddTarget(info.Env(), target);
+  } catch (...) {
+    // Half an interface (ingress without egress) is none.
+    attachments_.erase(UintOption(target, "ifindex"));
+    throw;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value EbpfCapture::ReleaseInterface(const Napi::CallbackInfo& info) {
+  attachments_.erase(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
 }
 
 // A packet socket that receives nothing (protocol 0) holds the membership, so the kernel
@@ -91,7 +116,7 @@ void EbpfCapture::Promiscuous(Napi::Env env, uint32_t ifindex) {
   mreq.mr_type = PACKET_MR_PROMISC;
   if (setsockopt(fd.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0)
     throw SystemError(env, "setsockopt(PACKET_ADD_MEMBERSHIP)", errno);
-  attachments_.push_back(std::move(fd));
+  attachments_[ifindex].push_back(std::move(fd));
 }
 
 int EbpfCapture::FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing) {
@@ -131,7 +156,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
       int prog = FilterProgram(env, classic, direction, false);
       Fd link(bpf_link_create(prog, int(ifindex), bpf_attach_type(direction ? TAPWIRE_TCX_EGRESS : TAPWIRE_TCX_INGRESS), nullptr));
       if (!link) throw SystemError(env, "bpf(BPF_LINK_CREATE) tcx", errno);
-      attachments_.push_back(std::move(link));
+      attachments_[ifindex].push_back(std::move(link));
     }
     return;
   }
@@ -146,7 +171,7 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
   addr.sll_protocol = htons(ETH_P_ALL);
   addr.sll_ifindex = int(ifindex);
   if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) throw SystemError(env, "bind", errno);
-  attachments_.push_back(std::move(fd));
+  attachments_[ifindex].push_back(std::move(fd));
 }
 
 void EbpfCapture::Drain() {
@@ -170,12 +195,17 @@ void EbpfCapture::Drain() {
           return;
         }
         uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
-        auto hw = hardwareTypes_.find(r->ifindex);
+        auto iface = interfaces_.find(r->ifindex);
+        bool known = iface != interfaces_.end();
         uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL),
-                                 uint32_t(ns % 1000000000ULL), hw == hardwareTypes_.end() ? 0 : hw->second,
+                                 uint32_t(ns % 1000000000ULL), known ? iface->second.hardwareType : 0,
                                  r->direction != 0);
         if (out) {
           memcpy(out, r + 1, r->cap_len);
+          if (known) {
+            iface->second.packets++;
+            iface->second.bytes += r->wire_len;
+          }
         } else {
           userDrops_++;
         }
@@ -232,6 +262,17 @@ Napi::Value EbpfCapture::Stats(const Napi::CallbackInfo& info) {
   out.Set("filtered", Napi::Number::New(info.Env(), double(filtered_)));
   out.Set("ringDrops", Napi::Number::New(info.Env(), double(ringDrops_)));
   out.Set("userspaceDrops", Napi::Number::New(info.Env(), double(userDrops_)));
+  Napi::Array perInterface = Napi::Array::New(info.Env());
+  uint32_t n = 0;
+  for (const auto& [index, iface] : interfaces_) {
+    Napi::Object entry = Napi::Object::New(info.Env());
+    entry.Set("index", index);
+    entry.Set("packets", Napi::Number::New(info.Env(), double(iface.packets)));
+    entry.Set("bytes", Napi::Number::New(info.Env(), double(iface.bytes)));
+    entry.Set("attached", attachments_.count(index) > 0);
+    perInterface.Set(n++, entry);
+  }
+  out.Set("interfaces", perInterface);
   return out;
 }
 

@@ -34,8 +34,13 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // attachInterface(target): hooks an interface that appeared during the capture.
+  Napi::Value AttachInterface(const Napi::CallbackInfo& info);
+  // releaseInterface(ifindex): lets go of an interface that went away.
+  Napi::Value ReleaseInterface(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
+  void AddTarget(Napi::Env env, const Napi::Object& target);
   int FilterProgram(Napi::Env env, const Napi::Buffer<uint8_t>& classic, int direction, bool skipOutgoing);
   void Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uint8_t>& classic, bool outgoing);
   void Promiscuous(Napi::Env env, uint32_t ifindex);
@@ -49,8 +54,15 @@ class EbpfCapture : public Napi::ObjectWrap<EbpfCapture>, private Delivery::Sour
   int slotsFd_ = -1;  // the skeleton's program array
   // (classic program, direction, outgoing skipped) → program
   std::map<std::tuple<std::string, int, bool>, Fd> filterFds_;
-  std::vector<Fd> attachments_;  // tcx link fds and packet sockets: closing them detaches
-  std::unordered_map<uint32_t, uint16_t> hardwareTypes_;  // ifindex → ARPHRD_*
+  // Per interface: tcx link fds and packet sockets; closing them detaches.
+  std::map<uint32_t, std::vector<Fd>> attachments_;
+  struct Interface {
+    uint16_t hardwareType;  // ARPHRD_*
+    uint64_t packets = 0;   // delivered, and their bytes on the wire
+    uint64_t bytes = 0;
+  };
+  // Kept after an interface goes: its last records may still be in the ring.
+  std::unordered_map<uint32_t, Interface> interfaces_;
   RingReader ring_;
   ClockOffset clock_;
   bool closing_ = false;

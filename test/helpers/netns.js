@@ -18,6 +18,20 @@ function mac(name, ns) {
 }
 
 let counter = 0;
+// Links not yet removed. A test that forgets one (or a run cut short) must not leave it
+// on the machine: the exit hook removes what is left and says which, failing the run.
+const live = new Set();
+process.on('exit', () => {
+  for (const link of live) {
+    process.stderr.write(`test link ${link.ns} (${link.outer}) was still there at exit: removed\n`);
+    try {
+      removeLink(link);
+    } catch (err) {
+      process.stderr.write(`${err.message}\n`);
+    }
+    process.exitCode = 1;
+  }
+});
 
 function createLink() {
   const id = `${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(1).toString('hex')}`;
@@ -31,6 +45,7 @@ function createLink() {
   const innerAddr = `198.18.${third}.${fourth + 1}`;
   const link = { ns, outer, inner, outerAddr, innerAddr };
   ip('netns', 'add', ns);
+  live.add(link);
   try {
     ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner, 'netns', ns);
     execFileSync('sysctl', ['-qw', `net.ipv6.conf.${outer}.disable_ipv6=1`]);
@@ -53,13 +68,21 @@ function createLink() {
 }
 
 function removeLink(link) {
-  // Deleting the namespace deletes its veth end, which deletes the pair.
+  live.delete(link);
+  // Deleting the namespace deletes its veth end, which deletes the pair; the outer end
+  // goes too in case the namespace could not.
+  let failure;
   try {
     ip('netns', 'del', link.ns);
-  } catch {}
+  } catch (err) {
+    failure = err;
+  }
   try {
     ip('link', 'del', link.outer);
   } catch {}
+  if (failure && fs.existsSync(`/run/netns/${link.ns}`)) {
+    throw new Error(`could not remove test namespace ${link.ns}: ${String(failure.stderr || failure.message).trim()}`);
+  }
 }
 
 /** Runs a command inside the peer namespace; resolves with its stdout. */

@@ -6,10 +6,12 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-/** Starts tcpdump writing to a temp file; resolves once it is listening. */
-function startTcpdump(iface, filter) {
+/** Starts tcpdump writing to a temp file (inside network namespace `ns` if given); resolves once it is listening. */
+function startTcpdump(iface, filter, { ns } = {}) {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tw-tcpdump-')), 'out.pcap');
-  const child = spawn('tcpdump', ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '16384', '-w', file, ...(filter ? [filter] : [])], {
+  const args = ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '16384', '-w', file, ...(filter ? [filter] : [])];
+  // ip netns exec execs tcpdump in its own process, so the signal that stops it reaches tcpdump.
+  const child = spawn(ns ? 'ip' : 'tcpdump', ns ? ['netns', 'exec', ns, 'tcpdump', ...args] : args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -6,12 +6,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, EndCallback, PluginHost } from '../../backend';
+import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback, PluginHost } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, PermissionError, ProgramRejectedError, TapwireError } from '../../errors';
 import { dltsOf, FilterPrograms } from '../../filter';
-import { hostInterfaces, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import {
+  followInterfaces,
+  hostInterfaces,
+  InterfaceNames,
+  resolveInterface,
+  watchInterfaces,
+  type Interface,
+  type InterfaceChange,
+} from '../../interfaces';
+import { NetworkNamespace } from '../../netns';
 import { echoesSends, linkOf } from '../../link';
-import { native, type EbpfCapture } from '../../native';
+import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
 import { errnoName, verifierVerdict, type ProbeReport } from '../../probe';
 import type { AttachMode } from '../../selection';
@@ -21,10 +30,9 @@ const MiB = 1024 * 1024;
 const EPERM = os.constants.errno.EPERM;
 const ENOMEM = os.constants.errno.ENOMEM;
 
-/** The named interfaces; without names, every interface there is now (with a filter, those libpcap can filter). */
-function interfacesToHook(options: ResolvedOptions): Interface[] {
-  if (options.interfaces !== null) return options.interfaces.map(resolveInterface);
-  return hostInterfaces().filter((i) => options.filter === '' || linkOf(i.hardwareType)?.dlt !== undefined);
+/** Whether an every-interface capture hooks an interface: with a filter, only those libpcap can filter. */
+function hookable(options: ResolvedOptions, hardwareType: number): boolean {
+  return options.filter === '' || linkOf(hardwareType)?.dlt !== undefined;
 }
 
 function optmemMax(): string {
@@ -64,6 +72,10 @@ function openError(err: unknown, attach: AttachMode, report: ProbeReport): Tapwi
   return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'tcx' ? 'CAP_BPF+CAP_NET_ADMIN' : 'CAP_BPF+CAP_NET_RAW');
 }
 
+function target(i: Interface, programs: FilterPrograms): EbpfTarget {
+  return { ifindex: i.index, hardwareType: i.hardwareType, filter: programs.forInterface(i.hardwareType), outgoing: !echoesSends(i.hardwareType) };
+}
+
 class EbpfBackend implements Backend {
   readonly name = 'ebpf' as const;
   readonly attach: AttachMode;
@@ -71,43 +83,115 @@ class EbpfBackend implements Backend {
   readonly #capture: EbpfCapture;
   /** The interfaces named: a capture on them ends if one goes away. */
   readonly #named: Interface[];
+  /** Every-interface captures: every interface there was at open, hooked or not. */
+  readonly #known: number[] | undefined;
+  readonly #options: ResolvedOptions;
+  readonly #programs: FilterPrograms;
+  readonly #ns: NetworkNamespace | undefined;
+  readonly #names: InterfaceNames;
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
+  /** Interface changes, handled one after another in the order the kernel told them. */
+  #changes: Promise<void> = Promise.resolve();
+  #closed = false;
 
-  constructor(options: ResolvedOptions, attach: AttachMode, report: ProbeReport, hooked: Interface[], programs: FilterPrograms) {
+  constructor(
+    options: ResolvedOptions,
+    attach: AttachMode,
+    report: ProbeReport,
+    hooked: Interface[],
+    known: number[] | undefined,
+    programs: FilterPrograms,
+    ns: NetworkNamespace | undefined,
+  ) {
     this.attach = attach;
+    this.#options = options;
+    this.#programs = programs;
+    this.#known = known;
+    this.#ns = ns;
+    this.#names = new InterfaceNames(ns);
     this.#named = options.interfaces !== null ? hooked : [];
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringBufferSize(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(new Batch(buffer, count, bytes));
     };
-    try {
-      this.#capture = new (native().EbpfCapture)(
+    // tcx links and packet sockets are bound to the namespace they are made in.
+    const open = (): EbpfCapture =>
+      new (native().EbpfCapture)(
         {
           attach: this.attach,
           ringSize: size,
           wakeupBytes: Math.min(MiB, size / 8),
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
-          targets: hooked.map((i) => ({
-            ifindex: i.index,
-            hardwareType: i.hardwareType,
-            filter: programs.forInterface(i.hardwareType),
-            outgoing: !echoesSends(i.hardwareType),
-          })),
+          targets: hooked.map((i) => target(i, programs)),
         },
         onBatch,
       );
+    try {
+      this.#capture = ns ? ns.run(open) : open();
     } catch (err) {
       throw openError(err, this.attach, report);
     }
   }
 
-  start(sink: BatchSink, end: EndCallback): void {
+  start(sink: BatchSink, end: EndCallback, onInterface?: InterfaceCallback): void {
     this.#sink = sink;
-    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
+    if (this.#named.length > 0) {
+      this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)), this.#ns);
+    } else if (this.#known) {
+      this.#stopWatching = followInterfaces(
+        this.#known,
+        (change, index) => {
+          this.#changes = this.#changes.then(() => this.#follow(change, index, onInterface));
+        },
+        this.#ns,
+      );
+    }
     this.resume();
+  }
+
+  /** Hooks an interface that appeared, or lets go of one that went, and says so. */
+  async #follow(change: InterfaceChange, index: number, onInterface: InterfaceCallback | undefined): Promise<void> {
+    if (this.#closed) return;
+    if (change === 'removed') {
+      this.#capture.releaseInterface(index);
+      onInterface?.({ change, name: this.#names.nameOf(index), index, attached: false });
+      return;
+    }
+    let found: Interface | undefined;
+    try {
+      found = hostInterfaces(this.#ns).find((i) => i.index === index);
+    } catch {
+      // the namespace is being torn down: nothing to hook
+    }
+    if (!found) return; // gone again before it could be looked at; its removal follows
+    const said = { change, name: found.name, index };
+    if (!hookable(this.#options, found.hardwareType)) {
+      onInterface?.({ ...said, attached: false, reason: 'the filter cannot apply to its link type (ARPHRD ' + found.hardwareType + ')' });
+      return;
+    }
+    try {
+      await this.#programs.add(dltsOf([found.hardwareType]));
+      if (this.#closed) return;
+      const t = target(found, this.#programs);
+      const attach = (): void => this.#capture.attachInterface(t);
+      if (this.#ns) this.#ns.run(attach);
+      else attach();
+      onInterface?.({ ...said, attached: true });
+    } catch (err) {
+      // Most often it went again at once (ENODEV); its removal is reported next.
+      onInterface?.({ ...said, attached: false, reason: (err as Error).message });
+    }
+  }
+
+  interfaceName(index: number): string | undefined {
+    return this.#names.nameOf(index);
+  }
+
+  interfaceDescription(): string | undefined {
+    return this.#ns?.describe();
   }
 
   pause(): void {
@@ -119,22 +203,38 @@ class EbpfBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#stopWatching?.();
     // Records are complete once the program that wrote them returns, so detaching and
     // then draining hands over every packet captured, with no wait.
     this.#capture.detach();
     this.#capture.flush();
     this.#capture.close();
+    this.#ns?.close();
   }
 
   stats(): BackendStats {
     const s = this.#capture.stats();
-    return { kernelDrops: 0, ringDrops: s.ringDrops, userspaceDrops: s.userspaceDrops, filtered: s.filtered };
+    return { kernelDrops: 0, ringDrops: s.ringDrops, userspaceDrops: s.userspaceDrops, filtered: s.filtered, interfaces: s.interfaces };
   }
 }
 
 export async function openEbpf(options: ResolvedOptions, attach: AttachMode, report: ProbeReport): Promise<Backend> {
-  const hooked = interfacesToHook(options);
-  const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf(hooked.map((i) => i.hardwareType)));
-  return new EbpfBackend(options, attach, report, hooked, programs);
+  const ns = options.netns === null ? undefined : NetworkNamespace.open(options.netns);
+  try {
+    let hooked: Interface[];
+    let known: number[] | undefined;
+    if (options.interfaces !== null) {
+      hooked = options.interfaces.map((name) => resolveInterface(name, ns));
+    } else {
+      const all = hostInterfaces(ns);
+      known = all.map((i) => i.index);
+      hooked = all.filter((i) => hookable(options, i.hardwareType));
+    }
+    const programs = await FilterPrograms.compile(options.filter, options.snaplen, dltsOf(hooked.map((i) => i.hardwareType)));
+    return new EbpfBackend(options, attach, report, hooked, known, programs, ns);
+  } catch (err) {
+    ns?.close();
+    throw err;
+  }
 }

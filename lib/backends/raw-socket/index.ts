@@ -5,11 +5,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
-import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
+import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError } from '../../errors';
 import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
-import { resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
-import { echoesSends } from '../../link';
+import { followInterfaces, hostInterfaces, InterfaceNames, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
+import { NetworkNamespace } from '../../netns';
+import { echoesSends, linkOf } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
 
@@ -44,11 +45,20 @@ class RawSocketBackend implements Backend {
   readonly #batchTimeout: number;
   /** The interfaces named: a capture on them ends if one goes away. */
   readonly #named: Interface[];
+  readonly #ns: NetworkNamespace | undefined;
+  readonly #names: InterfaceNames;
+  readonly #filter: string;
+  /** Every-interface captures: the interfaces there were at open. */
+  readonly #known: number[] | undefined;
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, named: Interface[], programs: FilterPrograms) {
+  constructor(options: ResolvedOptions, named: Interface[], known: number[] | undefined, programs: FilterPrograms, ns: NetworkNamespace | undefined) {
     this.#named = named;
+    this.#known = known;
+    this.#filter = options.filter;
+    this.#ns = ns;
+    this.#names = new InterfaceNames(ns);
     this.#batchTimeout = options.batchTimeout;
     const { blockSize, blockCount } = geometry(options.bufferSize);
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
@@ -58,20 +68,14 @@ class RawSocketBackend implements Backend {
       for (const t of targets(options, named, programs)) {
         const refusal = classicRefusal(options.filter, t.filter);
         if (refusal) throw refusal;
-        try {
-          this.#rings.push(
-            new (native().PacketRing)(
-              {
-                ifindex: t.ifindex,
-                filter: t.filter,
-                blockSize,
-                blockCount,
-                blockTimeoutMs: options.batchTimeout,
-                promiscuous: options.promiscuous,
-              },
-              onBatch,
-            ),
+        const open = (): PacketRing =>
+          new (native().PacketRing)(
+            { ifindex: t.ifindex, filter: t.filter, blockSize, blockCount, blockTimeoutMs: options.batchTimeout, promiscuous: options.promiscuous },
+            onBatch,
           );
+        try {
+          // A packet socket captures in the namespace it was made in, for its whole life.
+          this.#rings.push(ns ? ns.run(open) : open());
         } catch (err) {
           const e = err as { syscall?: string; errno?: number };
           if (e.syscall === 'setsockopt(SO_ATTACH_FILTER)' && e.errno === EINVAL) {
@@ -86,10 +90,40 @@ class RawSocketBackend implements Backend {
     }
   }
 
-  start(sink: BatchSink, end: EndCallback): void {
+  start(sink: BatchSink, end: EndCallback, onInterface?: InterfaceCallback): void {
     this.#sink = sink;
-    if (this.#named.length > 0) this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)));
+    if (this.#named.length > 0) {
+      this.#stopWatching = watchInterfaces(this.#named, (i) => end(new InterfaceGoneError(i.name)), this.#ns);
+    } else if (this.#known && onInterface) {
+      // The one every-interface socket sees a new interface by itself: this only says so.
+      this.#stopWatching = followInterfaces(
+        this.#known,
+        (change, index) => {
+          const name = this.#names.nameOf(index);
+          if (change === 'removed') return onInterface({ change, name, index, attached: false });
+          let hardwareType: number | undefined;
+          try {
+            hardwareType = hostInterfaces(this.#ns).find((i) => i.index === index)?.hardwareType;
+          } catch {
+            // the namespace is being torn down
+          }
+          if (hardwareType === undefined) return; // gone again; its removal follows
+          const dlt = linkOf(hardwareType)?.dlt;
+          if (this.#filter === '' || (dlt !== undefined && ANY_INTERFACE_DLTS.includes(dlt))) return onInterface({ change, name, index, attached: true });
+          onInterface({ change, name, index, attached: false, reason: `the filter cannot apply to its link type (ARPHRD ${hardwareType})` });
+        },
+        this.#ns,
+      );
+    }
     this.resume();
+  }
+
+  interfaceName(index: number): string | undefined {
+    return this.#names.nameOf(index);
+  }
+
+  interfaceDescription(): string | undefined {
+    return this.#ns?.describe();
   }
 
   pause(): void {
@@ -109,6 +143,7 @@ class RawSocketBackend implements Backend {
       ring.flush();
       ring.close();
     }
+    this.#ns?.close();
   }
 
   stats(): BackendStats {
@@ -124,7 +159,14 @@ class RawSocketBackend implements Backend {
 }
 
 export async function openRawSocket(options: ResolvedOptions): Promise<Backend> {
-  const named = (options.interfaces ?? []).map(resolveInterface);
-  const dlts = options.interfaces === null ? ANY_INTERFACE_DLTS : dltsOf(named.map((i) => i.hardwareType));
-  return new RawSocketBackend(options, named, await FilterPrograms.compile(options.filter, options.snaplen, dlts));
+  const ns = options.netns === null ? undefined : NetworkNamespace.open(options.netns);
+  try {
+    const named = (options.interfaces ?? []).map((name) => resolveInterface(name, ns));
+    const known = options.interfaces === null ? hostInterfaces(ns).map((i) => i.index) : undefined;
+    const dlts = options.interfaces === null ? ANY_INTERFACE_DLTS : dltsOf(named.map((i) => i.hardwareType));
+    return new RawSocketBackend(options, named, known, await FilterPrograms.compile(options.filter, options.snaplen, dlts), ns);
+  } catch (err) {
+    ns?.close();
+    throw err;
+  }
 }
