@@ -98,7 +98,12 @@ case "${1:-all}" in
       test/memcheck/sanitizers.check.js test/memcheck/valgrind.check.js test/memcheck/fuzz.check.js \
       test/memcheck/soak.check.js 2>&1 | tee "$results"
     status=${PIPESTATUS[0]}
-    count() { grep -Eo "^ +[0-9]+ $1" "$results" | grep -Eo '[0-9]+' | tail -n1; }
+    # mocha's own summary: the first "  N passing (time)" and the lines that follow it. A
+    # failed check's message can hold a whole inner mocha run, summary included, after it.
+    count() {
+      awk -v what="$1" '/^  [0-9]+ passing \(/ { on = 1 } on && !/^  [0-9]+ (passing|pending|failing)/ { exit }
+        on && $2 == what { print $1; exit }' "$results"
+    }
     p=$(count passing) f=$(count failing) s=$(count pending)
     [ -n "$p$f" ] || f=1   # no summary: the run itself failed
     rm -f "$results"
