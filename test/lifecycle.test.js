@@ -24,7 +24,7 @@ const fixture = (name) => path.join(__dirname, 'fixtures', name);
 let nextPort = 24000 + (process.pid % 1000) * 8;
 
 describe('workers and processes that end with capturers open', function () {
-  this.timeout(120000);
+  this.timeout(Math.max(this.timeout(), 120000)); // never below the run's own (emulated kernels are slower)
 
   for (const variant of VARIANTS) {
     const name = Object.entries(variant).map(([k, v]) => (k === 'tls' ? `TLS ${v}` : v)).join(', ');

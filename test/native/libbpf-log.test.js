@@ -12,7 +12,7 @@ const { requirePrivileges } = require('../helpers/privileged');
 const root = path.join(__dirname, '..', '..');
 
 describe('libbpf log (native/ebpf/libbpf_log.cc)', function () {
-  this.timeout(120000);
+  this.timeout(Math.max(this.timeout(), 120000)); // never below the run's own (emulated kernels are slower)
   let dir;
 
   before(async function () {
