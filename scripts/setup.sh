@@ -16,6 +16,7 @@ packages=(
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
   bsdutils                                 # tests: script(1), a terminal for the live counter
   clang-format                             # npm run format:check (the C++ and BPF C)
+  valgrind                                 # memcheck: a capture on each backend under memcheck (scripts/memcheck.sh)
 )
 export DEBIAN_FRONTEND=noninteractive
 missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>&1 | grep -v '^ii ' || true)

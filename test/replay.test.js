@@ -288,6 +288,12 @@ describe('replaying capture files: openCapturer({ file })', function () {
     await rejectsWith(openCapturer({ file: file('no-idb.pcapng', noInterface) }), 'ERR_FILE', /interface 0, which was not described/);
   });
 
+  it('rejects a pcap timestamp whose fraction carries the seconds past 32 bits, instead of wrapping it', async function () {
+    // Found by the readers' fuzzer (test/fuzz/readers.js).
+    const late = pcapFile({ packets: [{ seconds: 0xffffffff, fraction: 2_000_000, data: frames[0] }] });
+    await rejectsWith(openCapturer({ file: file('late.pcap', late) }), 'ERR_FILE', /damaged at byte offset 24: a timestamp is out of range/);
+  });
+
   it('delivers every packet before damage, then the loop throws ERR_FILE with the offset', async function () {
     // A capture cut off mid-record, as when its writer was killed.
     const whole = pcapFile({ packets: frames.map((data, i) => ({ seconds: BASE, fraction: i, data })) });

@@ -29,7 +29,9 @@ export class PcapParser implements CaptureFileParser {
       const end = pos + f.PCAP_RECORD_BYTES + caplen;
       if (end > buf.length) break;
       const fraction = r.u32(pos + 4) * this.#fractionToNs;
+      // A fraction of a second or more carries into the seconds, which must still fit.
       const seconds = r.u32(pos) + Math.floor(fraction / 1e9);
+      if (seconds > 0xffffffff) throw damaged(this.#path, offset + pos, 'a timestamp is out of range');
       onRecord(0, seconds, fraction % 1e9, buf.subarray(pos + f.PCAP_RECORD_BYTES, end), r.u32(pos + 12), false);
       pos = end;
     }

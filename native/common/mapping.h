@@ -11,6 +11,9 @@ class Mapping {
   Mapping() = default;
   // mmap(2) of `fd`; an empty Mapping with errno set when the kernel refuses.
   static Mapping Map(int fd, size_t length, int protection, int flags, off_t offset);
+  // Private zero-filled memory from the kernel, outside malloc's heap: pages cost
+  // nothing until touched, and freeing them returns them at once.
+  static Mapping Anonymous(size_t length);
   ~Mapping() { reset(); }
   Mapping(Mapping&& other) noexcept;
   Mapping& operator=(Mapping&& other) noexcept;

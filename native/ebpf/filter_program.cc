@@ -8,6 +8,7 @@
 #include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <string>
@@ -36,6 +37,12 @@ struct bpf_insn Insn(uint8_t code, int dst, int src, int16_t off, int32_t imm) {
   i.off = off;
   i.imm = imm;
   return i;
+}
+
+FilterTranslationError NoEbpfForm(uint16_t code) {
+  char hex[8];
+  snprintf(hex, sizeof(hex), "%#x", code);
+  return FilterTranslationError(std::string("filter has an instruction with no eBPF form (code ") + hex + ")");
 }
 
 int32_t CbOffset(int word) { return offsetof(struct __sk_buff, cb) + 4 * word; }
@@ -176,8 +183,14 @@ class Translator {
     size_t slow = out_.size();
     Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_X, R1, R6, 0, 0));
     if (indexed) {
+      // X + K in 64 bits: classic BPF rejects an offset past 4 GiB, where 32-bit
+      // arithmetic (and the helper's u32 offset) would wrap to the packet's start.
       Emit(Insn(BPF_ALU | BPF_MOV | BPF_X, R2, R7, 0, 0));
-      Emit(Insn(BPF_ALU | BPF_ADD | BPF_K, R2, 0, 0, int32_t(k)));
+      Emit(Insn(BPF_ALU | BPF_MOV | BPF_K, R3, 0, 0, int32_t(k)));
+      Emit(Insn(BPF_ALU64 | BPF_ADD | BPF_X, R2, R3, 0, 0));
+      Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_X, R3, R2, 0, 0));
+      Emit(Insn(BPF_ALU64 | BPF_RSH | BPF_K, R3, 0, 0, 32));
+      Jump(BPF_JMP | BPF_JNE | BPF_K, R3, 0, 0, Target::kReject);
     } else {
       Emit(Insn(BPF_ALU | BPF_MOV | BPF_K, R2, 0, 0, int32_t(k)));
     }
@@ -250,6 +263,14 @@ class Translator {
           Jump(BPF_JMP32 | BPF_JEQ | BPF_K, R7, 0, 0, Target::kReject);
         if ((op == BPF_LSH || op == BPF_RSH) && !byX && f.k >= 32)
           throw FilterTranslationError("filter shifts by 32 or more");
+        if ((op == BPF_LSH || op == BPF_RSH) && byX) {
+          // Classic BPF shifts by X of 32 or more give 0; eBPF would shift by X mod 32.
+          Emit(Insn(BPF_JMP32 | BPF_JGE | BPF_K, R7, 0, 2, 32));
+          Emit(Insn(BPF_ALU | op | BPF_X, R0, R7, 0, 0));
+          Emit(Insn(BPF_JMP | BPF_JA, 0, 0, 1, 0));
+          Emit(Insn(BPF_ALU | BPF_MOV | BPF_K, R0, 0, 0, 0));
+          return;
+        }
         Emit(byX ? Insn(BPF_ALU | op | BPF_X, R0, R7, 0, 0) : Insn(BPF_ALU | op | BPF_K, R0, 0, 0, int32_t(f.k)));
         return;
       }
@@ -292,8 +313,7 @@ class Translator {
         }
         break;
     }
-    throw FilterTranslationError("filter has an instruction with no eBPF form (code 0x" +
-                                 std::to_string(c) + ")");
+    throw NoEbpfForm(c);
   }
 
   void TailCall(int slot) {
@@ -335,9 +355,46 @@ class Translator {
 
 }  // namespace
 
+// The opcodes the kernel's classic checker takes (its codes[] table): bits outside
+// them mean nothing to the translator, and libpcap's interpreter aborts on them.
+bool IsClassicOpcode(uint16_t code) {
+  switch (code) {
+    case BPF_ALU | BPF_ADD | BPF_K: case BPF_ALU | BPF_ADD | BPF_X:
+    case BPF_ALU | BPF_SUB | BPF_K: case BPF_ALU | BPF_SUB | BPF_X:
+    case BPF_ALU | BPF_MUL | BPF_K: case BPF_ALU | BPF_MUL | BPF_X:
+    case BPF_ALU | BPF_DIV | BPF_K: case BPF_ALU | BPF_DIV | BPF_X:
+    case BPF_ALU | BPF_MOD | BPF_K: case BPF_ALU | BPF_MOD | BPF_X:
+    case BPF_ALU | BPF_AND | BPF_K: case BPF_ALU | BPF_AND | BPF_X:
+    case BPF_ALU | BPF_OR | BPF_K: case BPF_ALU | BPF_OR | BPF_X:
+    case BPF_ALU | BPF_XOR | BPF_K: case BPF_ALU | BPF_XOR | BPF_X:
+    case BPF_ALU | BPF_LSH | BPF_K: case BPF_ALU | BPF_LSH | BPF_X:
+    case BPF_ALU | BPF_RSH | BPF_K: case BPF_ALU | BPF_RSH | BPF_X:
+    case BPF_ALU | BPF_NEG:
+    case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
+    case BPF_LD | BPF_W | BPF_IND: case BPF_LD | BPF_H | BPF_IND: case BPF_LD | BPF_B | BPF_IND:
+    case BPF_LD | BPF_W | BPF_LEN: case BPF_LD | BPF_IMM: case BPF_LD | BPF_MEM:
+    case BPF_LDX | BPF_W | BPF_LEN: case BPF_LDX | BPF_B | BPF_MSH: case BPF_LDX | BPF_IMM: case BPF_LDX | BPF_MEM:
+    case BPF_ST: case BPF_STX:
+    case BPF_MISC | BPF_TAX: case BPF_MISC | BPF_TXA:
+    case BPF_RET | BPF_K: case BPF_RET | BPF_A:
+    case BPF_JMP | BPF_JA:
+    case BPF_JMP | BPF_JEQ | BPF_K: case BPF_JMP | BPF_JEQ | BPF_X:
+    case BPF_JMP | BPF_JGE | BPF_K: case BPF_JMP | BPF_JGE | BPF_X:
+    case BPF_JMP | BPF_JGT | BPF_K: case BPF_JMP | BPF_JGT | BPF_X:
+    case BPF_JMP | BPF_JSET | BPF_K: case BPF_JMP | BPF_JSET | BPF_X:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::vector<struct bpf_insn> TranslateFilter(const struct sock_filter* code, size_t count,
                                              const FilterProgramSpec& spec) {
   if (count == 0) throw FilterTranslationError("empty filter program");
+  for (size_t pc = 0; pc < count; pc++) {
+    if (!IsClassicOpcode(code[pc].code))
+      throw NoEbpfForm(code[pc].code);
+  }
   return Translator(code, count, spec).Run();
 }
 

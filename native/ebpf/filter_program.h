@@ -35,6 +35,9 @@ class FilterTranslationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Whether `code` is a classic BPF opcode (what SO_ATTACH_FILTER takes).
+bool IsClassicOpcode(uint16_t code);
+
 std::vector<struct bpf_insn> TranslateFilter(const struct sock_filter* code, size_t count,
                                              const FilterProgramSpec& spec);
 

@@ -129,4 +129,4 @@ function corpus(count = 600, seed = 42) {
   return frames;
 }
 
-module.exports = { corpus };
+module.exports = { corpus, rng };

@@ -1,0 +1,13 @@
+// libpcap's side of the translator harness: its validator and interpreter, apart from
+// the eBPF headers (both name a struct bpf_insn).
+#include "classic_reference.h"
+
+#include <pcap/pcap.h>
+
+bool ClassicValid(const void* code, size_t count) {
+  return bpf_validate(static_cast<const struct bpf_insn*>(code), int(count)) != 0;
+}
+
+unsigned ClassicVerdict(const void* code, const uint8_t* packet, size_t length) {
+  return bpf_filter(static_cast<const struct bpf_insn*>(code), packet, u_int(length), u_int(length));
+}

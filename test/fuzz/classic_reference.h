@@ -1,0 +1,9 @@
+// libpcap's classic BPF validator and interpreter, for the translator harness.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+// Whether libpcap's validator accepts `count` instructions at `code`.
+bool ClassicValid(const void* code, size_t count);
+// What bpf_filter() returns for `packet` (the whole packet captured).
+unsigned ClassicVerdict(const void* code, const uint8_t* packet, size_t length);
