@@ -58,6 +58,8 @@ export interface EbpfTarget {
 
 export interface EbpfCaptureOptions {
   attach: 'tcx' | 'socket' | 'cgroup';
+  /** Pass over a target deleted before it could be hooked (every-interface captures). */
+  skipGone?: boolean;
   /** attach 'cgroup': the cgroup v2 directory, and the filter compiled for raw IP. */
   cgroup?: { path: string; filter: Buffer };
   ringSize: number;

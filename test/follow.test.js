@@ -9,6 +9,7 @@ const { requireVariant } = require('./helpers/privileged');
 const { createLink, createLinkWithSink, removeLink, sendFromPeer, sendToPeer } = require('./helpers/netns');
 const { descriptors } = require('./helpers/resources');
 const { until } = require('./helpers/poll');
+const { run } = require('./helpers/tools');
 
 const PORT = 5501;
 
@@ -91,6 +92,25 @@ for (const variant of VARIANTS) {
       }
       await cap.close();
       await done;
+    });
+
+    it('interfaces deleted while the capture opens are passed over, not an error', async function () {
+      // Veths come and go in a loop while captures on every interface open: each open
+      // lists the interfaces, then hooks them, and some go in between.
+      let churning = true;
+      const churn = (async () => {
+        for (let i = 0; churning; i++) {
+          const name = `twc${process.pid % 1000}x${i % 4}`;
+          await run('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+          await run('ip', ['link', 'del', name]);
+        }
+      })();
+      try {
+        for (let i = 0; i < 15; i++) await (await openCapturer({ ...variant, filter: `udp port ${PORT}` })).close();
+      } finally {
+        churning = false;
+        await churn;
+      }
     });
 
     it('inside a network namespace: an interface made there after open is captured, named as there', async function () {

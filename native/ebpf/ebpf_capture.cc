@@ -61,10 +61,20 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_records), ringSize, UintOption(options, "batchBytes"),
               UintOption(options, "batchTimeoutMs"));
 
+  // Every-interface captures list the interfaces first: one deleted before it could be
+  // hooked (ENODEV) is passed over, and the link watch reports it gone.
+  bool skipGone = options.Get("skipGone").ToBoolean();
   Napi::Array targets = options.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
     Napi::Object t = targets.Get(i).As<Napi::Object>();
-    AddTarget(env, t);
+    try {
+      AddTarget(env, t);
+    } catch (const Napi::Error& e) {
+      Napi::Value err = e.Value().Get("errno");
+      if (!skipGone || !err.IsNumber() || err.As<Napi::Number>().Int32Value() != ENODEV) throw;
+      attachments_.erase(UintOption(t, "ifindex"));
+      continue;
+    }
     if (options.Get("promiscuous").ToBoolean()) Promiscuous(env, UintOption(t, "ifindex"));
   }
   if (hook_ == Hook::kCgroup) {

@@ -143,6 +143,7 @@ class EbpfBackend implements Backend {
           batchTimeoutMs: options.batchTimeout,
           promiscuous: options.promiscuous,
           targets: hooked.map((i) => target(i, programs)),
+          skipGone: this.#known !== undefined,
           ...(options.cgroup !== null ? { cgroup: { path: options.cgroup, filter: programs.forInterface(ARPHRD_NONE) } } : {}),
         },
         onBatch,
