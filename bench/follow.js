@@ -9,11 +9,7 @@ const { openCapturer } = require('..');
 
 const count = Number(process.argv[process.argv.indexOf('--count') + 1]) || 50;
 const ns = `twfb-${process.pid}`;
-const VARIANTS = [
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-  { backend: 'raw-socket' },
-];
+const VARIANTS = [{ backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }, { backend: 'raw-socket' }];
 
 const ip = (...args) => execFileSync('ip', ['-n', ns, ...args]);
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];

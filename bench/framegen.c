@@ -52,7 +52,7 @@
 #define MAX_BATCH 1024
 #define PACE_QUANTUM_NS 100000ULL /* sleep at most once per 100 us: wake-ups are costly */
 
-static void die(const char *what) {
+static void die(const char* what) {
   fprintf(stderr, "framegen: %s: %s\n", what, strerror(errno));
   exit(1);
 }
@@ -65,8 +65,8 @@ static void usage(void) {
   exit(2);
 }
 
-static unsigned long long parse_u64(const char *s, const char *name) {
-  char *end;
+static unsigned long long parse_u64(const char* s, const char* name) {
+  char* end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || end == s || *end) {
@@ -76,8 +76,8 @@ static unsigned long long parse_u64(const char *s, const char *name) {
   return v;
 }
 
-static const char *need_env(const char *name) {
-  const char *v = getenv(name);
+static const char* need_env(const char* name) {
+  const char* v = getenv(name);
   if (!v || !*v) {
     fprintf(stderr, "framegen: %s must be set\n", name);
     exit(2);
@@ -85,7 +85,7 @@ static const char *need_env(const char *name) {
   return v;
 }
 
-static void parse_mac(const char *s, uint8_t mac[6]) {
+static void parse_mac(const char* s, uint8_t mac[6]) {
   unsigned b[6];
   if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) {
     fprintf(stderr, "framegen: bad MAC '%s'\n", s);
@@ -100,7 +100,7 @@ static uint64_t now_ns(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static uint16_t ip_checksum(const uint8_t *p, size_t n) {
+static uint16_t ip_checksum(const uint8_t* p, size_t n) {
   uint32_t sum = 0;
   for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
@@ -108,13 +108,12 @@ static uint16_t ip_checksum(const uint8_t *p, size_t n) {
 }
 
 /* Ethernet + IPv4 (20 bytes, DF, TTL 64) + UDP (checksum 0: none) + zero payload. */
-static void build_frame(uint8_t *f, size_t len) {
+static void build_frame(uint8_t* f, size_t len) {
   uint8_t src_mac[6], dst_mac[6];
   struct in_addr src_ip, dst_ip;
   parse_mac(need_env("FG_SRC_MAC"), src_mac);
   parse_mac(need_env("FG_DST_MAC"), dst_mac);
-  if (inet_pton(AF_INET, need_env("FG_SRC_IP"), &src_ip) != 1 ||
-      inet_pton(AF_INET, need_env("FG_DST_IP"), &dst_ip) != 1) {
+  if (inet_pton(AF_INET, need_env("FG_SRC_IP"), &src_ip) != 1 || inet_pton(AF_INET, need_env("FG_DST_IP"), &dst_ip) != 1) {
     fprintf(stderr, "framegen: FG_SRC_IP and FG_DST_IP must be IPv4 addresses\n");
     exit(2);
   }
@@ -126,7 +125,7 @@ static void build_frame(uint8_t *f, size_t len) {
   memcpy(f + 6, src_mac, 6);
   f[12] = 0x08, f[13] = 0x00;
 
-  uint8_t *ip = f + 14;
+  uint8_t* ip = f + 14;
   uint16_t ip_len = (uint16_t)(len - 14);
   ip[0] = 0x45;
   ip[2] = (uint8_t)(ip_len >> 8), ip[3] = (uint8_t)ip_len;
@@ -138,16 +137,16 @@ static void build_frame(uint8_t *f, size_t len) {
   uint16_t c = ip_checksum(ip, 20);
   ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
 
-  uint8_t *udp = ip + 20;
+  uint8_t* udp = ip + 20;
   uint16_t udp_len = (uint16_t)(ip_len - 20);
   udp[0] = 40000 >> 8, udp[1] = 40000 & 0xff;
   udp[2] = (uint8_t)(port >> 8), udp[3] = (uint8_t)port;
   udp[4] = (uint8_t)(udp_len >> 8), udp[5] = (uint8_t)udp_len;
 }
 
-static int cmd_send(int argc, char **argv) {
+static int cmd_send(int argc, char** argv) {
   if (argc < 6 || argc > 7) usage();
-  const char *ifname = argv[2];
+  const char* ifname = argv[2];
   unsigned long long count = parse_u64(argv[3], "COUNT");
   unsigned long long rate = parse_u64(argv[4], "RATE");
   unsigned long long len = parse_u64(argv[5], "LEN");
@@ -164,14 +163,13 @@ static int cmd_send(int argc, char **argv) {
   if (fd < 0) die("socket(AF_PACKET)");
   int one = 1;
   /* Straight to the driver: no qdisc that could drop or reorder. */
-  if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) != 0)
-    die("setsockopt(PACKET_QDISC_BYPASS)");
+  if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) != 0) die("setsockopt(PACKET_QDISC_BYPASS)");
   struct sockaddr_ll addr;
   memset(&addr, 0, sizeof(addr));
   addr.sll_family = AF_PACKET;
   addr.sll_ifindex = (int)ifindex;
   addr.sll_protocol = htons(ETH_P_IP);
-  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) die("bind");
+  if (bind(fd, (struct sockaddr*)&addr, sizeof(addr)) != 0) die("bind");
 
   static struct iovec iov;
   static struct mmsghdr msgs[MAX_BATCH];
@@ -220,17 +218,20 @@ static int cmd_send(int argc, char **argv) {
   uint64_t cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("sent=%llu retries=%llu sleeps=%llu wall_ns=%llu cpu_ns=%llu user_us=%llu sys_us=%llu\n",
-         sent, retries, sleeps, (unsigned long long)wall, (unsigned long long)cpu,
+  printf("sent=%llu retries=%llu sleeps=%llu wall_ns=%llu cpu_ns=%llu user_us=%llu sys_us=%llu\n", sent, retries, sleeps,
+         (unsigned long long)wall, (unsigned long long)cpu,
          (unsigned long long)ru.ru_utime.tv_sec * 1000000ULL + (unsigned long long)ru.ru_utime.tv_usec,
          (unsigned long long)ru.ru_stime.tv_sec * 1000000ULL + (unsigned long long)ru.ru_stime.tv_usec);
   close(fd);
   return 0;
 }
 
-static void on_signal(int sig) { (void)sig; _exit(0); }
+static void on_signal(int sig) {
+  (void)sig;
+  _exit(0);
+}
 
-static int cmd_sink(int argc, char **argv) {
+static int cmd_sink(int argc, char** argv) {
   if (argc != 4) usage();
   unsigned long long port = parse_u64(argv[3], "PORT");
   if (port == 0 || port > 65535) usage();
@@ -241,7 +242,7 @@ static int cmd_sink(int argc, char **argv) {
   if (inet_pton(AF_INET, argv[2], &sin.sin_addr) != 1) usage();
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) die("socket(AF_INET)");
-  if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) die("bind");
+  if (bind(fd, (struct sockaddr*)&sin, sizeof(sin)) != 0) die("bind");
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   printf("ready\n");
@@ -250,17 +251,17 @@ static int cmd_sink(int argc, char **argv) {
   return 0;
 }
 
-static int cmd_sockstat(int argc, char **argv) {
+static int cmd_sockstat(int argc, char** argv) {
   if (argc != 3) usage();
   int pid = (int)parse_u64(argv[2], "PID");
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) die("pidfd_open");
   char dir[64];
   snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
-  DIR *d = opendir(dir);
+  DIR* d = opendir(dir);
   if (!d) die(dir);
   unsigned long long packets = 0, drops = 0, sockets = 0;
-  struct dirent *e;
+  struct dirent* e;
   while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.') continue;
     char link[PATH_MAX], target[256];
@@ -287,7 +288,7 @@ static int cmd_sockstat(int argc, char **argv) {
   return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 2) usage();
   if (!strcmp(argv[1], "send")) return cmd_send(argc, argv);
   if (!strcmp(argv[1], "sink")) return cmd_sink(argc, argv);

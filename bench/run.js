@@ -35,8 +35,15 @@ const SCENARIOS = {
 // tapwire-BACKEND[-packets|-reject]: accessors or Packet objects; -reject runs a filter
 // that matches none of the traffic (the kernel-side cost of rejected packets).
 const CAPTURERS = [
-  'none', 'tcpdump', 'cap', 'tapwire-ebpf', 'tapwire-raw', 'tapwire-ebpf-packets', 'tapwire-raw-packets',
-  'tcpdump-reject', 'tapwire-ebpf-reject',
+  'none',
+  'tcpdump',
+  'cap',
+  'tapwire-ebpf',
+  'tapwire-raw',
+  'tapwire-ebpf-packets',
+  'tapwire-raw-packets',
+  'tcpdump-reject',
+  'tapwire-ebpf-reject',
 ];
 const REJECT_FILTER = 'udp port 7';
 
@@ -84,19 +91,49 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
-      case '--count': o.count = int(a, argv[++i]); set.add('count'); break;
-      case '--reps': o.reps = int(a, argv[++i]); set.add('reps'); break;
-      case '--quick': o.quick = true; break;
-      case '--scenarios': o.scenarios = list(a, argv[++i], Object.keys(SCENARIOS)); break;
-      case '--capturers': o.capturers = list(a, argv[++i], CAPTURERS); break;
-      case '--memory': o.memory = 'only'; break;
-      case '--no-memory': o.memory = 'no'; break;
-      case '--memory-count': o.memoryCount = int(a, argv[++i]); set.add('memoryCount'); break;
-      case '--json': o.json = path.resolve(argv[++i] ?? fail('--json takes a file')); break;
-      case '--keep': o.keep = true; break;
-      case '--build': o.build = true; break;
-      case '-h': case '--help': console.log(usage()); process.exit(0); break;
-      default: fail(`unknown option ${a}\n${usage()}`);
+      case '--count':
+        o.count = int(a, argv[++i]);
+        set.add('count');
+        break;
+      case '--reps':
+        o.reps = int(a, argv[++i]);
+        set.add('reps');
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--scenarios':
+        o.scenarios = list(a, argv[++i], Object.keys(SCENARIOS));
+        break;
+      case '--capturers':
+        o.capturers = list(a, argv[++i], CAPTURERS);
+        break;
+      case '--memory':
+        o.memory = 'only';
+        break;
+      case '--no-memory':
+        o.memory = 'no';
+        break;
+      case '--memory-count':
+        o.memoryCount = int(a, argv[++i]);
+        set.add('memoryCount');
+        break;
+      case '--json':
+        o.json = path.resolve(argv[++i] ?? fail('--json takes a file'));
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '--build':
+        o.build = true;
+        break;
+      case '-h':
+      case '--help':
+        console.log(usage());
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option ${a}\n${usage()}`);
     }
   }
   if (o.quick) {
@@ -155,7 +192,9 @@ function alive(pid) {
 function removeStaleNamespaces() {
   let names = [];
   try {
-    names = run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]);
+    names = run('ip', ['netns', 'list'])
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
   } catch {
     return;
   }
@@ -166,7 +205,11 @@ function removeStaleNamespaces() {
     try {
       // only processes an earlier run of this benchmark started live in it
       for (const p of run('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
-        try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(Number(p), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
       run('ip', ['netns', 'del', ns]);
     } catch (e) {
@@ -185,7 +228,10 @@ function setupNetwork() {
     ipn(ns, 'link', 'set', 'lo', 'up');
   }
   ipn(NS_S, 'link', 'add', IF_S, 'address', MAC_S, 'type', 'veth', 'peer', 'name', IF_R, 'netns', NS_R, 'address', MAC_R);
-  for (const [ns, dev] of [[NS_S, IF_S], [NS_R, IF_R]]) {
+  for (const [ns, dev] of [
+    [NS_S, IF_S],
+    [NS_R, IF_R],
+  ]) {
     nsExec(ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`);
   }
   ipn(NS_S, 'addr', 'add', `${IP_S}/30`, 'dev', IF_S);
@@ -213,10 +259,16 @@ function start(args, { env, name }) {
   });
   const c = { proc, name, pid: proc.pid, out: '', err: '', code: undefined };
   children.add(c);
-  proc.stdout.setEncoding('utf8').on('data', (d) => { c.out += d; });
-  proc.stderr.setEncoding('utf8').on('data', (d) => { c.err += d; });
+  proc.stdout.setEncoding('utf8').on('data', (d) => {
+    c.out += d;
+  });
+  proc.stderr.setEncoding('utf8').on('data', (d) => {
+    c.err += d;
+  });
   c.exited = new Promise((resolve) => {
-    proc.on('error', (e) => { c.err += `\nspawn error: ${e.message}`; });
+    proc.on('error', (e) => {
+      c.err += `\nspawn error: ${e.message}`;
+    });
     proc.on('close', (code, signal) => {
       c.code = code ?? signal;
       children.delete(c);
@@ -227,7 +279,11 @@ function start(args, { env, name }) {
 }
 
 function killGroup(c, sig) {
-  try { process.kill(-c.pid, sig); } catch { /* gone */ }
+  try {
+    process.kill(-c.pid, sig);
+  } catch {
+    /* gone */
+  }
 }
 
 async function stop(c, graceMs) {
@@ -253,9 +309,17 @@ async function waitFor(c, re, timeoutMs) {
 function threadCpu(pid) {
   const m = new Map();
   let tids = [];
-  try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { return m; }
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return m;
+  }
   for (const t of tids) {
-    try { m.set(t, Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])); } catch { /* exited */ }
+    try {
+      m.set(t, Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]));
+    } catch {
+      /* exited */
+    }
   }
   return m;
 }
@@ -305,14 +369,20 @@ function capturerSpec(name, framegen) {
 
 function parseCapturer(name, c) {
   if (name.startsWith('tcpdump')) {
-    const num = (re) => { const m = re.exec(c.err); return m ? Number(m[1]) : null; };
+    const num = (re) => {
+      const m = re.exec(c.err);
+      return m ? Number(m[1]) : null;
+    };
     return {
       captured: num(/^(\d+) packets? captured/m),
       dropped: num(/^(\d+) packets? dropped by kernel/m),
       extra: { receivedByFilter: num(/^(\d+) packets? received by filter/m) },
     };
   }
-  const line = `${c.out}\n${c.err}`.split('\n').reverse().find((l) => /\bcaptured=\d+/.test(l));
+  const line = `${c.out}\n${c.err}`
+    .split('\n')
+    .reverse()
+    .find((l) => /\bcaptured=\d+/.test(l));
   if (!line) return { captured: null, dropped: null, extra: {} };
   const v = kv(line);
   const { captured, dropped, ...extra } = v;
@@ -324,7 +394,22 @@ function parseCapturer(name, c) {
 async function send(framegen, count, rate, len) {
   const limitS = Math.ceil(count / 20000 + (rate ? (count * 3) / rate : 0) + 30);
   const c = start(
-    ['ip', 'netns', 'exec', NS_S, 'taskset', '-c', String(SENDER_CPU), framegen, 'send', IF_S, String(count), String(rate), String(len), String(BATCH)],
+    [
+      'ip',
+      'netns',
+      'exec',
+      NS_S,
+      'taskset',
+      '-c',
+      String(SENDER_CPU),
+      framegen,
+      'send',
+      IF_S,
+      String(count),
+      String(rate),
+      String(len),
+      String(BATCH),
+    ],
     { name: 'sender', env: { FG_SRC_MAC: MAC_S, FG_DST_MAC: MAC_R, FG_SRC_IP: IP_S, FG_DST_IP: IP_R, FG_DST_PORT: String(PORT) } },
   );
   const t = setTimeout(() => killGroup(c, 'SIGKILL'), limitS * 1000);
@@ -411,7 +496,11 @@ async function runOne({ framegen, capturer, scenario, count, rep, logDir }) {
     else if (r.vmHwmKbHarness) r.vmHwmKb = r.vmHwmKbHarness;
     if (r.captured == null) r.errors.push(`no captured count from ${capturer}: ${(c.err || c.out).trim().slice(-300)}`);
     if (r.captured && r.capturerCpuNs != null) r.capturerNsPerPkt = r.capturerCpuNs / r.captured;
-    if (logDir) fs.writeFileSync(path.join(logDir, `run-${rep}-${scenario.name}-${capturer}.log`), `$ ${r.command}\n--- stdout\n${c.out}\n--- stderr\n${c.err}`);
+    if (logDir)
+      fs.writeFileSync(
+        path.join(logDir, `run-${rep}-${scenario.name}-${capturer}.log`),
+        `$ ${r.command}\n--- stdout\n${c.out}\n--- stderr\n${c.err}`,
+      );
   } else {
     r.captured = r.rxPackets; // what the link delivered
     r.dropped = 0;
@@ -445,9 +534,15 @@ function summarize(runs, scenarios, capturers) {
       if (!rs.length) continue;
       const pick = (f) => rs.map(f);
       // paired against the same repetition's 'none' and 'tcpdump' runs
-      const delta = pick((r) => { const n = find(sc, 'none', r.rep); return n && cap !== 'none' ? r.senderNsPerPkt - n.senderNsPerPkt : null; });
+      const delta = pick((r) => {
+        const n = find(sc, 'none', r.rep);
+        return n && cap !== 'none' ? r.senderNsPerPkt - n.senderNsPerPkt : null;
+      });
       const tcp = (r) => find(sc, 'tcpdump', r.rep);
-      const cpuX = pick((r) => { const t = tcp(r); return t && t.capturerNsPerPkt ? r.capturerNsPerPkt / t.capturerNsPerPkt : null; });
+      const cpuX = pick((r) => {
+        const t = tcp(r);
+        return t && t.capturerNsPerPkt ? r.capturerNsPerPkt / t.capturerNsPerPkt : null;
+      });
       const deltaX = pick((r) => {
         const t = tcp(r);
         const n = find(sc, 'none', r.rep);
@@ -490,17 +585,34 @@ const fmtRange = (r, f) => (r && r[0] !== r[1] ? ` [${f(r[0])}–${f(r[1])}]` : 
 function table(header, rows) {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => '| ' + cells.map((c, i) => (i < 2 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join(' | ') + ' |';
-  return [line(header), '|' + w.map((n, i) => (i < 2 ? ':' : '-') + '-'.repeat(n) + (i < 2 ? '-' : ':')).join('|') + '|', ...rows.map(line)].join('\n');
+  return [
+    line(header),
+    '|' + w.map((n, i) => (i < 2 ? ':' : '-') + '-'.repeat(n) + (i < 2 ? '-' : ':')).join('|') + '|',
+    ...rows.map(line),
+  ].join('\n');
 }
 
 function printMain(summary) {
-  const header = ['scenario', 'capturer', 'send pps', 'kept of bare', 'captured', 'drops', 'capturer ns/pkt', '× tcpdump', 'sender ns/pkt', 'kernel-side Δ ns/pkt', 'Δ × tcpdump'];
+  const header = [
+    'scenario',
+    'capturer',
+    'send pps',
+    'kept of bare',
+    'captured',
+    'drops',
+    'capturer ns/pkt',
+    '× tcpdump',
+    'sender ns/pkt',
+    'kernel-side Δ ns/pkt',
+    'Δ × tcpdump',
+  ];
   const rows = summary.map((s) => [
     s.scenario,
     s.capturer,
     fmtK(s.sendPps),
     s.keptOfBare == null ? '' : s.keptOfBare.toFixed(2),
-    fmtPct(s.captureRatio) + (s.captureRatioMin != null && s.captureRatioMin !== s.captureRatio ? ` (min ${fmtPct(s.captureRatioMin)})` : ''),
+    fmtPct(s.captureRatio) +
+      (s.captureRatioMin != null && s.captureRatioMin !== s.captureRatio ? ` (min ${fmtPct(s.captureRatioMin)})` : ''),
     s.capturer === 'none' ? '' : fmtInt(s.dropped) + (s.droppedMax && s.droppedMax !== s.dropped ? ` (max ${fmtInt(s.droppedMax)})` : ''),
     s.capturer === 'none' ? '' : fmtInt(s.capturerNsPerPkt) + fmtRange(s.capturerNsPerPktRange, fmtInt),
     s.cpuVsTcpdump == null ? '' : fmtX(s.cpuVsTcpdump),
@@ -544,7 +656,8 @@ function ensureTapwireBuilt(build) {
   }
   const outputs = [path.join(ROOT, 'dist', 'index.js'), path.join(ROOT, 'build', 'Release', 'tapwire.node')];
   const missing = outputs.filter((p) => !fs.existsSync(p));
-  if (missing.length) fail(`tapwire is not built (${missing.map((p) => path.relative(ROOT, p)).join(', ')} missing): run npm run build:all, or pass --build`);
+  if (missing.length)
+    fail(`tapwire is not built (${missing.map((p) => path.relative(ROOT, p)).join(', ')} missing): run npm run build:all, or pass --build`);
   const sources = Math.max(newestMtime(path.join(ROOT, 'lib')), newestMtime(path.join(ROOT, 'native')));
   if (sources > Math.min(...outputs.map((p) => fs.statSync(p).mtimeMs))) {
     log('warning: lib/ or native/ changed after the last build: this measures the old build (npm run build:all, or pass --build)');
@@ -597,7 +710,11 @@ function cleanup() {
   cleaned = true;
   for (const c of children) killGroup(c, 'SIGKILL');
   for (const ns of [NS_S, NS_R]) {
-    try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 10_000 }); } catch { /* not there */ }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      /* not there */
+    }
   }
   if (work) {
     if (keepWork) log(`work folder kept: ${work}`);
@@ -613,7 +730,8 @@ async function main() {
   if (os.platform() !== 'linux') fail('Linux only');
   if (process.getuid() !== 0) fail('run as root: it creates network namespaces and opens packet sockets');
   if (os.cpus().length < 2) fail('needs 2 CPUs (sender on CPU 0, capturer on CPU 1)');
-  for (const t of ['ip', 'taskset', 'cc']) if (!which(t)) fail(`${t} not found (apt-get install ${t === 'cc' ? 'gcc' : t === 'ip' ? 'iproute2' : 'util-linux'})`);
+  for (const t of ['ip', 'taskset', 'cc'])
+    if (!which(t)) fail(`${t} not found (apt-get install ${t === 'cc' ? 'gcc' : t === 'ip' ? 'iproute2' : 'util-linux'})`);
 
   const skipped = {};
   if (opts.capturers.includes('tcpdump') && !which('tcpdump')) skipped.tcpdump = 'tcpdump not found (apt-get install tcpdump)';
@@ -626,9 +744,19 @@ async function main() {
   const scenarios = opts.memory === 'only' ? [] : opts.scenarios;
   if (capturers.some((c) => c.startsWith('tapwire')) || opts.memory !== 'no') ensureTapwireBuilt(opts.build);
 
-  process.on('SIGINT', () => { log('interrupted: cleaning up'); cleanup(); process.exit(130); });
-  process.on('SIGTERM', () => { cleanup(); process.exit(143); });
-  process.on('SIGHUP', () => { cleanup(); process.exit(129); });
+  process.on('SIGINT', () => {
+    log('interrupted: cleaning up');
+    cleanup();
+    process.exit(130);
+  });
+  process.on('SIGTERM', () => {
+    cleanup();
+    process.exit(143);
+  });
+  process.on('SIGHUP', () => {
+    cleanup();
+    process.exit(129);
+  });
   process.on('exit', cleanup);
 
   removeStaleNamespaces();
@@ -642,8 +770,11 @@ async function main() {
 
   const started = new Date();
   const total = opts.reps * scenarios.length * capturers.length;
-  log(`${capturers.join(', ')} × ${scenarios.join(', ')} × ${opts.reps} rep(s), ${fmtInt(opts.count)} frames each` +
-    (opts.memory !== 'no' ? `; memory: ${fmtInt(opts.memoryCount)} frames` : '') + ` (namespaces ${NS_S}, ${NS_R})`);
+  log(
+    `${capturers.join(', ')} × ${scenarios.join(', ')} × ${opts.reps} rep(s), ${fmtInt(opts.count)} frames each` +
+      (opts.memory !== 'no' ? `; memory: ${fmtInt(opts.memoryCount)} frames` : '') +
+      ` (namespaces ${NS_S}, ${NS_R})`,
+  );
 
   // Repetitions outermost, capturers innermost: a slow stretch of the shared host
   // hits every capturer of a scenario alike.
@@ -656,11 +787,14 @@ async function main() {
         const scenario = { ...SCENARIOS[name], name };
         const r = await runOne({ framegen, capturer, scenario, count: opts.count, rep, logDir });
         runs.push(r);
-        log(`[${n}/${total}] rep ${rep} ${name.padEnd(9)} ${capturer.padEnd(15)} ${fmtK(r.sendPps).padStart(6)} pps` +
-          (r.keptOfBare ? ` (${r.keptOfBare.toFixed(2)} of bare)` : '') +
-          ` | captured ${fmtPct(r.captureRatio)}, drops ${fmtInt(r.dropped)}` +
-          (r.capturerNsPerPkt ? ` | capturer ${fmtInt(r.capturerNsPerPkt)} ns/pkt` : '') +
-          ` | sender ${fmtInt(r.senderNsPerPkt)} ns/pkt` + (r.errors.length ? ` | ${r.errors.join('; ')}` : ''));
+        log(
+          `[${n}/${total}] rep ${rep} ${name.padEnd(9)} ${capturer.padEnd(15)} ${fmtK(r.sendPps).padStart(6)} pps` +
+            (r.keptOfBare ? ` (${r.keptOfBare.toFixed(2)} of bare)` : '') +
+            ` | captured ${fmtPct(r.captureRatio)}, drops ${fmtInt(r.dropped)}` +
+            (r.capturerNsPerPkt ? ` | capturer ${fmtInt(r.capturerNsPerPkt)} ns/pkt` : '') +
+            ` | sender ${fmtInt(r.senderNsPerPkt)} ns/pkt` +
+            (r.errors.length ? ` | ${r.errors.join('; ')}` : ''),
+        );
       }
     }
   }
@@ -671,7 +805,10 @@ async function main() {
       const scenario = { ...SCENARIOS['64B-max'], name: 'memory-64B-max' };
       const r = await runOne({ framegen, capturer, scenario, count: opts.memoryCount, rep: 1, logDir });
       memory.push(r);
-      log(`[memory] ${capturer.padEnd(13)} ${fmtK(r.sendPps)} pps | captured ${fmtInt(r.captured)}, drops ${fmtInt(r.dropped)} | VmHWM ${r.vmHwmKb ? (r.vmHwmKb / 1024).toFixed(1) + ' MiB' : '–'}` + (r.errors.length ? ` | ${r.errors.join('; ')}` : ''));
+      log(
+        `[memory] ${capturer.padEnd(13)} ${fmtK(r.sendPps)} pps | captured ${fmtInt(r.captured)}, drops ${fmtInt(r.dropped)} | VmHWM ${r.vmHwmKb ? (r.vmHwmKb / 1024).toFixed(1) + ' MiB' : '–'}` +
+          (r.errors.length ? ` | ${r.errors.join('; ')}` : ''),
+      );
     }
   }
 
@@ -682,16 +819,20 @@ async function main() {
   const argsText = process.argv.slice(2).join(' ');
   const reproduce = `sudo npm run bench${argsText ? ` -- ${argsText}` : ''}   # or, as root: node bench/run.js ${argsText}`.trimEnd();
   console.log('');
-  console.log(`tapwire capture benchmark, ${started.toISOString()}: ${os.cpus().length} CPUs (${os.cpus()[0]?.model?.trim()}), Linux ${os.release()}, Node ${process.version}`);
-  console.log(`sender (framegen, sendmmsg ×${BATCH}) on CPU ${SENDER_CPU}, capturer on CPU ${CAPTURER_CPU}, veth between two namespaces, filter "udp"` +
-    (summary.length ? `; ${fmtInt(opts.count)} frames per run, medians of ${opts.reps} rep(s) [min–max]` : ''));
+  console.log(
+    `tapwire capture benchmark, ${started.toISOString()}: ${os.cpus().length} CPUs (${os.cpus()[0]?.model?.trim()}), Linux ${os.release()}, Node ${process.version}`,
+  );
+  console.log(
+    `sender (framegen, sendmmsg ×${BATCH}) on CPU ${SENDER_CPU}, capturer on CPU ${CAPTURER_CPU}, veth between two namespaces, filter "udp"` +
+      (summary.length ? `; ${fmtInt(opts.count)} frames per run, medians of ${opts.reps} rep(s) [min–max]` : ''),
+  );
   if (summary.length) {
     console.log('');
     printMain(summary);
     console.log('');
     console.log('kept of bare: achieved send rate ÷ that of a 100k-frame burst without capturer just before (max rate only).');
-    console.log('kernel-side Δ: sender CPU ns/pkt minus that of the same repetition\'s run without capturer (the receive path,');
-    console.log('capture taps included, runs in the sender\'s softirq on a veth pair). × tcpdump: paired per repetition.');
+    console.log("kernel-side Δ: sender CPU ns/pkt minus that of the same repetition's run without capturer (the receive path,");
+    console.log("capture taps included, runs in the sender's softirq on a veth pair). × tcpdump: paired per repetition.");
   }
   if (memory.length) {
     console.log('');
@@ -720,8 +861,17 @@ async function main() {
       libpcap: which('tcpdump') ? version('tcpdump', ['--version'], /libpcap version (\S+)/) : null,
     },
     config: {
-      count: opts.count, reps: opts.reps, scenarios, capturers, skipped, memoryCount: opts.memory !== 'no' ? opts.memoryCount : null,
-      senderCpu: SENDER_CPU, capturerCpu: CAPTURER_CPU, sendBatch: BATCH, calibrationFrames: CALIB_FRAMES, filter: 'udp',
+      count: opts.count,
+      reps: opts.reps,
+      scenarios,
+      capturers,
+      skipped,
+      memoryCount: opts.memory !== 'no' ? opts.memoryCount : null,
+      senderCpu: SENDER_CPU,
+      capturerCpu: CAPTURER_CPU,
+      sendBatch: BATCH,
+      calibrationFrames: CALIB_FRAMES,
+      filter: 'udp',
     },
     summary,
     memory,
@@ -733,6 +883,13 @@ async function main() {
 }
 
 main().then(
-  () => { cleanup(); process.exit(0); },
-  (err) => { console.error(`bench: ${err && err.stack ? err.stack : err}`); cleanup(); process.exit(1); },
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (err) => {
+    console.error(`bench: ${err && err.stack ? err.stack : err}`);
+    cleanup();
+    process.exit(1);
+  },
 );

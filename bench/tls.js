@@ -64,7 +64,11 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-tlsbench-'));
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'],
+    { stdio: 'ignore' },
+  );
   const server = spawn(process.execPath, ['-e', SERVER, key, cert], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   const results = { small: { off: [], on: [] }, big: { off: [], on: [] } };
@@ -73,15 +77,28 @@ async function main() {
     for (let rep = 0; rep < REPS; rep++) {
       for (const mode of ['small', 'big']) {
         for (const tls of ['off', 'on']) {
-          const cap = tls === 'on' ? await openCapturer({ interfaces: ['lo'], filter: 'tcp port 1', tls: process.env.TW_TLS_PIDS ? { mode: 'required', pids: [Number(process.env.TW_TLS_PIDS)] } : 'required' }) : null;
+          const cap =
+            tls === 'on'
+              ? await openCapturer({
+                  interfaces: ['lo'],
+                  filter: 'tcp port 1',
+                  tls: process.env.TW_TLS_PIDS ? { mode: 'required', pids: [Number(process.env.TW_TLS_PIDS)] } : 'required',
+                })
+              : null;
           let seen = 0;
-          const reading = cap && (async () => { for await (const _ of cap.tls) seen++; })();
+          const reading =
+            cap &&
+            (async () => {
+              for await (const _ of cap.tls) seen++;
+            })();
           const r = JSON.parse(await run(process.execPath, ['-e', CLIENT, String(port), mode, String(SECONDS), '0']));
           await cap?.close();
           await reading;
           if (cap && mode === 'small') calls += seen / r.done;
           results[mode][tls].push(mode === 'small' ? r.done / r.seconds : r.bytes / r.seconds / 1e6);
-          console.error(`rep ${rep + 1} ${mode} tls ${tls}: ${mode === 'small' ? `${(r.done / r.seconds).toFixed(0)} req/s` : `${(r.bytes / r.seconds / 1e6).toFixed(1)} MB/s`}${cap ? `, ${seen} events` : ''}`);
+          console.error(
+            `rep ${rep + 1} ${mode} tls ${tls}: ${mode === 'small' ? `${(r.done / r.seconds).toFixed(0)} req/s` : `${(r.bytes / r.seconds / 1e6).toFixed(1)} MB/s`}${cap ? `, ${seen} events` : ''}`,
+          );
         }
       }
     }
@@ -89,7 +106,9 @@ async function main() {
     const rate = 5000;
     const cap = await openCapturer({ interfaces: ['lo'], filter: 'tcp port 1', tls: 'required' });
     let seen = 0;
-    const reading = (async () => { for await (const e of cap.tls) if (/^GET \/ HTTP|^HTTP\/1\.1 200|^ok$/.test(e.data.subarray(0, 16).toString('latin1'))) seen++; })();
+    const reading = (async () => {
+      for await (const e of cap.tls) if (/^GET \/ HTTP|^HTTP\/1\.1 200|^ok$/.test(e.data.subarray(0, 16).toString('latin1'))) seen++;
+    })();
     const paced = JSON.parse(await run(process.execPath, ['-e', CLIENT, String(port), 'paced', String(SECONDS), String(rate)]));
     await cap.close();
     await reading;
@@ -99,14 +118,22 @@ async function main() {
     const bigOff = median(results.big.off);
     const bigOn = median(results.big.on);
     const perRequestUs = (1e6 / smallOn - 1e6 / smallOff) * 8; // 8 connections in flight
-    console.log(`\nTLS plugin overhead, ${REPS} rep(s) of ${SECONDS} s each, medians (node bench/tls.js --seconds ${SECONDS} --reps ${REPS})\n`);
+    console.log(
+      `\nTLS plugin overhead, ${REPS} rep(s) of ${SECONDS} s each, medians (node bench/tls.js --seconds ${SECONDS} --reps ${REPS})\n`,
+    );
     console.log('| workload | without plugin | with plugin | ratio |');
     console.log('|---|---|---|---|');
-    console.log(`| small keep-alive requests (8 connections) | ${smallOff.toFixed(0)} req/s | ${smallOn.toFixed(0)} req/s | ${(smallOn / smallOff).toFixed(2)} |`);
+    console.log(
+      `| small keep-alive requests (8 connections) | ${smallOff.toFixed(0)} req/s | ${smallOn.toFixed(0)} req/s | ${(smallOn / smallOff).toFixed(2)} |`,
+    );
     console.log(`| 1 MiB uploads (1 connection) | ${bigOff.toFixed(1)} MB/s | ${bigOn.toFixed(1)} MB/s | ${(bigOn / bigOff).toFixed(2)} |`);
-    console.log(`\nadded time per request: ${perRequestUs.toFixed(1)} µs of latency per request; ${(calls / REPS).toFixed(1)} captured calls per request`);
+    console.log(
+      `\nadded time per request: ${perRequestUs.toFixed(1)} µs of latency per request; ${(calls / REPS).toFixed(1)} captured calls per request`,
+    );
     console.log(`per captured call: ≈ ${(perRequestUs / (calls / REPS)).toFixed(1)} µs`);
-    console.log(`paced ${rate} req/s for ${SECONDS} s: ${paced.done} requests, ${seen} of ${paced.done * 4} expected events, lost records ${lost.records}, truncated bytes ${lost.truncatedBytes}`);
+    console.log(
+      `paced ${rate} req/s for ${SECONDS} s: ${paced.done} requests, ${seen} of ${paced.done * 4} expected events, lost records ${lost.records}, truncated bytes ${lost.truncatedBytes}`,
+    );
   } finally {
     server.kill();
     fs.rmSync(dir, { recursive: true, force: true });

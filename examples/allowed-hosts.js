@@ -34,8 +34,10 @@ function canonical(host) {
 /** The IP source and destination of a frame, or null (not IP, or cut short). */
 function addresses(data, linkType) {
   let at;
-  if (linkType === 1) at = data.length >= 14 && data.readUInt16BE(12) === 0x8100 ? 18 : 14; // Ethernet, one VLAN tag
-  else if (linkType === 101) at = 0; // raw IP
+  if (linkType === 1)
+    at = data.length >= 14 && data.readUInt16BE(12) === 0x8100 ? 18 : 14; // Ethernet, one VLAN tag
+  else if (linkType === 101)
+    at = 0; // raw IP
   else return null;
   const version = data[at] >> 4;
   if (version === 4 && data.length >= at + 20) {

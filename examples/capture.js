@@ -13,7 +13,9 @@ async function main() {
     for (const pkt of batch) {
       if (shown++ >= 20) continue;
       const time = new Date(pkt.timestamp).toISOString();
-      console.log(`${time} ${pkt.direction.padEnd(3)} if${pkt.interfaceIndex} len ${pkt.length} ${pkt.data.subarray(0, 24).toString('hex')}`);
+      console.log(
+        `${time} ${pkt.direction.padEnd(3)} if${pkt.interfaceIndex} len ${pkt.length} ${pkt.data.subarray(0, 24).toString('hex')}`,
+      );
     }
   }
   const s = cap.stats();

@@ -23,7 +23,9 @@ const { values: opt } = parseArgs({
   },
 });
 if (!opt.dir) {
-  console.error('usage: rotating-collector.js --dir DIR [-i IFACE]... [-f FILTER] [--max-bytes N] [--max-seconds S] [--keep N] [--duration S]');
+  console.error(
+    'usage: rotating-collector.js --dir DIR [-i IFACE]... [-f FILTER] [--max-bytes N] [--max-seconds S] [--keep N] [--duration S]',
+  );
   process.exit(2);
 }
 const maxBytes = Number(opt['max-bytes']);
@@ -48,16 +50,29 @@ async function main() {
   const open = () => {
     const name = `capture-${new Date().toISOString().replace(/[:.]/g, '-')}-${String(sequence++).padStart(6, '0')}.pcapng`;
     const target = path.join(opt.dir, name);
-    file = { writer: new PcapngWriter(target, { filter: opt.filter, source: cap }), path: target, bytes: 0, opened: Date.now(), drops: dropsNow() };
+    file = {
+      writer: new PcapngWriter(target, { filter: opt.filter, source: cap }),
+      path: target,
+      bytes: 0,
+      opened: Date.now(),
+      drops: dropsNow(),
+    };
   };
   const finish = async () => {
     const now = dropsNow();
-    const drops = { kernel: now.kernel - file.drops.kernel, ring: now.ring - file.drops.ring, userspace: now.userspace - file.drops.userspace };
+    const drops = {
+      kernel: now.kernel - file.drops.kernel,
+      ring: now.ring - file.drops.ring,
+      userspace: now.userspace - file.drops.userspace,
+    };
     await file.writer.close({ drops });
     console.log(`wrote ${file.path} (${file.bytes} bytes of packets)`);
     file = null;
     // File names sort by time: remove the oldest beyond --keep.
-    const all = fs.readdirSync(opt.dir).filter((n) => /^capture-.*\.pcapng$/.test(n)).sort();
+    const all = fs
+      .readdirSync(opt.dir)
+      .filter((n) => /^capture-.*\.pcapng$/.test(n))
+      .sort();
     for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.unlinkSync(path.join(opt.dir, old));
   };
 

@@ -177,9 +177,7 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     if (this.#closing) throw new ClosedError();
     const host = this.#source.pluginHost;
     if (!host) {
-      throw new PluginUnsupportedError(
-        `the ${this.backend} backend takes no plugins: '${plugin.name}' runs on the eBPF backend only`,
-      );
+      throw new PluginUnsupportedError(`the ${this.backend} backend takes no plugins: '${plugin.name}' runs on the eBPF backend only`);
     }
     plugin.register(host);
     this.#plugins.push(plugin);

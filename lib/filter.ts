@@ -177,7 +177,8 @@ export function classicRefusal(expression: string, program: Buffer): BadFilterEr
   const count = program.length / 8;
   const cannot = `the kernel cannot run the filter ${quoteFilter(expression)}`;
   // The eBPF backend may run a long program.
-  if (count > BPF_MAXINSNS) return new BadFilterError(`${cannot}: it compiles to ${count} instructions, and at most ${BPF_MAXINSNS} are taken`, 'kernel');
+  if (count > BPF_MAXINSNS)
+    return new BadFilterError(`${cannot}: it compiles to ${count} instructions, and at most ${BPF_MAXINSNS} are taken`, 'kernel');
   for (let pc = 0; pc < count; pc++) {
     // k wraps around: libpcap's protochain loops back this way, and no backend runs a loop.
     if (program.readUInt16LE(pc * 8) === BPF_JMP_JA && (pc + 1 + program.readUInt32LE(pc * 8 + 4)) % 2 ** 32 <= pc) {

@@ -1,6 +1,16 @@
 export { openCapturer } from './open';
 export { probe, type ProbeReport, type FeatureResult, type Capability } from './probe';
-export { selectBackend, readiness, attachModes, type AttachMode, type BackendName, type BackendOption, type Selection, type Readiness, type Attempt } from './selection';
+export {
+  selectBackend,
+  readiness,
+  attachModes,
+  type AttachMode,
+  type BackendName,
+  type BackendOption,
+  type Selection,
+  type Readiness,
+  type Attempt,
+} from './selection';
 export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
 export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';

@@ -45,7 +45,10 @@ function watch(
   const report = (pairs: ArrayLike<number>): void => {
     for (let i = 0; i + 1 < pairs.length && !stopped; i += 2) onChange(pairs[i] === 1 ? 'added' : 'removed', pairs[i + 1]!);
   };
-  const link = within(ns, () => new (native().LinkWatch)([...known], (buffer, count) => report(new Uint32Array(buffer, 0, count * 2)), follow));
+  const link = within(
+    ns,
+    () => new (native().LinkWatch)([...known], (buffer, count) => report(new Uint32Array(buffer, 0, count * 2)), follow),
+  );
   // Changes between the list being made and the watch starting: said on the next turn.
   const missed = link.rescan();
   if (missed.length > 0) setImmediate(() => report(missed));

@@ -13,7 +13,15 @@ import { openReplay } from './replay';
 import { attemptName, selectBackend, type Attempt, type BackendName, type Selection } from './selection';
 import { tlsPlugin } from './plugins/tls';
 import { decideTls, type TlsState } from './tls';
-import { BackendUnavailableError, BadFilterError, InvalidOptionError, NoBackendError, NoSuchInterfaceError, NoSuchNamespaceError, TlsUnavailableError } from './errors';
+import {
+  BackendUnavailableError,
+  BadFilterError,
+  InvalidOptionError,
+  NoBackendError,
+  NoSuchInterfaceError,
+  NoSuchNamespaceError,
+  TlsUnavailableError,
+} from './errors';
 
 const BACKENDS: Record<BackendName, (options: ResolvedOptions, attempt: Attempt, report: ProbeReport) => Promise<Backend>> = {
   ebpf: (options, attempt, report) => openEbpf(options, attempt.backend === 'ebpf' ? attempt.attach : 'socket', report),
@@ -85,7 +93,9 @@ async function openCgroup(resolved: ResolvedOptions, report: ProbeReport): Promi
   const blocker = [f.bpf, f.ringBuffer, f.cgroupCapture].find((x) => !x.ok);
   if (blocker) {
     const message = `a cgroup capture needs the eBPF backend, which cannot capture a cgroup here: ${blocker.reason}`;
-    throw resolved.backend === 'ebpf' ? new BackendUnavailableError(message) : new NoBackendError(`${message} (no other backend can capture one cgroup's traffic)`);
+    throw resolved.backend === 'ebpf'
+      ? new BackendUnavailableError(message)
+      : new NoBackendError(`${message} (no other backend can capture one cgroup's traffic)`);
   }
   const backend = await openEbpfCgroup(resolved, report);
   const reasons = [`ebpf: capturing the cgroup ${resolved.cgroup} at its inet hooks; no other backend can, so none is tried`];
@@ -97,7 +107,9 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   const report = await probe();
   resolved.signal?.throwIfAborted();
   const { backend, selection } =
-    resolved.cgroup !== null ? await openCgroup(resolved, report) : await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
+    resolved.cgroup !== null
+      ? await openCgroup(resolved, report)
+      : await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
   // TLS is decided once the backend is capturing, from what happened: it never chose it.
   let tls: TlsState;
   try {

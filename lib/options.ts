@@ -75,8 +75,20 @@ export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen
 
 const MiB = 1024 * 1024;
 const KNOWN = new Set([
-  'file', 'interfaces', 'netns', 'cgroup', 'filter', 'snaplen', 'backend', 'attach', 'tls', 'promiscuous',
-  'bufferSize', 'batchTimeout', 'highWaterMark', 'signal',
+  'file',
+  'interfaces',
+  'netns',
+  'cgroup',
+  'filter',
+  'snaplen',
+  'backend',
+  'attach',
+  'tls',
+  'promiscuous',
+  'bufferSize',
+  'batchTimeout',
+  'highWaterMark',
+  'signal',
 ]);
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -153,9 +165,12 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   if (cgroup !== null) {
     // A cgroup's hooks see its sockets' packets on every interface of every namespace.
     const clash = (['interfaces', 'netns'] as const).filter((key) => options[key] !== undefined);
-    if (clash.length > 0) throw new InvalidOptionError(`cgroup captures on every interface: it cannot be combined with ${clash.join(' or ')}`);
-    if (backend === 'raw-socket') throw new InvalidOptionError("cgroup needs the eBPF backend: it cannot be combined with backend: 'raw-socket'");
-    if (attach !== 'auto') throw new InvalidOptionError(`cgroup attaches to the cgroup itself: it cannot be combined with attach: '${attach}'`);
+    if (clash.length > 0)
+      throw new InvalidOptionError(`cgroup captures on every interface: it cannot be combined with ${clash.join(' or ')}`);
+    if (backend === 'raw-socket')
+      throw new InvalidOptionError("cgroup needs the eBPF backend: it cannot be combined with backend: 'raw-socket'");
+    if (attach !== 'auto')
+      throw new InvalidOptionError(`cgroup attaches to the cgroup itself: it cannot be combined with attach: '${attach}'`);
   }
   return {
     interfaces,

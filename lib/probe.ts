@@ -49,9 +49,7 @@ export interface ProbeReport {
   };
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(os.constants.errno).map(([name, value]) => [value, name]),
-);
+const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, value]) => [value, name]));
 
 export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
@@ -119,7 +117,10 @@ function memlockFeature(raw: NativeProbe['memlock'], caps: Record<Capability, bo
 
 /** The verifier's complaint: the last line of its log that is not a statistic. */
 export function verifierVerdict(log: string): string {
-  const lines = log.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const said = lines.filter((l) => !/^(processed \d+ insns|verification time|stack depth|-- END PROG LOAD LOG --|libbpf:)/.test(l));
   return said.at(-1) ?? lines.at(-1) ?? '';
 }

@@ -81,9 +81,7 @@ export function readiness(report: ProbeReport, backend: BackendName): Readiness 
 
 export function assertBackendOption(value: unknown): asserts value is BackendOption {
   if (!BACKEND_OPTIONS.includes(value as BackendOption)) {
-    throw new InvalidOptionError(
-      `backend must be one of ${BACKEND_OPTIONS.map((b) => `'${b}'`).join(', ')}; got ${JSON.stringify(value)}`,
-    );
+    throw new InvalidOptionError(`backend must be one of ${BACKEND_OPTIONS.map((b) => `'${b}'`).join(', ')}; got ${JSON.stringify(value)}`);
   }
 }
 

@@ -36,9 +36,7 @@ export function tlsMode(value: unknown): TlsMode {
     if (mode === 'auto' || mode === 'required') return mode;
     throw new InvalidOptionError(`tls.mode must be 'auto' or 'required'; got ${JSON.stringify(mode)}`);
   }
-  throw new InvalidOptionError(
-    `tls must be false, true, 'auto', 'required' or an options object; got ${JSON.stringify(value)}`,
-  );
+  throw new InvalidOptionError(`tls must be false, true, 'auto', 'required' or an options object; got ${JSON.stringify(value)}`);
 }
 
 /**

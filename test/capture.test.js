@@ -15,11 +15,7 @@ const PORT = 5001;
 const UDP_OVERHEAD = 14 + 20 + 8;
 const IFF_PROMISC = 0x100;
 
-const VARIANTS = [
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-  { backend: 'raw-socket' },
-];
+const VARIANTS = [{ backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }, { backend: 'raw-socket' }];
 
 for (const variant of VARIANTS) {
   const { backend } = variant;
@@ -185,7 +181,10 @@ for (const variant of VARIANTS) {
       await reading;
       assert.equal(fromEvents, 500);
       assert.equal(fromBatchEvents, 500);
-      assert.deepEqual(iterated, Array.from({ length: 500 }, (_, i) => i & 255));
+      assert.deepEqual(
+        iterated,
+        Array.from({ length: 500 }, (_, i) => i & 255),
+      );
 
       const cap2 = await open({ filter: `udp port ${PORT}` });
       const streamed = [];
@@ -219,7 +218,10 @@ for (const variant of VARIANTS) {
       assert.equal(cap.closed, true);
       await cap.close();
       await cap.close();
-      assert.throws(() => cap[Symbol.asyncIterator](), (e) => e instanceof ClosedError && e.code === 'ERR_CLOSED');
+      assert.throws(
+        () => cap[Symbol.asyncIterator](),
+        (e) => e instanceof ClosedError && e.code === 'ERR_CLOSED',
+      );
       assert.equal(typeof cap.stats().packets, 'number');
 
       const disposable = await open();

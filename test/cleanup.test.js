@@ -70,7 +70,10 @@ describe('kernel state after close and after SIGKILL', function () {
       const ours = added(before, objectsOf(process.pid));
       assert.ok(ours.progs.length >= 3, `expected our programs to be loaded, saw ${ours.progs.length}`);
       const listed = kernelObjects();
-      assert.ok(ours.progs.every((id) => listed.progs.has(id)), 'bpftool lists them');
+      assert.ok(
+        ours.progs.every((id) => listed.progs.has(id)),
+        'bpftool lists them',
+      );
       if (attach === 'tcx') assert.ok(ours.links.length >= 2, 'one tcx link per direction');
       assert.equal(promiscuous(link.outer), true);
       await cap.close();
@@ -82,7 +85,14 @@ describe('kernel state after close and after SIGKILL', function () {
     it(`eBPF (${attach}): SIGKILL of the capturing process leaves nothing behind`, async function () {
       await requireVariant(this, { backend: 'ebpf', attach });
       const qdiscBefore = qdiscs(link.outer);
-      const child = await runChildUntilReady({ backend: 'ebpf', attach, interfaces: [link.outer], promiscuous: true, count: 1e9, timeout: 60000 });
+      const child = await runChildUntilReady({
+        backend: 'ebpf',
+        attach,
+        interfaces: [link.outer],
+        promiscuous: true,
+        count: 1e9,
+        timeout: 60000,
+      });
       const ours = added({ progs: new Set(), links: new Set() }, objectsOf(child.pid));
       assert.ok(ours.progs.length >= 3, `expected the child's programs to be loaded, saw ${ours.progs.length}`);
       assert.equal(promiscuous(link.outer), true);
@@ -103,13 +113,20 @@ describe('kernel state after close and after SIGKILL', function () {
     const ours = added(before, objectsOf(process.pid));
     // Another process opening and closing captures: links and programs vanish while
     // bpftool walks their ids.
-    const churn = spawn(process.execPath, ['-e', `
+    const churn = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const { openCapturer } = require(${JSON.stringify(path.join(__dirname, '..'))});
       (async () => { for (let i = 0; ; i++) {
         const cap = await openCapturer({ backend: 'ebpf', attach: '${attach}', interfaces: ['lo'], bufferSize: 1 << 20 });
         await cap.close();
         if (i === 0) console.log('churning');
-      } })();`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      } })();`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       assert.ok(ours.progs.length > 0);
       await new Promise((resolve, reject) => {
@@ -128,7 +145,13 @@ describe('kernel state after close and after SIGKILL', function () {
 
   it('raw-socket: SIGKILL leaves no promiscuous mode and no qdisc behind', async function () {
     const qdiscBefore = qdiscs(link.outer);
-    const child = await runChildUntilReady({ backend: 'raw-socket', interfaces: [link.outer], promiscuous: true, count: 1e9, timeout: 60000 });
+    const child = await runChildUntilReady({
+      backend: 'raw-socket',
+      interfaces: [link.outer],
+      promiscuous: true,
+      count: 1e9,
+      timeout: 60000,
+    });
     assert.equal(promiscuous(link.outer), true);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));

@@ -41,7 +41,11 @@ function startCapture(args, { stdout = 'pipe' } = {}) {
 }
 
 /** Drops tcpdump's and tapwire's first column (the time of day), which both print. */
-const withoutTime = (text) => text.split('\n').filter(Boolean).map((l) => l.replace(/^\S+ /, ''));
+const withoutTime = (text) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^\S+ /, ''));
 
 describe('tapwire command line', function () {
   let dir;
@@ -150,7 +154,10 @@ describe('tapwire command line', function () {
     const lines = stdout.trim().split('\n');
     for (const line of lines) assert.match(line, /^\d+\.\S+( \[Up\])?$/);
     const lo = Number(fs.readFileSync('/sys/class/net/lo/ifindex', 'utf8'));
-    assert.ok(lines.some((l) => l.startsWith(`${lo}.lo`)), stdout);
+    assert.ok(
+      lines.some((l) => l.startsWith(`${lo}.lo`)),
+      stdout,
+    );
   });
 
   describe('live', function () {
@@ -189,7 +196,10 @@ describe('tapwire command line', function () {
         socket.on('error', resolve);
       });
       // The last frame sent is the RST (the SYN's answer); SIGINT only after tapwire printed it.
-      await until('the ICMP, SYN and RST printed', () => /unreachable/.test(proc.stdout()) && (proc.stdout().match(/: tcp 0$/gm) ?? []).length >= 2);
+      await until(
+        'the ICMP, SYN and RST printed',
+        () => /unreachable/.test(proc.stdout()) && (proc.stdout().match(/: tcp 0$/gm) ?? []).length >= 2,
+      );
       proc.child.kill('SIGINT');
       const ours = await proc.done;
       const { packets } = await dump.stop();
@@ -240,7 +250,10 @@ describe('tapwire command line', function () {
       assert.deepEqual(withoutTime(text), Array(25).fill(`IP ${link.innerAddr}.40000 > ${link.outerAddr}.${PORT}: UDP, length 21`));
     });
 
-    for (const [signal, format] of [['SIGINT', 'pcapng'], ['SIGTERM', 'pcap']]) {
+    for (const [signal, format] of [
+      ['SIGINT', 'pcapng'],
+      ['SIGTERM', 'pcap'],
+    ]) {
       it(`${signal} finishes the ${format} file completely`, async function () {
         const file = path.join(dir, `signal.${format}`);
         const proc = startCapture(['-i', link.outer, '-w', file, ...(format === 'pcap' ? ['--pcap'] : []), `udp port ${PORT}`]);
@@ -261,7 +274,12 @@ describe('tapwire command line', function () {
           assert.match(info, new RegExp(`Name = ${link.outer}`));
           assert.match(info, /Number of stat entries = 1/, 'the statistics written on close');
         } else {
-          assert.equal(execFileSync('tcpdump', ['-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').length, 100);
+          assert.equal(
+            execFileSync('tcpdump', ['-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+              .trim()
+              .split('\n').length,
+            100,
+          );
         }
       });
     }

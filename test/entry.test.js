@@ -43,7 +43,18 @@ describe('package entry points', function () {
       fs.writeFileSync(path.join(dir, 'cjs.ts'), use(path.join(root, 'dist', 'index')));
       fs.writeFileSync(path.join(dir, 'esm.mts'), use(path.join(root, 'esm', 'index.mjs')));
       const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-      const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types')];
+      const flags = [
+        '--noEmit',
+        '--strict',
+        '--target',
+        'es2022',
+        '--module',
+        'nodenext',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(root, 'node_modules', '@types'),
+      ];
       execFileSync(process.execPath, [tsc, ...flags, path.join(dir, 'cjs.ts'), path.join(dir, 'esm.mts')], { encoding: 'utf8' });
     } catch (err) {
       assert.fail(`tsc: ${err.stdout ?? ''}${err.stderr ?? err.message}`);

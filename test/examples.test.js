@@ -97,7 +97,22 @@ describe('examples', function () {
     const port = await freePort();
     const dir = tempDir();
     const r = await runExample(
-      [process.execPath, 'examples/rotating-collector.js', '--dir', dir, '-i', 'lo', '-f', `udp port ${port}`, '--max-bytes', '300', '--keep', '3', '--duration', '3'],
+      [
+        process.execPath,
+        'examples/rotating-collector.js',
+        '--dir',
+        dir,
+        '-i',
+        'lo',
+        '-f',
+        `udp port ${port}`,
+        '--max-bytes',
+        '300',
+        '--keep',
+        '3',
+        '--duration',
+        '3',
+      ],
       { ready: /capturing with/, whenReady: () => sendDatagrams(port, 20) },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -106,7 +121,10 @@ describe('examples', function () {
     assert.ok(written.length >= 4, `expected several files:\n${r.stdout}`);
     const kept = fs.readdirSync(dir).sort();
     assert.equal(kept.length, 3);
-    assert.deepEqual(kept, written.slice(-3).map((l) => path.basename(l.split(' ')[1])));
+    assert.deepEqual(
+      kept,
+      written.slice(-3).map((l) => path.basename(l.split(' ')[1])),
+    );
     // The kept files are whole pcapng files and hold the last packets, in order.
     const payloads = [];
     for (const f of kept) payloads.push(...(await packetsIn(path.join(dir, f))));
@@ -132,26 +150,55 @@ describe('examples', function () {
     });
 
     it('live: passes when the service talks only to allowed hosts, and records the capture', async function () {
-      const r = await check(['--allow', '127.0.0.1', '-i', 'lo', '-f', `udp port ${port}`, '-w', path.join(dir, 'good.pcapng')], ['127.0.0.1', '127.0.0.1']);
+      const r = await check(
+        ['--allow', '127.0.0.1', '-i', 'lo', '-f', `udp port ${port}`, '-w', path.join(dir, 'good.pcapng')],
+        ['127.0.0.1', '127.0.0.1'],
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /ok: 2 IP packets/);
     });
 
     it('live: fails naming the host that is not allowed', async function () {
-      const r = await check(['--allow', '127.0.0.1', '-i', 'lo', '-f', `udp port ${port}`, '-w', path.join(dir, 'bad.pcapng')], ['127.0.0.1', '127.0.0.2']);
+      const r = await check(
+        ['--allow', '127.0.0.1', '-i', 'lo', '-f', `udp port ${port}`, '-w', path.join(dir, 'bad.pcapng')],
+        ['127.0.0.1', '127.0.0.2'],
+      );
       assert.equal(r.code, 1);
       assert.match(r.stderr, /not allowed: 127\.0\.0\.2 \(1 packet\)/);
       assert.doesNotMatch(r.stderr, /127\.0\.0\.1/);
     });
 
     it('replayed file: the same verdicts without root or a capture', async function () {
-      const good = await runExample([process.execPath, 'examples/allowed-hosts.js', '--allow', '127.0.0.1', '-r', path.join(dir, 'good.pcapng')]);
+      const good = await runExample([
+        process.execPath,
+        'examples/allowed-hosts.js',
+        '--allow',
+        '127.0.0.1',
+        '-r',
+        path.join(dir, 'good.pcapng'),
+      ]);
       assert.equal(good.code, 0, good.stderr);
       assert.match(good.stdout, /ok: 2 IP packets/);
-      const bad = await runExample([process.execPath, 'examples/allowed-hosts.js', '--allow', '127.0.0.1', '-r', path.join(dir, 'bad.pcapng')]);
+      const bad = await runExample([
+        process.execPath,
+        'examples/allowed-hosts.js',
+        '--allow',
+        '127.0.0.1',
+        '-r',
+        path.join(dir, 'bad.pcapng'),
+      ]);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /not allowed: 127\.0\.0\.2 \(1 packet\)/);
-      const allowed = await runExample([process.execPath, 'examples/allowed-hosts.js', '--allow', '127.0.0.1', '--allow', '127.0.0.2', '-r', path.join(dir, 'bad.pcapng')]);
+      const allowed = await runExample([
+        process.execPath,
+        'examples/allowed-hosts.js',
+        '--allow',
+        '127.0.0.1',
+        '--allow',
+        '127.0.0.2',
+        '-r',
+        path.join(dir, 'bad.pcapng'),
+      ]);
       assert.equal(allowed.code, 0, allowed.stderr);
     });
   });
@@ -162,7 +209,10 @@ describe('examples', function () {
     const pid = /client pid was (\d+)/.exec(r.stdout)?.[1];
     assert.ok(pid, r.stdout);
     assert.match(r.stdout, new RegExp(`write pid ${pid} \\(node\\) via node, \\d+ bytes:\\n  "GET /from-the-example HTTP/1.1`));
-    assert.match(r.stdout, new RegExp(`read  pid ${pid} \\(node\\) via node, \\d+ bytes:\\n  "HTTP/1.1 200 OK.*you asked for /from-the-example`));
+    assert.match(
+      r.stdout,
+      new RegExp(`read  pid ${pid} \\(node\\) via node, \\d+ bytes:\\n  "HTTP/1.1 200 OK.*you asked for /from-the-example`),
+    );
     assert.match(r.stdout, /client: HTTP 200/);
     // The server runs in the capturing process, whose own calls are left out.
     assert.doesNotMatch(r.stdout, new RegExp(`pid (?!${pid}\\b)\\d+`));

@@ -12,11 +12,7 @@ const { requireVariant } = require('./helpers/privileged');
 const { createLink, removeLink } = require('./helpers/netns');
 const { pcapFile, udpFrame } = require('./helpers/files');
 
-const VARIANTS = [
-  { backend: 'raw-socket' },
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-];
+const VARIANTS = [{ backend: 'raw-socket' }, { backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }];
 // About 2,000 classic instructions, which libpcap's optimizer takes long over.
 const SLOW = Array.from({ length: 400 }, (_, i) => `udp port ${10000 + i}`).join(' or ');
 

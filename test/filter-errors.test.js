@@ -9,11 +9,7 @@ const { openCapturer } = require('..');
 const { requireVariant } = require('./helpers/privileged');
 const { pcapFile, udpFrame } = require('./helpers/files');
 
-const VARIANTS = [
-  { backend: 'raw-socket' },
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-];
+const VARIANTS = [{ backend: 'raw-socket' }, { backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }];
 
 describe('filters that are refused', function () {
   let file;
@@ -96,7 +92,10 @@ describe('filter errors name the reason and quote a bounded part of the expressi
       if (where === 'file') {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-filter-errors-'));
         options = { file: path.join(dir, 'one.pcap') };
-        fs.writeFileSync(options.file, pcapFile({ packets: [{ seconds: 1, fraction: 0, data: udpFrame(Buffer.from('x'), { dport: 7 }) }] }));
+        fs.writeFileSync(
+          options.file,
+          pcapFile({ packets: [{ seconds: 1, fraction: 0, data: udpFrame(Buffer.from('x'), { dport: 7 }) }] }),
+        );
       } else {
         await requireVariant(this, { backend: where });
         options = { backend: where, interfaces: ['lo'] };

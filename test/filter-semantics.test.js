@@ -14,7 +14,12 @@ const insn = (code, k, jt = 0, jf = 0) => {
   b.writeUInt32LE(k >>> 0, 4);
   return b;
 };
-const LD_IMM = 0x00, LDX_IMM = 0x01, LDB_IND = 0x50, LSH_X = 0x6c, RSH_X = 0x7c, RET_A = 0x16;
+const LD_IMM = 0x00,
+  LDX_IMM = 0x01,
+  LDB_IND = 0x50,
+  LSH_X = 0x6c,
+  RSH_X = 0x7c,
+  RET_A = 0x16;
 const FORMS = ['tc-direct', 'tc'];
 const frame = Buffer.concat([Buffer.alloc(12, 2), Buffer.from([0x08, 0x00, 0x45]), Buffer.alloc(45)]);
 
@@ -41,6 +46,7 @@ describe('filter translation: where classic BPF and eBPF differ', function () {
 
   it('an opcode with bits classic BPF does not define is refused, not read as the nearest one', function () {
     const code = Buffer.concat([insn(0x206, 0)]); // BPF_RET with an unknown bit
-    for (const form of [...FORMS, 'socket']) assert.throws(() => native().filterVerdicts(code, [frame], form), /no eBPF form \(code 0x206\)/);
+    for (const form of [...FORMS, 'socket'])
+      assert.throws(() => native().filterVerdicts(code, [frame], form), /no eBPF form \(code 0x206\)/);
   });
 });

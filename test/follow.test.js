@@ -13,11 +13,7 @@ const { run } = require('./helpers/tools');
 
 const PORT = 5501;
 
-const VARIANTS = [
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-  { backend: 'raw-socket' },
-];
+const VARIANTS = [{ backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }, { backend: 'raw-socket' }];
 
 /** Reads `cap` into per-interface-name counts until the iteration ends. */
 function tally(cap) {
@@ -60,7 +56,13 @@ for (const variant of VARIANTS) {
       await until('the 10 datagrams', () => byName.get(link.outer) === 10);
       if (ebpf) {
         const counted = cap.stats().interfaces.find((i) => i.index === link.outerIndex);
-        assert.deepEqual(counted, { index: link.outerIndex, name: link.outer, packets: 10, bytes: 10 * (14 + 20 + 8 + 64), attached: true });
+        assert.deepEqual(counted, {
+          index: link.outerIndex,
+          name: link.outer,
+          packets: 10,
+          bytes: 10 * (14 + 20 + 8 + 64),
+          attached: true,
+        });
       }
       await cap.close();
       await done;
@@ -79,7 +81,10 @@ for (const variant of VARIANTS) {
       const held = descriptors();
       execFileSync('ip', ['link', 'del', link.outer]);
       await until(`${link.outer} removed`, () => events.some((e) => e.change === 'removed' && e.index === link.outerIndex));
-      assert.deepEqual(events.find((e) => e.change === 'removed'), { change: 'removed', name: link.outer, index: link.outerIndex, attached: false });
+      assert.deepEqual(
+        events.find((e) => e.change === 'removed'),
+        { change: 'removed', name: link.outer, index: link.outerIndex, attached: false },
+      );
       if (ebpf) {
         // Its packet socket (socket attach) or tcx links are closed with it.
         const now = descriptors();

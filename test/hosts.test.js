@@ -101,9 +101,13 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
 
     it("'auto' captures every packet on raw-socket and says the ring did not fit", async function () {
       let sent = 0;
-      const messages = await runChild(host, { interfaces: [link.outer], filter: `udp port ${PORT}`, tls: 'auto', count: COUNT }, async () => {
-        sent = await sendFromPeer(link, { port: PORT, count: COUNT, size: 64 });
-      });
+      const messages = await runChild(
+        host,
+        { interfaces: [link.outer], filter: `udp port ${PORT}`, tls: 'auto', count: COUNT },
+        async () => {
+          sent = await sendFromPeer(link, { port: PORT, count: COUNT, size: 64 });
+        },
+      );
       assert.ok(messages.ready, JSON.stringify(messages.error));
       assert.equal(messages.ready.probe.features.memlock.ok, false);
       assert.equal(messages.ready.backend, 'raw-socket');
@@ -121,7 +125,11 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
   });
 
   it("eBPF programs load but may not attach, backend 'ebpf': the kernel's refusal, never raw-socket", async function () {
-    const messages = await runChild('eBPF programs load but may not attach (seccomp)', { interfaces: [link.outer], backend: 'ebpf', count: 1 }, () => {});
+    const messages = await runChild(
+      'eBPF programs load but may not attach (seccomp)',
+      { interfaces: [link.outer], backend: 'ebpf', count: 1 },
+      () => {},
+    );
     assert.equal(messages.ready, undefined, 'a forced backend does not fall back');
     assert.equal(messages.error?.code, 'ERR_SYSTEM', JSON.stringify(messages));
     assert.match(messages.error.message, /SO_ATTACH_BPF.*Invalid argument/);

@@ -12,11 +12,7 @@ const { until } = require('./helpers/poll');
 const { descriptors } = require('./helpers/resources');
 
 const PORT = 5001;
-const VARIANTS = [
-  { backend: 'raw-socket' },
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-];
+const VARIANTS = [{ backend: 'raw-socket' }, { backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }];
 
 const operstate = (iface) => fs.readFileSync(`/sys/class/net/${iface}/operstate`, 'utf8').trim();
 

@@ -27,10 +27,21 @@ describe('workers and processes that end with capturers open', function () {
   this.timeout(Math.max(this.timeout(), 120000)); // never below the run's own (emulated kernels are slower)
 
   for (const variant of VARIANTS) {
-    const name = Object.entries(variant).map(([k, v]) => (k === 'tls' ? `TLS ${v}` : v)).join(', ');
+    const name = Object.entries(variant)
+      .map(([k, v]) => (k === 'tls' ? `TLS ${v}` : v))
+      .join(', ');
     // The TLS plugin loads its programs once per hooked file, seconds each: fewer workers.
     const workers = variant.tls ? 2 : 5;
-    const ends = variant.tls ? [['terminate', 1], ['exit', 0]] : [['terminate', 1], ['exit', 0], ['close', 0]];
+    const ends = variant.tls
+      ? [
+          ['terminate', 1],
+          ['exit', 0],
+        ]
+      : [
+          ['terminate', 1],
+          ['exit', 0],
+          ['close', 0],
+        ];
     for (const [end, code] of ends) {
       it(`${name}: ${workers} capturing workers, each ended by ${end === 'terminate' ? 'worker.terminate()' : end === 'exit' ? 'process.exit() in the worker' : 'close()'}`, async function () {
         await requireAll(this, variant);
@@ -63,18 +74,37 @@ describe('native sources after close()', function () {
   const { native } = require('../dist/native');
   const acceptAll = Buffer.from([6, 0, 0, 0, 0xff, 0xff, 0, 0]); // ret #65535
   const SOURCES = {
-    PacketRing: () => new (native().PacketRing)({ ifindex: 1, filter: acceptAll, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false }, () => {}),
-    EbpfCapture: () =>
-      new (native().EbpfCapture)(
-        { attach: 'socket', ringSize: 1 << 20, wakeupBytes: 1 << 16, batchBytes: 1 << 18, batchTimeoutMs: 10, promiscuous: false, targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }] },
+    PacketRing: () =>
+      new (native().PacketRing)(
+        { ifindex: 1, filter: acceptAll, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false },
         () => {},
       ),
-    TlsCapture: () => new (native().TlsCapture)({ ringSize: 1 << 20, wakeupBytes: 1 << 17, batchBytes: 1 << 22, selfTgid: process.pid, pids: null, batchTimeoutMs: 10 }, () => {}),
+    EbpfCapture: () =>
+      new (native().EbpfCapture)(
+        {
+          attach: 'socket',
+          ringSize: 1 << 20,
+          wakeupBytes: 1 << 16,
+          batchBytes: 1 << 18,
+          batchTimeoutMs: 10,
+          promiscuous: false,
+          targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }],
+        },
+        () => {},
+      ),
+    TlsCapture: () =>
+      new (native().TlsCapture)(
+        { ringSize: 1 << 20, wakeupBytes: 1 << 17, batchBytes: 1 << 22, selfTgid: process.pid, pids: null, batchTimeoutMs: 10 },
+        () => {},
+      ),
   };
 
   for (const [name, make] of Object.entries(SOURCES)) {
     it(`${name}: every method after close() does nothing or throws ECLOSED`, async function () {
-      await requireAll(this, name === 'PacketRing' ? { backend: 'raw-socket' } : { backend: 'ebpf', attach: 'socket', tls: name === 'TlsCapture' });
+      await requireAll(
+        this,
+        name === 'PacketRing' ? { backend: 'raw-socket' } : { backend: 'ebpf', attach: 'socket', tls: name === 'TlsCapture' },
+      );
       const source = make();
       source.close();
       for (const method of ['resume', 'pause', 'flush', 'detach', 'close']) source[method]?.();

@@ -9,11 +9,7 @@ const { requireVariant } = require('./helpers/privileged');
 const { startTcpdump } = require('./helpers/tools');
 const { captureWhile } = require('./helpers/capture');
 
-const VARIANTS = [
-  { backend: 'raw-socket' },
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-];
+const VARIANTS = [{ backend: 'raw-socket' }, { backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }];
 const PORT = 25000 + (process.pid % 1000);
 
 /** Sends `count` datagrams over loopback to a socket bound to `port`. */

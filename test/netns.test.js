@@ -22,11 +22,7 @@ const BIN = path.join(__dirname, '..', 'bin', 'tapwire.js');
 const ownNamespace = () => fs.readlinkSync('/proc/thread-self/ns/net');
 const isError = (code, pattern) => (err) => err.code === code && pattern.test(err.message);
 
-const VARIANTS = [
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-  { backend: 'raw-socket' },
-];
+const VARIANTS = [{ backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }, { backend: 'raw-socket' }];
 
 /** A process that lives in the link's namespace until killed; its pid names the namespace. */
 async function processIn(link) {
@@ -82,13 +78,16 @@ for (const variant of VARIANTS) {
         const { packets } = await captureWhile(cap, () => sendToPeer(link, { port: PORT, count: 20 }));
         assert.equal(packets.length, 20);
         assert.deepEqual([...new Set(packets.map((p) => cap.interfaceName(p.interfaceIndex)))], [link.inner]);
-        assert.match(cap.interfaceDescription(packets[0].interfaceIndex), new RegExp(`^network namespace /proc/${sleeper.pid}/ns/net \\(net:\\[\\d+\\]\\)$`));
+        assert.match(
+          cap.interfaceDescription(packets[0].interfaceIndex),
+          new RegExp(`^network namespace /proc/${sleeper.pid}/ns/net \\(net:\\[\\d+\\]\\)$`),
+        );
       } finally {
         sleeper.kill();
       }
     });
 
-    it("an interface deleted inside the namespace ends the capture with ERR_INTERFACE_GONE", async function () {
+    it('an interface deleted inside the namespace ends the capture with ERR_INTERFACE_GONE', async function () {
       const cap = await openCapturer({ ...variant, netns: link.ns, interfaces: [link.inner], filter: `udp port ${PORT}` });
       const ended = assert.rejects(
         (async () => {
@@ -134,11 +133,20 @@ describe('netns: what it takes, and its errors', function () {
   });
 
   it('a name with no namespace, a file that is not one, a pid that is gone: ERR_NO_SUCH_NAMESPACE', async function () {
-    await assert.rejects(openCapturer({ netns: 'twt-none' }), isError('ERR_NO_SUCH_NAMESPACE', /at \/run\/netns\/twt-none: there is no such file/));
-    await assert.rejects(openCapturer({ netns: '/etc/hostname' }), isError('ERR_NO_SUCH_NAMESPACE', /at \/etc\/hostname: not a network namespace/));
+    await assert.rejects(
+      openCapturer({ netns: 'twt-none' }),
+      isError('ERR_NO_SUCH_NAMESPACE', /at \/run\/netns\/twt-none: there is no such file/),
+    );
+    await assert.rejects(
+      openCapturer({ netns: '/etc/hostname' }),
+      isError('ERR_NO_SUCH_NAMESPACE', /at \/etc\/hostname: not a network namespace/),
+    );
     // A pid past pid_max is never a process.
     const pidMax = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
-    await assert.rejects(openCapturer({ netns: pidMax + 1 }), isError('ERR_NO_SUCH_NAMESPACE', new RegExp(`there is no process ${pidMax + 1}`)));
+    await assert.rejects(
+      openCapturer({ netns: pidMax + 1 }),
+      isError('ERR_NO_SUCH_NAMESPACE', new RegExp(`there is no process ${pidMax + 1}`)),
+    );
     for (const backend of ['ebpf', 'raw-socket']) {
       await assert.rejects(openCapturer({ backend, netns: 'twt-none' }), isError('ERR_NO_SUCH_NAMESPACE', /twt-none/));
     }
@@ -199,7 +207,14 @@ describe('netns: what it takes, and its errors', function () {
   it('tapwire capture --netns: the namespace named, its packets printed; -D lists its interfaces', async function () {
     const listed = await run(process.execPath, [BIN, 'capture', '-D', '--netns', link.ns]);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.replace(/^\d+\./, '').replace(/ \[Up\]$/, '')).sort(), ['lo', link.inner].sort());
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/^\d+\./, '').replace(/ \[Up\]$/, ''))
+        .sort(),
+      ['lo', link.inner].sort(),
+    );
     const child = spawn(process.execPath, [BIN, 'capture', '--netns', link.ns, '-i', link.inner, '-c', '3', `udp port ${PORT}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -41,8 +41,7 @@ describe('input checks that need a capture-capable host', function () {
     }
   });
 
-  it('names an unknown interface', () =>
-    rejectsWith({ interfaces: ['tw-no-such0'] }, 'ERR_NO_SUCH_INTERFACE', /"tw-no-such0"/));
+  it('names an unknown interface', () => rejectsWith({ interfaces: ['tw-no-such0'] }, 'ERR_NO_SUCH_INTERFACE', /"tw-no-such0"/));
   it('gives libpcap’s message for a bad filter', () =>
     rejectsWith({ interfaces: ['lo'], filter: 'udp prt 53' }, 'ERR_BAD_FILTER', /syntax error/));
   it('rejects a filter that cannot match this link type', () =>

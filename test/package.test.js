@@ -60,12 +60,15 @@ describe('package', function () {
       // A real apt with an empty source list: what a machine without deb-src has.
       fs.mkdirSync(path.join(dir, 'lists', 'partial'), { recursive: true });
       fs.mkdirSync(path.join(dir, 'parts'));
-      fs.writeFileSync(path.join(dir, 'apt.conf'), [
-        `Dir::Etc::sourcelist "${path.join(dir, 'none.list')}";`,
-        `Dir::Etc::sourceparts "${path.join(dir, 'parts')}";`,
-        `Dir::State::Lists "${path.join(dir, 'lists')}";`,
-        `Dir::Cache "${path.join(dir, 'cache')}";`,
-      ].join('\n'));
+      fs.writeFileSync(
+        path.join(dir, 'apt.conf'),
+        [
+          `Dir::Etc::sourcelist "${path.join(dir, 'none.list')}";`,
+          `Dir::Etc::sourceparts "${path.join(dir, 'parts')}";`,
+          `Dir::State::Lists "${path.join(dir, 'lists')}";`,
+          `Dir::Cache "${path.join(dir, 'cache')}";`,
+        ].join('\n'),
+      );
       const r = preflight(dir, { APT_CONFIG: path.join(dir, 'apt.conf') });
       assert.equal(r.status, 1);
       assert.match(r.stderr, /apt has no source packages/);

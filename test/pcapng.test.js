@@ -26,7 +26,10 @@ function tcpdumpTimes(file) {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return out.split('\n').filter(Boolean).map((line) => line.split(' ')[0]);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ')[0]);
 }
 
 function isError(code, pattern) {
@@ -73,13 +76,28 @@ describe('capture files written from live captures', function () {
     for (const batch of batches) writer.write(batch);
     await writer.close(stats);
 
-    const seen = tsharkFields(file, ['frame.len', 'frame.cap_len', 'frame.interface_name', 'frame.packet_flags_direction', 'frame.time_epoch']);
+    const seen = tsharkFields(file, [
+      'frame.len',
+      'frame.cap_len',
+      'frame.interface_name',
+      'frame.packet_flags_direction',
+      'frame.time_epoch',
+    ]);
     assert.deepEqual(
-      seen.map((r) => [Number(r['frame.len']), Number(r['frame.cap_len']), r['frame.interface_name'], Number(r['frame.packet_flags_direction']), r['frame.time_epoch']]),
+      seen.map((r) => [
+        Number(r['frame.len']),
+        Number(r['frame.cap_len']),
+        r['frame.interface_name'],
+        Number(r['frame.packet_flags_direction']),
+        r['frame.time_epoch'],
+      ]),
       packets.map((p) => [p.length, p.capturedLength, link.outer, p.direction === 'in' ? 1 : 2, epoch(p.timestampNs)]),
     );
     assert.equal(packets.filter((p) => p.direction === 'out').length, 100);
-    assert.deepEqual(tcpdumpTimes(file), packets.map((p) => epoch(p.timestampNs)));
+    assert.deepEqual(
+      tcpdumpTimes(file),
+      packets.map((p) => epoch(p.timestampNs)),
+    );
     const info = execFileSync('capinfos', ['-I', file], { encoding: 'utf8' });
     assert.match(info, /Number of interfaces in file: 1/);
     assert.match(info, /Filter string = udp/);
@@ -108,7 +126,10 @@ describe('capture files written from live captures', function () {
     assert.equal(bytes.readUInt32LE(0), 0xa1b23c4d);
     assert.equal(bytes.readUInt32LE(16), 60, 'snaplen in the header');
     assert.equal(bytes.readUInt32LE(20), 1, 'Ethernet');
-    assert.deepEqual(tcpdumpTimes(file), packets.map((p) => epoch(p.timestampNs)));
+    assert.deepEqual(
+      tcpdumpTimes(file),
+      packets.map((p) => epoch(p.timestampNs)),
+    );
     const seen = tsharkFields(file, ['frame.len', 'frame.cap_len']);
     assert.deepEqual(
       seen.map((r) => [Number(r['frame.len']), Number(r['frame.cap_len'])]),
@@ -138,7 +159,12 @@ describe('capture files written from live captures', function () {
       assert.equal(names.filter((n) => n === 'lo').length, 30, 'loopback shows each datagram once, as it arrives');
       const seen = tsharkFields(file, ['frame.interface_id', 'frame.interface_name', 'frame.packet_flags_direction', 'frame.len']);
       assert.deepEqual(
-        seen.map((r) => [Number(r['frame.interface_id']), r['frame.interface_name'], Number(r['frame.packet_flags_direction']), Number(r['frame.len'])]),
+        seen.map((r) => [
+          Number(r['frame.interface_id']),
+          r['frame.interface_name'],
+          Number(r['frame.packet_flags_direction']),
+          Number(r['frame.len']),
+        ]),
         packets.map((p, i) => [names[i] === link.outer ? 0 : 1, names[i], p.direction === 'in' ? 1 : 2, p.length]),
       );
       assert.match(execFileSync('capinfos', ['-I', file], { encoding: 'utf8' }), /Number of interfaces in file: 2/);
@@ -170,8 +196,19 @@ describe('capture files written from live captures', function () {
     const replayed = await openCapturer({ file });
     const back = [];
     for await (const batch of replayed) back.push(...batch);
-    const describe = (p, cap) => [p.data.toString('hex'), p.length, p.capturedLength, p.timestampNs, p.direction, p.linkType, cap.interfaceName(p.interfaceIndex)];
-    assert.deepEqual(back.map((p) => describe(p, replayed)), all.packets.map((p) => describe(p, everything)));
+    const describe = (p, cap) => [
+      p.data.toString('hex'),
+      p.length,
+      p.capturedLength,
+      p.timestampNs,
+      p.direction,
+      p.linkType,
+      cap.interfaceName(p.interfaceIndex),
+    ];
+    assert.deepEqual(
+      back.map((p) => describe(p, replayed)),
+      all.packets.map((p) => describe(p, everything)),
+    );
     assert.equal(replayed.stats().bytes, everything.stats().bytes);
     assert.equal(replayed.stats().packets, everything.stats().packets);
 
@@ -179,7 +216,10 @@ describe('capture files written from live captures', function () {
     const chosen = [];
     for await (const batch of again) chosen.push(...batch);
     assert.equal(some.packets.length, 150);
-    assert.deepEqual(chosen.map((p) => p.data.toString('hex')), some.packets.map((p) => p.data.toString('hex')));
+    assert.deepEqual(
+      chosen.map((p) => p.data.toString('hex')),
+      some.packets.map((p) => p.data.toString('hex')),
+    );
     assert.equal(again.stats().filtered, all.packets.length - 150);
   });
 });
@@ -234,28 +274,56 @@ describe('capture file writers', function () {
     const requests = tsharkFields(
       file,
       [
-        'http.request.method', 'http.request.uri', 'http.host', 'exported_pdu.ipv4_src', 'exported_pdu.ipv4_dst',
-        'exported_pdu.ipv6_src', 'exported_pdu.ipv6_dst', 'exported_pdu.src_port', 'exported_pdu.dst_port',
-        'frame.interface_name', 'frame.packet_flags_direction', 'frame.time_epoch',
+        'http.request.method',
+        'http.request.uri',
+        'http.host',
+        'exported_pdu.ipv4_src',
+        'exported_pdu.ipv4_dst',
+        'exported_pdu.ipv6_src',
+        'exported_pdu.ipv6_dst',
+        'exported_pdu.src_port',
+        'exported_pdu.dst_port',
+        'frame.interface_name',
+        'frame.packet_flags_direction',
+        'frame.time_epoch',
       ],
       ['-Y', 'http.request'],
     );
     assert.deepEqual(requests, [
       {
-        'http.request.method': 'GET', 'http.request.uri': '/api/items?id=7', 'http.host': 'shop.test',
-        'exported_pdu.ipv4_src': '198.18.0.1', 'exported_pdu.ipv4_dst': '198.18.0.2', 'exported_pdu.ipv6_src': '', 'exported_pdu.ipv6_dst': '',
-        'exported_pdu.src_port': '40000', 'exported_pdu.dst_port': '8080',
-        'frame.interface_name': 'upper-pdu', 'frame.packet_flags_direction': '0x00000002', 'frame.time_epoch': epoch(t0),
+        'http.request.method': 'GET',
+        'http.request.uri': '/api/items?id=7',
+        'http.host': 'shop.test',
+        'exported_pdu.ipv4_src': '198.18.0.1',
+        'exported_pdu.ipv4_dst': '198.18.0.2',
+        'exported_pdu.ipv6_src': '',
+        'exported_pdu.ipv6_dst': '',
+        'exported_pdu.src_port': '40000',
+        'exported_pdu.dst_port': '8080',
+        'frame.interface_name': 'upper-pdu',
+        'frame.packet_flags_direction': '0x00000002',
+        'frame.time_epoch': epoch(t0),
       },
       {
-        'http.request.method': 'POST', 'http.request.uri': '/v1/login', 'http.host': 'api.test',
-        'exported_pdu.ipv4_src': '', 'exported_pdu.ipv4_dst': '', 'exported_pdu.ipv6_src': '2001:db8::2', 'exported_pdu.ipv6_dst': '2001:db8::1',
-        'exported_pdu.src_port': '443', 'exported_pdu.dst_port': '51000',
-        'frame.interface_name': 'upper-pdu', 'frame.packet_flags_direction': '0x00000001', 'frame.time_epoch': epoch(t0 + 1000n),
+        'http.request.method': 'POST',
+        'http.request.uri': '/v1/login',
+        'http.host': 'api.test',
+        'exported_pdu.ipv4_src': '',
+        'exported_pdu.ipv4_dst': '',
+        'exported_pdu.ipv6_src': '2001:db8::2',
+        'exported_pdu.ipv6_dst': '2001:db8::1',
+        'exported_pdu.src_port': '443',
+        'exported_pdu.dst_port': '51000',
+        'frame.interface_name': 'upper-pdu',
+        'frame.packet_flags_direction': '0x00000001',
+        'frame.time_epoch': epoch(t0 + 1000n),
       },
     ]);
     // tcpdump cannot dissect them, but reads the file: both packets, at their times.
-    assert.deepEqual(tcpdumpTimes(file).filter((field) => /^\d+\.\d{9}$/.test(field)), [epoch(t0), epoch(t0 + 1000n)]);
+    assert.deepEqual(
+      tcpdumpTimes(file).filter((field) => /^\d+\.\d{9}$/.test(field)),
+      [epoch(t0), epoch(t0 + 1000n)],
+    );
   });
 
   it('keeps an upper-layer PDU larger than Wireshark reads to 262144 bytes, with its full length', async function () {
@@ -297,7 +365,10 @@ describe('capture file writers', function () {
 
   it('an empty capture is still a file tcpdump and tshark read', async function () {
     requireTools(this, ['tcpdump', 'tshark']);
-    for (const [Writer, name] of [[PcapWriter, 'empty.pcap'], [PcapngWriter, 'empty.pcapng']]) {
+    for (const [Writer, name] of [
+      [PcapWriter, 'empty.pcap'],
+      [PcapngWriter, 'empty.pcapng'],
+    ]) {
       const file = path.join(dir, name);
       await new Writer(file).close();
       assert.deepEqual(tcpdumpTimes(file), [], name);
@@ -309,9 +380,17 @@ describe('capture file writers', function () {
     requireTools(this, ['tshark']);
     // Interface 1, as this host's loopback is: a writer that guessed from the host would name it lo.
     const original = path.join(dir, 'named.pcapng');
-    const blocks = [{ section: true }, { iface: { name: 'tw-file0' } }, { iface: { name: 'tw-file1' } }, { epb: { iface: 1, ts: 1n, data: frames[0] } }];
+    const blocks = [
+      { section: true },
+      { iface: { name: 'tw-file0' } },
+      { iface: { name: 'tw-file1' } },
+      { epb: { iface: 1, ts: 1n, data: frames[0] } },
+    ];
     fs.writeFileSync(original, pcapngFile({ blocks }));
-    for (const [name, withSource, expected] of [['sourced.pcapng', true, 'tw-file1'], ['unsourced.pcapng', false, 'unknown']]) {
+    for (const [name, withSource, expected] of [
+      ['sourced.pcapng', true, 'tw-file1'],
+      ['unsourced.pcapng', false, 'unknown'],
+    ]) {
       const replay = await openCapturer({ file: original });
       const file = path.join(dir, name);
       const writer = new PcapngWriter(file, withSource ? { source: replay } : {});
@@ -324,15 +403,24 @@ describe('capture file writers', function () {
   it('reports bad input and failures as TapwireErrors with stable codes', async function () {
     const writer = new PcapngWriter(path.join(dir, 'errors.pcapng'));
     const pdu = { timestampNs: 1n, protocol: 'http', data: Buffer.from('x') };
-    assert.throws(() => writer.writeUpperPdu({ ...pdu, srcAddr: '300.1.1.1' }), isError('ERR_INVALID_OPTION', /srcAddr must be an IPv4 or IPv6 address/));
-    assert.throws(() => writer.writeUpperPdu({ ...pdu, srcAddr: '10.0.0.1', dstAddr: '::1' }), isError('ERR_INVALID_OPTION', /one address family/));
+    assert.throws(
+      () => writer.writeUpperPdu({ ...pdu, srcAddr: '300.1.1.1' }),
+      isError('ERR_INVALID_OPTION', /srcAddr must be an IPv4 or IPv6 address/),
+    );
+    assert.throws(
+      () => writer.writeUpperPdu({ ...pdu, srcAddr: '10.0.0.1', dstAddr: '::1' }),
+      isError('ERR_INVALID_OPTION', /one address family/),
+    );
     assert.throws(() => writer.writeUpperPdu({ ...pdu, dstPort: 70000 }), isError('ERR_INVALID_OPTION', /dstPort/));
     assert.throws(() => writer.writeUpperPdu({ ...pdu, protocol: '' }), isError('ERR_INVALID_OPTION', /protocol/));
     assert.throws(() => writer.writeUpperPdu({ ...pdu, timestampNs: 5 }), isError('ERR_INVALID_OPTION', /timestampNs/));
     await writer.close();
     assert.throws(() => writer.writeUpperPdu(pdu), isError('ERR_CLOSED'));
 
-    assert.throws(() => new PcapngWriter(path.join(dir, 'no', 'such', 'dir.pcapng')), (e) => isError('ERR_FILE', /no such file or directory/)(e) && e.errno === os.constants.errno.ENOENT);
+    assert.throws(
+      () => new PcapngWriter(path.join(dir, 'no', 'such', 'dir.pcapng')),
+      (e) => isError('ERR_FILE', /no such file or directory/)(e) && e.errno === os.constants.errno.ENOENT,
+    );
 
     const mixed = new PcapWriter(path.join(dir, 'mixed.pcap'));
     mixed.write((await batchesOf(1))[0]);
@@ -340,7 +428,9 @@ describe('capture file writers', function () {
     assert.throws(() => mixed.write(rawIp), isError('ERR_FILE', /one link type.*write pcapng instead/));
     await mixed.close();
 
-    const failing = new Writable({ write: (_chunk, _enc, cb) => cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 })) });
+    const failing = new Writable({
+      write: (_chunk, _enc, cb) => cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 })),
+    });
     const full = new PcapngWriter(failing);
     await assert.rejects(full.close(), isError('ERR_FILE', /no space left on device \(ENOSPC\)/));
   });

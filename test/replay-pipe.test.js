@@ -11,7 +11,9 @@ const { openCapturer } = require('..');
 const { pcapFile, udpFrame } = require('./helpers/files');
 
 const root = path.join(__dirname, '..');
-const pcap = pcapFile({ packets: Array.from({ length: 10 }, (_, i) => ({ seconds: 1, fraction: i, data: udpFrame(Buffer.alloc(20, i), { dport: 9 }) })) });
+const pcap = pcapFile({
+  packets: Array.from({ length: 10 }, (_, i) => ({ seconds: 1, fraction: i, data: udpFrame(Buffer.alloc(20, i), { dport: 9 }) })),
+});
 
 describe('replaying a quiet pipe', function () {
   let dir;

@@ -63,7 +63,10 @@ describe('replaying capture files: openCapturer({ file })', function () {
         assert.equal(cap.selection.format, 'pcap');
         assert.deepEqual(hex(packets), hex(frames.map((data) => ({ data }))));
         const expected = frames.map((_, i) => BigInt(BASE + i) * 1_000_000_000n + BigInt(fraction(i) * (nanoseconds ? 1 : 1000)));
-        assert.deepEqual(packets.map((p) => p.timestampNs), expected);
+        assert.deepEqual(
+          packets.map((p) => p.timestampNs),
+          expected,
+        );
         for (const p of packets) {
           assert.equal(p.interfaceIndex, 0);
           assert.equal(p.direction, 'in');
@@ -72,7 +75,10 @@ describe('replaying capture files: openCapturer({ file })', function () {
         }
         // tshark reads the same times from the same bytes.
         const times = tsharkFields(name, ['frame.time_epoch']).map((r) => r['frame.time_epoch']);
-        assert.deepEqual(times, expected.map((ns) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`));
+        assert.deepEqual(
+          times,
+          expected.map((ns) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`),
+        );
       });
     }
   }
@@ -110,7 +116,10 @@ describe('replaying capture files: openCapturer({ file })', function () {
           [0n, 0, 'eth-us', 'in', frames[3].length, frames[3].length],
         ],
       );
-      assert.deepEqual(hex(packets), [frames[0], frames[1], frames[2].subarray(0, 40), frames[3]].map((b) => b.toString('hex')));
+      assert.deepEqual(
+        hex(packets),
+        [frames[0], frames[1], frames[2].subarray(0, 40), frames[3]].map((b) => b.toString('hex')),
+      );
       assert.equal(cap.stats().drops.kernel, 7, 'the drops the statistics blocks recorded');
       const seen = tsharkFields(name, ['frame.len', 'frame.cap_len', 'frame.interface_name']);
       assert.deepEqual(
@@ -121,7 +130,10 @@ describe('replaying capture files: openCapturer({ file })', function () {
   }
 
   it('numbers interfaces across sections, each section in its own byte order', async function () {
-    const first = pcapngFile({ little: true, blocks: [{ section: true }, { iface: { name: 'a' } }, { epb: { iface: 0, ts: 1n, data: frames[0] } }] });
+    const first = pcapngFile({
+      little: true,
+      blocks: [{ section: true }, { iface: { name: 'a' } }, { epb: { iface: 0, ts: 1n, data: frames[0] } }],
+    });
     const second = pcapngFile({
       little: false,
       blocks: [{ section: true }, { iface: { name: 'b', linkType: 101 } }, { epb: { iface: 0, ts: 2n, data: frames[1].subarray(14) } }],
@@ -155,11 +167,18 @@ describe('replaying capture files: openCapturer({ file })', function () {
       const theirs = tsharkFields(converted, ['frame.len', 'frame.time_epoch']);
       assert.equal(packets.length, frames.length, format);
       assert.deepEqual(
-        packets.map((p) => [String(p.length), `${p.timestampNs / 1_000_000_000n}.${String(p.timestampNs % 1_000_000_000n).padStart(9, '0')}`]),
+        packets.map((p) => [
+          String(p.length),
+          `${p.timestampNs / 1_000_000_000n}.${String(p.timestampNs % 1_000_000_000n).padStart(9, '0')}`,
+        ]),
         theirs.map((r) => [r['frame.len'], r['frame.time_epoch']]),
         format,
       );
-      assert.deepEqual(hex(packets), frames.map((f) => f.toString('hex')), format);
+      assert.deepEqual(
+        hex(packets),
+        frames.map((f) => f.toString('hex')),
+        format,
+      );
     }
   });
 
@@ -200,7 +219,10 @@ describe('replaying capture files: openCapturer({ file })', function () {
     writer.writeUpperPdu({ timestampNs: 5n, protocol: 'http', data: Buffer.from('GET / HTTP/1.1\r\n\r\n') });
     await writer.close();
     const { cap, packets } = await replay({ file: name, filter: 'udp' });
-    assert.deepEqual(hex(packets), frames.map((f) => f.toString('hex')));
+    assert.deepEqual(
+      hex(packets),
+      frames.map((f) => f.toString('hex')),
+    );
     assert.equal(cap.stats().filtered, 1, 'the PDU, which udp cannot describe');
     // A filter that applies to none of a file's links is an error, as on a live interface.
     const pduOnly = file('pdu-only.pcapng');
@@ -225,7 +247,10 @@ describe('replaying capture files: openCapturer({ file })', function () {
 
     const viaPackets = [];
     for await (const p of (await openCapturer({ file: name })).packets()) viaPackets.push(p.length);
-    assert.deepEqual(viaPackets, frames.map((f) => f.length));
+    assert.deepEqual(
+      viaPackets,
+      frames.map((f) => f.length),
+    );
 
     const streamed = [];
     const stream = (await openCapturer({ file: name })).readable('packets');
@@ -283,7 +308,11 @@ describe('replaying capture files: openCapturer({ file })', function () {
     const shbLength = good.readUInt32LE(4);
     const damaged = Buffer.from(good);
     damaged.writeUInt32LE(13, shbLength + 4); // the interface block's length
-    await rejectsWith(openCapturer({ file: file('bad-idb.pcapng', damaged) }), 'ERR_FILE', new RegExp(`damaged at byte offset ${shbLength}:`));
+    await rejectsWith(
+      openCapturer({ file: file('bad-idb.pcapng', damaged) }),
+      'ERR_FILE',
+      new RegExp(`damaged at byte offset ${shbLength}:`),
+    );
     const noInterface = pcapngFile({ blocks: [{ section: true }, { epb: { iface: 0, ts: 1n, data: frames[0] } }] });
     await rejectsWith(openCapturer({ file: file('no-idb.pcapng', noInterface) }), 'ERR_FILE', /interface 0, which was not described/);
   });
@@ -291,7 +320,11 @@ describe('replaying capture files: openCapturer({ file })', function () {
   it('rejects a pcap timestamp whose fraction carries the seconds past 32 bits, instead of wrapping it', async function () {
     // Found by the readers' fuzzer (test/fuzz/readers.js).
     const late = pcapFile({ packets: [{ seconds: 0xffffffff, fraction: 2_000_000, data: frames[0] }] });
-    await rejectsWith(openCapturer({ file: file('late.pcap', late) }), 'ERR_FILE', /damaged at byte offset 24: a timestamp is out of range/);
+    await rejectsWith(
+      openCapturer({ file: file('late.pcap', late) }),
+      'ERR_FILE',
+      /damaged at byte offset 24: a timestamp is out of range/,
+    );
   });
 
   it('delivers every packet before damage, then the loop throws ERR_FILE with the offset', async function () {
@@ -327,8 +360,19 @@ describe('replaying capture files: openCapturer({ file })', function () {
 
   it('rejects options that need a live capture, and bad filters', async function () {
     const name = file('opts.pcap', pcapFile({ packets: [{ seconds: BASE, fraction: 0, data: frames[0] }] }));
-    for (const extra of [{ interfaces: ['lo'] }, { backend: 'raw-socket' }, { tls: 'auto' }, { promiscuous: true }, { bufferSize: 1 << 20 }, { batchTimeout: 5 }]) {
-      await rejectsWith(openCapturer({ file: name, ...extra }), 'ERR_INVALID_OPTION', new RegExp(`${Object.keys(extra)[0]} cannot be used with file`));
+    for (const extra of [
+      { interfaces: ['lo'] },
+      { backend: 'raw-socket' },
+      { tls: 'auto' },
+      { promiscuous: true },
+      { bufferSize: 1 << 20 },
+      { batchTimeout: 5 },
+    ]) {
+      await rejectsWith(
+        openCapturer({ file: name, ...extra }),
+        'ERR_INVALID_OPTION',
+        new RegExp(`${Object.keys(extra)[0]} cannot be used with file`),
+      );
     }
     await rejectsWith(openCapturer({ file: 42 }), 'ERR_INVALID_OPTION', /file must be the path/);
     await rejectsWith(openCapturer({ file: name, snaplen: 0 }), 'ERR_INVALID_OPTION', /snaplen/);

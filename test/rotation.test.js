@@ -34,7 +34,9 @@ async function batchesOf(dir, count, seconds = (i) => i * 0.25) {
 
 /** The "packet N" numbers in a file, in order, as tshark reads them. */
 function numbersIn(file) {
-  return tsharkFields(file, ['udp.payload']).map((r) => Number(Buffer.from(r['udp.payload'].replace(/:/g, ''), 'hex').toString().split(' ')[1]));
+  return tsharkFields(file, ['udp.payload']).map((r) =>
+    Number(Buffer.from(r['udp.payload'].replace(/:/g, ''), 'hex').toString().split(' ')[1]),
+  );
 }
 
 /** Resolves with `child` once it says it is listening (tapwire and tcpdump both do). */
@@ -85,7 +87,10 @@ describe('files that turn over', function () {
       if (n < names.length - 1) assert.ok(size > 600 && size - last <= 600, `${name}: ${size} bytes`);
       numbers.push(...got);
     });
-    assert.deepEqual(numbers, Array.from({ length: 60 }, (_, i) => i));
+    assert.deepEqual(
+      numbers,
+      Array.from({ length: 60 }, (_, i) => i),
+    );
   });
 
   it('by size with a file count: a ring of x0, x1, x2 holding the newest packets', async function () {
@@ -96,7 +101,11 @@ describe('files that turn over', function () {
     const byAge = ['x.pcapng0', 'x.pcapng1', 'x.pcapng2'].map((n) => numbersIn(path.join(out, n))).sort((a, b) => a[0] - b[0]);
     const kept = byAge.flat();
     assert.equal(kept.at(-1), 59, 'the newest packet is kept');
-    assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 60 - kept.length + i), 'the newest packets, contiguous');
+    assert.deepEqual(
+      kept,
+      Array.from({ length: kept.length }, (_, i) => 60 - kept.length + i),
+      'the newest packets, contiguous',
+    );
     for (const n of ['x.pcapng0', 'x.pcapng1', 'x.pcapng2']) execFileSync('capinfos', [path.join(out, n)], { stdio: 'ignore' });
   });
 
@@ -108,12 +117,17 @@ describe('files that turn over', function () {
     const template = path.join(out, 'cap-%Y%m%d-%H%M%S.pcapng');
     await writeAll(new RotatingWriter({ path: template, interval: 4 }), batches);
     const starts = [BASE, BASE + 4, BASE + 8];
-    const expected = starts.map((s) => `cap-${execFileSync('date', ['-d', `@${s}`, '+%Y%m%d-%H%M%S'], { encoding: 'utf8' }).trim()}.pcapng`);
+    const expected = starts.map(
+      (s) => `cap-${execFileSync('date', ['-d', `@${s}`, '+%Y%m%d-%H%M%S'], { encoding: 'utf8' }).trim()}.pcapng`,
+    );
     assert.deepEqual(fs.readdirSync(out).sort(), expected);
     expected.forEach((name, n) => {
       const times = tsharkFields(path.join(out, name), ['frame.time_epoch']).map((r) => Number(r['frame.time_epoch']));
       assert.ok(times.length > 0);
-      assert.ok(times.every((t) => t >= starts[n] && t < starts[n] + 4), `${name} holds only its interval`);
+      assert.ok(
+        times.every((t) => t >= starts[n] && t < starts[n] + 4),
+        `${name} holds only its interval`,
+      );
     });
   });
 
@@ -128,13 +142,25 @@ describe('files that turn over', function () {
     assert.equal(writer.limitReached, true);
     const files = fs.readdirSync(out).sort();
     assert.deepEqual(files, [`c-${BASE}.pcap`, `c-${BASE + 4}.pcap`]);
-    assert.deepEqual(files.flatMap((f) => numbersIn(path.join(out, f))), Array.from({ length: 32 }, (_, i) => i));
+    assert.deepEqual(
+      files.flatMap((f) => numbersIn(path.join(out, f))),
+      Array.from({ length: 32 }, (_, i) => i),
+    );
   });
 
   it('refuses names that cannot work with ERR_INVALID_OPTION', function () {
-    assert.throws(() => new RotatingWriter({ path: path.join(dir, 'same.pcapng'), interval: 60 }), { code: 'ERR_INVALID_OPTION', message: /time conversion/ });
-    assert.throws(() => new RotatingWriter({ path: path.join(dir, 'x-%Q.pcapng'), interval: 60 }), { code: 'ERR_INVALID_OPTION', message: /%Q/ });
-    assert.throws(() => new RotatingWriter({ path: path.join(dir, 'x.pcapng'), maxBytes: 0 }), { code: 'ERR_INVALID_OPTION', message: /maxBytes/ });
+    assert.throws(() => new RotatingWriter({ path: path.join(dir, 'same.pcapng'), interval: 60 }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /time conversion/,
+    });
+    assert.throws(() => new RotatingWriter({ path: path.join(dir, 'x-%Q.pcapng'), interval: 60 }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /%Q/,
+    });
+    assert.throws(() => new RotatingWriter({ path: path.join(dir, 'x.pcapng'), maxBytes: 0 }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /maxBytes/,
+    });
   });
 });
 
@@ -160,19 +186,28 @@ describe('tapwire capture -C and -W against tcpdump on the same traffic', functi
       const theirs = fs.mkdtempSync(path.join(dir, 'theirs-'));
       const limits = ['-C', '1', ...(ring ? ['-W', '3'] : [])];
       const child = await started(
-        spawn(process.execPath, [BIN, 'capture', '-i', link.outer, '--pcap', '-w', path.join(ours, 'c.pcap'), ...limits, `udp port ${PORT}`], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        }),
+        spawn(
+          process.execPath,
+          [BIN, 'capture', '-i', link.outer, '--pcap', '-w', path.join(ours, 'c.pcap'), ...limits, `udp port ${PORT}`],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        ),
       );
       const dump = await started(
-        spawn('tcpdump', ['-i', link.outer, '-n', '-B', '16384', '-Z', 'root', '-w', path.join(theirs, 'c.pcap'), ...limits, `udp port ${PORT}`], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        }),
+        spawn(
+          'tcpdump',
+          ['-i', link.outer, '-n', '-B', '16384', '-Z', 'root', '-w', path.join(theirs, 'c.pcap'), ...limits, `udp port ${PORT}`],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        ),
       );
       // About 4.7 MB: five files of a million bytes.
       assert.equal(await sendFromPeer(link, { port: PORT, count: 4500, size: 1000 }), 4500);
       // Both are done once neither directory grew for longer than tcpdump's 1 s block timeout.
-      const bytes = () => [ours, theirs].flatMap((d) => fs.readdirSync(d).map((n) => fs.statSync(path.join(d, n)).size)).reduce((a, b) => a + b, 0);
+      const bytes = () =>
+        [ours, theirs].flatMap((d) => fs.readdirSync(d).map((n) => fs.statSync(path.join(d, n)).size)).reduce((a, b) => a + b, 0);
       for (let last = -1, now = bytes(); now !== last; last = now, now = bytes()) await sleep(1500);
       for (const proc of [dump, child]) {
         proc.kill('SIGINT');
@@ -184,7 +219,8 @@ describe('tapwire capture -C and -W against tcpdump on the same traffic', functi
       assert.deepEqual(list(ours), list(theirs));
       assert.ok(list(ours).length >= 3, list(ours).join(' '));
       for (const name of list(ours)) {
-        const count = (d) => Number(/Number of packets:\s+(\d+)/.exec(execFileSync('capinfos', ['-c', path.join(d, name)], { encoding: 'utf8' }))[1]);
+        const count = (d) =>
+          Number(/Number of packets:\s+(\d+)/.exec(execFileSync('capinfos', ['-c', path.join(d, name)], { encoding: 'utf8' }))[1]);
         assert.equal(count(ours), count(theirs), name);
       }
     });

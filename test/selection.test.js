@@ -14,7 +14,13 @@ function host({ bpf = true, packetSocket = true, uprobe = true, tcx = true } = {
   const bpfResult = bpf === true ? ok() : no(`bpf refused (${bpf})`, bpf === 'ENOSYS' ? 38 : 1);
   return {
     kernelRelease: '6.18.0-test',
-    capabilities: { CAP_BPF: bpf === true, CAP_PERFMON: bpf === true, CAP_SYS_ADMIN: bpf === true, CAP_NET_ADMIN: true, CAP_NET_RAW: packetSocket },
+    capabilities: {
+      CAP_BPF: bpf === true,
+      CAP_PERFMON: bpf === true,
+      CAP_SYS_ADMIN: bpf === true,
+      CAP_NET_ADMIN: true,
+      CAP_NET_RAW: packetSocket,
+    },
     features: {
       bpf: bpfResult,
       ringBuffer: bpfResult,
@@ -81,7 +87,7 @@ describe('backend selection', function () {
     assert.equal(outcome(refused, 'auto'), 'ebpf socket,raw');
   });
 
-  it("a forced attach mode is the only eBPF attempt, and one the probe rules out is an error", function () {
+  it('a forced attach mode is the only eBPF attempt, and one the probe rules out is an error', function () {
     assert.deepEqual(selectBackend(HOSTS['eBPF-capable'], 'ebpf', 'socket').attempts, [{ backend: 'ebpf', attach: 'socket' }]);
     assert.throws(() => selectBackend(HOSTS['before Linux 6.6 (no tcx)'], 'ebpf', 'tcx'), {
       code: 'ERR_BACKEND_UNAVAILABLE',
@@ -116,12 +122,15 @@ describe('backend selection', function () {
   });
 
   it('no backend at all is ERR_NO_BACKEND naming every reason', function () {
-    assert.throws(() => selectBackend(HOSTS['nothing at all'], 'auto'), (e) => {
-      assert.equal(e.code, 'ERR_NO_BACKEND');
-      assert.match(e.message, /ebpf: /);
-      assert.match(e.message, /raw-socket: .*CAP_NET_RAW/);
-      return true;
-    });
+    assert.throws(
+      () => selectBackend(HOSTS['nothing at all'], 'auto'),
+      (e) => {
+        assert.equal(e.code, 'ERR_NO_BACKEND');
+        assert.match(e.message, /ebpf: /);
+        assert.match(e.message, /raw-socket: .*CAP_NET_RAW/);
+        return true;
+      },
+    );
   });
 
   it('rejects an unknown backend name', function () {

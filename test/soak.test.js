@@ -16,11 +16,7 @@ const { until } = require('./helpers/poll');
 
 const PORT = 5001;
 const MiB = 1024 * 1024;
-const VARIANTS = [
-  { backend: 'raw-socket' },
-  { backend: 'ebpf', attach: 'tcx' },
-  { backend: 'ebpf', attach: 'socket' },
-];
+const VARIANTS = [{ backend: 'raw-socket' }, { backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }];
 // A consumer that never reads may grow the process by at most this much: batches held
 // up to highWaterMark (1 MiB here), the ring's pages once touched (1 MiB), the batch
 // buffers kept for reuse, and the allocator's own slack. Measured: 1.7 to 2.0 MiB.
@@ -73,7 +69,11 @@ for (const variant of VARIANTS) {
         const sent = await sendFromPeer(link, { port: PORT, count: 1000, size: 20 });
         await until('every capturer to have every packet', () => got.every((g) => g.length === sent), 30000);
         for (const [i, g] of got.entries()) {
-          assert.deepEqual(g, Array.from({ length: sent }, (_, j) => j & 255), `capturer ${i}`);
+          assert.deepEqual(
+            g,
+            Array.from({ length: sent }, (_, j) => j & 255),
+            `capturer ${i}`,
+          );
           assert.deepEqual(caps[i].stats().drops, { kernel: 0, ring: 0, userspace: 0 });
         }
       } finally {
@@ -82,7 +82,10 @@ for (const variant of VARIANTS) {
     });
 
     it('a consumer that never reads: memory stays bounded, and captured + dropped = received, exactly', async function () {
-      const consumer = startConsumer({ mode: 'never-reads', options: { ...variant, interfaces: [link.outer], highWaterMark: MiB, bufferSize: MiB } });
+      const consumer = startConsumer({
+        mode: 'never-reads',
+        options: { ...variant, interfaces: [link.outer], highWaterMark: MiB, bufferSize: MiB },
+      });
       try {
         const { pid } = await consumer.next();
         const rx = rxPackets(link.outer);
@@ -124,7 +127,11 @@ for (const variant of VARIANTS) {
 
     for (const handled of [true, false]) {
       it(`a 'batch' listener that throws ${handled ? "goes to 'uncaughtException'; capture loses nothing" : "ends the process as any listener's throw does, with code 1"}`, async function () {
-        const consumer = startConsumer({ mode: 'listener-throws', handled, options: { ...variant, interfaces: [link.outer], filter: `udp port ${PORT}` } });
+        const consumer = startConsumer({
+          mode: 'listener-throws',
+          handled,
+          options: { ...variant, interfaces: [link.outer], filter: `udp port ${PORT}` },
+        });
         try {
           await consumer.next();
           await sendFromPeer(link, { port: PORT, count: 300, size: 20 });

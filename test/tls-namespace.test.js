@@ -32,8 +32,18 @@ describe('TLS plugin: a library in another mount namespace', function () {
     fs.copyFileSync(HOST_LIBSSL, path.join(dir, 'libssl.so.3'));
     // The "container": a private mount namespace with its own libssl at the same path,
     // mapped by a process that stays there.
-    holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
-      `mount -t tmpfs tw-mntns "${dir}" && cp "${HOST_LIBSSL}" "${dir}/" && echo ready && exec env LD_PRELOAD="${dir}/libssl.so.3" sleep 120`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    holder = spawn(
+      'unshare',
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount -t tmpfs tw-mntns "${dir}" && cp "${HOST_LIBSSL}" "${dir}/" && echo ready && exec env LD_PRELOAD="${dir}/libssl.so.3" sleep 120`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise((resolve, reject) => {
       holder.stdout.once('data', resolve);
       holder.once('exit', (code) => reject(new Error(`unshare exited ${code}`)));
@@ -41,7 +51,11 @@ describe('TLS plugin: a library in another mount namespace', function () {
     inside = `/proc/${holder.pid}/root${dir}/libssl.so.3`;
     await until('the holder mapping its libssl', () => fs.readFileSync(`/proc/${holder.pid}/maps`, 'utf8').includes(`${dir}/libssl.so.3`));
     port = 20000 + ((process.pid + 7) % 20000);
-    server = await startServer('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);
+    server = await startServer(
+      'openssl',
+      ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', cert.cert, '-key', cert.key, '-www'],
+      /ACCEPT/,
+    );
   });
 
   after(async function () {
@@ -76,13 +90,31 @@ describe('TLS plugin: a library in another mount namespace', function () {
     const reading = (async () => {
       for await (const e of plugin) events.push(e);
     })();
-    const { pid } = await runClient('nsenter', ['-t', String(holder.pid), '-m', '--', 'env', `LD_LIBRARY_PATH=${dir}`,
-      'openssl', 's_client', '-connect', `127.0.0.1:${port}`, '-quiet'], 'GET /from-the-container HTTP/1.0\r\n\r\n');
+    const { pid } = await runClient(
+      'nsenter',
+      [
+        '-t',
+        String(holder.pid),
+        '-m',
+        '--',
+        'env',
+        `LD_LIBRARY_PATH=${dir}`,
+        'openssl',
+        's_client',
+        '-connect',
+        `127.0.0.1:${port}`,
+        '-quiet',
+      ],
+      'GET /from-the-container HTTP/1.0\r\n\r\n',
+    );
     await until("the client's read", () => events.some((e) => e.pid === pid && e.direction === 'read'));
     await plugin.close();
     await reading;
     const writes = events.filter((e) => e.pid === pid && e.direction === 'write');
     assert.match(Buffer.concat(writes.map((e) => e.data)).toString('latin1'), /GET \/from-the-container HTTP\/1\.0/);
-    assert.ok(writes.every((e) => e.library === inside), `libraries: ${[...new Set(writes.map((e) => e.library))].join(', ')}`);
+    assert.ok(
+      writes.every((e) => e.library === inside),
+      `libraries: ${[...new Set(writes.map((e) => e.library))].join(', ')}`,
+    );
   });
 });

@@ -35,7 +35,11 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     await requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark']);
     cert = certificate();
     sPort = 20000 + (process.pid % 20000);
-    sServer = await startServer('openssl', ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);
+    sServer = await startServer(
+      'openssl',
+      ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'],
+      /ACCEPT/,
+    );
     nodeServer = await startServer(process.execPath, ['-e', NODE_SERVER, cert.key, cert.cert], /listening \d+/);
     nodePort = Number(/listening (\d+)/.exec(nodeServer.readyOutput)[1]);
   });
@@ -63,7 +67,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
 
   it('curl: the request line as a write and the response as a read, from curl', async function () {
     const { pid } = await runClient('curl', ['-sk', '--http1.1', `https://127.0.0.1:${sPort}/hello-curl`]);
-    await until('curl\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    await until("curl's response", () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
     assert.match(text(from(pid, 'write')), /^GET \/hello-curl HTTP\/1\.1\r\n/);
     const w = from(pid, 'write')[0];
     assert.equal(w.comm, 'curl');
@@ -71,8 +75,12 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   });
 
   it('openssl s_client: request as a write, response as a read', async function () {
-    const { pid } = await runClient('openssl', ['s_client', '-connect', `127.0.0.1:${sPort}`, '-quiet'], 'GET /hello-s-client HTTP/1.0\r\n\r\n');
-    await until('s_client\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    const { pid } = await runClient(
+      'openssl',
+      ['s_client', '-connect', `127.0.0.1:${sPort}`, '-quiet'],
+      'GET /hello-s-client HTTP/1.0\r\n\r\n',
+    );
+    await until("s_client's response", () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
     assert.match(text(from(pid, 'write')), /GET \/hello-s-client HTTP\/1\.0/);
   });
 
@@ -92,7 +100,7 @@ time.sleep(0.5)
 `;
     const { pid, stdout } = await runClient('python3', ['-c', script]);
     const localPort = Number(stdout.trim());
-    await until('python\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    await until("python's response", () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
     const w = from(pid, 'write').find((e) => /hello-python/.test(e.data));
     assert.ok(w, 'the request was captured');
     assert.ok(w.fd >= 0, 'Python reads and writes through a socket BIO: the fd is known');
@@ -107,7 +115,7 @@ time.sleep(0.5)
     const script = `require('https').get({ host: '127.0.0.1', port: ${sPort}, path: '/hello-node', rejectUnauthorized: false },
       (r) => { r.resume(); r.on('end', () => process.exit(0)); });`;
     const { pid } = await runClient(process.execPath, ['-e', script]);
-    await until('node\'s response', () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+    await until("node's response", () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
     const w = from(pid, 'write').find((e) => /GET \/hello-node HTTP\/1\.1/.test(e.data));
     assert.ok(w, 'the request was captured');
     assert.equal(w.library, fs.realpathSync(process.execPath));
@@ -130,8 +138,11 @@ req.end(body);`;
       assert.equal(body.length, MiB);
       for (let i = 0; i < MiB; i++) if (body[i] !== pattern(i)) assert.fail(`byte ${i} is ${body[i]}`);
     };
-    await until(`the server's whole request (${text(from(server, 'read')).length} bytes read by ${server})`, () => text(from(server, 'read')).length >= MiB);
-    await until('the client\'s whole response', () => text(from(pid, 'read')).length >= MiB);
+    await until(
+      `the server's whole request (${text(from(server, 'read')).length} bytes read by ${server})`,
+      () => text(from(server, 'read')).length >= MiB,
+    );
+    await until("the client's whole response", () => text(from(pid, 'read')).length >= MiB);
     expectBody(text(from(server, 'read').filter((e) => e.stream === from(server, 'read').at(-1).stream)), (i) => (i * 7) & 255);
     expectBody(text(from(pid, 'read')), (i) => i & 255);
     // The request body went to SSL_write in one call: its first MAX_CALL_BYTES arrive.
@@ -183,7 +194,7 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     a.stdin.end('go');
     b.stdin.end('go');
     await done;
-    await until('the named process\'s request', () => seen.some((e) => e.direction === 'write' && e.data.includes(`/only-${a.pid}`)));
+    await until("the named process's request", () => seen.some((e) => e.direction === 'write' && e.data.includes(`/only-${a.pid}`)));
     await only.close();
     await loop;
     assert.ok(seen.length > 0);
@@ -216,7 +227,9 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     assert.equal(stderr.match(/TLS capture/g).length, 1, stderr);
     const uris = execFileSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri'], { encoding: 'utf8' });
     assert.match(uris, /^\/hello-cli$/m);
-    const packets = execFileSync('tshark', ['-r', file, '-Y', `tcp.port == ${sPort}`, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });
+    const packets = execFileSync('tshark', ['-r', file, '-Y', `tcp.port == ${sPort}`, '-T', 'fields', '-e', 'frame.number'], {
+      encoding: 'utf8',
+    });
     assert.ok(packets.trim().split('\n').length > 5, 'the TLS packets are in the same file');
   });
 
@@ -224,7 +237,9 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     const https = require('node:https');
     const get = (p) =>
       new Promise((resolve, reject) =>
-        https.get({ host: '127.0.0.1', port: nodePort, path: p, rejectUnauthorized: false }, (r) => r.resume().on('end', resolve)).on('error', reject),
+        https
+          .get({ host: '127.0.0.1', port: nodePort, path: p, rejectUnauthorized: false }, (r) => r.resume().on('end', resolve))
+          .on('error', reject),
       );
     const self = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1' });
     const plugin = tlsPlugin({ includeSelf: true });
@@ -259,7 +274,14 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     await own.close();
     await until('programs freed after close', () => mine.every((id) => !progIds('tw_ssl').has(id)));
 
-    const child = await runChildUntilReady({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1', tls: 'required', count: 1e9, timeout: 60000 });
+    const child = await runChildUntilReady({
+      backend: 'ebpf',
+      interfaces: ['lo'],
+      filter: 'tcp port 1',
+      tls: 'required',
+      count: 1e9,
+      timeout: 60000,
+    });
     const theirs = [...progIds('tw_ssl')].filter((id) => !before.has(id));
     assert.ok(theirs.length >= 5);
     child.kill('SIGKILL');

@@ -59,8 +59,7 @@ function finish() {
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   keepAlive.c.close();
   console.log(
-    `captured=${captured} dropped=${dropped} kernel_seen=${kernelSeen} bytes=${bytes} ` +
-      `check=${check} vmhwm_kb=${hwm ? hwm[1] : -1}`,
+    `captured=${captured} dropped=${dropped} kernel_seen=${kernelSeen} bytes=${bytes} ` + `check=${check} vmhwm_kb=${hwm ? hwm[1] : -1}`,
   );
   process.exit(0);
 }

@@ -71,7 +71,9 @@ function command(all: readonly string[]): Command {
   const filterFlag = last(parsed, 'f');
   const expression = parsed.positional.join(' ');
   if (filterFlag !== undefined && expression !== '') {
-    throw new UsageError(`give the filter with -f or as an expression after the flags, not both (got -f ${quoteFilter(filterFlag)} and ${quoteFilter(expression)})`);
+    throw new UsageError(
+      `give the filter with -f or as an expression after the flags, not both (got -f ${quoteFilter(filterFlag)} and ${quoteFilter(expression)})`,
+    );
   }
   const q = last(parsed, 'Q');
   if (q !== undefined && !['in', 'out', 'inout'].includes(q)) throw new UsageError(`-Q takes in, out or inout; got ${JSON.stringify(q)}`);
@@ -93,7 +95,9 @@ function command(all: readonly string[]): Command {
   if (run !== undefined) {
     const clash = (['interfaces', 'netns', 'cgroup'] as const).filter((k) => options[k] !== undefined);
     if (clash.length > 0 || read !== undefined) {
-      throw new UsageError(`-- COMMAND captures the command's own traffic: it cannot be combined with ${read !== undefined ? '-r' : clash.map((k) => (k === 'interfaces' ? '-i' : `--${k}`)).join(', ')}`);
+      throw new UsageError(
+        `-- COMMAND captures the command's own traffic: it cannot be combined with ${read !== undefined ? '-r' : clash.map((k) => (k === 'interfaces' ? '-i' : `--${k}`)).join(', ')}`,
+      );
     }
   }
   if (read !== undefined) options.file = read === '-' ? '/dev/stdin' : read;
@@ -320,7 +324,10 @@ async function writeTls(tls: TlsPlugin, writer: CaptureFileWriter | null, out: N
       }
       if (!writer.writeUpperPdu(pdu)) await writer.drained();
     } else if (!writer) {
-      const head = ev.data.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+      const head = ev.data
+        .subarray(0, 60)
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, '.');
       const line = `${clock(Math.floor(ev.timestamp / 1000), Number(ev.timestampNs % 1_000_000_000n))} TLS ${ev.direction} pid ${ev.pid} (${ev.comm}) ${ev.data.length} bytes${ev.truncated ? ' (truncated)' : ''}: ${head}\n`;
       if (!out.write(line)) await drained(out);
     }

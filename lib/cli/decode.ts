@@ -22,7 +22,7 @@ function ipv6(data: Buffer, at: number): string {
   // The longest run of two or more zero groups becomes '::'.
   let best = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
     if (j - i > bestLength) {
@@ -81,9 +81,7 @@ function icmp(data: Buffer, at: number, length: number, v6: boolean): string {
   const portUnreachable = type === (v6 ? ICMP6_UNREACHABLE : ICMP_UNREACHABLE) && code === PORT_UNREACHABLE[v6 ? 6 : 4];
   const datagram = portUnreachable ? quoted(data, at + 8, v6) : null;
   if (datagram !== null) {
-    return v6
-      ? `ICMP6, ${name}, unreachable port, ${datagram}, length ${length}`
-      : `ICMP ${datagram} unreachable, length ${length}`;
+    return v6 ? `ICMP6, ${name}, unreachable port, ${datagram}, length ${length}` : `ICMP ${datagram} unreachable, length ${length}`;
   }
   return `${v6 ? 'ICMP6, ' : 'ICMP '}${name}, length ${length}`;
 }

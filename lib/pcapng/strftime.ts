@@ -48,7 +48,10 @@ export function hasTimeConversion(template: string): boolean {
 export function strftime(template: string, when: Date): string {
   return template.replace(/%(.)?/gs, (whole, c: string | undefined) => {
     const convert = c === undefined ? undefined : CONVERSIONS[c];
-    if (!convert) throw new InvalidOptionError(`file name ${JSON.stringify(template)}: ${whole} is not a conversion tapwire knows (use %Y %m %d %H %M %S %j %s %F %T %z %a %b %p %y %e %I %%)`);
+    if (!convert)
+      throw new InvalidOptionError(
+        `file name ${JSON.stringify(template)}: ${whole} is not a conversion tapwire knows (use %Y %m %d %H %M %S %j %s %F %T %z %a %b %p %y %e %I %%)`,
+      );
     return convert(when);
   });
 }

@@ -97,14 +97,17 @@ export function encodeUpperPdu(pdu: UpperPdu): Buffer {
     throw new InvalidOptionError('upper PDU timestampNs must be a non-negative bigint (nanoseconds since the epoch)');
   }
   if (typeof pdu.protocol !== 'string' || !/^[\w.-]+$/.test(pdu.protocol)) {
-    throw new InvalidOptionError(`upper PDU protocol must name a Wireshark dissector (such as 'http'); got ${JSON.stringify(pdu.protocol)}`);
+    throw new InvalidOptionError(
+      `upper PDU protocol must name a Wireshark dissector (such as 'http'); got ${JSON.stringify(pdu.protocol)}`,
+    );
   }
   if (!(pdu.data instanceof Uint8Array)) throw new InvalidOptionError('upper PDU data must be a Buffer or Uint8Array');
   if (pdu.direction !== undefined && pdu.direction !== 'in' && pdu.direction !== 'out') {
     throw new InvalidOptionError(`upper PDU direction must be 'in' or 'out'; got ${JSON.stringify(pdu.direction)}`);
   }
   const transport = pdu.transport ?? 'tcp';
-  if (!(transport in PORT_TYPE)) throw new InvalidOptionError(`upper PDU transport must be 'tcp' or 'udp'; got ${JSON.stringify(transport)}`);
+  if (!(transport in PORT_TYPE))
+    throw new InvalidOptionError(`upper PDU transport must be 'tcp' or 'udp'; got ${JSON.stringify(transport)}`);
   const src = address('srcAddr', pdu.srcAddr);
   const dst = address('dstAddr', pdu.dstAddr);
   if (src && dst && src.family !== dst.family) {

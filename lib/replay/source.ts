@@ -188,7 +188,9 @@ export class FileSource implements Backend {
     return records.filter((r) => {
       const dlt = dltOfLinkType(r.linkType);
       // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
-      const kept = this.#programs.compiles(dlt) ? Math.min(r.data.length, matchFilter(this.#programs.forDlt(dlt), r.data, r.wireLength)) : 0;
+      const kept = this.#programs.compiles(dlt)
+        ? Math.min(r.data.length, matchFilter(this.#programs.forDlt(dlt), r.data, r.wireLength))
+        : 0;
       if (kept === 0) this.#rejected++;
       r.data = r.data.subarray(0, kept);
       return kept > 0;

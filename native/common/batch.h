@@ -15,14 +15,14 @@ namespace tapwire {
 
 // Word indices of a packet's record; lib/batch.ts reads the same layout.
 enum MetaWord : uint32_t {
-  kOffset = 0,     // byte offset of the packet's data in the buffer
-  kCaplen = 1,     // bytes captured
-  kWirelen = 2,    // bytes on the wire
+  kOffset = 0,   // byte offset of the packet's data in the buffer
+  kCaplen = 1,   // bytes captured
+  kWirelen = 2,  // bytes on the wire
   kIfindex = 3,
   kTsSec = 4,
   kTsNsec = 5,
-  kLink = 6,       // ARPHRD hardware type (low 16 bits) | direction << 16 (0 in, 1 out)
-  kReserved = 7,   // 0 here; lib/batch-builder.ts stores a file's pcap link type + 1
+  kLink = 6,      // ARPHRD hardware type (low 16 bits) | direction << 16 (0 in, 1 out)
+  kReserved = 7,  // 0 here; lib/batch-builder.ts stores a file's pcap link type + 1
   kMetaWords = 8,
 };
 
@@ -36,8 +36,7 @@ class BatchBuilder {
   bool ok() const { return buf_.ok(); }
   // Appends a record and returns where its caplen bytes go; null if it does not fit
   // what was reserved (the caller counts the packet as dropped).
-  uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec,
-               uint32_t nsec, uint16_t hatype, bool outgoing);
+  uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec, uint32_t nsec, uint16_t hatype, bool outgoing);
   uint32_t count() const { return count_; }
   double wireBytes() const { return wireBytes_; }
   // Bytes in use: the records, then the packets.

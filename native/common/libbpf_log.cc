@@ -13,9 +13,7 @@ thread_local LibbpfLog* current = nullptr;
 }  // namespace
 
 void LibbpfLog::Route() {
-  libbpf_set_print([](enum libbpf_print_level level, const char* format, va_list args) {
-    return Print(int(level), format, args);
-  });
+  libbpf_set_print([](enum libbpf_print_level level, const char* format, va_list args) { return Print(int(level), format, args); });
 }
 
 LibbpfLog::LibbpfLog() : outer_(current) { current = this; }

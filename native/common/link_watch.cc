@@ -43,8 +43,7 @@ LinkWatch::LinkWatch(const Napi::CallbackInfo& info)
   memset(&addr, 0, sizeof(addr));
   addr.nl_family = AF_NETLINK;
   addr.nl_groups = RTMGRP_LINK;
-  if (bind(socket_.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0)
-    throw SystemError(env, "bind(AF_NETLINK)", errno);
+  if (bind(socket_.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) throw SystemError(env, "bind(AF_NETLINK)", errno);
   delivery_.Watch(socket_.get());
   delivery_.Resume();
 }

@@ -10,9 +10,7 @@ Mapping Mapping::Map(int fd, size_t length, int protection, int flags, off_t off
   return Mapping(static_cast<uint8_t*>(at), length);
 }
 
-Mapping Mapping::Anonymous(size_t length) {
-  return Map(-1, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
-}
+Mapping Mapping::Anonymous(size_t length) { return Map(-1, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0); }
 
 Mapping::Mapping(Mapping&& other) noexcept : data_(other.data_), size_(other.size_) {
   other.data_ = nullptr;

@@ -6,8 +6,6 @@
 
 namespace tapwire {
 
-inline uint32_t UintOption(const Napi::Object& options, const char* key) {
-  return options.Get(key).As<Napi::Number>().Uint32Value();
-}
+inline uint32_t UintOption(const Napi::Object& options, const char* key) { return options.Get(key).As<Napi::Number>().Uint32Value(); }
 
 }  // namespace tapwire

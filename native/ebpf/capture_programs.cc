@@ -36,25 +36,34 @@ Hook HookNamed(const std::string& name) {
 
 bpf_prog_type FilterProgramType(Hook hook) {
   switch (hook) {
-    case Hook::kTcx: return BPF_PROG_TYPE_SCHED_CLS;
-    case Hook::kCgroup: return BPF_PROG_TYPE_CGROUP_SKB;
-    default: return BPF_PROG_TYPE_SOCKET_FILTER;
+    case Hook::kTcx:
+      return BPF_PROG_TYPE_SCHED_CLS;
+    case Hook::kCgroup:
+      return BPF_PROG_TYPE_CGROUP_SKB;
+    default:
+      return BPF_PROG_TYPE_SOCKET_FILTER;
   }
 }
 
 int FallbackVerdict(Hook hook) {
   switch (hook) {
-    case Hook::kTcx: return TAPWIRE_TCX_NEXT;
-    case Hook::kCgroup: return 1;  // pass: capturing never drops a packet
-    default: return 0;             // a packet socket's filter: queue nothing
+    case Hook::kTcx:
+      return TAPWIRE_TCX_NEXT;
+    case Hook::kCgroup:
+      return 1;  // pass: capturing never drops a packet
+    default:
+      return 0;  // a packet socket's filter: queue nothing
   }
 }
 
 int SlotsFd(struct capture* skel, Hook hook) {
   switch (hook) {
-    case Hook::kTcx: return bpf_map__fd(skel->maps.tw_tc_slots);
-    case Hook::kCgroup: return bpf_map__fd(skel->maps.tw_cg_slots);
-    default: return bpf_map__fd(skel->maps.tw_sock_slots);
+    case Hook::kTcx:
+      return bpf_map__fd(skel->maps.tw_tc_slots);
+    case Hook::kCgroup:
+      return bpf_map__fd(skel->maps.tw_cg_slots);
+    default:
+      return bpf_map__fd(skel->maps.tw_sock_slots);
   }
 }
 
@@ -62,8 +71,7 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
   Skeleton<struct capture> skel(capture::open());
   if (!skel) throw SystemError(env, "bpf_object__open (capture)", errno);
   VerifierLog log;
-  if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize))
-    throw SystemError(env, "bpf_map__set_max_entries", -err);
+  if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
   skel->rodata->wakeup_bytes = spec.wakeupBytes;
   // Load only what this hook runs: tc and cgroup programs need CAP_NET_ADMIN, socket
   // filters do not.
@@ -85,14 +93,12 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
   int slots = SlotsFd(skel.get(), spec.hook);
   int copyFd = bpf_program__fd(copy), rejectFd = bpf_program__fd(reject);
   uint32_t copySlot = TAPWIRE_SLOT_COPY, rejectSlot = TAPWIRE_SLOT_REJECT;
-  if (bpf_map_update_elem(slots, &copySlot, &copyFd, BPF_ANY) != 0 ||
-      bpf_map_update_elem(slots, &rejectSlot, &rejectFd, BPF_ANY) != 0)
+  if (bpf_map_update_elem(slots, &copySlot, &copyFd, BPF_ANY) != 0 || bpf_map_update_elem(slots, &rejectSlot, &rejectFd, BPF_ANY) != 0)
     throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the program array", errno);
   return skel;
 }
 
-Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
-                     const FilterProgramSpec& spec) {
+Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count, const FilterProgramSpec& spec) {
   std::vector<struct bpf_insn> insns;
   try {
     insns = TranslateFilter(code, count, spec);

@@ -42,8 +42,7 @@ int SlotsFd(struct capture* skel, Hook hook);
 Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgramsSpec& spec);
 
 // A filter program; throws as above (`EFILTER` when it has no eBPF form).
-Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count,
-                     const FilterProgramSpec& spec);
+Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count, const FilterProgramSpec& spec);
 
 // probeCapturePrograms('tcx' | 'socket' | 'cgroup') → { ok, errno, reason? }: loads that mode's
 // capture and filter programs (a ring of one page) and frees them.

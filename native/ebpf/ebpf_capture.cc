@@ -255,7 +255,7 @@ Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {
   spec.directLoads = form == "tc-direct";
   bpf_prog_type type = form == "socket" ? BPF_PROG_TYPE_SOCKET_FILTER : BPF_PROG_TYPE_SCHED_CLS;
   Fd fd = LoadFilterProgram(env, type, reinterpret_cast<const struct sock_filter*>(classic.Data()),
-                             classic.Length() / sizeof(struct sock_filter), spec);
+                            classic.Length() / sizeof(struct sock_filter), spec);
   Napi::Array verdicts = Napi::Array::New(env, packets.Length());
   for (uint32_t i = 0; i < packets.Length(); i++) {
     Napi::Buffer<uint8_t> pkt = packets.Get(i).As<Napi::Buffer<uint8_t>>();

@@ -23,7 +23,7 @@ constexpr int R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R6 = 6, R7 = 7, R8 = 8, R1
 constexpr int kMemWords = 16;
 constexpr int kScratchOff = -(kMemWords * 4) - 8;  // M[i] at fp + kScratchOff + 4*i
 constexpr int kLoadBufOff = -8;                    // bytes read from the packet land here
-constexpr uint32_t kAncillaryBase = 0xfffff000;     // SKF_AD_OFF and the negative offsets
+constexpr uint32_t kAncillaryBase = 0xfffff000;    // SKF_AD_OFF and the negative offsets
 // Largest K, and largest X, read directly: their sum stays within what the verifier
 // accepts as a packet offset.
 constexpr uint32_t kMaxDirectOffset = 0x3fff;
@@ -139,22 +139,24 @@ class Translator {
     }
     Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_K, R0, 0, 0, 0));  // A = 0
     Emit(Insn(BPF_ALU64 | BPF_MOV | BPF_K, R7, 0, 0, 0));  // X = 0
-    for (int i = 0; i < kMemWords; i += 2)  // M[] = 0, eight bytes at a time
+    for (int i = 0; i < kMemWords; i += 2)                 // M[] = 0, eight bytes at a time
       Emit(Insn(BPF_ST | BPF_MEM | BPF_DW, R10, 0, int16_t(kScratchOff + 4 * i), 0));
   }
 
   static uint8_t Size(uint16_t code) {
     switch (BPF_SIZE(code)) {
-      case BPF_W: return 4;
-      case BPF_H: return 2;
-      default: return 1;
+      case BPF_W:
+        return 4;
+      case BPF_H:
+        return 2;
+      default:
+        return 1;
     }
   }
 
   // dst = packet[offset] (big-endian), offset = K or X + K; a failed load rejects.
   void PacketLoad(uint16_t code, uint32_t k, bool indexed, int dst) {
-    if (!indexed && k >= kAncillaryBase)
-      throw FilterTranslationError("filter uses a Linux ancillary load, which has no eBPF form here");
+    if (!indexed && k >= kAncillaryBase) throw FilterTranslationError("filter uses a Linux ancillary load, which has no eBPF form here");
     uint8_t size = Size(code);
     uint8_t width = size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
     // Direct read, when the bytes are in the skb's linear part; offsets are bounded
@@ -223,8 +225,12 @@ class Translator {
         bool toX = BPF_CLASS(c) == BPF_LDX;
         int dst = toX ? R7 : R0;
         switch (BPF_MODE(c)) {
-          case BPF_IMM: Emit(Insn(BPF_ALU | BPF_MOV | BPF_K, dst, 0, 0, int32_t(f.k))); return;
-          case BPF_MEM: Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, dst, R10, Mem(f.k), 0)); return;
+          case BPF_IMM:
+            Emit(Insn(BPF_ALU | BPF_MOV | BPF_K, dst, 0, 0, int32_t(f.k)));
+            return;
+          case BPF_MEM:
+            Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, dst, R10, Mem(f.k), 0));
+            return;
           case BPF_LEN:
             Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, dst, R6, offsetof(struct __sk_buff, len), 0));
             return;
@@ -248,8 +254,12 @@ class Translator {
         }
         break;
       }
-      case BPF_ST: Emit(Insn(BPF_STX | BPF_MEM | BPF_W, R10, R0, Mem(f.k), 0)); return;
-      case BPF_STX: Emit(Insn(BPF_STX | BPF_MEM | BPF_W, R10, R7, Mem(f.k), 0)); return;
+      case BPF_ST:
+        Emit(Insn(BPF_STX | BPF_MEM | BPF_W, R10, R0, Mem(f.k), 0));
+        return;
+      case BPF_STX:
+        Emit(Insn(BPF_STX | BPF_MEM | BPF_W, R10, R7, Mem(f.k), 0));
+        return;
       case BPF_ALU: {
         uint8_t op = BPF_OP(c);
         if (op == BPF_NEG) {
@@ -257,12 +267,10 @@ class Translator {
           return;
         }
         bool byX = BPF_SRC(c) == BPF_X;
-        if ((op == BPF_DIV || op == BPF_MOD) && !byX && f.k == 0)
-          throw FilterTranslationError("filter divides by zero");
+        if ((op == BPF_DIV || op == BPF_MOD) && !byX && f.k == 0) throw FilterTranslationError("filter divides by zero");
         if ((op == BPF_DIV || op == BPF_MOD) && byX)  // classic BPF rejects on X == 0
           Jump(BPF_JMP32 | BPF_JEQ | BPF_K, R7, 0, 0, Target::kReject);
-        if ((op == BPF_LSH || op == BPF_RSH) && !byX && f.k >= 32)
-          throw FilterTranslationError("filter shifts by 32 or more");
+        if ((op == BPF_LSH || op == BPF_RSH) && !byX && f.k >= 32) throw FilterTranslationError("filter shifts by 32 or more");
         if ((op == BPF_LSH || op == BPF_RSH) && byX) {
           // Classic BPF shifts by X of 32 or more give 0; eBPF would shift by X mod 32.
           Emit(Insn(BPF_JMP32 | BPF_JGE | BPF_K, R7, 0, 2, 32));
@@ -281,8 +289,7 @@ class Translator {
           return;
         }
         bool byX = BPF_SRC(c) == BPF_X;
-        Jump(BPF_JMP32 | op | (byX ? BPF_X : BPF_K), R0, byX ? R7 : 0, byX ? 0 : int32_t(f.k), Target::kClassic,
-             pc + 1 + f.jt);
+        Jump(BPF_JMP32 | op | (byX ? BPF_X : BPF_K), R0, byX ? R7 : 0, byX ? 0 : int32_t(f.k), Target::kClassic, pc + 1 + f.jt);
         if (f.jf != 0) Jump(BPF_JMP | BPF_JA, 0, 0, 0, Target::kClassic, pc + 1 + f.jf);
         return;
       }
@@ -359,41 +366,65 @@ class Translator {
 // them mean nothing to the translator, and libpcap's interpreter aborts on them.
 bool IsClassicOpcode(uint16_t code) {
   switch (code) {
-    case BPF_ALU | BPF_ADD | BPF_K: case BPF_ALU | BPF_ADD | BPF_X:
-    case BPF_ALU | BPF_SUB | BPF_K: case BPF_ALU | BPF_SUB | BPF_X:
-    case BPF_ALU | BPF_MUL | BPF_K: case BPF_ALU | BPF_MUL | BPF_X:
-    case BPF_ALU | BPF_DIV | BPF_K: case BPF_ALU | BPF_DIV | BPF_X:
-    case BPF_ALU | BPF_MOD | BPF_K: case BPF_ALU | BPF_MOD | BPF_X:
-    case BPF_ALU | BPF_AND | BPF_K: case BPF_ALU | BPF_AND | BPF_X:
-    case BPF_ALU | BPF_OR | BPF_K: case BPF_ALU | BPF_OR | BPF_X:
-    case BPF_ALU | BPF_XOR | BPF_K: case BPF_ALU | BPF_XOR | BPF_X:
-    case BPF_ALU | BPF_LSH | BPF_K: case BPF_ALU | BPF_LSH | BPF_X:
-    case BPF_ALU | BPF_RSH | BPF_K: case BPF_ALU | BPF_RSH | BPF_X:
+    case BPF_ALU | BPF_ADD | BPF_K:
+    case BPF_ALU | BPF_ADD | BPF_X:
+    case BPF_ALU | BPF_SUB | BPF_K:
+    case BPF_ALU | BPF_SUB | BPF_X:
+    case BPF_ALU | BPF_MUL | BPF_K:
+    case BPF_ALU | BPF_MUL | BPF_X:
+    case BPF_ALU | BPF_DIV | BPF_K:
+    case BPF_ALU | BPF_DIV | BPF_X:
+    case BPF_ALU | BPF_MOD | BPF_K:
+    case BPF_ALU | BPF_MOD | BPF_X:
+    case BPF_ALU | BPF_AND | BPF_K:
+    case BPF_ALU | BPF_AND | BPF_X:
+    case BPF_ALU | BPF_OR | BPF_K:
+    case BPF_ALU | BPF_OR | BPF_X:
+    case BPF_ALU | BPF_XOR | BPF_K:
+    case BPF_ALU | BPF_XOR | BPF_X:
+    case BPF_ALU | BPF_LSH | BPF_K:
+    case BPF_ALU | BPF_LSH | BPF_X:
+    case BPF_ALU | BPF_RSH | BPF_K:
+    case BPF_ALU | BPF_RSH | BPF_X:
     case BPF_ALU | BPF_NEG:
-    case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
-    case BPF_LD | BPF_W | BPF_IND: case BPF_LD | BPF_H | BPF_IND: case BPF_LD | BPF_B | BPF_IND:
-    case BPF_LD | BPF_W | BPF_LEN: case BPF_LD | BPF_IMM: case BPF_LD | BPF_MEM:
-    case BPF_LDX | BPF_W | BPF_LEN: case BPF_LDX | BPF_B | BPF_MSH: case BPF_LDX | BPF_IMM: case BPF_LDX | BPF_MEM:
-    case BPF_ST: case BPF_STX:
-    case BPF_MISC | BPF_TAX: case BPF_MISC | BPF_TXA:
-    case BPF_RET | BPF_K: case BPF_RET | BPF_A:
+    case BPF_LD | BPF_W | BPF_ABS:
+    case BPF_LD | BPF_H | BPF_ABS:
+    case BPF_LD | BPF_B | BPF_ABS:
+    case BPF_LD | BPF_W | BPF_IND:
+    case BPF_LD | BPF_H | BPF_IND:
+    case BPF_LD | BPF_B | BPF_IND:
+    case BPF_LD | BPF_W | BPF_LEN:
+    case BPF_LD | BPF_IMM:
+    case BPF_LD | BPF_MEM:
+    case BPF_LDX | BPF_W | BPF_LEN:
+    case BPF_LDX | BPF_B | BPF_MSH:
+    case BPF_LDX | BPF_IMM:
+    case BPF_LDX | BPF_MEM:
+    case BPF_ST:
+    case BPF_STX:
+    case BPF_MISC | BPF_TAX:
+    case BPF_MISC | BPF_TXA:
+    case BPF_RET | BPF_K:
+    case BPF_RET | BPF_A:
     case BPF_JMP | BPF_JA:
-    case BPF_JMP | BPF_JEQ | BPF_K: case BPF_JMP | BPF_JEQ | BPF_X:
-    case BPF_JMP | BPF_JGE | BPF_K: case BPF_JMP | BPF_JGE | BPF_X:
-    case BPF_JMP | BPF_JGT | BPF_K: case BPF_JMP | BPF_JGT | BPF_X:
-    case BPF_JMP | BPF_JSET | BPF_K: case BPF_JMP | BPF_JSET | BPF_X:
+    case BPF_JMP | BPF_JEQ | BPF_K:
+    case BPF_JMP | BPF_JEQ | BPF_X:
+    case BPF_JMP | BPF_JGE | BPF_K:
+    case BPF_JMP | BPF_JGE | BPF_X:
+    case BPF_JMP | BPF_JGT | BPF_K:
+    case BPF_JMP | BPF_JGT | BPF_X:
+    case BPF_JMP | BPF_JSET | BPF_K:
+    case BPF_JMP | BPF_JSET | BPF_X:
       return true;
     default:
       return false;
   }
 }
 
-std::vector<struct bpf_insn> TranslateFilter(const struct sock_filter* code, size_t count,
-                                             const FilterProgramSpec& spec) {
+std::vector<struct bpf_insn> TranslateFilter(const struct sock_filter* code, size_t count, const FilterProgramSpec& spec) {
   if (count == 0) throw FilterTranslationError("empty filter program");
   for (size_t pc = 0; pc < count; pc++) {
-    if (!IsClassicOpcode(code[pc].code))
-      throw NoEbpfForm(code[pc].code);
+    if (!IsClassicOpcode(code[pc].code)) throw NoEbpfForm(code[pc].code);
   }
   return Translator(code, count, spec).Run();
 }

@@ -19,9 +19,9 @@ struct FilterProgramSpec {
     kVerdict,
   };
   Ending ending = Ending::kTailCall;
-  int slotsFd = -1;      // program array holding COPY and REJECT (kTailCall)
-  int direction = -1;    // written to cb[] for tc programs; -1: not written
-  int fallback = 0;      // returned if a tail call fails
+  int slotsFd = -1;    // program array holding COPY and REJECT (kTailCall)
+  int direction = -1;  // written to cb[] for tc programs; -1: not written
+  int fallback = 0;    // returned if a tail call fails
   // Read the packet directly where it lies in the linear part of the skb, calling
   // bpf_skb_load_bytes only beyond it. TC programs may; socket filters may not.
   bool directLoads = false;
@@ -38,7 +38,6 @@ class FilterTranslationError : public std::runtime_error {
 // Whether `code` is a classic BPF opcode (what SO_ATTACH_FILTER takes).
 bool IsClassicOpcode(uint16_t code);
 
-std::vector<struct bpf_insn> TranslateFilter(const struct sock_filter* code, size_t count,
-                                             const FilterProgramSpec& spec);
+std::vector<struct bpf_insn> TranslateFilter(const struct sock_filter* code, size_t count, const FilterProgramSpec& spec);
 
 }  // namespace tapwire

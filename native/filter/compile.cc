@@ -90,8 +90,9 @@ Napi::Value CompileFilter(const Napi::CallbackInfo& info) {
   c->snaplen = info[2].As<Napi::Number>().Int32Value();
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &c->deferred, &promise), Napi::Value());
-  NAPI_THROW_IF_FAILED(env, napi_create_async_work(env, nullptr, Napi::String::New(env, "tapwire:compileFilter"), Run, Done,
-                                                   c.get(), &c->work), Napi::Value());
+  NAPI_THROW_IF_FAILED(env,
+                       napi_create_async_work(env, nullptr, Napi::String::New(env, "tapwire:compileFilter"), Run, Done, c.get(), &c->work),
+                       Napi::Value());
   if (napi_status status = napi_queue_async_work(env, c->work); status != napi_ok) {
     napi_delete_async_work(env, c->work);
     NAPI_THROW_IF_FAILED(env, status, Napi::Value());

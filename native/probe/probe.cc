@@ -20,9 +20,7 @@ namespace {
 
 constexpr int kLoopbackIfindex = 1;
 
-long Bpf(int cmd, union bpf_attr* attr) {
-  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
+long Bpf(int cmd, union bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
 
 Napi::Object Result(Napi::Env env, bool ok, int err) {
   Napi::Object r = Napi::Object::New(env);
@@ -77,10 +75,12 @@ Napi::Object Capabilities(Napi::Env env) {
   memset(data, 0, sizeof(data));
   Napi::Object caps = Napi::Object::New(env);
   bool ok = syscall(SYS_capget, &hdr, data) == 0;
-  struct { const char* name; int bit; } wanted[] = {
-      {"CAP_NET_ADMIN", CAP_NET_ADMIN}, {"CAP_NET_RAW", CAP_NET_RAW},
-      {"CAP_SYS_ADMIN", CAP_SYS_ADMIN}, {"CAP_PERFMON", CAP_PERFMON},
-      {"CAP_BPF", CAP_BPF}, {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
+  struct {
+    const char* name;
+    int bit;
+  } wanted[] = {
+      {"CAP_NET_ADMIN", CAP_NET_ADMIN}, {"CAP_NET_RAW", CAP_NET_RAW}, {"CAP_SYS_ADMIN", CAP_SYS_ADMIN},
+      {"CAP_PERFMON", CAP_PERFMON},     {"CAP_BPF", CAP_BPF},         {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
   };
   for (auto& w : wanted) {
     bool held = ok && (data[w.bit / 32].effective & (1u << (w.bit % 32)));

@@ -109,11 +109,10 @@ void PacketRing::Drain() {
       const uint8_t* frame = base + at + hdr->tp_mac;
       // The kernel strips 802.1Q tags into metadata; put the tag back where it was
       // so users (and filters run on the data later) see the frame as sent.
-      bool vlan = (hdr->tp_status & TP_STATUS_VLAN_VALID) && sll->sll_hatype == ARPHRD_ETHER &&
-                  hdr->tp_snaplen >= kMacAddressesLength;
+      bool vlan = (hdr->tp_status & TP_STATUS_VLAN_VALID) && sll->sll_hatype == ARPHRD_ETHER && hdr->tp_snaplen >= kMacAddressesLength;
       uint32_t extra = vlan ? kVlanTagLength : 0;
-      uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra, uint32_t(sll->sll_ifindex), hdr->tp_sec,
-                               hdr->tp_nsec, sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
+      uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra, uint32_t(sll->sll_ifindex), hdr->tp_sec, hdr->tp_nsec,
+                               sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
       if (!out) {
         userDrops_++;
       } else if (vlan) {
@@ -121,8 +120,7 @@ void PacketRing::Drain() {
         uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};
         memcpy(out, frame, kMacAddressesLength);
         memcpy(out + kMacAddressesLength, tag, sizeof(tag));
-        memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength,
-               hdr->tp_snaplen - kMacAddressesLength);
+        memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength, hdr->tp_snaplen - kMacAddressesLength);
       } else {
         memcpy(out, frame, hdr->tp_snaplen);
       }

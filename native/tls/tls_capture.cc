@@ -41,9 +41,7 @@ static_assert(alignof(Record) == 8, "TLS_RECORD.ALIGN");
 
 }  // namespace
 
-Napi::Function TlsCapture::Init(Napi::Env env) {
-  return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach")});
-}
+Napi::Function TlsCapture::Init(Napi::Env env) { return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach")}); }
 
 // new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
 // creates the maps; attach() then loads the programs once per file they hook.
@@ -92,10 +90,8 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
     struct bpf_map* mine;
     struct bpf_map* shared;
   } maps[] = {
-      {programs->maps.tw_tls_calls, skel_->maps.tw_tls_calls},
-      {programs->maps.tw_tls_pids, skel_->maps.tw_tls_pids},
-      {programs->maps.tw_tls_events, skel_->maps.tw_tls_events},
-      {programs->maps.tw_tls_returning, skel_->maps.tw_tls_returning},
+      {programs->maps.tw_tls_calls, skel_->maps.tw_tls_calls},       {programs->maps.tw_tls_pids, skel_->maps.tw_tls_pids},
+      {programs->maps.tw_tls_events, skel_->maps.tw_tls_events},     {programs->maps.tw_tls_returning, skel_->maps.tw_tls_returning},
       {programs->maps.tw_tls_counters, skel_->maps.tw_tls_counters},
   };
   for (auto& m : maps) {

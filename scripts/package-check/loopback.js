@@ -37,7 +37,19 @@ async function main() {
   await writer.close(cap.stats());
   receiver.close();
   const s = cap.stats();
-  console.log(JSON.stringify({ backend: cap.backend, attach: cap.selection.attach ?? null, port, sent: count, received, in: seen.in, out: seen.out, packets: s.packets, drops: s.drops }));
+  console.log(
+    JSON.stringify({
+      backend: cap.backend,
+      attach: cap.selection.attach ?? null,
+      port,
+      sent: count,
+      received,
+      in: seen.in,
+      out: seen.out,
+      packets: s.packets,
+      drops: s.drops,
+    }),
+  );
 }
 
 main().catch((err) => {

@@ -17,11 +17,25 @@ const SEEDS = {
   'pcap-raw-ip.pcap': pcapFile({ linkType: 101, packets: packets.map((p) => ({ ...p, data: p.data.subarray(14) })) }),
   'pcap-cut.pcap': pcapFile({ packets: packets.map((p) => ({ ...p, data: p.data.subarray(0, 20), length: p.data.length })) }),
   'pcapng-one.pcapng': pcapngFile({
-    blocks: [{ section: true }, { iface: { linkType: 1, name: 'eth0' } }, ...frames.map((data, i) => ({ epb: { iface: 0, ts: BigInt(i) * 1000n, data, flags: i % 2 ? 2 : 1 } }))],
+    blocks: [
+      { section: true },
+      { iface: { linkType: 1, name: 'eth0' } },
+      ...frames.map((data, i) => ({ epb: { iface: 0, ts: BigInt(i) * 1000n, data, flags: i % 2 ? 2 : 1 } })),
+    ],
   }),
   'pcapng-be-two-sections.pcapng': Buffer.concat([
-    pcapngFile({ little: false, blocks: [{ section: true }, { iface: { linkType: 1, tsresol: 9 } }, { epb: { iface: 0, ts: 5n, data: frames[0] } }] }),
-    pcapngFile({ blocks: [{ section: true }, { iface: { linkType: 101, snaplen: 30 } }, { spb: { data: frames[1].subarray(14) } }, { isb: { iface: 0, drops: 3 } }] }),
+    pcapngFile({
+      little: false,
+      blocks: [{ section: true }, { iface: { linkType: 1, tsresol: 9 } }, { epb: { iface: 0, ts: 5n, data: frames[0] } }],
+    }),
+    pcapngFile({
+      blocks: [
+        { section: true },
+        { iface: { linkType: 101, snaplen: 30 } },
+        { spb: { data: frames[1].subarray(14) } },
+        { isb: { iface: 0, drops: 3 } },
+      ],
+    }),
   ]),
   'pcapng-mixed.pcapng': pcapngFile({
     blocks: [

@@ -56,7 +56,10 @@ function read(bytes, cut) {
     return { packets, interfaces: parser.interfaces.length, error: pending.length > 0 ? { message: 'ends inside a block', offset } : null };
   } catch (err) {
     if (err?.code !== 'ERR_FILE') throw err;
-    assert.ok(Number.isInteger(err.offset) && err.offset >= 0 && err.offset <= bytes.length, `error offset ${err.offset} outside ${bytes.length} bytes`);
+    assert.ok(
+      Number.isInteger(err.offset) && err.offset >= 0 && err.offset <= bytes.length,
+      `error offset ${err.offset} outside ${bytes.length} bytes`,
+    );
     return { packets, interfaces: parser?.interfaces.length ?? 0, error: { message: err.message, offset: err.offset } };
   }
 }

@@ -16,7 +16,12 @@ function rng(seed) {
 
 const MACS = ['020000000001', '020000000002', 'ffffffffffff', '01005e000001', '333300000001'];
 const V4 = ['0a000001', '0a000002', '0a000003', 'c0a80101', 'c0a8fe02', 'e0000001', 'ffffffff'];
-const V6 = ['20010db8000000000000000000000001', '20010db8000000000000000000000002', 'ff020000000000000000000000000001', 'fe800000000000000000000000000001'];
+const V6 = [
+  '20010db8000000000000000000000001',
+  '20010db8000000000000000000000002',
+  'ff020000000000000000000000000001',
+  'fe800000000000000000000000000001',
+];
 const PORTS = [22, 53, 80, 443, 1024, 1500, 2000, 8080, 8050, 40000];
 
 function corpus(count = 600, seed = 42) {
@@ -111,7 +116,8 @@ function corpus(count = 600, seed = 42) {
   const frames = [];
   while (frames.length < count) {
     const kind = r();
-    const inner = kind < 0.45 ? ipv4() : kind < 0.75 ? ipv6() : kind < 0.85 ? arp() : { type: pick([0x88cc, 0x8863, 0x1234]), body: bytes(46) };
+    const inner =
+      kind < 0.45 ? ipv4() : kind < 0.75 ? ipv6() : kind < 0.85 ? arp() : { type: pick([0x88cc, 0x8863, 0x1234]), body: bytes(46) };
     const tags = [];
     const t = r();
     if (t < 0.15) tags.push(Buffer.concat([u16(0x8100), u16(pick([100, 200, 4095]))]));

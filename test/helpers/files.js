@@ -62,7 +62,16 @@ function pcapngFile({ little = true, blocks }) {
       if (b.epb) {
         const { iface, ts, data, length, flags } = b.epb;
         const opts = flags === undefined ? [] : [[2, u32(flags)]];
-        return block(6, u32(iface), u32(Number(ts >> 32n)), u32(Number(ts & 0xffffffffn)), u32(data.length), u32(length ?? data.length), pad(data), options(opts));
+        return block(
+          6,
+          u32(iface),
+          u32(Number(ts >> 32n)),
+          u32(Number(ts & 0xffffffffn)),
+          u32(data.length),
+          u32(length ?? data.length),
+          pad(data),
+          options(opts),
+        );
       }
       if (b.spb) return block(3, u32(b.spb.length ?? b.spb.data.length), pad(b.spb.data));
       if (b.isb) return block(5, u32(b.isb.iface), u32(0), u32(0), options([[5, u64(b.isb.drops)]]));

@@ -42,7 +42,7 @@ function readPcap(buf) {
   const magic = buf.readUInt32LE(0);
   if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`not a little-endian pcap file (magic ${magic.toString(16)})`);
   const packets = [];
-  for (let off = 24; off + 16 <= buf.length; ) {
+  for (let off = 24; off + 16 <= buf.length;) {
     const caplen = buf.readUInt32LE(off + 8);
     const length = buf.readUInt32LE(off + 12);
     packets.push({ length, data: buf.subarray(off + 16, off + 16 + caplen) });

@@ -40,7 +40,9 @@ describe(`soak: ${CYCLES} open/close cycles`, function () {
       const { rss: lastRss, ...lastHeld } = last;
       assert.deepEqual(lastHeld, warmHeld);
       const growth = lastRss - warmRss;
-      console.log(`      resident memory: ${(warmRss / MiB).toFixed(1)} MiB after ${WARMUP} cycles, ${(growth / MiB).toFixed(1)} MiB more after ${CYCLES}`);
+      console.log(
+        `      resident memory: ${(warmRss / MiB).toFixed(1)} MiB after ${WARMUP} cycles, ${(growth / MiB).toFixed(1)} MiB more after ${CYCLES}`,
+      );
       assert.ok(growth <= SOAK_RSS_BOUND, `resident memory grew by ${(growth / MiB).toFixed(1)} MiB`);
     });
   }

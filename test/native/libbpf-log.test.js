@@ -29,16 +29,39 @@ describe('libbpf log (native/common/libbpf_log.cc)', function () {
     const deps = execFileSync('bash', [path.join(root, 'scripts', 'static-deps.sh')], { encoding: 'utf8' }).trim();
     const arch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
     for (const name of ['tw_log_check_a', 'tw_log_check_b']) {
-      execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-DNAME=${name}`, `-I${deps}/include`, `-I/usr/include/${arch}`,
-        '-c', path.join(__dirname, 'rejected.bpf.c'), '-o', path.join(dir, `${name}.o`)]);
+      execFileSync('clang', [
+        '-O2',
+        '-g',
+        '-target',
+        'bpf',
+        `-DNAME=${name}`,
+        `-I${deps}/include`,
+        `-I/usr/include/${arch}`,
+        '-c',
+        path.join(__dirname, 'rejected.bpf.c'),
+        '-o',
+        path.join(dir, `${name}.o`),
+      ]);
     }
     const check = path.join(dir, 'check');
-    execFileSync('g++', ['-std=c++17', '-O1', `-I${deps}/include`, path.join(__dirname, 'libbpf_log_check.cc'),
-      path.join(root, 'native', 'common', 'libbpf_log.cc'), ...['libbpf', 'libelf', 'libz'].map((l) => `${deps}/lib/${l}.a`), '-lpthread', '-o', check]);
+    execFileSync('g++', [
+      '-std=c++17',
+      '-O1',
+      `-I${deps}/include`,
+      path.join(__dirname, 'libbpf_log_check.cc'),
+      path.join(root, 'native', 'common', 'libbpf_log.cc'),
+      ...['libbpf', 'libelf', 'libz'].map((l) => `${deps}/lib/${l}.a`),
+      '-lpthread',
+      '-o',
+      check,
+    ]);
     const out = ['a', 'b'].map((x) => path.join(dir, `${x}.log`));
     execFileSync(check, [path.join(dir, 'tw_log_check_a.o'), path.join(dir, 'tw_log_check_b.o'), ...out]);
     const [a, b] = out.map((f) => fs.readFileSync(f, 'utf8'));
-    for (const [mine, theirs, text] of [['a', 'b', a], ['b', 'a', b]]) {
+    for (const [mine, theirs, text] of [
+      ['a', 'b', a],
+      ['b', 'a', b],
+    ]) {
       assert.match(text, new RegExp(`prog 'tw_log_check_${mine}'`), text);
       assert.doesNotMatch(text, new RegExp(`tw_log_check_${theirs}`));
       // The verifier's reason and its closing count are the log's last lines.

@@ -14,9 +14,9 @@ struct {
 } values SEC(".maps");
 
 SEC("socket")
-int NAME(struct __sk_buff *skb) {
+int NAME(struct __sk_buff* skb) {
   __u32 key = 0;
-  __u64 *v = bpf_map_lookup_elem(&values, &key);
+  __u64* v = bpf_map_lookup_elem(&values, &key);
   if (!v) return 0;
 #pragma unroll
   for (int i = 0; i < 64; i++)

@@ -17,7 +17,10 @@ describe('package', function () {
 
     it('installs without a build step, captures on loopback, compiles filters, replays; ldd and symbol floors', async function () {
       await requirePrivileges(this, ['debootstrap', 'chroot', 'objdump', 'nm', 'clang', 'bpftool']);
-      const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'package-check', 'check.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'package-check', 'check.sh')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const lines = r.stdout.split('\n').filter((l) => /^(PASS|FAIL):/.test(l));
       for (const line of lines) console.log(`      ${line}`);
       const failed = lines.filter((l) => l.startsWith('FAIL'));

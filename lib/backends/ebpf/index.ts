@@ -89,7 +89,12 @@ function openError(err: unknown, attach: HookMode, report: ProbeReport): Tapwire
 }
 
 function target(i: Interface, programs: FilterPrograms): EbpfTarget {
-  return { ifindex: i.index, hardwareType: i.hardwareType, filter: programs.forInterface(i.hardwareType), outgoing: !echoesSends(i.hardwareType) };
+  return {
+    ifindex: i.index,
+    hardwareType: i.hardwareType,
+    filter: programs.forInterface(i.hardwareType),
+    outgoing: !echoesSends(i.hardwareType),
+  };
 }
 
 class EbpfBackend implements Backend {

@@ -54,7 +54,13 @@ class RawSocketBackend implements Backend {
   #sink: BatchSink | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: ResolvedOptions, named: Interface[], known: number[] | undefined, programs: FilterPrograms, ns: NetworkNamespace | undefined) {
+  constructor(
+    options: ResolvedOptions,
+    named: Interface[],
+    known: number[] | undefined,
+    programs: FilterPrograms,
+    ns: NetworkNamespace | undefined,
+  ) {
     this.#named = named;
     this.#known = known;
     this.#filter = options.filter;
@@ -71,7 +77,14 @@ class RawSocketBackend implements Backend {
         if (refusal) throw refusal;
         const open = (): PacketRing =>
           new (native().PacketRing)(
-            { ifindex: t.ifindex, filter: t.filter, blockSize, blockCount, blockTimeoutMs: options.batchTimeout, promiscuous: options.promiscuous },
+            {
+              ifindex: t.ifindex,
+              filter: t.filter,
+              blockSize,
+              blockCount,
+              blockTimeoutMs: options.batchTimeout,
+              promiscuous: options.promiscuous,
+            },
             onBatch,
           );
         try {
@@ -110,8 +123,15 @@ class RawSocketBackend implements Backend {
           }
           if (hardwareType === undefined) return; // gone again; its removal follows
           const dlt = linkOf(hardwareType)?.dlt;
-          if (this.#filter === '' || (dlt !== undefined && ANY_INTERFACE_DLTS.includes(dlt))) return onInterface({ change, name, index, attached: true });
-          onInterface({ change, name, index, attached: false, reason: `the filter cannot apply to its link type (ARPHRD ${hardwareType})` });
+          if (this.#filter === '' || (dlt !== undefined && ANY_INTERFACE_DLTS.includes(dlt)))
+            return onInterface({ change, name, index, attached: true });
+          onInterface({
+            change,
+            name,
+            index,
+            attached: false,
+            reason: `the filter cannot apply to its link type (ARPHRD ${hardwareType})`,
+          });
         },
         this.#ns,
       );

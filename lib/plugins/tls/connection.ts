@@ -47,7 +47,10 @@ export function connectionOf(pid: number, fd: number): Connection | undefined {
   }
   const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
   if (!inode) return undefined;
-  for (const [file, v6] of [['tcp', false], ['tcp6', true]] as const) {
+  for (const [file, v6] of [
+    ['tcp', false],
+    ['tcp6', true],
+  ] as const) {
     let table: string;
     try {
       table = fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8');

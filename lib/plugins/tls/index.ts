@@ -126,7 +126,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
 
   #onRecords(buffer: ArrayBuffer): void {
     const view = new DataView(buffer);
-    for (let at = 0; at + R.HEADER_BYTES <= buffer.byteLength; ) {
+    for (let at = 0; at + R.HEADER_BYTES <= buffer.byteLength;) {
       const chunkLen = view.getUint32(at + R.CHUNK_LEN, true);
       const record = new DataView(buffer, at, R.HEADER_BYTES);
       const chunk = Buffer.from(buffer, at + R.HEADER_BYTES, chunkLen);

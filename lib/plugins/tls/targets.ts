@@ -48,9 +48,7 @@ function mappedLibraries(): string[] {
 }
 
 function usualLibraries(): string[] {
-  return USUAL_DIRS.flatMap((dir) => ['libssl.so.3', 'libssl.so.1.1'].map((name) => path.join(dir, name))).filter((f) =>
-    fs.existsSync(f),
-  );
+  return USUAL_DIRS.flatMap((dir) => ['libssl.so.3', 'libssl.so.1.1'].map((name) => path.join(dir, name))).filter((f) => fs.existsSync(f));
 }
 
 const VIA_PROC_ROOT = /^\/proc\/\d+\/root(\/.*)$/;

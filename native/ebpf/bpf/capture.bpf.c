@@ -51,14 +51,14 @@ struct {
 } tw_cg_slots SEC(".maps");
 
 static __always_inline void count(__u32 which) {
-  __u64 *c = bpf_map_lookup_elem(&tw_counters, &which);
+  __u64* c = bpf_map_lookup_elem(&tw_counters, &which);
   if (c) *c += 1; /* per-CPU, and softirq context does not migrate */
 }
 
 // Reserves a record of a size fixed at compile time (the ring buffer wants a constant)
 // and copies the packet straight from the skb into it: one copy, no scratch buffer.
-static __always_inline int emit(struct __sk_buff *skb, __u64 cap, __u32 direction, const __u32 room) {
-  struct tapwire_record *r = bpf_ringbuf_reserve(&tw_records, sizeof(*r) + room, 0);
+static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 direction, const __u32 room) {
+  struct tapwire_record* r = bpf_ringbuf_reserve(&tw_records, sizeof(*r) + room, 0);
   if (!r) {
     count(TAPWIRE_COUNTER_RING_DROPS);
     return 0;
@@ -88,7 +88,7 @@ static __always_inline int emit(struct __sk_buff *skb, __u64 cap, __u32 directio
 
 // Record sizes double, so a record wastes less than half its room; small frames, the
 // common case at high rates, get the finest steps.
-static __always_inline int copy(struct __sk_buff *skb, __u32 snaplen, __u32 direction) {
+static __always_inline int copy(struct __sk_buff* skb, __u32 snaplen, __u32 direction) {
   __u64 cap = skb->len < snaplen ? skb->len : snaplen;
   if (cap <= TAPWIRE_MIN_ROOM) return emit(skb, cap, direction, TAPWIRE_MIN_ROOM);
   if (cap <= 160) return emit(skb, cap, direction, 160);
@@ -107,13 +107,13 @@ static __always_inline int copy(struct __sk_buff *skb, __u32 snaplen, __u32 dire
 }
 
 SEC("tc")
-int tw_tc_copy(struct __sk_buff *skb) {
+int tw_tc_copy(struct __sk_buff* skb) {
   copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
   return TAPWIRE_TCX_NEXT;
 }
 
 SEC("tc")
-int tw_tc_reject(struct __sk_buff *skb) {
+int tw_tc_reject(struct __sk_buff* skb) {
   count(TAPWIRE_COUNTER_FILTERED);
   return TAPWIRE_TCX_NEXT;
 }
@@ -121,26 +121,26 @@ int tw_tc_reject(struct __sk_buff *skb) {
 // Socket filters return how much of the packet to queue on the socket: nothing, since
 // the ring buffer already has it.
 SEC("socket")
-int tw_sock_copy(struct __sk_buff *skb) {
+int tw_sock_copy(struct __sk_buff* skb) {
   copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->pkt_type == PACKET_OUTGOING);
   return 0;
 }
 
 SEC("socket")
-int tw_sock_reject(struct __sk_buff *skb) {
+int tw_sock_reject(struct __sk_buff* skb) {
   count(TAPWIRE_COUNTER_FILTERED);
   return 0;
 }
 
 // A cgroup program's verdict is the packet's fate: 1 lets every packet through.
 SEC("cgroup/skb")
-int tw_cg_copy(struct __sk_buff *skb) {
+int tw_cg_copy(struct __sk_buff* skb) {
   copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
   return 1;
 }
 
 SEC("cgroup/skb")
-int tw_cg_reject(struct __sk_buff *skb) {
+int tw_cg_reject(struct __sk_buff* skb) {
   count(TAPWIRE_COUNTER_FILTERED);
   return 1;
 }

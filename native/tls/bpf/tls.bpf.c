@@ -11,7 +11,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 // Set by user space before load.
-const volatile __u32 self_tgid = 0;      // the capturing process: left out
+const volatile __u32 self_tgid = 0;  // the capturing process: left out
 const volatile __u32 only_listed_pids = 0;
 // Records pending before the reader is woken; below it, its batch timer collects them.
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -73,7 +73,7 @@ struct {
 } tw_tls_counters SEC(".maps");
 
 static __always_inline void add(__u32 which, __u64 n) {
-  __u64 *c = bpf_map_lookup_elem(&tw_tls_counters, &which);
+  __u64* c = bpf_map_lookup_elem(&tw_tls_counters, &which);
   if (c) *c += n;
 }
 
@@ -83,55 +83,56 @@ static __always_inline __s32 socket_fd(__u64 ssl) {
   if (flavor == TAPWIRE_TLS_UNKNOWN) return -1;
   __u64 rbio = 0, method = 0;
   __s32 type = 0, num = -1;
-  if (bpf_probe_read_user(&rbio, sizeof(rbio), (void *)(ssl + 16)) || !rbio) return -1;
+  if (bpf_probe_read_user(&rbio, sizeof(rbio), (void*)(ssl + 16)) || !rbio) return -1;
   __u64 method_at = flavor == TAPWIRE_TLS_OPENSSL_3 ? 8 : 0;
   __u64 num_at = flavor == TAPWIRE_TLS_OPENSSL_3 ? 56 : 48;
-  if (bpf_probe_read_user(&method, sizeof(method), (void *)(rbio + method_at)) || !method) return -1;
-  if (bpf_probe_read_user(&type, sizeof(type), (void *)method)) return -1;
+  if (bpf_probe_read_user(&method, sizeof(method), (void*)(rbio + method_at)) || !method) return -1;
+  if (bpf_probe_read_user(&type, sizeof(type), (void*)method)) return -1;
   if (type != (5 | 0x0400 | 0x0100)) return -1; /* BIO_TYPE_SOCKET */
-  if (bpf_probe_read_user(&num, sizeof(num), (void *)(rbio + num_at))) return -1;
+  if (bpf_probe_read_user(&num, sizeof(num), (void*)(rbio + num_at))) return -1;
   return num;
 }
 
-static __always_inline int enter(void *ctx, __u64 ssl, __u64 buf, __u64 moved, __u32 direction) {
+static __always_inline int enter(void* ctx, __u64 ssl, __u64 buf, __u64 moved, __u32 direction) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
   if (tgid == self_tgid) return 0;
   if (only_listed_pids && !bpf_map_lookup_elem(&tw_tls_pids, &tgid)) return 0;
   struct call c = {
-      .buf = buf, .moved = moved, .ssl = ssl, .fd = socket_fd(ssl), .direction = direction, .target = target,
+      .buf = buf,
+      .moved = moved,
+      .ssl = ssl,
+      .fd = socket_fd(ssl),
+      .direction = direction,
+      .target = target,
   };
   bpf_map_update_elem(&tw_tls_calls, &id, &c, BPF_ANY);
   return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(tw_ssl_write, void *ssl, const void *buf) {
-  return enter(ctx, (__u64)ssl, (__u64)buf, 0, 1);
-}
+int BPF_KPROBE(tw_ssl_write, void* ssl, const void* buf) { return enter(ctx, (__u64)ssl, (__u64)buf, 0, 1); }
 
 SEC("uprobe")
-int BPF_KPROBE(tw_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written) {
+int BPF_KPROBE(tw_ssl_write_ex, void* ssl, const void* buf, __u64 num, __u64* written) {
   return enter(ctx, (__u64)ssl, (__u64)buf, (__u64)written, 1);
 }
 
 SEC("uprobe")
-int BPF_KPROBE(tw_ssl_read, void *ssl, void *buf) {
-  return enter(ctx, (__u64)ssl, (__u64)buf, 0, 0);
-}
+int BPF_KPROBE(tw_ssl_read, void* ssl, void* buf) { return enter(ctx, (__u64)ssl, (__u64)buf, 0, 0); }
 
 SEC("uprobe")
-int BPF_KPROBE(tw_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes) {
+int BPF_KPROBE(tw_ssl_read_ex, void* ssl, void* buf, __u64 num, __u64* readbytes) {
   return enter(ctx, (__u64)ssl, (__u64)buf, (__u64)readbytes, 0);
 }
 
-static __always_inline int chunk(struct returning *call, __u64 off, const __u32 room) {
-  struct tapwire_tls_record *r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r) + room, 0);
+static __always_inline int chunk(struct returning* call, __u64 off, const __u32 room) {
+  struct tapwire_tls_record* r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r) + room, 0);
   if (!r) {
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return -1;
   }
-  struct call *c = &call->c;
+  struct call* c = &call->c;
   __u64 len = call->len;
   __u64 n = len - off;
   if (n > room) n = room;
@@ -147,7 +148,7 @@ static __always_inline int chunk(struct returning *call, __u64 off, const __u32 
   r->target = c->target;
   r->truncated = len > (__u64)TAPWIRE_TLS_CHUNK * TAPWIRE_TLS_MAX_CHUNKS;
   bpf_get_current_comm(r->comm, sizeof(r->comm));
-  if (n == 0 || bpf_probe_read_user(r + 1, n, (void *)(c->buf + off)) != 0) {
+  if (n == 0 || bpf_probe_read_user(r + 1, n, (void*)(c->buf + off)) != 0) {
     bpf_ringbuf_discard(r, 0);
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return -1;
@@ -162,7 +163,7 @@ static __always_inline int chunk(struct returning *call, __u64 off, const __u32 
 // million-instruction limit.
 __noinline int copy_chunk(__u64 off, __u64 small) {
   __u32 zero = 0;
-  struct returning *call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
+  struct returning* call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
   if (!call) return -1;
   return small ? chunk(call, off, TAPWIRE_TLS_SMALL) : chunk(call, off, TAPWIRE_TLS_CHUNK);
 }
@@ -170,10 +171,10 @@ __noinline int copy_chunk(__u64 off, __u64 small) {
 SEC("uretprobe")
 int BPF_KRETPROBE(tw_ssl_return, long ret) {
   __u64 id = bpf_get_current_pid_tgid();
-  struct call *found = bpf_map_lookup_elem(&tw_tls_calls, &id);
+  struct call* found = bpf_map_lookup_elem(&tw_tls_calls, &id);
   if (!found) return 0;
   __u32 zero = 0;
-  struct returning *call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
+  struct returning* call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
   if (!call) {
     bpf_map_delete_elem(&tw_tls_calls, &id);
     return 0;
@@ -184,7 +185,7 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
   int result = (int)ret;
   __u64 len = 0;
   if (call->c.moved) {
-    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void *)call->c.moved)) return 0;
+    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void*)call->c.moved)) return 0;
   } else {
     if (result <= 0) return 0;
     len = result;

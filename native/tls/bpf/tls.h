@@ -27,13 +27,13 @@ struct tapwire_tls_record {
   __u64 ssl;          /* the SSL object: the connection, within the process */
   __u32 pid;
   __u32 tid;
-  __u32 total_len;    /* bytes the call moved */
-  __u32 offset;       /* of this chunk within the call */
+  __u32 total_len; /* bytes the call moved */
+  __u32 offset;    /* of this chunk within the call */
   __u32 chunk_len;
-  __s32 fd;           /* the socket under the SSL object, or -1 */
-  __u8 direction;     /* 0 read, 1 write */
-  __u8 truncated;     /* the call moved more than arrives */
-  __u16 target;       /* which attached file the call was in */
+  __s32 fd;       /* the socket under the SSL object, or -1 */
+  __u8 direction; /* 0 read, 1 write */
+  __u8 truncated; /* the call moved more than arrives */
+  __u16 target;   /* which attached file the call was in */
   __u8 pad[4];
   char comm[16];
 };
