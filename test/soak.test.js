@@ -67,7 +67,8 @@ for (const variant of VARIANTS) {
         const got = caps.map(() => []);
         caps.forEach((cap, i) => cap.on('packet', (p) => got[i].push(p.data[42])));
         const sent = await sendFromPeer(link, { port: PORT, count: 1000, size: 20 });
-        await until('every capturer to have every packet', () => got.every((g) => g.length === sent), 30000);
+        // As long as the test may take (emulated kernels run this far slower), less a margin to close.
+        await until('every capturer to have every packet', () => got.every((g) => g.length === sent), this.timeout() - 15000);
         for (const [i, g] of got.entries()) {
           assert.deepEqual(
             g,
