@@ -54,6 +54,11 @@ export function dltsOf(hardwareTypes: Iterable<number>): number[] {
   return [...dlts];
 }
 
+/** Why a filter cannot apply to interfaces of this hardware type (ARPHRD_*): libpcap has no link type for it. */
+export function unfilterable(hardwareType: number): string {
+  return `filters are not supported on this interface's link type (ARPHRD ${hardwareType})`;
+}
+
 /** One expression's programs, by DLT: compiled once each, off the event loop. */
 export class FilterPrograms {
   readonly expression: string;
@@ -110,11 +115,7 @@ export class FilterPrograms {
   forInterface(hardwareType: number): Buffer {
     if (this.expression === '') return this.forDlt(DLT_EN10MB);
     const dlt = linkOf(hardwareType)?.dlt;
-    if (dlt === undefined) {
-      throw new BadFilterError(
-        `filters are not supported on this interface's link type (ARPHRD ${hardwareType}); capture it without a filter`,
-      );
-    }
+    if (dlt === undefined) throw new BadFilterError(`${unfilterable(hardwareType)}; capture it without a filter`);
     return this.forDlt(dlt);
   }
 

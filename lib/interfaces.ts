@@ -4,7 +4,7 @@
  */
 import { NoSuchInterfaceError } from './errors';
 import { native } from './native';
-import type { NetworkNamespace } from './netns';
+import { within, type NetworkNamespace } from './netns';
 
 export interface Interface {
   name: string;
@@ -15,11 +15,6 @@ export interface Interface {
 
 export interface HostInterface extends Interface {
   up: boolean;
-}
-
-/** Runs `fn` in `ns`, or here when there is none. */
-function within<T>(ns: NetworkNamespace | undefined, fn: () => T): T {
-  return ns ? ns.run(fn) : fn();
 }
 
 export function resolveInterface(name: string, ns?: NetworkNamespace): Interface {
@@ -92,6 +87,15 @@ export function followInterfaces(
 /** Every interface of this network namespace (or of `ns`) now, by index. */
 export function hostInterfaces(ns?: NetworkNamespace): HostInterface[] {
   return within(ns, () => native().interfaces()).sort((a, b) => a.index - b.index);
+}
+
+/** The interface with this index now, or undefined if it is gone (or its namespace is). */
+export function interfaceAt(index: number, ns?: NetworkNamespace): HostInterface | undefined {
+  try {
+    return hostInterfaces(ns).find((i) => i.index === index);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -26,6 +26,11 @@ export function namespacePath(spec: NamespaceSpec): string {
   return spec.includes('/') ? spec : `/run/netns/${spec}`;
 }
 
+/** Runs `fn` in `ns`, or where this thread is when there is none. */
+export function within<T>(ns: NetworkNamespace | undefined, fn: () => T): T {
+  return ns ? ns.run(fn) : fn();
+}
+
 export class NetworkNamespace {
   readonly path: string;
   /** The namespace's inode: what `ip netns identify` and /proc/PID/ns/net's link show as net:[N]. */
@@ -36,6 +41,11 @@ export class NetworkNamespace {
     this.path = path;
     this.#fd = fd;
     this.inode = inode;
+  }
+
+  /** The namespace of a resolved `netns` option (its path), or undefined for this one. */
+  static openOption(path: string | null): NetworkNamespace | undefined {
+    return path === null ? undefined : NetworkNamespace.open(path);
   }
 
   /** Opens the namespace a spec names, checking that it is one this process may enter. */

@@ -6,15 +6,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { bpfList } = require('./bpftool');
-
-/** The cgroup v2 mount point, or undefined. */
-function cgroup2Mount() {
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [before, after] = line.split(' - ');
-    if (after?.split(' ')[0] === 'cgroup2') return before.split(' ')[4];
-  }
-  return undefined;
-}
+const { cgroup2Mount } = require('../../dist/cgroup');
 
 /** Makes a cgroup (under `parent`, default the mount's root); `remove()` deletes it and any child. */
 function createCgroup(parent = cgroup2Mount()) {

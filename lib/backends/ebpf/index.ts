@@ -16,17 +16,18 @@ import {
   TapwireError,
   type NativeError,
 } from '../../errors';
-import { dltsOf, FilterPrograms } from '../../filter';
+import { dltsOf, FilterPrograms, unfilterable } from '../../filter';
 import {
   followInterfaces,
   hostInterfaces,
+  interfaceAt,
   InterfaceNames,
   resolveInterface,
   watchInterfaces,
   type Interface,
   type InterfaceChange,
 } from '../../interfaces';
-import { NetworkNamespace } from '../../netns';
+import { NetworkNamespace, within } from '../../netns';
 import { echoesSends, linkOf } from '../../link';
 import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -154,7 +155,7 @@ class EbpfBackend implements Backend {
         onBatch,
       );
     try {
-      this.#capture = ns ? ns.run(open) : open();
+      this.#capture = within(ns, open);
     } catch (err) {
       throw openError(err, this.attach, report);
     }
@@ -184,25 +185,18 @@ class EbpfBackend implements Backend {
       onInterface?.({ change, name: this.#names.nameOf(index), index, attached: false });
       return;
     }
-    let found: Interface | undefined;
-    try {
-      found = hostInterfaces(this.#ns).find((i) => i.index === index);
-    } catch {
-      // the namespace is being torn down: nothing to hook
-    }
+    const found = interfaceAt(index, this.#ns);
     if (!found) return; // gone again before it could be looked at; its removal follows
     const said = { change, name: found.name, index };
     if (!hookable(this.#options, found.hardwareType)) {
-      onInterface?.({ ...said, attached: false, reason: 'the filter cannot apply to its link type (ARPHRD ' + found.hardwareType + ')' });
+      onInterface?.({ ...said, attached: false, reason: unfilterable(found.hardwareType) });
       return;
     }
     try {
       await this.#programs.add(dltsOf([found.hardwareType]));
       if (this.#closed) return;
       const t = target(found, this.#programs);
-      const attach = (): void => this.#capture.attachInterface(t);
-      if (this.#ns) this.#ns.run(attach);
-      else attach();
+      within(this.#ns, () => this.#capture.attachInterface(t));
       onInterface?.({ ...said, attached: true });
     } catch (err) {
       // Most often it went again at once (ENODEV); its removal is reported next.
@@ -244,7 +238,7 @@ class EbpfBackend implements Backend {
 }
 
 export async function openEbpf(options: ResolvedOptions, attach: AttachMode, report: ProbeReport): Promise<Backend> {
-  const ns = options.netns === null ? undefined : NetworkNamespace.open(options.netns);
+  const ns = NetworkNamespace.openOption(options.netns);
   try {
     let hooked: Interface[];
     let known: number[] | undefined;

@@ -8,9 +8,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, type NativeError } from '../../errors';
-import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, withoutLoopbackSends } from '../../filter';
-import { followInterfaces, hostInterfaces, InterfaceNames, resolveInterface, watchInterfaces, type Interface } from '../../interfaces';
-import { NetworkNamespace } from '../../netns';
+import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, unfilterable, withoutLoopbackSends } from '../../filter';
+import {
+  followInterfaces,
+  hostInterfaces,
+  interfaceAt,
+  InterfaceNames,
+  resolveInterface,
+  watchInterfaces,
+  type Interface,
+} from '../../interfaces';
+import { NetworkNamespace, within } from '../../netns';
 import { echoesSends, linkOf } from '../../link';
 import { native, type PacketRing } from '../../native';
 import type { ResolvedOptions } from '../../options';
@@ -89,7 +97,7 @@ class RawSocketBackend implements Backend {
           );
         try {
           // A packet socket captures in the namespace it was made in, for its whole life.
-          this.#rings.push(ns ? ns.run(open) : open());
+          this.#rings.push(within(ns, open));
         } catch (err) {
           const e = err as NativeError;
           if (e.nativeCode === 'EFILTER' && e.errno === EINVAL) {
@@ -115,12 +123,7 @@ class RawSocketBackend implements Backend {
         (change, index) => {
           const name = this.#names.nameOf(index);
           if (change === 'removed') return onInterface({ change, name, index, attached: false });
-          let hardwareType: number | undefined;
-          try {
-            hardwareType = hostInterfaces(this.#ns).find((i) => i.index === index)?.hardwareType;
-          } catch {
-            // the namespace is being torn down
-          }
+          const hardwareType = interfaceAt(index, this.#ns)?.hardwareType;
           if (hardwareType === undefined) return; // gone again; its removal follows
           const dlt = linkOf(hardwareType)?.dlt;
           if (this.#filter === '' || (dlt !== undefined && ANY_INTERFACE_DLTS.includes(dlt)))
@@ -130,7 +133,7 @@ class RawSocketBackend implements Backend {
             name,
             index,
             attached: false,
-            reason: `the filter cannot apply to its link type (ARPHRD ${hardwareType})`,
+            reason: unfilterable(hardwareType),
           });
         },
         this.#ns,
@@ -180,7 +183,7 @@ class RawSocketBackend implements Backend {
 }
 
 export async function openRawSocket(options: ResolvedOptions): Promise<Backend> {
-  const ns = options.netns === null ? undefined : NetworkNamespace.open(options.netns);
+  const ns = NetworkNamespace.openOption(options.netns);
   try {
     const named = (options.interfaces ?? []).map((name) => resolveInterface(name, ns));
     const known = options.interfaces === null ? hostInterfaces(ns).map((i) => i.index) : undefined;
