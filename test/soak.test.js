@@ -67,8 +67,19 @@ for (const variant of VARIANTS) {
         const got = caps.map(() => []);
         caps.forEach((cap, i) => cap.on('packet', (p) => got[i].push(p.data[42])));
         const sent = await sendFromPeer(link, { port: PORT, count: 1000, size: 20 });
-        // As long as the test may take (emulated kernels run this far slower), less a margin to close.
-        await until('every capturer to have every packet', () => got.every((g) => g.length === sent), this.timeout() - 15000);
+        // Every packet is either delivered or counted as dropped; wait for that, as long as the
+        // test may take (emulated kernels run this far slower), so a loss fails below by name.
+        const accounted = (i) => got[i].length + Object.values(caps[i].stats().drops).reduce((a, b) => a + b, 0);
+        try {
+          await until(
+            'every capturer to account for every packet',
+            () => caps.every((_, i) => accounted(i) >= sent),
+            this.timeout() - 15000,
+          );
+        } catch (err) {
+          err.message += `: of ${sent} sent, delivered ${got.map((g) => g.length).join(', ')}; stats ${JSON.stringify(caps.map((c) => c.stats()))}`;
+          throw err;
+        }
         for (const [i, g] of got.entries()) {
           assert.deepEqual(
             g,

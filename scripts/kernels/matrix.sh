@@ -84,6 +84,14 @@ status=0
 for s in "${series[@]}"; do
   [ -f "deps/kernels/$s.log-path" ] && cat "$(cat "deps/kernels/$s.log-path")"
 done
+# What failed, again after all the logs: a CI page that keeps only the end still shows it.
+for s in "${series[@]}"; do
+  [ -f "deps/kernels/$s.log-path" ] || continue
+  log=$(cat "deps/kernels/$s.log-path")
+  grep -Eq '^ +[0-9]+ failing' "$log" || continue
+  echo "failures on $(basename "$(dirname "$log")"):"
+  sed -n '/^ \+[0-9]\+ failing/,$p' "$log" | head -n 80
+done
 for s in "${series[@]}"; do
   line=$(cat "deps/kernels/$s.summary" 2>/dev/null || echo "kernel $s (did not report): 0 passed, 1 failed, 0 skipped")
   echo "$line"
