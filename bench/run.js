@@ -46,6 +46,8 @@ const CAPTURERS = [
   'tapwire-ebpf-reject',
 ];
 const REJECT_FILTER = 'udp port 7';
+/** openCapturer's default batchTimeout: the bound on how long a packet waits. */
+const BATCH_TIMEOUT_MS = 10;
 
 function usage() {
   return `usage: node bench/run.js [options]        (as root; npm run bench -- [options])
@@ -58,6 +60,7 @@ function usage() {
   --memory            run only the memory scenario
   --no-memory         skip the memory scenario
   --memory-count N    frames of the memory scenario (default 10000000)
+  --no-latency        skip the latency runs (64-byte frames at 1k/s and at max, each backend)
   --json FILE         where to write the results (default bench/results/latest.json)
   --keep              keep the work folder with every run's output
   --build             run npm run build:all first (by default a missing build is an error
@@ -72,6 +75,7 @@ function parseArgs(argv) {
     scenarios: Object.keys(SCENARIOS),
     capturers: [...CAPTURERS],
     memory: 'also',
+    latency: true,
     memoryCount: 10_000_000,
     json: path.join(__dirname, 'results', 'latest.json'),
     keep: false,
@@ -113,6 +117,9 @@ function parseArgs(argv) {
         break;
       case '--no-memory':
         o.memory = 'no';
+        break;
+      case '--no-latency':
+        o.latency = false;
         break;
       case '--memory-count':
         o.memoryCount = int(a, argv[++i]);
@@ -357,10 +364,10 @@ function capturerSpec(name, framegen) {
     case 'tcpdump-reject':
       return { cmd: ['tcpdump', '-i', IF_R, '-nn', '-w', '/dev/null', REJECT_FILTER], ready: /listening on/, minDrainMs: 2200 };
     default: {
-      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle))?$/.exec(name);
+      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency))?$/.exec(name);
       if (!m) throw new Error(`unknown capturer ${name}`);
       const backend = m[1] === 'raw' ? 'raw-socket' : 'ebpf';
-      const mode = m[2] === 'packets' || m[2] === 'idle' ? m[2] : 'accessors';
+      const mode = m[2] === 'packets' || m[2] === 'idle' || m[2] === 'latency' ? m[2] : 'accessors';
       const filter = m[2] === 'reject' ? REJECT_FILTER : 'udp';
       return { cmd: node('tapwire.js', mode, backend, IF_R, filter), ready: /^ready/m, minDrainMs: 300 };
     }
@@ -445,6 +452,7 @@ async function runOne({ framegen, capturer, scenario, count, rep, logDir }) {
       killGroup(c, 'SIGKILL');
       throw new Error(`${capturer} did not get ready: ${(c.err || c.out).trim().slice(-500)}`);
     }
+    r.openMs = kv(c.out.split('\n').find((l) => spec.ready.test(l)) ?? '').open_ms; // tapwire's ready line says it
     await sleep(SETTLE_MS);
     cpu0 = threadCpu(c.pid);
   }
@@ -621,6 +629,101 @@ function printMain(summary) {
     s.deltaVsTcpdump == null ? '' : fmtX(s.deltaVsTcpdump),
   ]);
   console.log(table(header, rows));
+}
+
+// issue 12's targets: each as the measured ratio against tcpdump's in the same run.
+const TARGETS = [
+  {
+    what: '`for (const pkt of batch)`, CPU × tcpdump',
+    capturers: ['tapwire-raw-packets', 'tapwire-ebpf-packets'],
+    limits: { '64B-max': 1.2, '64B-300k': 1.5, '64B-100k': 1.5, '1400B-max': 1.2 },
+  },
+  {
+    what: 'accessors, CPU × tcpdump',
+    capturers: ['tapwire-raw', 'tapwire-ebpf'],
+    limits: { '64B-max': 1.0, '64B-300k': 1.3, '64B-100k': 1.3, '1400B-max': 1.2 },
+  },
+];
+
+function targetRows(summary, memory, runs) {
+  const rows = [];
+  const at = (sc, cap) => summary.find((s) => s.scenario === sc && s.capturer === cap);
+  const verdict = (x, limit) => (x == null ? '–' : x <= limit ? 'met' : 'not met');
+  for (const t of TARGETS) {
+    for (const [sc, limit] of Object.entries(t.limits)) {
+      for (const cap of t.capturers) {
+        const x = at(sc, cap)?.cpuVsTcpdump;
+        if (x != null) rows.push([t.what, `${sc} ${cap}`, fmtX(x), `≤ ${limit.toFixed(1)}×`, verdict(x, limit)]);
+      }
+    }
+  }
+  for (const sc of Object.keys(SCENARIOS)) {
+    for (const mode of ['', '-packets']) {
+      const e = at(sc, `tapwire-ebpf${mode}`)?.capturerNsPerPkt;
+      const r = at(sc, `tapwire-raw${mode}`)?.capturerNsPerPkt;
+      if (e && r)
+        rows.push([
+          "eBPF user-space CPU × raw-socket's",
+          `${sc} ${mode ? 'packets' : 'accessors'}`,
+          fmtX(e / r),
+          '≤ 1.0×',
+          verdict(e / r, 1),
+        ]);
+    }
+  }
+  const kernel = at('1400B-max', 'tapwire-ebpf')?.deltaVsTcpdump;
+  if (kernel != null) rows.push(['eBPF kernel-side Δ × tcpdump', '1400B-max tapwire-ebpf', fmtX(kernel), '≤ 1.0×', verdict(kernel, 1)]);
+  for (const r of memory.filter((m) => !m.capturer.endsWith('-idle') && m.vmHwmKb)) {
+    const mib = r.vmHwmKb / 1024;
+    rows.push([
+      `peak RSS, ${fmtInt(r.count)} frames at max, keeping up`,
+      r.capturer,
+      `${mib.toFixed(1)} MiB`,
+      '≤ 96 MiB',
+      verdict(mib, 96),
+    ]);
+  }
+  for (const cap of ['tapwire-raw', 'tapwire-ebpf']) {
+    const open = median(runs.filter((r) => r.capturer === cap).map((r) => r.openMs));
+    if (open != null) rows.push(['open to attached, fresh process (median)', cap, `${open.toFixed(1)} ms`, '≤ 100 ms', verdict(open, 100)]);
+  }
+  return rows;
+}
+
+function printTargets(summary, memory, runs, latency) {
+  const rows = targetRows(summary, memory, runs);
+  for (const r of latency) {
+    const p99 = r.capturerExtra?.p99_us;
+    if (p99 != null && p99 >= 0)
+      rows.push([
+        `p99 delivery latency ≤ batchTimeout (${BATCH_TIMEOUT_MS} ms)`,
+        `${r.scenario} ${r.capturer}`,
+        `${(p99 / 1000).toFixed(2)} ms`,
+        `≤ ${BATCH_TIMEOUT_MS} ms`,
+        p99 / 1000 <= BATCH_TIMEOUT_MS ? 'met' : 'not met',
+      ]);
+  }
+  if (rows.length) console.log(table(['target', 'where', 'measured', 'target', ''], rows));
+}
+
+function printLatency(rows) {
+  const header = ['scenario', 'capturer', 'sent', 'captured', 'p50', 'p99', 'max'];
+  const us = (x) => (x == null || x < 0 ? '–' : x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x} µs`);
+  console.log(
+    table(
+      header,
+      rows.map((r) => [
+        r.scenario,
+        r.capturer.replace(/-latency$/, ''),
+        fmtInt(r.sent),
+        fmtPct(r.captureRatio),
+        us(r.capturerExtra?.p50_us),
+        us(r.capturerExtra?.p99_us),
+        us(r.capturerExtra?.max_us),
+      ]),
+    ),
+  );
+  console.log("latency: from each packet's capture timestamp to the loop that reads it, default options (10 µs buckets).");
 }
 
 function printMemory(mem) {
@@ -812,6 +915,25 @@ async function main() {
     }
   }
 
+  // Delivery latency: a packet's capture timestamp to the consumer's loop, default options.
+  const latency = [];
+  if (opts.latency && opts.memory !== 'only') {
+    for (const [rate, count] of [
+      [1000, 5000],
+      [0, opts.count],
+    ]) {
+      for (const capturer of ['tapwire-ebpf-latency', 'tapwire-raw-latency']) {
+        const scenario = { len: 60, rate, name: `latency-64B-${rate ? '1k' : 'max'}` };
+        const r = await runOne({ framegen, capturer, scenario, count, rep: 1, logDir });
+        latency.push(r);
+        log(
+          `[latency] ${scenario.name} ${capturer.padEnd(20)} captured ${fmtPct(r.captureRatio)} | p50 ${r.capturerExtra?.p50_us} µs, p99 ${r.capturerExtra?.p99_us} µs, max ${r.capturerExtra?.max_us} µs` +
+            (r.errors.length ? ` | ${r.errors.join('; ')}` : ''),
+        );
+      }
+    }
+  }
+
   killGroup(sink, 'SIGTERM');
   await stop(sink, 3000);
 
@@ -837,6 +959,15 @@ async function main() {
   if (memory.length) {
     console.log('');
     printMemory(memory);
+  }
+  if (latency.length) {
+    console.log('');
+    printLatency(latency);
+  }
+  if (summary.length || memory.length || latency.length) {
+    console.log('');
+    console.log('targets (issue 12), each measured in this run:');
+    printTargets(summary, memory, runs, latency);
   }
   const errs = [...runs, ...memory].flatMap((r) => r.errors.map((e) => `${r.scenario} ${r.capturer} rep ${r.rep}: ${e}`));
   if (errs.length) {
@@ -875,6 +1006,7 @@ async function main() {
     },
     summary,
     memory,
+    latency,
     runs,
   };
   fs.mkdirSync(path.dirname(opts.json), { recursive: true });

@@ -5,17 +5,19 @@
 //
 // MODE: 'accessors' reads every packet's length and first byte with the batch's
 // allocation-free accessors; 'packets' does the same through `for (const pkt of
-// batch)` Packet objects; 'idle' opens the capturer and never iterates it (memory
-// bound check). Prints "ready" once attached; on SIGINT it closes the capturer
-// (which hands over what was already captured), and prints one line:
+// batch)` Packet objects; 'latency' reads like 'accessors' and also how long each packet
+// took from its capture timestamp to the loop (p50_us, p99_us, max_us); 'idle' opens
+// the capturer and never iterates it (memory bound check). Prints "ready" once
+// attached; on SIGINT it closes the capturer (which hands over what was already
+// captured), and prints one line:
 //   captured=N dropped=N kernel_drops=N userspace_drops=N delivered=N vmhwm_kb=N
 const fs = require('node:fs');
 const path = require('node:path');
 const { openCapturer } = require(path.join(__dirname, '..', '..'));
 
 const [mode, backend, iface, filter = 'udp'] = process.argv.slice(2);
-if (!['accessors', 'packets', 'idle'].includes(mode) || !['ebpf', 'raw-socket'].includes(backend) || !iface) {
-  console.error('usage: node tapwire.js accessors|packets|idle ebpf|raw-socket IFACE [FILTER]');
+if (!['accessors', 'packets', 'latency', 'idle'].includes(mode) || !['ebpf', 'raw-socket'].includes(backend) || !iface) {
+  console.error('usage: node tapwire.js accessors|packets|latency|idle ebpf|raw-socket IFACE [FILTER]');
   process.exit(2);
 }
 
@@ -56,6 +58,7 @@ async function main() {
   let n = 0;
   let bytes = 0;
   let check = 0;
+  let latency = '';
   if (mode === 'accessors') {
     for await (const batch of cap) {
       const data = batch.data;
@@ -65,6 +68,20 @@ async function main() {
       }
       n += batch.length;
     }
+  } else if (mode === 'latency') {
+    // 10 µs buckets up to 10 s; the capture timestamps are the kernel's wall clock.
+    const buckets = new Uint32Array(1_000_000);
+    for await (const batch of cap) {
+      const now = performance.timeOrigin + performance.now();
+      const data = batch.data;
+      for (let i = 0; i < batch.length; i++) {
+        bytes += batch.lengthAt(i);
+        check ^= data[batch.offsetAt(i)];
+        buckets[Math.min(buckets.length - 1, Math.max(0, Math.floor((now - batch.timestampAt(i)) * 100)))]++;
+      }
+      n += batch.length;
+    }
+    latency = percentiles(buckets, n);
   } else {
     for await (const batch of cap) {
       for (const pkt of batch) {
@@ -74,18 +91,30 @@ async function main() {
       }
     }
   }
-  report(cap, n, vmHwmKb(), bytes, check);
+  report(cap, n, vmHwmKb(), bytes, check, latency);
   process.exit(0);
 }
 
-function report(cap, read, hwm, bytes = 0, check = 0) {
+/** " p50_us=N p99_us=N max_us=N" of a histogram of 10 µs buckets holding `count` values. */
+function percentiles(buckets, count) {
+  const at = (q) => {
+    let seen = 0;
+    for (let b = 0; b < buckets.length; b++) if ((seen += buckets[b]) >= Math.ceil(q * count)) return b * 10;
+    return -1;
+  };
+  let max = -1;
+  for (let b = buckets.length - 1; b >= 0 && max < 0; b--) if (buckets[b]) max = b * 10;
+  return count ? ` p50_us=${at(0.5)} p99_us=${at(0.99)} max_us=${max}` : '';
+}
+
+function report(cap, read, hwm, bytes = 0, check = 0, latency = '') {
   const s = cap.stats();
   const dropped = s.drops.kernel + s.drops.ring + s.drops.userspace;
   const captured = mode === 'idle' ? s.packets : read; // idle: held unread in the capturer
   console.log(
     `captured=${captured} dropped=${dropped} kernel_drops=${s.drops.kernel} ` +
       `userspace_drops=${s.drops.userspace} delivered=${s.packets} read=${read} ` +
-      `bytes=${bytes} check=${check} vmhwm_kb=${hwm}`,
+      `bytes=${bytes} check=${check} vmhwm_kb=${hwm}${latency}`,
   );
 }
 

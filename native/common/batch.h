@@ -35,8 +35,25 @@ class BatchBuilder {
 
   bool ok() const { return buf_.ok(); }
   // Appends a record and returns where its caplen bytes go; null if it does not fit
-  // what was reserved (the caller counts the packet as dropped).
-  uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec, uint32_t nsec, uint16_t hatype, bool outgoing);
+  // what was reserved (the caller counts the packet as dropped). Inline: it runs once
+  // per packet, and a call per packet showed in profiles.
+  uint8_t* Add(uint32_t caplen, uint32_t wirelen, uint32_t ifindex, uint32_t sec, uint32_t nsec, uint16_t hatype, bool outgoing) {
+    if (count_ == max_ || dataEnd_ + caplen > buf_.capacity()) return nullptr;
+    uint32_t* m = reinterpret_cast<uint32_t*>(buf_.data()) + size_t(count_) * kMetaWords;
+    m[kOffset] = uint32_t(dataEnd_);
+    m[kCaplen] = caplen;
+    m[kWirelen] = wirelen;
+    m[kIfindex] = ifindex;
+    m[kTsSec] = sec;
+    m[kTsNsec] = nsec;
+    m[kLink] = uint32_t(hatype) | (outgoing ? 1u << 16 : 0);
+    m[kReserved] = 0;
+    uint8_t* out = buf_.data() + dataEnd_;
+    dataEnd_ += caplen;
+    count_++;
+    wireBytes_ += wirelen;
+    return out;
+  }
   uint32_t count() const { return count_; }
   double wireBytes() const { return wireBytes_; }
   // Bytes in use: the records, then the packets.

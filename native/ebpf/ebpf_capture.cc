@@ -182,6 +182,10 @@ void EbpfCapture::Drain() {
     BatchBuilder batch(delivery_.buffers(), uint32_t(take / kMinRecordBytes + 1), take);
     if (!batch.ok()) return ring.Consume(take, [this](const uint8_t*, uint32_t) { userDrops_++; });
     int64_t offset = clock_.Now();
+    // Runs of packets come from one interface: look it up when the index changes.
+    // (The map does not change during a drain.)
+    uint32_t lastIndex = 0;
+    Interface* iface = nullptr;
     size_t consumed = ring.Consume(take, [&](const uint8_t* data, uint32_t size) {
       const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
       if (size < sizeof(*r) || r->cap_len > size - sizeof(*r)) {
@@ -189,17 +193,20 @@ void EbpfCapture::Drain() {
         return;
       }
       uint64_t ns = uint64_t(int64_t(r->monotonic_ns) + offset);
-      auto iface = interfaces_.find(r->ifindex);
-      bool known = iface != interfaces_.end();
+      if (!iface || r->ifindex != lastIndex) {
+        auto found = interfaces_.find(r->ifindex);
+        iface = found == interfaces_.end() ? nullptr : &found->second;
+        lastIndex = r->ifindex;
+      }
       // At a cgroup's hooks every packet starts at its IP header, whatever the interface.
-      uint16_t hardwareType = hook_ == Hook::kCgroup ? kRawIp : known ? iface->second.hardwareType : 0;
+      uint16_t hardwareType = hook_ == Hook::kCgroup ? kRawIp : iface ? iface->hardwareType : 0;
       uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL),
                                hardwareType, r->direction != 0);
       if (out) {
         memcpy(out, r + 1, r->cap_len);
-        if (known) {
-          iface->second.packets++;
-          iface->second.bytes += r->wire_len;
+        if (iface) {
+          iface->packets++;
+          iface->bytes += r->wire_len;
         }
       } else {
         userDrops_++;

@@ -3,20 +3,17 @@
 // BPF capabilities (capsh), with bpf() failing ENOSYS, or with eBPF attachment refused
 // after the probe passed (seccomp, helpers/seccomp-host.c).
 const { execFileSync, spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-
-let seccompBinary;
+const { built } = require('./built');
 
 function seccompHost() {
-  if (!seccompBinary) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-seccomp-'));
-    seccompBinary = path.join(dir, 'seccomp-host');
-    execFileSync('cc', ['-O2', '-o', seccompBinary, path.join(__dirname, 'seccomp-host.c')]);
-  }
-  return seccompBinary;
+  const source = path.join(__dirname, 'seccomp-host.c');
+  const args = (out) => ['-O2', '-o', out, source];
+  const dir = built('seccomp-host', [source], JSON.stringify(args('O')), (into) =>
+    execFileSync('cc', args(path.join(into, 'seccomp-host'))),
+  );
+  return path.join(dir, 'seccomp-host');
 }
 
 const CHILD = path.join(__dirname, '..', 'fixtures', 'capture-child.js');

@@ -7,6 +7,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { built } = require('../helpers/built');
 const { requirePrivileges } = require('../helpers/privileged');
 
 const root = path.join(__dirname, '..', '..');
@@ -28,35 +29,44 @@ describe('libbpf log (native/common/libbpf_log.cc)', function () {
     // The static libraries the addon links (libbpf, libelf, zlib).
     const deps = execFileSync('bash', [path.join(root, 'scripts', 'static-deps.sh')], { encoding: 'utf8' }).trim();
     const arch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
-    for (const name of ['tw_log_check_a', 'tw_log_check_b']) {
-      execFileSync('clang', [
-        '-O2',
-        '-g',
-        '-target',
-        'bpf',
-        `-DNAME=${name}`,
-        `-I${deps}/include`,
-        `-I/usr/include/${arch}`,
-        '-c',
-        path.join(__dirname, 'rejected.bpf.c'),
-        '-o',
-        path.join(dir, `${name}.o`),
-      ]);
-    }
-    const check = path.join(dir, 'check');
-    execFileSync('g++', [
+    const libs = ['libbpf', 'libelf', 'libz'].map((l) => `${deps}/lib/${l}.a`);
+    const bpfArgs = (name, out) => [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      `-DNAME=${name}`,
+      `-I${deps}/include`,
+      `-I/usr/include/${arch}`,
+      '-c',
+      path.join(__dirname, 'rejected.bpf.c'),
+      '-o',
+      out,
+    ];
+    const checkArgs = (out) => [
       '-std=c++17',
       '-O1',
       `-I${deps}/include`,
       path.join(__dirname, 'libbpf_log_check.cc'),
       path.join(root, 'native', 'common', 'libbpf_log.cc'),
-      ...['libbpf', 'libelf', 'libz'].map((l) => `${deps}/lib/${l}.a`),
+      ...libs,
       '-lpthread',
       '-o',
-      check,
-    ]);
+      out,
+    ];
+    const sources = [
+      path.join(__dirname, 'rejected.bpf.c'),
+      path.join(__dirname, 'libbpf_log_check.cc'),
+      path.join(root, 'native', 'common', 'libbpf_log.cc'),
+      path.join(root, 'native', 'common', 'libbpf_log.h'),
+      ...libs,
+    ];
+    const programs = built('libbpf-log', sources, JSON.stringify([bpfArgs('N', 'O'), checkArgs('O')]), (into) => {
+      for (const name of ['tw_log_check_a', 'tw_log_check_b']) execFileSync('clang', bpfArgs(name, path.join(into, `${name}.o`)));
+      execFileSync('g++', checkArgs(path.join(into, 'check')));
+    });
     const out = ['a', 'b'].map((x) => path.join(dir, `${x}.log`));
-    execFileSync(check, [path.join(dir, 'tw_log_check_a.o'), path.join(dir, 'tw_log_check_b.o'), ...out]);
+    execFileSync(path.join(programs, 'check'), [path.join(programs, 'tw_log_check_a.o'), path.join(programs, 'tw_log_check_b.o'), ...out]);
     const [a, b] = out.map((f) => fs.readFileSync(f, 'utf8'));
     for (const [mine, theirs, text] of [
       ['a', 'b', a],
