@@ -21,6 +21,13 @@ if (!['accessors', 'packets', 'latency', 'idle'].includes(mode) || !['ebpf', 'ra
   process.exit(2);
 }
 
+/** Minor page faults of this process so far (fresh memory touched for the first time). */
+function minorFaults() {
+  // /proc/self/stat: the command may hold spaces, so count fields after its ')'.
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 function vmHwmKb() {
   const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : -1;
@@ -47,6 +54,7 @@ async function main() {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   console.log(`ready backend=${cap.backend} mode=${mode} open_ms=${openMs.toFixed(1)}`);
+  const faultsAtReady = minorFaults();
 
   if (mode === 'idle') {
     // Once its queue passes highWaterMark the capturer pauses and stops polling; a
@@ -91,7 +99,7 @@ async function main() {
       }
     }
   }
-  report(cap, n, vmHwmKb(), bytes, check, latency);
+  report(cap, n, vmHwmKb(), bytes, check, `${latency} minflt=${minorFaults() - faultsAtReady}`);
   process.exit(0);
 }
 
