@@ -46,8 +46,6 @@ const CAPTURERS = [
   'tapwire-ebpf-reject',
 ];
 const REJECT_FILTER = 'udp port 7';
-/** openCapturer's default batchTimeout: the bound on how long a packet waits. */
-const BATCH_TIMEOUT_MS = 10;
 
 function usage() {
   return `usage: node bench/run.js [options]        (as root; npm run bench -- [options])
@@ -645,7 +643,7 @@ const TARGETS = [
   },
 ];
 
-function targetRows(summary, memory, runs) {
+function targetRows(summary, memory, runs, latency) {
   const rows = [];
   const at = (sc, cap) => summary.find((s) => s.scenario === sc && s.capturer === cap);
   const verdict = (x, limit) => (x == null ? '–' : x <= limit ? 'met' : 'not met');
@@ -687,22 +685,26 @@ function targetRows(summary, memory, runs) {
     const open = median(runs.filter((r) => r.capturer === cap).map((r) => r.openMs));
     if (open != null) rows.push(['open to attached, fresh process (median)', cap, `${open.toFixed(1)} ms`, '≤ 100 ms', verdict(open, 100)]);
   }
+  if (latency.length) {
+    // The bound is openCapturer's default batchTimeout, as the latency runs use it.
+    const bound = require(path.join(ROOT, 'dist', 'options')).resolveOptions({}).batchTimeout;
+    for (const r of latency) {
+      const p99 = r.capturerExtra?.p99_us;
+      if (p99 != null && p99 >= 0)
+        rows.push([
+          `p99 delivery latency ≤ batchTimeout (${bound} ms)`,
+          `${r.scenario} ${r.capturer}`,
+          `${(p99 / 1000).toFixed(2)} ms`,
+          `≤ ${bound} ms`,
+          verdict(p99 / 1000, bound),
+        ]);
+    }
+  }
   return rows;
 }
 
 function printTargets(summary, memory, runs, latency) {
-  const rows = targetRows(summary, memory, runs);
-  for (const r of latency) {
-    const p99 = r.capturerExtra?.p99_us;
-    if (p99 != null && p99 >= 0)
-      rows.push([
-        `p99 delivery latency ≤ batchTimeout (${BATCH_TIMEOUT_MS} ms)`,
-        `${r.scenario} ${r.capturer}`,
-        `${(p99 / 1000).toFixed(2)} ms`,
-        `≤ ${BATCH_TIMEOUT_MS} ms`,
-        p99 / 1000 <= BATCH_TIMEOUT_MS ? 'met' : 'not met',
-      ]);
-  }
+  const rows = targetRows(summary, memory, runs, latency);
   if (rows.length) console.log(table(['target', 'where', 'measured', 'target', ''], rows));
 }
 
