@@ -681,6 +681,23 @@ function targetRows(summary, memory, runs, latency) {
       verdict(mib, 96),
     ]);
   }
+  // Never reading: the queue stops taking batches once it holds highWaterMark bytes, so
+  // the peak is what the process had before opening, plus the ring's mappings, plus
+  // highWaterMark of batches and the one that crossed it (with default options a batch
+  // is at most 2 MiB: an eBPF batch's ring share, a raw-socket block and its records).
+  const ONE_BATCH_KB = 2048;
+  for (const r of memory.filter((m) => m.capturer.endsWith('-idle') && m.vmHwmKb)) {
+    const { baseline_kb: base, ring_kb: ring, hwm_kb: hwm } = r.capturerExtra ?? {};
+    if (base == null || ring == null || hwm == null) continue;
+    const mib = (kb) => (kb / 1024).toFixed(1);
+    rows.push([
+      `peak RSS, ${fmtInt(r.count)} frames at max, never reading`,
+      r.capturer.replace(/-idle$/, ''),
+      `${mib(r.vmHwmKb)} MiB`,
+      `≤ ${mib(base + ring + hwm + ONE_BATCH_KB)} MiB (${mib(base)} baseline + ${mib(ring)} ring + ${mib(hwm)} highWaterMark + one batch)`,
+      verdict(r.vmHwmKb, base + ring + hwm + ONE_BATCH_KB),
+    ]);
+  }
   for (const cap of ['tapwire-raw', 'tapwire-ebpf']) {
     const open = median(runs.filter((r) => r.capturer === cap).map((r) => r.openMs));
     if (open != null) rows.push(['open to attached, fresh process (median)', cap, `${open.toFixed(1)} ms`, '≤ 100 ms', verdict(open, 100)]);

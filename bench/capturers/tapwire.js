@@ -11,9 +11,13 @@
 // attached; on SIGINT it closes the capturer (which hands over what was already
 // captured), and prints one line:
 //   captured=N dropped=N kernel_drops=N userspace_drops=N delivered=N vmhwm_kb=N
+// and the parts of the never-reading bound: baseline_kb (RSS before opening), ring_kb
+// (what opening added: the ring's mappings) and hwm_kb (the capturer's highWaterMark).
 const fs = require('node:fs');
 const path = require('node:path');
 const { openCapturer } = require(path.join(__dirname, '..', '..'));
+// The bound of a capturer that never reads uses the default highWaterMark, as it does.
+const { resolveOptions } = require(path.join(__dirname, '..', '..', 'dist', 'options'));
 
 const [mode, backend, iface, filter = 'udp'] = process.argv.slice(2);
 if (!['accessors', 'packets', 'latency', 'idle'].includes(mode) || !['ebpf', 'raw-socket'].includes(backend) || !iface) {
@@ -28,23 +32,28 @@ function minorFaults() {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
 }
 
-function vmHwmKb() {
-  const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+function status(field) {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : -1;
 }
+const vmHwmKb = () => status('VmHWM');
 
 async function main() {
+  const baselineKb = status('VmRSS');
   const opening = process.hrtime.bigint();
   const cap = await openCapturer({ interfaces: [iface], filter, backend });
   const openMs = Number(process.hrtime.bigint() - opening) / 1e6;
+  const bound = `baseline_kb=${baselineKb} ring_kb=${status('VmRSS') - baselineKb} hwm_kb=${resolveOptions({}).highWaterMark / 1024}`;
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
     if (mode === 'idle') {
-      // close() also hands over what the ring still holds: the peak includes it
+      // The peak of a capturer nobody reads, taken before close(): close() hands over
+      // what the ring still holds, which is the consumer reading at last.
+      const peak = vmHwmKb();
       cap.close().then(() => {
-        report(cap, 0, vmHwmKb());
+        report(cap, 0, peak, 0, 0, ` ${bound} vmhwm_closed_kb=${vmHwmKb()}`);
         process.exit(0);
       });
     } else {
