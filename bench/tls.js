@@ -73,6 +73,7 @@ async function main() {
   const port = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   const results = { small: { off: [], on: [] }, big: { off: [], on: [] } };
   let calls = 0;
+  const capturer = { small: [], big: [] };
   try {
     for (let rep = 0; rep < REPS; rep++) {
       for (const mode of ['small', 'big']) {
@@ -86,6 +87,8 @@ async function main() {
                 })
               : null;
           let seen = 0;
+          // This process is the capturer: its CPU during the run is the plugin's user-space cost.
+          const cpu0 = process.cpuUsage();
           const reading =
             cap &&
             (async () => {
@@ -94,6 +97,8 @@ async function main() {
           const r = JSON.parse(await run(process.execPath, ['-e', CLIENT, String(port), mode, String(SECONDS), '0']));
           await cap?.close();
           await reading;
+          const cpu = process.cpuUsage(cpu0);
+          if (cap) capturer[mode].push({ us: cpu.user + cpu.system, events: seen, seconds: r.seconds });
           if (cap && mode === 'small') calls += seen / r.done;
           results[mode][tls].push(mode === 'small' ? r.done / r.seconds : r.bytes / r.seconds / 1e6);
           console.error(
@@ -131,6 +136,14 @@ async function main() {
       `\nadded time per request: ${perRequestUs.toFixed(1)} µs of latency per request; ${(calls / REPS).toFixed(1)} captured calls per request`,
     );
     console.log(`per captured call: ≈ ${(perRequestUs / (calls / REPS)).toFixed(1)} µs`);
+    for (const mode of ['small', 'big']) {
+      const runs = capturer[mode];
+      const perEvent = median(runs.map((c) => c.us / Math.max(1, c.events)));
+      const share = median(runs.map((c) => c.us / 1e6 / c.seconds));
+      console.log(
+        `capturer (this process: drain, events, the loop) ${mode}: ${perEvent.toFixed(1)} µs CPU per event, ${(share * 100).toFixed(0)}% of a core`,
+      );
+    }
     console.log(
       `paced ${rate} req/s for ${SECONDS} s: ${paced.done} requests, ${seen} of ${paced.done * 4} expected events, lost records ${lost.records}, truncated bytes ${lost.truncatedBytes}`,
     );

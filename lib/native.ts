@@ -67,7 +67,8 @@ export interface EbpfCaptureOptions {
   wakeupBytes: number;
   /** Most ring bytes handed over as one batch. */
   batchBytes: number;
-  batchTimeoutMs: number;
+  /** Drains every this many ms when no wake-up came (lib/drain-interval.ts). */
+  drainIntervalMs: number;
   promiscuous: boolean;
   targets: EbpfTarget[];
 }
@@ -97,7 +98,8 @@ export interface TlsCaptureOptions {
   batchBytes: number;
   selfTgid: number;
   pids: number[] | null;
-  batchTimeoutMs: number;
+  /** Drains every this many ms when no wake-up came (lib/drain-interval.ts). */
+  drainIntervalMs: number;
 }
 
 export interface TlsCapture {

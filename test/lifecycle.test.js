@@ -87,7 +87,7 @@ describe('native sources after close()', function () {
           ringSize: 1 << 20,
           wakeupBytes: 1 << 16,
           batchBytes: 1 << 18,
-          batchTimeoutMs: 10,
+          drainIntervalMs: 10,
           promiscuous: false,
           targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }],
         },
@@ -95,7 +95,7 @@ describe('native sources after close()', function () {
       ),
     TlsCapture: () =>
       new (native().TlsCapture)(
-        { ringSize: 1 << 20, wakeupBytes: 1 << 17, batchBytes: 1 << 22, selfTgid: process.pid, pids: null, batchTimeoutMs: 10 },
+        { ringSize: 1 << 20, wakeupBytes: 1 << 17, batchBytes: 1 << 22, selfTgid: process.pid, pids: null, drainIntervalMs: 10 },
         () => {},
       ),
   };

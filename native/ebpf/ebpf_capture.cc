@@ -38,7 +38,7 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
                 });
 }
 
-// new EbpfCapture({ attach: 'tcx' | 'socket' | 'cgroup', ringSize, wakeupBytes, batchBytes, batchTimeoutMs,
+// new EbpfCapture({ attach: 'tcx' | 'socket' | 'cgroup', ringSize, wakeupBytes, batchBytes, drainIntervalMs,
 //                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }],
 //                   cgroup?: { path, filter } }, onBatch)
 EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:EbpfCapture") {
@@ -59,7 +59,7 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   slotsFd_ = SlotsFd(skel_.get(), hook_);
 
   drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_records), ringSize, UintOption(options, "batchBytes"),
-              UintOption(options, "batchTimeoutMs"));
+              UintOption(options, "drainIntervalMs"));
 
   // Every-interface captures list the interfaces first: one deleted before it could be
   // hooked (ENODEV) is passed over, and the link watch reports it gone.

@@ -43,7 +43,7 @@ static_assert(alignof(Record) == 8, "TLS_RECORD.ALIGN");
 
 Napi::Function TlsCapture::Init(Napi::Env env) { return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach")}); }
 
-// new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, batchTimeoutMs }, onBatch)
+// new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, drainIntervalMs }, onBatch)
 // creates the maps; attach() then loads the programs once per file they hook.
 TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:TlsCapture") {
   Napi::Env env = info.Env();
@@ -69,7 +69,7 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tap
     }
   }
   drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_tls_events), ringSize, UintOption(options, "batchBytes"),
-              UintOption(options, "batchTimeoutMs"));
+              UintOption(options, "drainIntervalMs"));
 }
 
 TlsCapture::~TlsCapture() { Release(); }

@@ -33,6 +33,7 @@ import { native, type EbpfCapture, type EbpfTarget } from '../../native';
 import type { ResolvedOptions } from '../../options';
 import { errnoName, verifierVerdict, type ProbeReport } from '../../probe';
 import type { AttachMode } from '../../selection';
+import { drainInterval } from '../../drain-interval';
 import { ringBufferSize } from '../../ring-size';
 
 const MiB = 1024 * 1024;
@@ -146,7 +147,7 @@ class EbpfBackend implements Backend {
           ringSize: size,
           wakeupBytes: Math.min(WAKEUP_BYTES, size / 8),
           batchBytes: Math.min(BATCH_BYTES, size / 4),
-          batchTimeoutMs: options.batchTimeout,
+          drainIntervalMs: drainInterval(options.batchTimeout),
           promiscuous: options.promiscuous,
           targets: hooked.map((i) => target(i, programs)),
           skipGone: this.#known !== undefined,

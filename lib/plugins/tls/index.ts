@@ -12,6 +12,7 @@ import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
 import { TLS_RECORD as R } from './record';
 import { findTargets, type Target } from './targets';
+import { drainInterval } from '../../drain-interval';
 import { ringBufferSize } from '../../ring-size';
 
 export type { Connection, Endpoint } from './connection';
@@ -107,7 +108,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
           batchBytes: BATCH_BYTES,
           selfTgid: o.includeSelf ? 0 : process.pid,
           pids: o.pids ?? null,
-          batchTimeoutMs: host.batchTimeout,
+          drainIntervalMs: drainInterval(host.batchTimeout),
         },
         (buffer) => this.#onRecords(buffer),
       );
