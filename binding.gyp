@@ -63,13 +63,13 @@
           "actions": [
             {
               "action_name": "capture_skeleton",
-              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "scripts/bpf-skeleton.sh"],
+              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "native/common/bpf/ring_wakeup.h", "scripts/bpf-skeleton.sh"],
               "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
               "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(deps)"]
             },
             {
               "action_name": "tls_skeleton",
-              "inputs": ["native/tls/bpf/tls.bpf.c", "native/tls/bpf/tls.h", "scripts/bpf-skeleton.sh"],
+              "inputs": ["native/tls/bpf/tls.bpf.c", "native/tls/bpf/tls.h", "native/common/bpf/ring_wakeup.h", "scripts/bpf-skeleton.sh"],
               "outputs": ["<(SHARED_INTERMEDIATE_DIR)/tls.skel.h"],
               "action": ["bash", "scripts/bpf-skeleton.sh", "native/tls/bpf/tls.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/tls.skel.h", "<(deps)"]
             }

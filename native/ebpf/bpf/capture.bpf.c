@@ -8,13 +8,14 @@
 #include <linux/if_packet.h>
 #include <bpf/bpf_helpers.h>
 
+#include "../../common/bpf/ring_wakeup.h"
 #include "capture.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-// Set by user space before load: records pending before readers are woken. Below it a
-// record is submitted without a wake-up and the reader's batch timer collects it, so
-// a busy link costs one wake-up per this many bytes rather than one per packet.
+// Set by user space before load (a power of two): the reader is woken once per this many
+// bytes submitted (ring_wakeup.h), and its batch timer collects the rest, so a busy link
+// costs one wake-up per this many bytes rather than one per packet.
 const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct {
@@ -81,8 +82,7 @@ static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 directio
   r->wire_len = skb->len;
   r->cap_len = cap;
   r->direction = direction;
-  __u64 pending = bpf_ringbuf_query(&tw_records, BPF_RB_AVAIL_DATA);
-  bpf_ringbuf_submit(r, pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+  bpf_ringbuf_submit(r, ring_wakeup(&tw_records, sizeof(*r) + room, wakeup_bytes));
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "../../common/bpf/ring_wakeup.h"
 #include "tls.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -13,7 +14,8 @@ char LICENSE[] SEC("license") = "GPL";
 // Set by user space before load.
 const volatile __u32 self_tgid = 0;  // the capturing process: left out
 const volatile __u32 only_listed_pids = 0;
-// Records pending before the reader is woken; below it, its batch timer collects them.
+// The reader is woken once per this many bytes submitted (a power of two,
+// ring_wakeup.h); its batch timer collects the rest.
 const volatile __u64 wakeup_bytes = 1 << 20;
 // The file these programs are attached to: one load per file, so no attach cookie is
 // needed (bpf_get_attach_cookie is Linux 5.15+). `target` names it to user space,
@@ -153,8 +155,7 @@ static __always_inline int chunk(struct returning* call, __u64 off, const __u32 
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return -1;
   }
-  __u64 pending = bpf_ringbuf_query(&tw_tls_events, BPF_RB_AVAIL_DATA);
-  bpf_ringbuf_submit(r, pending >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+  bpf_ringbuf_submit(r, ring_wakeup(&tw_tls_events, sizeof(*r) + room, wakeup_bytes));
   return 0;
 }
 
