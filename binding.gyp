@@ -30,6 +30,7 @@
         "native/ebpf/capture_programs.cc",
         "native/ebpf/ebpf_capture.cc",
         "native/ebpf/filter_program.cc",
+        "native/ebpf/owner_hooks.cc",
         "native/filter/compile.cc",
         "native/filter/match.cc",
         "native/probe/probe.cc",
@@ -63,9 +64,21 @@
           "actions": [
             {
               "action_name": "capture_skeleton",
-              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "native/common/bpf/ring_wakeup.h", "scripts/bpf-skeleton.sh"],
+              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "native/ebpf/bpf/owner.h", "native/common/bpf/ring_wakeup.h", "scripts/bpf-skeleton.sh"],
               "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
               "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(deps)"]
+            },
+            {
+              "action_name": "owners_skeleton",
+              "inputs": ["native/ebpf/bpf/owners.bpf.c", "native/ebpf/bpf/owner.h", "scripts/bpf-skeleton.sh"],
+              "outputs": ["<(SHARED_INTERMEDIATE_DIR)/owners.skel.h"],
+              "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/owners.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/owners.skel.h", "<(deps)"]
+            },
+            {
+              "action_name": "owner_files_skeleton",
+              "inputs": ["native/ebpf/bpf/owner_files.bpf.c", "native/ebpf/bpf/owner.h", "scripts/bpf-skeleton.sh"],
+              "outputs": ["<(SHARED_INTERMEDIATE_DIR)/owner_files.skel.h"],
+              "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/owner_files.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/owner_files.skel.h", "<(deps)"]
             },
             {
               "action_name": "tls_skeleton",

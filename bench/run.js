@@ -33,7 +33,8 @@ const SCENARIOS = {
   '1400B-max': { len: 1400, rate: 0, title: '1400-byte frames, max rate' },
 };
 // tapwire-BACKEND[-packets|-reject]: accessors or Packet objects; -reject runs a filter
-// that matches none of the traffic (the kernel-side cost of rejected packets).
+// that matches none of the traffic (the kernel-side cost of rejected packets);
+// tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`.
 const CAPTURERS = [
   'none',
   'tcpdump',
@@ -44,6 +45,7 @@ const CAPTURERS = [
   'tapwire-raw-packets',
   'tcpdump-reject',
   'tapwire-ebpf-reject',
+  'tapwire-ebpf-attribution',
 ];
 const REJECT_FILTER = 'udp port 7';
 
@@ -362,12 +364,13 @@ function capturerSpec(name, framegen) {
     case 'tcpdump-reject':
       return { cmd: ['tcpdump', '-i', IF_R, '-nn', '-w', '/dev/null', REJECT_FILTER], ready: /listening on/, minDrainMs: 2200 };
     default: {
-      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency))?$/.exec(name);
+      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency|attribution))?$/.exec(name);
       if (!m) throw new Error(`unknown capturer ${name}`);
       const backend = m[1] === 'raw' ? 'raw-socket' : 'ebpf';
       const mode = m[2] === 'packets' || m[2] === 'idle' || m[2] === 'latency' ? m[2] : 'accessors';
       const filter = m[2] === 'reject' ? REJECT_FILTER : 'udp';
-      return { cmd: node('tapwire.js', mode, backend, IF_R, filter), ready: /^ready/m, minDrainMs: 300 };
+      const env = m[2] === 'attribution' ? { TWB_ATTRIBUTION: '1' } : undefined;
+      return { cmd: node('tapwire.js', mode, backend, IF_R, filter), ready: /^ready/m, minDrainMs: 300, env };
     }
   }
 }

@@ -22,6 +22,7 @@ export const {
   InterfaceGoneError,
   InvalidOptionError,
   TlsUnavailableError,
+  AttributionUnavailableError,
   PluginUnsupportedError,
   tlsPlugin,
   TlsPlugin,

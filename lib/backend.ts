@@ -61,6 +61,8 @@ export interface Backend {
   readonly name: SourceName;
   /** eBPF backend: how its programs are hooked in ('cgroup': at a cgroup's inet hooks). */
   readonly attach?: HookMode;
+  /** Whether its packets carry their owning process (`attribution: true` where it can run). */
+  readonly attributes?: boolean;
   /** Present on backends that take plugins (the eBPF backend). */
   readonly pluginHost?: PluginHost;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket; interface changes to `onInterface`. */

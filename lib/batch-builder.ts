@@ -2,7 +2,8 @@
  * Batches made in TypeScript for sources that are not a kernel ring (a replayed file),
  * in the layout native/common/batch.h defines, so lib/batch.ts reads them unchanged.
  */
-import { Batch, RECORD, type Direction } from './batch';
+import { Batch, RECORD, type Direction, type Owners } from './batch';
+import type { RecordedProcess } from './pcapng/process-options';
 
 export interface BatchEntry {
   /** The captured bytes (copied into the batch). */
@@ -14,6 +15,22 @@ export interface BatchEntry {
   direction: Direction;
   /** pcap LINKTYPE_* of `data`. */
   linkType: number;
+  /** The packet's process, where the file recorded one. */
+  owner?: RecordedProcess | null;
+}
+
+/** Owners a file recorded, one per packet (null where it recorded none). */
+class FileOwners implements Owners {
+  constructor(readonly owners: readonly (RecordedProcess | null | undefined)[]) {}
+  processAt(i: number) {
+    return this.owners[i]?.process ?? null;
+  }
+  peerAt(i: number) {
+    return this.owners[i]?.peerProcess ?? null;
+  }
+  attributionAt(i: number) {
+    return this.owners[i]?.attribution ?? 'none';
+  }
 }
 
 /** One batch holding `entries`, in order. */
@@ -41,5 +58,6 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
     offset += e.data.length;
     wireBytes += e.wireLength;
   });
-  return new Batch(buffer, entries.length, wireBytes);
+  const owned = entries.some((e) => e.owner);
+  return new Batch(buffer, entries.length, wireBytes, owned ? new FileOwners(entries.map((e) => e.owner)) : undefined);
 }

@@ -9,6 +9,7 @@
  */
 
 import { Buffer } from 'node:buffer';
+import type { Attribution, PacketProcess } from './attribution/processes';
 import { linkOf } from './link';
 
 // Word indices of a packet's record (kMetaWords u32 each).
@@ -25,6 +26,13 @@ const META_WORDS = 8;
 export const RECORD = { OFFSET, CAPLEN, WIRELEN, IFINDEX, TS_SEC, TS_NSEC, LINK, LINKTYPE, WORDS: META_WORDS } as const;
 
 export type Direction = 'in' | 'out';
+
+/** @internal Who owns each packet of a batch, for captures that attribute packets. */
+export interface Owners {
+  processAt(i: number): PacketProcess | null;
+  peerAt(i: number): PacketProcess | null;
+  attributionAt(i: number): Attribution;
+}
 
 /** One captured packet: a handle on its batch, so it costs no copy of the data. */
 export class Packet {
@@ -75,7 +83,26 @@ export class Packet {
     return this.#batch.dataAt(this.#i);
   }
 
+  /** The process that owns the packet's socket (`attribution: true`); null when unknown or not asked for. */
+  get process(): PacketProcess | null {
+    return this.#batch.processAt(this.#i);
+  }
+
+  /**
+   * On loopback, where both ends are on this host: the other end's process (the sender
+   * of what `process` received). Null elsewhere, when unknown, or not asked for.
+   */
+  get peerProcess(): PacketProcess | null {
+    return this.#batch.peerProcessAt(this.#i);
+  }
+
+  /** How `process` was found; null when the capture does not attribute packets. */
+  get attribution(): Attribution | null {
+    return this.#batch.attributionAt(this.#i);
+  }
+
   toJSON(): object {
+    const attribution = this.attribution;
     return {
       timestamp: this.timestamp,
       interfaceIndex: this.interfaceIndex,
@@ -83,6 +110,7 @@ export class Packet {
       length: this.length,
       capturedLength: this.capturedLength,
       linkType: this.linkType,
+      ...(attribution === null ? {} : { attribution, process: this.process, peerProcess: this.peerProcess }),
     };
   }
 }
@@ -96,10 +124,12 @@ export class Batch implements Iterable<Packet> {
   readonly data: Buffer;
   readonly #meta: Uint32Array;
   readonly #buffer: ArrayBuffer;
+  readonly #owners: Owners | undefined;
 
   /** @internal */
-  constructor(buffer: ArrayBuffer, count: number, bytes: number) {
+  constructor(buffer: ArrayBuffer, count: number, bytes: number, owners?: Owners) {
     this.#buffer = buffer;
+    this.#owners = owners;
     this.#meta = new Uint32Array(buffer, 0, count * META_WORDS);
     this.length = count;
     this.bytes = bytes;
@@ -136,6 +166,21 @@ export class Batch implements Iterable<Packet> {
     // Buffer.from makes the view directly; subarray() would find its constructor through
     // Symbol.species first, which cost twice as much.
     return Buffer.from(this.#buffer, this.offsetAt(i), this.capturedLengthAt(i));
+  }
+
+  /** Packet i's process (see `Packet.process`). */
+  processAt(i: number): PacketProcess | null {
+    return this.#owners ? this.#owners.processAt(i) : null;
+  }
+
+  /** Packet i's other local end (see `Packet.peerProcess`). */
+  peerProcessAt(i: number): PacketProcess | null {
+    return this.#owners ? this.#owners.peerAt(i) : null;
+  }
+
+  /** How packet i's process was found (see `Packet.attribution`). */
+  attributionAt(i: number): Attribution | null {
+    return this.#owners ? this.#owners.attributionAt(i) : null;
   }
 
   interfaceIndexAt(i: number): number {

@@ -43,6 +43,8 @@ export interface LiveSelection extends Omit<Selection, 'attempts'> {
   attach?: HookMode;
   probe: ProbeReport;
   tls: TlsState;
+  /** Whether packets name their processes (`attribution: true`), and how. */
+  attribution: { active: boolean; reason: string };
 }
 
 /** A replayed file: no probe and no selection took place. */

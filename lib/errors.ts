@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ERR_NO_SUCH_CGROUP'
   | 'ERR_INVALID_OPTION'
   | 'ERR_TLS_UNAVAILABLE'
+  | 'ERR_ATTRIBUTION_UNAVAILABLE'
   | 'ERR_PLUGIN_UNSUPPORTED'
   | 'ERR_CLOSED'
   | 'ERR_BUSY'
@@ -124,6 +125,13 @@ export class TlsUnavailableError extends TapwireError {
   }
 }
 
+/** `attribution: true` cannot be met by the backend this host captures with; the message says why. */
+export class AttributionUnavailableError extends TapwireError {
+  constructor(message: string, details?: TapwireErrorDetails) {
+    super('ERR_ATTRIBUTION_UNAVAILABLE', message, details);
+  }
+}
+
 export class PluginUnsupportedError extends TapwireError {
   constructor(message: string) {
     super('ERR_PLUGIN_UNSUPPORTED', message);
@@ -183,7 +191,8 @@ const { EPERM, EACCES } = os.constants.errno;
  * `errno` and the failing `syscall`, and a `nativeCode` where the step that failed says
  * more than the call: EFILTER, a filter the kernel path cannot take (libpcap's message,
  * a filter with no eBPF form, or the kernel refusing to attach it); ECLOSED, a native
- * source used after close(). A BPF program the verifier refused adds its `log` and name.
+ * source used after close(). A BPF program the verifier refused adds its `log` and name;
+ * `attribution` marks a failure of what attributes packets (native/ebpf/owner_hooks.cc).
  */
 export interface NativeError extends Error {
   errno?: number;
@@ -191,6 +200,7 @@ export interface NativeError extends Error {
   nativeCode?: 'EFILTER' | 'ECLOSED';
   log?: string;
   program?: string;
+  attribution?: boolean;
 }
 
 /**

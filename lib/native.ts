@@ -37,7 +37,8 @@ export interface PacketRingOptions {
   promiscuous: boolean;
 }
 
-export type BatchCallback = (buffer: ArrayBuffer, count: number, wireBytes: number) => void;
+/** `ownersAt`: byte offset of the packets' owners in the buffer (attributing captures), else 0. */
+export type BatchCallback = (buffer: ArrayBuffer, count: number, wireBytes: number, ownersAt: number) => void;
 
 export interface PacketRing {
   resume(): void;
@@ -71,6 +72,8 @@ export interface EbpfCaptureOptions {
   drainIntervalMs: number;
   promiscuous: boolean;
   targets: EbpfTarget[];
+  /** Records carry their packet's owner, named by socket hooks linked at this cgroup v2 root. */
+  attribution?: { cgroupRoot: string };
 }
 
 export interface EbpfCapture {
@@ -122,6 +125,8 @@ export interface NativeBinding {
   probe(): NativeProbe;
   /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
   probeCapturePrograms(attach: 'tcx' | 'socket' | 'cgroup'): ProgramCheck;
+  /** Loads the attribution programs (native/ebpf/bpf/owners.bpf.c) and that mode's capture programs reading them, then frees them. */
+  probeAttribution(attach: 'tcx' | 'cgroup'): ProgramCheck & { iterator?: boolean; iteratorMessage?: string; iteratorLog?: string };
   /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
   compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */

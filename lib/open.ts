@@ -14,6 +14,7 @@ import { attemptName, selectBackend, type Attempt, type BackendName, type Select
 import { tlsPlugin } from './plugins/tls';
 import { decideTls, type TlsState } from './tls';
 import {
+  AttributionUnavailableError,
   BackendUnavailableError,
   BadFilterError,
   InvalidOptionError,
@@ -43,7 +44,12 @@ export async function openCapturer(options: CaptureOptions = {}): Promise<Captur
 /** Errors about what the caller asked for: no other backend would do better. */
 function callersMistake(err: unknown): boolean {
   if (err instanceof BadFilterError) return err.refusedBy === 'expression';
-  return err instanceof InvalidOptionError || err instanceof NoSuchInterfaceError || err instanceof NoSuchNamespaceError;
+  return (
+    err instanceof InvalidOptionError ||
+    err instanceof NoSuchInterfaceError ||
+    err instanceof NoSuchNamespaceError ||
+    err instanceof AttributionUnavailableError
+  );
 }
 
 /**
@@ -110,6 +116,16 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
     resolved.cgroup !== null
       ? await openCgroup(resolved, report)
       : await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
+  // Attribution, like TLS, never chose the backend: where the chosen one cannot
+  // attribute, the capture does not open, and says why.
+  if (resolved.attribution && !backend.attributes) {
+    await backend.close();
+    const how = backend.attach ? `${backend.name} (${backend.attach})` : backend.name;
+    const instead = report.features.cgroupAttribution.ok ? "; a cgroup capture can attribute here (cgroup: '/' is every process's)" : '';
+    throw new AttributionUnavailableError(
+      `attribution needs the eBPF backend attached by tcx (Linux 6.6+) or a cgroup capture; this host captures with ${how}: ${selection.reasons.join('; ')}${instead}`,
+    );
+  }
   // TLS is decided once the backend is capturing, from what happened: it never chose it.
   let tls: TlsState;
   try {
@@ -119,9 +135,12 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
     throw err;
   }
   const { attempts: _tried, ...chosen } = selection;
+  const attribution = resolved.attribution
+    ? { active: true, reason: `packets name their processes: ${report.features.attribution.reason}` }
+    : { active: false, reason: 'not asked for (attribution: true turns it on)' };
   const capturer = new Capturer(
     backend,
-    { ...chosen, ...(backend.attach ? { attach: backend.attach } : {}), probe: report, tls },
+    { ...chosen, ...(backend.attach ? { attach: backend.attach } : {}), probe: report, tls, attribution },
     resolved.highWaterMark,
   );
   if (tls.active) {

@@ -35,6 +35,12 @@ export interface CaptureOptions {
   /** eBPF backend: hook with tcx links or a packet-socket filter (default 'auto': the best the host allows). */
   attach?: 'auto' | AttachMode;
   tls?: TlsOption;
+  /**
+   * eBPF backend (tcx, or a cgroup capture): tag each packet with the process that owns
+   * its socket (`packet.process`, `packet.attribution`). Default false. Where it cannot
+   * run the capture does not open: an `ERR_ATTRIBUTION_UNAVAILABLE` error says why.
+   */
+  attribution?: boolean;
   /** Put the named interfaces into promiscuous mode while capturing (default false). */
   promiscuous?: boolean;
   /** Kernel ring size per capture socket, bytes (default 16 MiB). */
@@ -61,6 +67,7 @@ export interface ResolvedOptions {
   tls: TlsMode;
   /** What tlsPlugin() gets when TLS capture is on. */
   tlsOptions: TlsOptions;
+  attribution: boolean;
   promiscuous: boolean;
   bufferSize: number;
   batchTimeout: number;
@@ -84,6 +91,7 @@ const KNOWN = new Set([
   'backend',
   'attach',
   'tls',
+  'attribution',
   'promiscuous',
   'bufferSize',
   'batchTimeout',
@@ -111,7 +119,18 @@ function interfaceList(value: unknown): string[] | null {
 }
 
 /** Options that mean something only for a live capture. */
-const LIVE_ONLY = ['interfaces', 'netns', 'cgroup', 'backend', 'attach', 'tls', 'promiscuous', 'bufferSize', 'batchTimeout'] as const;
+const LIVE_ONLY = [
+  'interfaces',
+  'netns',
+  'cgroup',
+  'backend',
+  'attach',
+  'tls',
+  'attribution',
+  'promiscuous',
+  'bufferSize',
+  'batchTimeout',
+] as const;
 
 /** The replay's options when `file` is given; null for a live capture. */
 export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOptions | null {
@@ -161,6 +180,16 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   if (promiscuous && interfaces === null) {
     throw new InvalidOptionError('promiscuous needs named interfaces: it cannot be set on every interface at once');
   }
+  if (options.attribution !== undefined && typeof options.attribution !== 'boolean') {
+    throw new InvalidOptionError('attribution must be a boolean');
+  }
+  const attribution = options.attribution ?? false;
+  if (attribution && backend === 'raw-socket') {
+    throw new InvalidOptionError('attribution needs the eBPF backend: a raw socket sees packets, not the sockets they belong to');
+  }
+  if (attribution && attach === 'socket') {
+    throw new InvalidOptionError("attribution needs attach: 'tcx' (or a cgroup capture): a packet socket's filter cannot see sockets");
+  }
   const cgroup = options.cgroup === undefined ? null : resolveCgroup(options.cgroup);
   if (cgroup !== null) {
     // A cgroup's hooks see its sockets' packets on every interface of every namespace.
@@ -182,6 +211,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     attach,
     tls: tlsMode(options.tls),
     tlsOptions: typeof options.tls === 'object' && options.tls !== null ? options.tls : {},
+    attribution,
     promiscuous,
     bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),
     batchTimeout: integer('batchTimeout', options.batchTimeout, 10, 1, 10_000),

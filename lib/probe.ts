@@ -46,6 +46,15 @@ export interface ProbeReport {
     tcxCapture: FeatureResult;
     /** The eBPF backend's real capture and filter programs for a cgroup's inet hooks load here (the `cgroup` option). */
     cgroupCapture: FeatureResult;
+    /**
+     * `attribution: true` can run: the programs that record sockets' owners load, with
+     * the capture programs that read them (tcx's where tcx works, else a cgroup's).
+     */
+    attribution: FeatureResult;
+    /** `attribution: true` can run on interface captures: the attribution programs load with the tcx capture programs. */
+    tcxAttribution: FeatureResult;
+    /** The same with a cgroup's capture programs (the `cgroup` option). */
+    cgroupAttribution: FeatureResult;
   };
 }
 
@@ -95,6 +104,48 @@ function captureFeature(mode: 'socket' | 'tcx' | 'cgroup', needs: FeatureResult[
       `(${errnoName(r.errno)})${said ? `: ${said}` : `: ${r.message}`}`,
     ...(r.log ? { log: r.log } : {}),
   };
+}
+
+/** Loads the attribution programs with `mode`'s capture programs; the iterator's fate in `before`. */
+function attributionCheck(mode: 'tcx' | 'cgroup', base: FeatureResult): FeatureResult & { before?: string } {
+  if (!base.ok) return { ok: false, reason: `not tried: ${base.reason}`, errno: base.errno };
+  const r = native().probeAttribution(mode);
+  if (!r.ok) {
+    const said = r.log ? verifierVerdict(r.log) : '';
+    return {
+      ok: false,
+      errno: r.errno,
+      reason: `the kernel refused ${r.program ?? 'the attribution programs'} with the ${mode} capture programs (${errnoName(r.errno)})${said ? `: ${said}` : `: ${r.message}`}`,
+      ...(r.log ? { log: r.log } : {}),
+    };
+  }
+  const before = r.iterator
+    ? 'sockets open before a capture are found by a task-file iterator'
+    : `sockets open before a capture are not named until used, as the kernel refused the task-file iterator (Linux 5.11+ has bpf_sock_from_file): ${r.iteratorLog ? verifierVerdict(r.iteratorLog) : r.iteratorMessage}`;
+  return {
+    ok: true,
+    errno: 0,
+    reason: `the kernel's verifier accepts the attribution programs and the ${mode} capture programs reading them`,
+    before,
+  };
+}
+
+/** `attribution` (for some capture), `tcxAttribution` (interface captures) and `cgroupAttribution`. */
+function attributionFeatures(
+  tcxCapture: FeatureResult,
+  cgroupCapture: FeatureResult,
+): { attribution: FeatureResult; tcxAttribution: FeatureResult; cgroupAttribution: FeatureResult } {
+  const { before: tcxBefore, ...tcx } = attributionCheck('tcx', tcxCapture);
+  const { before: cgroupBefore, ...cgroup } = attributionCheck('cgroup', cgroupCapture);
+  const before = tcxBefore ?? cgroupBefore;
+  let attribution: FeatureResult;
+  if (tcx.ok && cgroup.ok) attribution = { ok: true, errno: 0, reason: `for interface (tcx) and cgroup captures; ${before}` };
+  else if (tcx.ok)
+    attribution = { ok: true, errno: 0, reason: `for interface (tcx) captures, not cgroup ones (${cgroup.reason}); ${before}` };
+  else if (cgroup.ok)
+    attribution = { ok: true, errno: 0, reason: `for cgroup captures only (interface captures: ${tcx.reason}); ${before}` };
+  else attribution = cgroup;
+  return { attribution, tcxAttribution: tcx, cgroupAttribution: cgroup };
 }
 
 function memlockFeature(raw: NativeProbe['memlock'], caps: Record<Capability, boolean>, bpf: FeatureResult): FeatureResult {
@@ -163,6 +214,18 @@ function interpret(raw: NativeProbe): ProbeReport {
         errno: raw.tcx.errno,
         reason: `no tcx attach points (${errnoName(raw.tcx.errno)}): tcx needs Linux 6.6 or later`,
       };
+  const btf: FeatureResult = raw.btf.ok
+    ? { ok: true, reason: 'kernel BTF at /sys/kernel/btf/vmlinux', errno: 0 }
+    : {
+        ok: false,
+        errno: raw.btf.errno,
+        reason:
+          raw.btf.errno === ENOENT
+            ? 'no kernel BTF (/sys/kernel/btf/vmlinux missing): kernel without CONFIG_DEBUG_INFO_BTF'
+            : `kernel BTF unreadable (${errnoName(raw.btf.errno)})`,
+      };
+  const tcxCapture = captureFeature('tcx', [tcProgram, ringBuffer, tcx]);
+  const cgroupCapture = captureFeature('cgroup', [bpf, ringBuffer]);
   return {
     kernelRelease: raw.kernelRelease,
     capabilities: caps,
@@ -173,20 +236,12 @@ function interpret(raw: NativeProbe): ProbeReport {
       tcx,
       packetSocket,
       uprobe,
-      btf: raw.btf.ok
-        ? { ok: true, reason: 'kernel BTF at /sys/kernel/btf/vmlinux', errno: 0 }
-        : {
-            ok: false,
-            errno: raw.btf.errno,
-            reason:
-              raw.btf.errno === ENOENT
-                ? 'no kernel BTF (/sys/kernel/btf/vmlinux missing): kernel without CONFIG_DEBUG_INFO_BTF'
-                : `kernel BTF unreadable (${errnoName(raw.btf.errno)})`,
-          },
+      btf,
       memlock: memlockFeature(raw.memlock, caps, bpf),
       socketCapture: captureFeature('socket', [bpf, ringBuffer]),
-      tcxCapture: captureFeature('tcx', [tcProgram, ringBuffer, tcx]),
-      cgroupCapture: captureFeature('cgroup', [bpf, ringBuffer]),
+      tcxCapture,
+      cgroupCapture,
+      ...attributionFeatures(tcxCapture, cgroupCapture),
     },
   };
 }
@@ -215,6 +270,9 @@ function unavailable(reason: string): ProbeReport {
       socketCapture: no,
       tcxCapture: no,
       cgroupCapture: no,
+      attribution: no,
+      tcxAttribution: no,
+      cgroupAttribution: no,
     },
   };
 }

@@ -5,6 +5,7 @@
 #include "common/link_watch.h"
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
+#include "ebpf/owner_hooks.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
 
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
   exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
   exports.Set("probeCapturePrograms", Napi::Function::New<tapwire::ProbeCapturePrograms>(env, "probeCapturePrograms"));
+  exports.Set("probeAttribution", Napi::Function::New<tapwire::ProbeAttribution>(env, "probeAttribution"));
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));
   exports.Set("interfaceInfo", Napi::Function::New<tapwire::InterfaceInfo>(env, "interfaceInfo"));
   exports.Set("interfaces", Napi::Function::New<tapwire::Interfaces>(env, "interfaces"));

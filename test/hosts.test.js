@@ -90,6 +90,20 @@ describe('hosts with and without eBPF (real kernel, reduced process)', function 
     }
   }
 
+  // attribution: true chooses nothing either: where the backend chosen cannot attribute,
+  // the capture does not open, and says which backend it was and why.
+  for (const [host, chosen] of [
+    ['without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON', /captures with raw-socket/],
+    ['CAP_BPF + CAP_NET_RAW only', /captures with ebpf \(socket\)/],
+  ]) {
+    it(`${host}, attribution: true: refused with ERR_ATTRIBUTION_UNAVAILABLE naming the backend selection chose`, async function () {
+      const messages = await runChild(host, { interfaces: [link.outer], attribution: true, count: 1 }, () => {});
+      assert.equal(messages.ready, undefined, 'a capture opened without attribution');
+      assert.equal(messages.error?.code, 'ERR_ATTRIBUTION_UNAVAILABLE', JSON.stringify(messages));
+      assert.match(messages.error.message, chosen);
+    });
+  }
+
   describe('a kernel that holds BPF maps to RLIMIT_MEMLOCK (before 5.11), with a small limit', function () {
     const host = 'RLIMIT_MEMLOCK 512 KiB, no CAP_SYS_RESOURCE';
 

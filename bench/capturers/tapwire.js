@@ -41,7 +41,8 @@ const vmHwmKb = () => status('VmHWM');
 async function main() {
   const baselineKb = status('VmRSS');
   const opening = process.hrtime.bigint();
-  const cap = await openCapturer({ interfaces: [iface], filter, backend });
+  // TWB_ATTRIBUTION=1: every packet's owner is looked up in the kernel (run.js's tapwire-ebpf-attribution).
+  const cap = await openCapturer({ interfaces: [iface], filter, backend, attribution: process.env.TWB_ATTRIBUTION === '1' });
   const openMs = Number(process.hrtime.bigint() - opening) / 1e6;
   const bound = `baseline_kb=${baselineKb} ring_kb=${status('VmRSS') - baselineKb} hwm_kb=${resolveOptions({}).highWaterMark / 1024}`;
   let stopping = false;

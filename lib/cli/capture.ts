@@ -4,6 +4,7 @@
  * counter; SIGINT and SIGTERM finish the file before exiting.
  */
 import os from 'node:os';
+import type { PacketProcess } from '../attribution/processes';
 import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
 import { quoteFilter } from '../filter';
@@ -23,14 +24,15 @@ import { StatusLine } from './status';
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
                         [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
                         [--netns NAME|PATH|PID | --cgroup PATH] [--backend auto|ebpf|raw-socket]
-                        [--tls[=auto|required]] [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
+                        [--tls[=auto|required]] [-P] [--pid PID]... [--comm NAME]...
+                        [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
 
 const SPEC = {
   valued: 'icswrfQCGW',
-  flags: 'nDh',
-  longValued: ['backend', 'netns', 'cgroup'],
+  flags: 'nDhP',
+  longValued: ['backend', 'netns', 'cgroup', 'pid', 'comm'],
   longOptional: ['tls'],
-  longFlags: ['pcap', 'help'],
+  longFlags: ['pcap', 'help', 'process'],
 };
 
 type Direction = 'in' | 'out';
@@ -51,6 +53,28 @@ interface Command {
   perInterface: boolean;
   /** -- COMMAND ARGS: run it, capturing its traffic only, and exit with its code. */
   run: string[] | undefined;
+  /** -P: each line names the packet's process. */
+  showProcess: boolean;
+  /** --pid, --comm: only packets whose process (or, on loopback, other end) is one of these. */
+  owners: { pids: Set<number>; comms: Set<string> } | undefined;
+}
+
+function ownerSelection(parsed: Parsed): Command['owners'] {
+  const pids = parsed.options.get('pid') ?? [];
+  const comms = parsed.options.get('comm') ?? [];
+  if (pids.length === 0 && comms.length === 0) return undefined;
+  for (const p of pids) if (!/^[1-9][0-9]*$/.test(p)) throw new UsageError(`--pid needs a process id; got ${JSON.stringify(p)}`);
+  for (const c of comms) if (c === '') throw new UsageError('--comm needs a command name');
+  // The kernel keeps 15 bytes of a command name.
+  return { pids: new Set(pids.map(Number)), comms: new Set(comms.map((c) => c.slice(0, 15))) };
+}
+
+function ownedBy(p: PacketProcess | null, owners: NonNullable<Command['owners']>): boolean {
+  return p !== null && ((p.pid !== null && owners.pids.has(p.pid)) || (p.comm !== null && owners.comms.has(p.comm)));
+}
+
+function processText(p: PacketProcess | null): string {
+  return p === null ? '?' : p.pid === null ? `cgroup ${p.cgroupId}` : `${p.pid} (${p.comm ?? '?'})`;
 }
 
 function tlsOption(parsed: Parsed): TlsOption | undefined {
@@ -80,6 +104,8 @@ function command(all: readonly string[]): Command {
   const snaplen = integerArg(parsed, 's', '-s', 0);
   const read = last(parsed, 'r');
   const interfaces = parsed.options.get('i');
+  const owners = ownerSelection(parsed);
+  const showProcess = flag('P') || flag('process');
   const netns = last(parsed, 'netns');
   const options: CaptureOptions = {
     filter: filterFlag ?? expression,
@@ -91,6 +117,8 @@ function command(all: readonly string[]): Command {
     // All digits: a pid, as in nsenter -t; anything else names the namespace or its path.
     netns: netns !== undefined && /^[0-9]+$/.test(netns) ? Number(netns) : netns,
     cgroup: last(parsed, 'cgroup'),
+    // A file says what it recorded; a live capture asks the kernel.
+    attribution: read === undefined && (showProcess || owners !== undefined) ? true : undefined,
   };
   if (run !== undefined) {
     const clash = (['interfaces', 'netns', 'cgroup'] as const).filter((k) => options[k] !== undefined);
@@ -119,6 +147,8 @@ function command(all: readonly string[]): Command {
     rotate: rotation(parsed),
     perInterface: read === undefined && (everyInterface || interfaces.length > 1),
     run,
+    showProcess,
+    owners,
   };
 }
 
@@ -154,13 +184,18 @@ function clock(seconds: number, nanoseconds: number): string {
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(Math.floor(nanoseconds / 1000)).padStart(6, '0')}`;
 }
 
-function lines(cap: Capturer, batch: Batch, picked: readonly number[], perInterface: boolean): string {
+function lines(cap: Capturer, batch: Batch, picked: readonly number[], perInterface: boolean, showProcess: boolean): string {
   let text = '';
   for (const i of picked) {
     const where = perInterface
       ? `${cap.interfaceName(batch.interfaceIndexAt(i)) ?? `if${batch.interfaceIndexAt(i)}`} ${batch.directionAt(i) === 'out' ? 'Out' : 'In '} `
       : '';
-    text += `${clock(batch.secondsAt(i), batch.nanosecondsAt(i))} ${where}${describePacket(batch.dataAt(i), batch.linkTypeAt(i), batch.lengthAt(i))}\n`;
+    let owner = '';
+    if (showProcess) {
+      const peer = batch.peerProcessAt(i);
+      owner = `pid ${processText(batch.processAt(i))}${peer ? ` peer ${processText(peer)}` : ''} `;
+    }
+    text += `${clock(batch.secondsAt(i), batch.nanosecondsAt(i))} ${where}${owner}${describePacket(batch.dataAt(i), batch.linkTypeAt(i), batch.lengthAt(i))}\n`;
   }
   return text;
 }
@@ -256,7 +291,9 @@ export async function capture(argv: readonly string[]): Promise<number> {
       if (outputGone || outputError) break;
       const picked: number[] = [];
       for (let i = 0; i < batch.length && kept + picked.length < cmd.count; i++) {
-        if (cmd.direction === undefined || batch.directionAt(i) === cmd.direction) picked.push(i);
+        if (cmd.direction !== undefined && batch.directionAt(i) !== cmd.direction) continue;
+        if (cmd.owners && !ownedBy(batch.processAt(i), cmd.owners) && !ownedBy(batch.peerProcessAt(i), cmd.owners)) continue;
+        picked.push(i);
       }
       if (writer && picked.length > 0) {
         let select: ((i: number) => boolean) | undefined;
@@ -266,7 +303,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
           select = (i) => mask[i] === 1;
         }
         if (!writer.write(batch, select)) await writer.drained();
-      } else if (picked.length > 0 && !stdout.write(lines(cap, batch, picked, cmd.perInterface))) {
+      } else if (picked.length > 0 && !stdout.write(lines(cap, batch, picked, cmd.perInterface, cmd.showProcess))) {
         await drained(stdout);
       }
       kept += picked.length;

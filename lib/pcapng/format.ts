@@ -12,6 +12,9 @@ export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 // Option codes, per block type.
 export const OPT_ENDOFOPT = 0;
+export const OPT_COMMENT = 1;
+/** A custom option of UTF-8 text, copied when a file is edited: a Private Enterprise Number, then the text. */
+export const OPT_CUSTOM_UTF8 = 2988;
 export const SHB_OS = 3;
 export const SHB_USERAPPL = 4;
 export const IF_NAME = 2;

@@ -1,8 +1,9 @@
 /**
  * A streaming pcapng writer: a Section Header, an Interface Description Block for each
  * interface as it first appears, an Enhanced Packet Block per packet (nanosecond
- * timestamps, direction flags), and Interface Statistics Blocks on close. Each batch
- * becomes one Buffer and one write.
+ * timestamps, direction flags, and the owning process where the capture attributes
+ * packets), and Interface Statistics Blocks on close. Each batch becomes one Buffer
+ * and one write.
  */
 import os from 'node:os';
 import type { Writable } from 'node:stream';
@@ -11,6 +12,7 @@ import { ClosedError } from '../errors';
 import { MAX_SNAPLEN } from '../snaplen';
 import * as f from './format';
 import { Output, type OutputOptions } from './output';
+import { encodeProcessOptions } from './process-options';
 import { encodeUpperPdu, type UpperPdu } from './upper-pdu';
 import type { CaptureFileWriter, DropCounts, InterfaceSource, Select } from './writer';
 
@@ -69,6 +71,7 @@ export class PcapngWriter implements CaptureFileWriter {
     this.#assertOpen();
     const ids = new Int32Array(batch.length);
     const descriptions: Buffer[] = [];
+    const owners = batch.attributionAt(0) === null ? null : this.#ownerOptions(batch);
     let size = 0;
     for (let i = 0; i < batch.length; i++) {
       if (select && !select(i)) {
@@ -85,7 +88,7 @@ export class PcapngWriter implements CaptureFileWriter {
       iface.lastSec = batch.secondsAt(i);
       iface.lastNsec = batch.nanosecondsAt(i);
       ids[i] = iface.id;
-      size += EPB_FIXED + f.pad4(batch.capturedLengthAt(i)) + EPB_TRAILER;
+      size += EPB_FIXED + f.pad4(batch.capturedLengthAt(i)) + EPB_TRAILER + (owners?.[i]!.length ?? 0);
     }
     const head = descriptions.length ? Buffer.concat(descriptions) : null;
     const out = Buffer.allocUnsafe((head?.length ?? 0) + size);
@@ -96,9 +99,28 @@ export class PcapngWriter implements CaptureFileWriter {
       const caplen = batch.capturedLengthAt(i);
       const [high, low] = f.nanosecondHalves(batch.secondsAt(i), batch.nanosecondsAt(i));
       const offset = batch.offsetAt(i);
-      pos = writeEpb(out, pos, ids[i]!, high, low, batch.data, offset, caplen, batch.lengthAt(i), batch.directionAt(i) === 'out');
+      const extra = owners?.[i];
+      pos = writeEpb(out, pos, ids[i]!, high, low, batch.data, offset, caplen, batch.lengthAt(i), batch.directionAt(i) === 'out', extra);
     }
     return this.#out.write(out);
+  }
+
+  /** Each packet's process options; runs of one process share one encoding. */
+  #ownerOptions(batch: Batch): Buffer[] {
+    const out: Buffer[] = [];
+    let last: Buffer | undefined;
+    let lastKey: [unknown, unknown, unknown] = [undefined, undefined, undefined];
+    for (let i = 0; i < batch.length; i++) {
+      const process = batch.processAt(i);
+      const peerProcess = batch.peerProcessAt(i);
+      const attribution = batch.attributionAt(i) ?? 'none';
+      if (!last || lastKey[0] !== process || lastKey[1] !== peerProcess || lastKey[2] !== attribution) {
+        last = encodeProcessOptions({ process, peerProcess, attribution });
+        lastKey = [process, peerProcess, attribution];
+      }
+      out.push(last);
+    }
+    return out;
   }
 
   /**
@@ -217,9 +239,10 @@ function writeEpb(
   caplen: number,
   wireLength: number,
   outbound: boolean,
+  options?: Buffer,
 ): number {
   const padded = f.pad4(caplen);
-  const total = EPB_FIXED + padded + EPB_TRAILER;
+  const total = EPB_FIXED + padded + EPB_TRAILER + (options?.length ?? 0);
   out.writeUInt32LE(f.EPB, pos);
   out.writeUInt32LE(total, pos + 4);
   out.writeUInt32LE(interfaceId, pos + 8);
@@ -231,6 +254,7 @@ function writeEpb(
   let p = pos + EPB_FIXED + caplen;
   out.fill(0, p, pos + EPB_FIXED + padded);
   p = pos + EPB_FIXED + padded;
+  if (options) p += options.copy(out, p);
   out.writeUInt16LE(f.EPB_FLAGS, p);
   out.writeUInt16LE(4, p + 2);
   out.writeUInt32LE(outbound ? f.EPB_OUTBOUND : f.EPB_INBOUND, p + 4);

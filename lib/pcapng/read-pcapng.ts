@@ -4,6 +4,7 @@
  * has its own byte order and interfaces; interfaces are numbered across sections.
  */
 import * as f from './format';
+import { decodeComments, decodeCustom, type RecordedProcess } from './process-options';
 import { damaged, Fields, type CaptureFileParser, type FileInterface, type OnRecord } from './reader';
 
 interface Clock {
@@ -125,11 +126,16 @@ export class PcapngParser implements CaptureFileParser {
         const dataEnd = pos + 28 + caplen;
         if (dataEnd > end) throw damaged(this.#path, at, `a packet of ${caplen} bytes does not fit its block`);
         let flags = 0;
+        let owner: RecordedProcess | null = null;
+        const comments: string[] = [];
         options(r, pos + 28 + f.pad4(caplen), end, (code, start, len) => {
           if (code === f.EPB_FLAGS && len >= 4) flags = r.u32(start);
+          else if (code === f.OPT_COMMENT) comments.push(r.buf.toString('utf8', start, start + len));
+          else if (code === f.OPT_CUSTOM_UTF8 && r.little) owner ??= decodeCustom(r.buf.subarray(start, start + len));
         });
+        owner ??= comments.length > 0 ? decodeComments(comments) : null;
         const [seconds, nanoseconds] = this.#time(r.u32(pos + 12), r.u32(pos + 16), iface, at);
-        onRecord(iface.id, seconds, nanoseconds, r.buf.subarray(pos + 28, dataEnd), r.u32(pos + 24), (flags & 3) === f.EPB_OUTBOUND);
+        onRecord(iface.id, seconds, nanoseconds, r.buf.subarray(pos + 28, dataEnd), r.u32(pos + 24), (flags & 3) === f.EPB_OUTBOUND, owner);
         return;
       }
       case f.SPB: {

@@ -4,6 +4,7 @@
  * naming the byte offset.
  */
 import { FileError } from '../errors';
+import type { RecordedProcess } from './process-options';
 
 export type OnRecord = (
   interfaceId: number,
@@ -12,6 +13,8 @@ export type OnRecord = (
   data: Buffer,
   wireLength: number,
   outbound: boolean,
+  /** What the file says of the packet's process (pcapng options), if anything. */
+  owner?: RecordedProcess | null,
 ) => void;
 
 export interface FileInterface {

@@ -160,9 +160,18 @@ export class FileSource implements Backend {
     const records: BatchEntry[] = [];
     let consumed = 0;
     try {
-      consumed = this.#parser.parse(buf, this.#pendingOffset, (interfaceId, seconds, nanoseconds, data, wireLength, outbound) => {
+      consumed = this.#parser.parse(buf, this.#pendingOffset, (interfaceId, seconds, nanoseconds, data, wireLength, outbound, owner) => {
         const { linkType } = this.#parser.interfaces[interfaceId]!;
-        records.push({ data, wireLength, interfaceIndex: interfaceId, seconds, nanoseconds, direction: outbound ? 'out' : 'in', linkType });
+        records.push({
+          data,
+          wireLength,
+          interfaceIndex: interfaceId,
+          seconds,
+          nanoseconds,
+          direction: outbound ? 'out' : 'in',
+          linkType,
+          owner,
+        });
       });
     } catch (err) {
       this.#failure = err as Error;

@@ -1,5 +1,5 @@
 // One batch = one ArrayBuffer handed to JavaScript per kernel block:
-//   [kMetaWords × u32 per packet][packet bytes, packed]
+//   [kMetaWords × u32 per packet][kOwnerBytes per packet, if attributed][packet bytes, packed]
 // Packets are copied out of the kernel ring so the block goes back to the kernel at
 // once and what the user holds stays valid for as long as the user holds it.
 #pragma once
@@ -26,10 +26,15 @@ enum MetaWord : uint32_t {
   kMetaWords = 8,
 };
 
+// A packet's owners, as the kernel recorded them (struct tapwire_owners);
+// lib/attribution/owners.ts reads them.
+constexpr size_t kOwnerBytes = 64;
+
 class BatchBuilder {
  public:
-  // Reserves room for up to maxPackets records and dataBytes of packet bytes.
-  BatchBuilder(const std::shared_ptr<BufferPool>& pool, uint32_t maxPackets, size_t dataBytes);
+  // Reserves room for up to maxPackets records (with their owners when `owned`) and
+  // dataBytes of packet bytes.
+  BatchBuilder(const std::shared_ptr<BufferPool>& pool, uint32_t maxPackets, size_t dataBytes, bool owned = false);
   BatchBuilder(const BatchBuilder&) = delete;
   BatchBuilder& operator=(const BatchBuilder&) = delete;
 
@@ -54,6 +59,10 @@ class BatchBuilder {
     wireBytes_ += wirelen;
     return out;
   }
+  // Where the owner of the packet Add() last appended goes (only when `owned`).
+  uint8_t* LastOwner() { return buf_.data() + ownersAt_ + size_t(count_ - 1) * kOwnerBytes; }
+  // Byte offset of the owners in the batch; 0 when it has none.
+  size_t ownersAt() const { return ownersAt_; }
   uint32_t count() const { return count_; }
   double wireBytes() const { return wireBytes_; }
   // Bytes in use: the records, then the packets.
@@ -65,6 +74,7 @@ class BatchBuilder {
   uint32_t max_;
   uint32_t count_ = 0;
   double wireBytes_ = 0;
+  size_t ownersAt_;
   size_t dataEnd_;
 };
 

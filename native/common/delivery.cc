@@ -95,25 +95,26 @@ void Delivery::Flush() {
   flushing_ = false;
 }
 
-void Delivery::Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes) {
+void Delivery::Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes, size_t ownersAt) {
   if (count == 0) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return Failed();
   napi_value arrayBuffer;
   if (buffer.Finish(env_, used, &arrayBuffer) == napi_ok) {
-    Call(arrayBuffer, count, bytes);
+    Call(arrayBuffer, count, bytes, ownersAt);
   } else {
     Failed();
   }
   napi_close_handle_scope(env_, scope);
 }
 
-void Delivery::Call(napi_value buffer, uint32_t count, double bytes) {
+void Delivery::Call(napi_value buffer, uint32_t count, double bytes, size_t ownersAt) {
   napi_value fn, recv, result;
-  napi_value argv[3] = {buffer, nullptr, nullptr};
+  napi_value argv[4] = {buffer, nullptr, nullptr, nullptr};
   if (napi_get_reference_value(env_, onBatch_, &fn) != napi_ok || napi_get_global(env_, &recv) != napi_ok ||
       napi_create_uint32(env_, count, &argv[1]) != napi_ok || napi_create_double(env_, bytes, &argv[2]) != napi_ok ||
-      napi_make_callback(env_, context_, recv, fn, 3, argv, &result) != napi_ok) {
+      napi_create_uint32(env_, uint32_t(ownersAt), &argv[3]) != napi_ok ||
+      napi_make_callback(env_, context_, recv, fn, 4, argv, &result) != napi_ok) {
     Failed();
   }
 }

@@ -52,9 +52,10 @@ class Delivery {
   // Where batches get their memory.
   const std::shared_ptr<BufferPool>& buffers() const { return buffers_; }
   // Hands one batch to JS: the first `used` bytes of `buffer`, holding `count` records
-  // of `bytes` bytes of traffic. The callback may pause or close the source.
-  void Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes);
-  void Hand(BatchBuilder& batch) { Hand(batch.buffer(), batch.size(), batch.count(), batch.wireBytes()); }
+  // of `bytes` bytes of traffic (and, from `ownersAt` when it is not 0, their owners).
+  // The callback may pause or close the source.
+  void Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes, size_t ownersAt = 0);
+  void Hand(BatchBuilder& batch) { Hand(batch.buffer(), batch.size(), batch.count(), batch.wireBytes(), batch.ownersAt()); }
   // Stops for good: no callback into JS after this. Idempotent.
   void Close();
 
@@ -65,7 +66,7 @@ class Delivery {
   static void OnEnvironmentCleanup(napi_async_cleanup_hook_handle hook, void* handles);
   void RunDrain();
   void Rearm();
-  void Call(napi_value buffer, uint32_t count, double bytes);
+  void Call(napi_value buffer, uint32_t count, double bytes, size_t ownersAt);
   void Failed();
 
   napi_env env_;

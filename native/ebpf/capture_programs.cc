@@ -73,6 +73,14 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
   VerifierLog log;
   if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
   skel->rodata->wakeup_bytes = spec.wakeupBytes;
+  skel->rodata->attribution = spec.ownersFd >= 0;
+  // Without attribution the storage and the flow cache are never read: not made, so a
+  // capture without it asks of the kernel exactly what it did before attribution existed.
+  if (spec.ownersFd >= 0) {
+    if (int err = bpf_map__reuse_fd(skel->maps.tw_owners, spec.ownersFd)) throw SystemError(env, "bpf_map__reuse_fd", -err);
+  } else if (int err = bpf_map__set_autocreate(skel->maps.tw_owners, false) ?: bpf_map__set_autocreate(skel->maps.tw_flow_owners, false)) {
+    throw SystemError(env, "bpf_map__set_autocreate", -err);
+  }
   // Load only what this hook runs: tc and cgroup programs need CAP_NET_ADMIN, socket
   // filters do not.
   struct bpf_program* copy = spec.hook == Hook::kTcx      ? skel->progs.tw_tc_copy

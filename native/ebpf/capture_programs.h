@@ -32,6 +32,9 @@ struct CaptureProgramsSpec {
   Hook hook = Hook::kSocket;
   uint32_t ringSize = 0;
   uint64_t wakeupBytes = 0;
+  // The owners' socket-local storage (OwnerHooks) when records carry each packet's
+  // owner; -1 when they do not.
+  int ownersFd = -1;
 };
 
 // The program array the filter programs of `hook` tail-call through.

@@ -18,6 +18,7 @@
 #include "../common/options.h"
 #include "../common/packet_socket.h"
 #include "bpf/capture.h"
+#include "bpf/owner.h"
 #include "capture.skel.h"
 #include "capture_programs.h"
 
@@ -27,6 +28,7 @@ namespace {
 
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
 constexpr uint16_t kRawIp = 0xfffe;  // ARPHRD_NONE: packets that start at the IP header
+static_assert(sizeof(struct tapwire_owners) == kOwnerBytes, "a batch holds the owners as the kernel wrote them");
 
 }  // namespace
 
@@ -40,7 +42,7 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
 
 // new EbpfCapture({ attach: 'tcx' | 'socket' | 'cgroup', ringSize, wakeupBytes, batchBytes, drainIntervalMs,
 //                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }],
-//                   cgroup?: { path, filter } }, onBatch)
+//                   cgroup?: { path, filter }, attribution?: { cgroupRoot } }, onBatch)
 EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:EbpfCapture") {
   Open(info.Env(), info[0].As<Napi::Object>());
 }
@@ -55,6 +57,16 @@ void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   spec.hook = hook_;
   spec.ringSize = ringSize;
   spec.wakeupBytes = UintOption(options, "wakeupBytes");
+  if (options.Has("attribution")) {
+    Napi::Object attribution = options.Get("attribution").As<Napi::Object>();
+    try {
+      owners_ = std::make_unique<OwnerHooks>(env, attribution.Get("cgroupRoot").As<Napi::String>().Utf8Value());
+    } catch (Napi::Error& e) {
+      e.Set("attribution", true);  // no other attach mode or backend could do better
+      throw;
+    }
+    spec.ownersFd = owners_->MapFd();
+  }
   skel_ = LoadCapturePrograms(env, spec);
   slotsFd_ = SlotsFd(skel_.get(), hook_);
 
@@ -179,7 +191,9 @@ void EbpfCapture::Attach(Napi::Env env, uint32_t ifindex, const Napi::Buffer<uin
 
 void EbpfCapture::Drain() {
   drain_.Drain(delivery_, [this](RingReader& ring, size_t take) {
-    BatchBuilder batch(delivery_.buffers(), uint32_t(take / kMinRecordBytes + 1), take);
+    const bool owned = owners_ != nullptr;
+    const size_t header = sizeof(struct tapwire_record) + (owned ? sizeof(struct tapwire_owners) : 0);
+    BatchBuilder batch(delivery_.buffers(), uint32_t(take / kMinRecordBytes + 1), take, owned);
     if (!batch.ok()) return ring.Consume(take, [this](const uint8_t*, uint32_t) { userDrops_++; });
     int64_t offset = clock_.Now();
     // Runs of packets come from one interface: look it up when the index changes.
@@ -188,7 +202,7 @@ void EbpfCapture::Drain() {
     Interface* iface = nullptr;
     size_t consumed = ring.Consume(take, [&](const uint8_t* data, uint32_t size) {
       const auto* r = reinterpret_cast<const struct tapwire_record*>(data);
-      if (size < sizeof(*r) || r->cap_len > size - sizeof(*r)) {
+      if (size < header || r->cap_len > size - header) {
         userDrops_++;
         return;
       }
@@ -203,7 +217,8 @@ void EbpfCapture::Drain() {
       uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL),
                                hardwareType, r->direction != 0);
       if (out) {
-        memcpy(out, r + 1, r->cap_len);
+        memcpy(out, data + header, r->cap_len);
+        if (owned) memcpy(batch.LastOwner(), r + 1, sizeof(struct tapwire_owners));
         if (iface) {
           iface->packets++;
           iface->bytes += r->wire_len;
@@ -250,6 +265,7 @@ void EbpfCapture::Release() {
   filterFds_.clear();
   drain_.Close();
   skel_.reset();
+  owners_.reset();
 }
 
 Napi::Value FilterVerdicts(const Napi::CallbackInfo& info) {

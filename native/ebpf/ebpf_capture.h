@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 #include "../common/kernel_source.h"
 #include "../common/ring_drain.h"
 #include "capture_programs.h"
+#include "owner_hooks.h"
 
 struct capture;
 
@@ -50,6 +52,7 @@ class EbpfCapture : public KernelSource<EbpfCapture> {
   void Release() override;
 
   Hook hook_ = Hook::kTcx;
+  std::unique_ptr<OwnerHooks> owners_;  // when records carry their packet's owner
   Skeleton<struct capture> skel_;
   int slotsFd_ = -1;  // the skeleton's program array
   // (classic program, direction, outgoing skipped) → program

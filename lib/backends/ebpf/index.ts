@@ -5,9 +5,13 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { RecordedOwners } from '../../attribution/owners';
+import { ProcessTable } from '../../attribution/processes';
 import { Batch } from '../../batch';
+import { cgroup2Root } from '../../cgroup';
 import type { Backend, BackendStats, BatchSink, EndCallback, HookMode, InterfaceCallback, PluginHost } from '../../backend';
 import {
+  AttributionUnavailableError,
   BadFilterError,
   fromNative,
   InterfaceGoneError,
@@ -90,6 +94,17 @@ function openError(err: unknown, attach: HookMode, report: ProbeReport): Tapwire
   return fromNative(err, `cannot start eBPF capture (${attach})`, attach === 'socket' ? 'CAP_BPF+CAP_NET_RAW' : 'CAP_BPF+CAP_NET_ADMIN');
 }
 
+/** Where the socket hooks that name owners are linked: the root of the cgroup v2 tree, which every process is under. */
+function attributionRoot(): string {
+  const root = cgroup2Root();
+  if (!root) {
+    throw new AttributionUnavailableError(
+      'attribution needs cgroup v2, mounted neither here nor for init: its socket hooks are linked at its root',
+    );
+  }
+  return root;
+}
+
 function target(i: Interface, programs: FilterPrograms): EbpfTarget {
   return {
     ifindex: i.index,
@@ -103,6 +118,8 @@ class EbpfBackend implements Backend {
   readonly name = 'ebpf' as const;
   readonly attach: HookMode;
   readonly pluginHost: PluginHost;
+  /** Whether packets carry their owner (`attribution: true`). */
+  readonly attributes: boolean;
   readonly #capture: EbpfCapture;
   /** The interfaces named: a capture on them ends if one goes away. */
   readonly #named: Interface[];
@@ -136,8 +153,12 @@ class EbpfBackend implements Backend {
     this.#named = options.interfaces !== null ? hooked : [];
     this.pluginHost = { backend: 'ebpf', batchTimeout: options.batchTimeout };
     const size = ringBufferSize(options.bufferSize);
-    const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
-      this.#sink?.(new Batch(buffer, count, bytes));
+    this.attributes = options.attribution && attach !== 'socket';
+    const attribution = this.attributes ? { cgroupRoot: attributionRoot() } : undefined;
+    const processes = this.attributes ? new ProcessTable() : undefined;
+    const onBatch = (buffer: ArrayBuffer, count: number, bytes: number, ownersAt: number): void => {
+      const owners = processes && new RecordedOwners(buffer, ownersAt, count, processes);
+      this.#sink?.(new Batch(buffer, count, bytes, owners));
     };
     // tcx links and packet sockets are bound to the namespace they are made in.
     const open = (): EbpfCapture =>
@@ -152,12 +173,16 @@ class EbpfBackend implements Backend {
           targets: hooked.map((i) => target(i, programs)),
           skipGone: this.#known !== undefined,
           ...(options.cgroup !== null ? { cgroup: { path: options.cgroup, filter: programs.forInterface(ARPHRD_NONE) } } : {}),
+          ...(attribution ? { attribution } : {}),
         },
         onBatch,
       );
     try {
       this.#capture = within(ns, open);
     } catch (err) {
+      if ((err as NativeError).attribution === true) {
+        throw new AttributionUnavailableError(`attribution cannot start: ${openError(err, this.attach, report).message}`, { cause: err });
+      }
       throw openError(err, this.attach, report);
     }
   }

@@ -5,11 +5,17 @@
 // CAP_NET_ADMIN), tw_cg_* at a cgroup's inet ingress and egress hooks, where the packet
 // starts at its IP header.
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "../../common/bpf/ring_wakeup.h"
 #include "capture.h"
+#include "owner.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -17,6 +23,12 @@ char LICENSE[] SEC("license") = "GPL";
 // bytes submitted (ring_wakeup.h), and its batch timer collects the rest, so a busy link
 // costs one wake-up per this many bytes rather than one per packet.
 const volatile __u64 wakeup_bytes = 1 << 20;
+// Set by user space before load: each record carries the packet's owners (owner.h)
+// between its header and its bytes.
+const volatile __u32 attribution = 0;
+
+// Where a program runs, which decides how it finds a packet's socket.
+enum hook { HOOK_TC, HOOK_SOCKET, HOOK_CGROUP };
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -56,10 +68,185 @@ static __always_inline void count(__u32 which) {
   if (c) *c += 1; /* per-CPU, and softirq context does not migrate */
 }
 
+// The owner a socket's storage names; else the socket's cgroup alone, where the caller
+// knows it (`cgroup_id`, 0 if not).
+static __always_inline int owner_of(struct bpf_sock* sk, __u64 cgroup_id, struct tapwire_owner* out) {
+  if (!sk) return 0;
+  struct tapwire_owner* o = bpf_sk_storage_get(&tw_owners, sk, 0, 0);
+  if (o && o->tgid != 0) {
+    out->tgid = o->tgid;
+    out->cgroup_id = o->cgroup_id;
+    __builtin_memcpy(out->comm, o->comm, sizeof(out->comm));
+    out->method = TAPWIRE_ATTRIBUTION_SOCKET;
+  } else if (cgroup_id != 0) {
+    out->cgroup_id = cgroup_id;
+    out->method = TAPWIRE_ATTRIBUTION_CGROUP;
+  }
+  return 1;
+}
+
+// Owners found by lookup, per CPU, by flow and interface: a run of one flow's packets
+// pays for one socket lookup per FLOW_TTL_NS rather than one per packet (and a packet
+// no socket owns, for one miss). A slot holds one flow; another flow hashed to it takes
+// it over. Each capture has its own (its interfaces share one network namespace).
+#define FLOW_SLOTS 64
+#define FLOW_TTL_NS 10000000ULL /* 10 ms: how long an owner change can take to show */
+struct flow_key {
+  struct bpf_sock_tuple tuple;
+  __u32 proto;
+  __u32 ifindex; /* a capture's interfaces are in one namespace: this names the interface there */
+  __u32 pad;
+};
+struct flow_owner {
+  struct flow_key key;
+  __u64 expires;
+  __u32 found;
+  __u32 pad;
+  struct tapwire_owner owner;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, FLOW_SLOTS);
+  __type(key, __u32);
+  __type(value, struct flow_owner);
+} tw_flow_owners SEC(".maps");
+
+static __always_inline __u32 flow_slot(const struct flow_key* k) {
+  const __u32* w = (const __u32*)k;
+  __u32 h = 0;
+#pragma unroll
+  for (int i = 0; i < sizeof(*k) / 4; i++) h = (h ^ w[i]) * 0x9e3779b1;
+  return h >> 26; /* FLOW_SLOTS = 2^6 */
+}
+
+static __always_inline int same_flow(const struct flow_key* a, const struct flow_key* b) {
+  const __u64* x = (const __u64*)a;
+  const __u64* y = (const __u64*)b;
+  __u64 diff = 0;
+#pragma unroll
+  for (int i = 0; i < sizeof(*a) / 8; i++) diff |= x[i] ^ y[i];
+  return diff == 0;
+}
+
+// A TCP or UDP packet's addresses and ports, as it travels: source, then destination
+// (v4 in the first word of each address).
+struct flow {
+  __be32 saddr[4];
+  __be32 daddr[4];
+  __be16 sport;
+  __be16 dport;
+  __u8 proto;
+  __u8 v6;
+};
+
+// One load for the IP header and the ports after it (a second only for IPv4 options).
+static __always_inline int parse_flow(struct __sk_buff* skb, struct flow* f) {
+  if (skb->protocol == bpf_htons(ETH_P_IP)) {
+    struct {
+      struct iphdr ip;
+      __be16 ports[2];
+    } h;
+    if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET)) return 0;
+    if (h.ip.frag_off & bpf_htons(0x1fff)) return 0; /* a later fragment: no ports */
+    if (h.ip.ihl != 5 && bpf_skb_load_bytes_relative(skb, (h.ip.ihl * 4) & 0x3f, h.ports, sizeof(h.ports), BPF_HDR_START_NET)) return 0;
+    f->saddr[0] = h.ip.saddr;
+    f->daddr[0] = h.ip.daddr;
+    f->sport = h.ports[0];
+    f->dport = h.ports[1];
+    f->proto = h.ip.protocol;
+    f->v6 = 0;
+  } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+    struct {
+      struct ipv6hdr ip6;
+      __be16 ports[2];
+    } h;
+    if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET)) return 0;
+    __builtin_memcpy(f->saddr, &h.ip6.saddr, 16);
+    __builtin_memcpy(f->daddr, &h.ip6.daddr, 16);
+    f->sport = h.ports[0];
+    f->dport = h.ports[1];
+    f->proto = h.ip6.nexthdr; /* extension headers are not followed */
+    f->v6 = 1;
+  } else {
+    return 0;
+  }
+  return f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP;
+}
+
+// The local socket of a flow, found as the stack would find it in the interface's
+// network namespace: by the destination for what arrives (`local_is_source` 0), by the
+// source for what leaves (a reply sent by a listener's request socket, say, whose skb
+// holds no full socket) or for the sender of what arrives on loopback.
+static __always_inline int lookup_owner(struct __sk_buff* skb, __u32 ifindex, const struct flow* f, int local_is_source, __u64 now,
+                                        struct tapwire_owner* out) {
+  struct flow_key key = {.proto = f->proto, .ifindex = ifindex};
+  const __be32* remote = local_is_source ? f->daddr : f->saddr;
+  const __be32* local = local_is_source ? f->saddr : f->daddr;
+  __be16 rport = local_is_source ? f->dport : f->sport, lport = local_is_source ? f->sport : f->dport;
+  __u32 size;
+  if (f->v6) {
+    __builtin_memcpy(key.tuple.ipv6.saddr, remote, 16);
+    __builtin_memcpy(key.tuple.ipv6.daddr, local, 16);
+    key.tuple.ipv6.sport = rport;
+    key.tuple.ipv6.dport = lport;
+    size = sizeof(key.tuple.ipv6);
+  } else {
+    key.tuple.ipv4.saddr = remote[0];
+    key.tuple.ipv4.daddr = local[0];
+    key.tuple.ipv4.sport = rport;
+    key.tuple.ipv4.dport = lport;
+    size = sizeof(key.tuple.ipv4);
+  }
+  __u32 slot = flow_slot(&key);
+  struct flow_owner* cached = bpf_map_lookup_elem(&tw_flow_owners, &slot);
+  if (!cached) return 0;
+  if (cached->expires > now && same_flow(&cached->key, &key)) {
+    if (cached->found) __builtin_memcpy(out, &cached->owner, sizeof(*out));
+    return cached->found;
+  }
+  struct bpf_sock* sk = f->proto == IPPROTO_TCP ? bpf_sk_lookup_tcp(skb, &key.tuple, size, BPF_F_CURRENT_NETNS, 0)
+                                                : bpf_sk_lookup_udp(skb, &key.tuple, size, BPF_F_CURRENT_NETNS, 0);
+  int found = 0;
+  if (sk) {
+    found = owner_of(sk, 0, out); /* tc has no helper for a looked-up socket's cgroup */
+    bpf_sk_release(sk);
+  }
+  cached->key = key;
+  cached->expires = now + FLOW_TTL_NS;
+  cached->found = found;
+  __builtin_memcpy(&cached->owner, out, sizeof(*out));
+  return found;
+}
+
+// Fills in the owners (zeroed by the caller: unknown). The local one from the socket
+// the packet carries (what a socket sends, at tc egress; everything, at a cgroup's
+// hooks), else by lookup (tc); on loopback (index 1 in every namespace, hooked at
+// ingress only) the sender too, which is local as well.
+static __always_inline void find_owners(struct __sk_buff* skb, __u32 direction, const int hook, __u64 now, struct tapwire_owners* out) {
+  if (hook == HOOK_SOCKET) return; /* a socket filter has neither the socket nor the helpers */
+  // What arrives at tc may still hold its sender's socket (veth keeps it across
+  // namespaces): only what leaves carries its own.
+  struct bpf_sock* sk = hook == HOOK_CGROUP || direction == 1 ? skb->sk : 0;
+  if (sk) sk = bpf_sk_fullsock(sk);
+  int carried = owner_of(sk, sk ? bpf_skb_cgroup_id(skb) : 0, &out->local);
+  if (hook != HOOK_TC) return;
+  __u32 ifindex = skb->ifindex;
+  int loopback = ifindex == 1;
+  if (carried && !loopback) return;
+  struct flow f = {};
+  if (!parse_flow(skb, &f)) return;
+  if (!carried) lookup_owner(skb, ifindex, &f, direction, now, &out->local);
+  if (loopback) lookup_owner(skb, ifindex, &f, !direction, now, &out->peer);
+}
+
 // Reserves a record of a size fixed at compile time (the ring buffer wants a constant)
 // and copies the packet straight from the skb into it: one copy, no scratch buffer.
-static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 direction, const __u32 room) {
-  struct tapwire_record* r = bpf_ringbuf_reserve(&tw_records, sizeof(*r) + room, 0);
+// `owners` is null or not at compile time (each caller is inlined), so every offset is a
+// constant: a process without CAP_PERFMON may not add a register to a pointer.
+static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 direction, __u64 now, const struct tapwire_owners* owners,
+                                const __u32 room) {
+  const __u32 owned = owners ? sizeof(struct tapwire_owners) : 0;
+  struct tapwire_record* r = bpf_ringbuf_reserve(&tw_records, sizeof(*r) + owned + room, 0);
   if (!r) {
     count(TAPWIRE_COUNTER_RING_DROPS);
     return 0;
@@ -71,44 +258,54 @@ static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 directio
   // from folding the test back into `cap == 0`.
   __u64 last = cap - 1;
   asm volatile("" : "+r"(last));
-  if (last >= room || bpf_skb_load_bytes(skb, 0, r + 1, last + 1) != 0) {
+  if (last >= room || bpf_skb_load_bytes(skb, 0, (void*)(r + 1) + owned, last + 1) != 0) {
     bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
     count(TAPWIRE_COUNTER_RING_DROPS);
     return 0;
   }
   cap = last + 1;
-  r->monotonic_ns = bpf_ktime_get_ns();
+  r->monotonic_ns = now;
   r->ifindex = skb->ifindex;
   r->wire_len = skb->len;
   r->cap_len = cap;
   r->direction = direction;
-  bpf_ringbuf_submit(r, ring_wakeup(&tw_records, sizeof(*r) + room, wakeup_bytes));
+  if (owners) __builtin_memcpy(r + 1, owners, sizeof(*owners));
+  bpf_ringbuf_submit(r, ring_wakeup(&tw_records, sizeof(*r) + owned + room, wakeup_bytes));
   return 0;
 }
 
 // Record sizes double, so a record wastes less than half its room; small frames, the
 // common case at high rates, get the finest steps.
-static __always_inline int copy(struct __sk_buff* skb, __u32 snaplen, __u32 direction) {
+static __always_inline int copy_sized(struct __sk_buff* skb, __u64 cap, __u32 direction, __u64 now, const struct tapwire_owners* owners) {
+  if (cap <= TAPWIRE_MIN_ROOM) return emit(skb, cap, direction, now, owners, TAPWIRE_MIN_ROOM);
+  if (cap <= 160) return emit(skb, cap, direction, now, owners, 160);
+  if (cap <= 256) return emit(skb, cap, direction, now, owners, 256);
+  if (cap <= 512) return emit(skb, cap, direction, now, owners, 512);
+  if (cap <= 1024) return emit(skb, cap, direction, now, owners, 1024);
+  if (cap <= 1536) return emit(skb, cap, direction, now, owners, 1536);
+  if (cap <= 2048) return emit(skb, cap, direction, now, owners, 2048);
+  if (cap <= 4096) return emit(skb, cap, direction, now, owners, 4096);
+  if (cap <= 9216) return emit(skb, cap, direction, now, owners, 9216);
+  if (cap <= 16384) return emit(skb, cap, direction, now, owners, 16384);
+  if (cap <= 32768) return emit(skb, cap, direction, now, owners, 32768);
+  if (cap <= 65536) return emit(skb, cap, direction, now, owners, 65536);
+  if (cap <= 131072) return emit(skb, cap, direction, now, owners, 131072);
+  return emit(skb, cap, direction, now, owners, 262144);
+}
+
+static __always_inline int copy(struct __sk_buff* skb, __u32 snaplen, __u32 direction, const int hook) {
   __u64 cap = skb->len < snaplen ? skb->len : snaplen;
-  if (cap <= TAPWIRE_MIN_ROOM) return emit(skb, cap, direction, TAPWIRE_MIN_ROOM);
-  if (cap <= 160) return emit(skb, cap, direction, 160);
-  if (cap <= 256) return emit(skb, cap, direction, 256);
-  if (cap <= 512) return emit(skb, cap, direction, 512);
-  if (cap <= 1024) return emit(skb, cap, direction, 1024);
-  if (cap <= 1536) return emit(skb, cap, direction, 1536);
-  if (cap <= 2048) return emit(skb, cap, direction, 2048);
-  if (cap <= 4096) return emit(skb, cap, direction, 4096);
-  if (cap <= 9216) return emit(skb, cap, direction, 9216);
-  if (cap <= 16384) return emit(skb, cap, direction, 16384);
-  if (cap <= 32768) return emit(skb, cap, direction, 32768);
-  if (cap <= 65536) return emit(skb, cap, direction, 65536);
-  if (cap <= 131072) return emit(skb, cap, direction, 131072);
-  return emit(skb, cap, direction, 262144);
+  __u64 now = bpf_ktime_get_ns();
+  // Read-only data: the verifier follows one of the two and drops the other.
+  if (!attribution) return copy_sized(skb, cap, direction, now, 0);
+  struct tapwire_owners owners = {};
+  find_owners(skb, direction, hook, now, &owners);
+  return copy_sized(skb, cap, direction, now, &owners);
 }
 
 SEC("tc")
 int tw_tc_copy(struct __sk_buff* skb) {
-  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
+  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION], HOOK_TC);
   return TAPWIRE_TCX_NEXT;
 }
 
@@ -122,7 +319,7 @@ int tw_tc_reject(struct __sk_buff* skb) {
 // the ring buffer already has it.
 SEC("socket")
 int tw_sock_copy(struct __sk_buff* skb) {
-  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->pkt_type == PACKET_OUTGOING);
+  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->pkt_type == PACKET_OUTGOING, HOOK_SOCKET);
   return 0;
 }
 
@@ -135,7 +332,7 @@ int tw_sock_reject(struct __sk_buff* skb) {
 // A cgroup program's verdict is the packet's fate: 1 lets every packet through.
 SEC("cgroup/skb")
 int tw_cg_copy(struct __sk_buff* skb) {
-  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION]);
+  copy(skb, skb->cb[TAPWIRE_CB_SNAPLEN], skb->cb[TAPWIRE_CB_DIRECTION], HOOK_CGROUP);
   return 1;
 }
 
