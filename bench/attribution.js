@@ -21,6 +21,8 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { openCapturer } = require(path.join(__dirname, '..'));
+// The test suite's readers of what BPF objects exist and which this process holds.
+const { bpfList, objectsOf } = require(path.join(__dirname, '..', 'test', 'helpers', 'bpftool'));
 
 const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const rounds = arg('--rounds', 5);
@@ -109,19 +111,10 @@ async function main() {
   }
 }
 
-/** Run time and runs of the BPF programs this process holds, from bpftool, by id. */
+/** Run time and runs of the filter programs this process holds, from bpftool. */
 function programStats() {
-  const ids = new Set();
-  for (const fd of fs.readdirSync('/proc/self/fdinfo')) {
-    try {
-      const m = /^prog_id:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const all = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }));
-  return all.filter((p) => ids.has(p.id) && p.name === 'tw_filter');
+  const ids = objectsOf(process.pid).progs;
+  return bpfList('prog').filter((p) => ids.has(p.id) && p.name === 'tw_filter');
 }
 
 /** A veth pair to a namespace of its own, whose end there sends; `remove()` deletes both. */

@@ -17,8 +17,8 @@ const { decodeComments, decodeCustom, encodeProcessOptions, processComment } = r
 const { ProcessTable } = require('../dist/attribution/processes');
 const { requirePrivileges } = require('./helpers/privileged');
 const { createLink, removeLink } = require('./helpers/netns');
-const { cgroup2Mount, runIn } = require('./helpers/cgroups');
-const { bpfList, objectsOf } = require('./helpers/bpftool');
+const { cgroup2Mount, runIn, cgroupPrograms } = require('./helpers/cgroups');
+const { objectsOf } = require('./helpers/bpftool');
 const { captureWhile } = require('./helpers/capture');
 const { tsharkFields } = require('./helpers/files');
 const { until } = require('./helpers/poll');
@@ -34,10 +34,7 @@ function listen(server, port, host) {
 }
 
 /** The BPF links at the root cgroup: the attribution hooks are linked there. */
-function rootCgroupLinks() {
-  const id = fs.statSync(cgroup2Mount()).ino;
-  return bpfList('link').filter((l) => l.type === 'cgroup' && l.cgroup_id === id);
-}
+const rootCgroupLinks = () => cgroupPrograms(cgroup2Mount());
 
 describe('attribution: options and formats', function () {
   it('refuses attribution where it cannot run, with a coded error, never a silent none', async function () {

@@ -69,17 +69,18 @@ export function nanosecondHalves(seconds: number, nanoseconds: number): [high: n
   return [mHigh + Math.floor(low / TWO_32), low % TWO_32];
 }
 
-/** pcapng options: each code, length, value padded to 4 bytes; then opt_endofopt. */
+/** One pcapng option: its code, length, and value padded to 4 bytes. */
+export function encodeOption(code: number, value: Buffer): Buffer {
+  const out = Buffer.alloc(4 + pad4(value.length));
+  out.writeUInt16LE(code, 0);
+  out.writeUInt16LE(value.length, 2);
+  value.copy(out, 4);
+  return out;
+}
+
+/** pcapng options, then opt_endofopt. */
 export function encodeOptions(options: ReadonlyArray<readonly [code: number, value: Buffer]>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [code, value] of options) {
-    const head = Buffer.alloc(4);
-    head.writeUInt16LE(code, 0);
-    head.writeUInt16LE(value.length, 2);
-    parts.push(head, value, Buffer.alloc(pad4(value.length) - value.length));
-  }
-  parts.push(Buffer.alloc(4)); // opt_endofopt
-  return Buffer.concat(parts);
+  return Buffer.concat([...options.map(([code, value]) => encodeOption(code, value)), Buffer.alloc(4)]);
 }
 
 /** A whole block: type, total length, body (a multiple of 4 bytes), total length again. */

@@ -21,14 +21,6 @@ export interface RecordedProcess {
 /** The most an option's value holds (its length is 16 bits). */
 const MAX_OPTION = 0xffff;
 
-function option(code: number, value: Buffer): Buffer {
-  const out = Buffer.alloc(4 + f.pad4(value.length));
-  out.writeUInt16LE(code, 0);
-  out.writeUInt16LE(value.length, 2);
-  value.copy(out, 4);
-  return out;
-}
-
 /** ptcpdump's comment for a process. */
 export function processComment(p: PacketProcess): string {
   const cmd = p.exe ?? p.comm ?? '';
@@ -41,8 +33,8 @@ export function encodeProcessOptions(r: RecordedProcess): Buffer {
   if (r.process === null && r.peerProcess === null) return Buffer.alloc(0);
   const parts: Buffer[] = [];
   // A comment too long for an option (arguments of 64 KiB: a Java classpath) is cut.
-  if (r.process?.pid) parts.push(option(f.OPT_COMMENT, Buffer.from(processComment(r.process)).subarray(0, MAX_OPTION)));
-  if (r.process?.container) parts.push(option(f.OPT_COMMENT, Buffer.from(`ContainerId: ${r.process.container.id}`)));
+  if (r.process?.pid) parts.push(f.encodeOption(f.OPT_COMMENT, Buffer.from(processComment(r.process)).subarray(0, MAX_OPTION)));
+  if (r.process?.container) parts.push(f.encodeOption(f.OPT_COMMENT, Buffer.from(`ContainerId: ${r.process.container.id}`)));
   let json = Buffer.from(JSON.stringify(r));
   if (json.length > MAX_OPTION - 4) {
     // The record stays whole JSON: the arguments go (the comment keeps their start).
@@ -53,7 +45,7 @@ export function encodeProcessOptions(r: RecordedProcess): Buffer {
   const custom = Buffer.alloc(4 + json.length);
   custom.writeUInt32LE(TAPWIRE_PEN, 0);
   json.copy(custom, 4);
-  parts.push(option(f.OPT_CUSTOM_UTF8, custom));
+  parts.push(f.encodeOption(f.OPT_CUSTOM_UTF8, custom));
   return Buffer.concat(parts);
 }
 

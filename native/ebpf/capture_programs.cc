@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 
 #include "../common/errors.h"
@@ -127,23 +128,26 @@ Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter
   throw Refused(env, "bpf(BPF_PROG_LOAD) of the filter program", err, "tw_filter", log.Reason());
 }
 
-Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+void LoadProbePrograms(Napi::Env env, Hook hook, int ownersFd) {
   CaptureProgramsSpec spec;
-  spec.hook = HookNamed(info[0].As<Napi::String>().Utf8Value());
+  spec.hook = hook;
   spec.ringSize = uint32_t(sysconf(_SC_PAGESIZE));
   spec.wakeupBytes = spec.ringSize;
+  spec.ownersFd = ownersFd;
+  Skeleton<struct capture> skel = LoadCapturePrograms(env, spec);
+  // What an empty pcap filter compiles to: accept, keeping 96 bytes.
+  struct sock_filter accept = {BPF_RET | BPF_K, 0, 0, 96};
+  FilterProgramSpec fspec;
+  fspec.slotsFd = SlotsFd(skel.get(), spec.hook);
+  fspec.direction = spec.hook == Hook::kSocket ? -1 : 0;
+  fspec.fallback = FallbackVerdict(spec.hook);
+  LoadFilterProgram(env, FilterProgramType(spec.hook), &accept, 1, fspec);
+}
+
+Napi::Object ProbeResult(Napi::Env env, const std::function<void(Napi::Object&)>& attempt) {
   Napi::Object result = Napi::Object::New(env);
-  Skeleton<struct capture> skel;
   try {
-    skel = LoadCapturePrograms(env, spec);
-    // What an empty pcap filter compiles to: accept, keeping 96 bytes.
-    struct sock_filter accept = {BPF_RET | BPF_K, 0, 0, 96};
-    FilterProgramSpec fspec;
-    fspec.slotsFd = SlotsFd(skel.get(), spec.hook);
-    fspec.direction = spec.hook == Hook::kSocket ? -1 : 0;
-    fspec.fallback = FallbackVerdict(spec.hook);
-    LoadFilterProgram(env, FilterProgramType(spec.hook), &accept, 1, fspec);
+    attempt(result);
     result.Set("ok", true);
     result.Set("errno", 0);
   } catch (const Napi::Error& e) {
@@ -155,6 +159,11 @@ Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
     if (error.Has("program")) result.Set("program", error.Get("program"));
   }
   return result;
+}
+
+Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info) {
+  Hook hook = HookNamed(info[0].As<Napi::String>().Utf8Value());
+  return ProbeResult(info.Env(), [&](Napi::Object&) { LoadProbePrograms(info.Env(), hook, -1); });
 }
 
 }  // namespace tapwire

@@ -7,6 +7,8 @@
 #include <linux/bpf.h>
 
 #include <stdint.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,8 +49,16 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
 // A filter program; throws as above (`EFILTER` when it has no eBPF form).
 Fd LoadFilterProgram(Napi::Env env, bpf_prog_type type, const struct sock_filter* code, size_t count, const FilterProgramSpec& spec);
 
-// probeCapturePrograms('tcx' | 'socket' | 'cgroup') → { ok, errno, reason? }: loads that mode's
-// capture and filter programs (a ring of one page) and frees them.
+// Loads `hook`'s capture programs (a ring of one page, reading the owners' storage
+// `ownersFd` unless it is -1) and a filter program tail-calling them, then frees them;
+// throws as LoadCapturePrograms does.
+void LoadProbePrograms(Napi::Env env, Hook hook, int ownersFd);
+
+// A probe's answer: { ok, errno } once `attempt` returns (it may add to the result),
+// else { ok: false, errno, message, log?, program? } from the error it threw.
+Napi::Object ProbeResult(Napi::Env env, const std::function<void(Napi::Object&)>& attempt);
+
+// probeCapturePrograms('tcx' | 'socket' | 'cgroup') → ProbeResult of LoadProbePrograms.
 Napi::Value ProbeCapturePrograms(const Napi::CallbackInfo& info);
 
 }  // namespace tapwire

@@ -9,8 +9,6 @@
 #include "../common/errors.h"
 #include "../common/verifier_log.h"
 #include "capture_programs.h"
-#include "bpf/owner.h"
-#include "capture.skel.h"
 #include "owner_files.skel.h"
 #include "owners.skel.h"
 
@@ -101,35 +99,18 @@ void OwnerHooks::NameExistingSockets(Napi::Env env, int program) {
 
 Napi::Value ProbeAttribution(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object result = Napi::Object::New(env);
-  try {
+  Hook hook = HookNamed(info[0].As<Napi::String>().Utf8Value());
+  return ProbeResult(env, [&](Napi::Object& result) {
     Skeleton<struct owners> skel = LoadHooks(env);
     Napi::Object refused;
     LoadIterator(env, bpf_map__fd(skel->maps.tw_owners), &refused);
+    result.Set("iterator", refused.IsEmpty());
     if (!refused.IsEmpty()) {
-      result.Set("iterator", false);
       result.Set("iteratorMessage", refused.Get("message"));
       if (refused.Has("log")) result.Set("iteratorLog", refused.Get("log"));
-    } else {
-      result.Set("iterator", true);
     }
-    CaptureProgramsSpec spec;
-    spec.hook = HookNamed(info[0].As<Napi::String>().Utf8Value());
-    spec.ringSize = uint32_t(sysconf(_SC_PAGESIZE));
-    spec.wakeupBytes = spec.ringSize;
-    spec.ownersFd = bpf_map__fd(skel->maps.tw_owners);
-    LoadCapturePrograms(env, spec);
-    result.Set("ok", true);
-    result.Set("errno", 0);
-  } catch (const Napi::Error& e) {
-    Napi::Object error = e.Value();
-    result.Set("ok", false);
-    result.Set("errno", error.Has("errno") ? error.Get("errno") : Napi::Number::New(env, 0));
-    result.Set("message", error.Get("message"));
-    if (error.Has("log")) result.Set("log", error.Get("log"));
-    if (error.Has("program")) result.Set("program", error.Get("program"));
-  }
-  return result;
+    LoadProbePrograms(env, hook, bpf_map__fd(skel->maps.tw_owners));
+  });
 }
 
 }  // namespace tapwire
