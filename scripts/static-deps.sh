@@ -26,10 +26,23 @@ fetch() {
   [ -f "$src/$name/.unpacked" ] && return 0
   tmp=$(mktemp -d)
   chown _apt "$tmp" 2>/dev/null || true   # apt downloads as _apt where that user exists
-  (cd "$tmp" && apt-get source --download-only -qq "$name") >&2 || {
-    echo "static-deps: 'apt-get source $name' failed: add deb-src entries for your distribution (see scripts/setup.sh)" >&2
+  # Every version the source indexes list, newest first (apt's own choice), then older
+  # ones: a mirror may list an update (a security one, say) whose files it does not serve yet.
+  local versions v got=
+  versions=$(apt-cache showsrc "$name" 2>/dev/null | awk -v n="$name" '/^Package:/ { p = $2 } /^Version:/ && p == n { print $2 }' | sort -u -r -V)
+  if [ -z "$versions" ]; then
+    echo "static-deps: no source package $name: add deb-src entries for your distribution (see scripts/setup.sh)" >&2
     rm -rf "$tmp"; return 1
-  }
+  fi
+  for v in $versions; do
+    rm -f "$tmp"/*
+    if (cd "$tmp" && apt-get source --download-only -qq "$name=$v") >&2; then got=$v; break; fi
+    echo "static-deps: 'apt-get source $name=$v' failed; trying an older version if the index lists one" >&2
+  done
+  if [ -z "$got" ]; then
+    echo "static-deps: no version of $name's source could be downloaded ($(echo $versions)); check the mirror" >&2
+    rm -rf "$tmp"; return 1
+  fi
   rm -rf "${src:?}/$name"
   mkdir -p "$src"
   dpkg-source --no-check --no-copy -x "$tmp"/"$name"_*.dsc "$src/$name" >/dev/null

@@ -206,8 +206,9 @@ describe('tapwire capture -C and -W against tcpdump on the same traffic', functi
       // About 4.7 MB: five files of a million bytes.
       assert.equal(await sendFromPeer(link, { port: PORT, count: 4500, size: 1000 }), 4500);
       // Both are done once neither directory grew for longer than tcpdump's 1 s block timeout.
-      const bytes = () =>
-        [ours, theirs].flatMap((d) => fs.readdirSync(d).map((n) => fs.statSync(path.join(d, n)).size)).reduce((a, b) => a + b, 0);
+      // A file listed may be gone by its stat: ours renames NAME.partN to NAME when it ends.
+      const size = (file) => fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      const bytes = () => [ours, theirs].flatMap((d) => fs.readdirSync(d).map((n) => size(path.join(d, n)))).reduce((a, b) => a + b, 0);
       for (let last = -1, now = bytes(); now !== last; last = now, now = bytes()) await sleep(1500);
       for (const proc of [dump, child]) {
         proc.kill('SIGINT');
