@@ -31,6 +31,7 @@
         "native/ebpf/ebpf_capture.cc",
         "native/ebpf/filter_program.cc",
         "native/ebpf/owner_hooks.cc",
+        "native/ebpf/proc_sockets.cc",
         "native/filter/compile.cc",
         "native/filter/match.cc",
         "native/probe/probe.cc",

@@ -76,7 +76,7 @@ async function main() {
 
   const rows = new Map();
   const count = (key, p) => {
-    const r = rows.get(key) ?? { packets: 0, socket: 0, cgroup: 0, none: 0, peer: 0 };
+    const r = rows.get(key) ?? { packets: 0, socket: 0, tuple: 0, cgroup: 0, none: 0, peer: 0 };
     r.packets++;
     r[p.attribution]++;
     if (p.peerProcess) r.peer++;
@@ -102,11 +102,11 @@ async function main() {
   }
   const pct = (n, of) => `${((100 * n) / of).toFixed(1)}%`;
   console.log(`kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, ${rounds} rounds\n`);
-  console.log('| traffic | packets | socket | cgroup | none | other end named (loopback) |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| traffic | packets | socket | tuple | cgroup | none | other end named (loopback) |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const [what, r] of rows) {
     console.log(
-      `| ${what} | ${r.packets} | ${pct(r.socket, r.packets)} | ${pct(r.cgroup, r.packets)} | ${pct(r.none, r.packets)} | ${pct(r.peer, r.packets)} |`,
+      `| ${what} | ${r.packets} | ${['socket', 'tuple', 'cgroup', 'none', 'peer'].map((k) => pct(r[k], r.packets)).join(' | ')} |`,
     );
   }
 }

@@ -42,12 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
+#include "../native/common/pidfd.h"
 
 #define MAX_BATCH 1024
 #define PACE_QUANTUM_NS 100000ULL /* sleep at most once per 100 us: wake-ups are costly */

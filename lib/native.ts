@@ -126,7 +126,9 @@ export interface NativeBinding {
   /** Loads the eBPF backend's capture and filter programs for one attach mode, then frees them. */
   probeCapturePrograms(attach: 'tcx' | 'socket' | 'cgroup'): ProgramCheck;
   /** Loads the attribution programs (native/ebpf/bpf/owners.bpf.c) and that mode's capture programs reading them, then frees them. */
-  probeAttribution(attach: 'tcx' | 'cgroup'): ProgramCheck & { iterator?: boolean; iteratorMessage?: string; iteratorLog?: string };
+  probeAttribution(
+    attach: 'tcx' | 'cgroup',
+  ): ProgramCheck & { iterator?: boolean; iteratorMessage?: string; iteratorLog?: string; pidfdGetfd?: boolean };
   /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
   compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */

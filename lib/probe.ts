@@ -119,9 +119,12 @@ function attributionCheck(mode: 'tcx' | 'cgroup', base: FeatureResult): FeatureR
       ...(r.log ? { log: r.log } : {}),
     };
   }
+  const refused = `the kernel refused the task-file iterator (${r.iteratorLog ? verifierVerdict(r.iteratorLog) : r.iteratorMessage})`;
   const before = r.iterator
     ? 'sockets open before a capture are found by a task-file iterator'
-    : `sockets open before a capture are not named until used, as the kernel refused the task-file iterator (Linux 5.11+ has bpf_sock_from_file): ${r.iteratorLog ? verifierVerdict(r.iteratorLog) : r.iteratorMessage}`;
+    : r.pidfdGetfd
+      ? `sockets open before a capture are found through /proc and pidfd_getfd (those of processes this one may not trace are named once used), as ${refused}`
+      : `sockets open before a capture are not named until used: ${refused}, and this kernel has no pidfd_getfd (Linux 5.6+)`;
   return {
     ok: true,
     errno: 0,

@@ -8,7 +8,7 @@ import type { Attribution, PacketProcess, ProcessTable } from './processes';
 
 const WORDS = 16;
 const PEER = 8;
-const METHODS: readonly Attribution[] = ['none', 'socket', 'none', 'cgroup'];
+const METHODS: readonly Attribution[] = ['none', 'socket', 'tuple', 'cgroup'];
 
 export class RecordedOwners implements Owners {
   readonly #words: Uint32Array;

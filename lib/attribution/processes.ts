@@ -9,7 +9,15 @@ import path from 'node:path';
 import { cgroup2Root } from '../cgroup';
 import { containerOf, type Container } from './container';
 
-export type Attribution = 'socket' | 'cgroup' | 'none';
+/**
+ * How a packet's process was found: `'socket'`, the owner recorded for the socket the
+ * packet carries (what a socket sends; both ways at a cgroup); `'tuple'`, the owner
+ * recorded for the socket its addresses and ports lead to (what arrives at an
+ * interface, looked up as the stack will deliver it); `'cgroup'`, the socket's cgroup
+ * only; `'none'`, no owner.
+ */
+export type Attribution = 'socket' | 'tuple' | 'cgroup' | 'none';
+export const ATTRIBUTIONS: readonly Attribution[] = ['socket', 'tuple', 'cgroup', 'none'];
 
 /** Who sent or received a packet. */
 export interface PacketProcess {

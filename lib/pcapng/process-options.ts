@@ -5,7 +5,7 @@
  * which tapwire reads back. Reading falls back to the comments, so ptcpdump's files give
  * their pids and commands too.
  */
-import type { Attribution, PacketProcess } from '../attribution/processes';
+import { ATTRIBUTIONS, type Attribution, type PacketProcess } from '../attribution/processes';
 import type { Container } from '../attribution/container';
 import * as f from './format';
 
@@ -70,7 +70,7 @@ export function decodeCustom(value: Buffer): RecordedProcess | null {
   if (value.length < 4 || value.readUInt32LE(0) !== TAPWIRE_PEN) return null;
   try {
     const o = JSON.parse(value.toString('utf8', 4)) as Record<string, unknown>;
-    const attribution = o.attribution === 'socket' || o.attribution === 'cgroup' ? o.attribution : 'none';
+    const attribution = ATTRIBUTIONS.find((a) => a === o.attribution) ?? 'none';
     return { process: asProcess(o.process), peerProcess: asProcess(o.peerProcess), attribution };
   } catch {
     return null;

@@ -11,6 +11,7 @@
 #include "capture_programs.h"
 #include "owner_files.skel.h"
 #include "owners.skel.h"
+#include "proc_sockets.h"
 
 namespace tapwire {
 
@@ -71,7 +72,10 @@ OwnerHooks::OwnerHooks(Napi::Env env, const std::string& cgroupRoot) : skel_(Loa
     links_.push_back(std::move(link));
   }
   Skeleton<struct owner_files> iterator = LoadIterator(env, MapFd(), nullptr);
-  if (iterator) NameExistingSockets(env, bpf_program__fd(iterator->progs.tw_own_files));
+  if (iterator)
+    NameExistingSockets(env, bpf_program__fd(iterator->progs.tw_own_files));
+  else
+    NameSocketsFromProc(MapFd(), cgroupRoot);
 }
 
 OwnerHooks::~OwnerHooks() = default;
@@ -106,6 +110,7 @@ Napi::Value ProbeAttribution(const Napi::CallbackInfo& info) {
     LoadIterator(env, bpf_map__fd(skel->maps.tw_owners), &refused);
     result.Set("iterator", refused.IsEmpty());
     if (!refused.IsEmpty()) {
+      result.Set("pidfdGetfd", HasPidfdGetfd());
       result.Set("iteratorMessage", refused.Get("message"));
       if (refused.Has("log")) result.Set("iteratorLog", refused.Get("log"));
     }

@@ -2,8 +2,9 @@
 // (bpf/owners.bpf.c) with its socket hooks linked at the root of the cgroup v2 tree, so
 // every socket a process creates or uses from now on is named in socket-local storage,
 // and the iterator (bpf/owner_files.bpf.c) run once over every task's files for the
-// sockets that already existed, where the kernel takes it. The capture programs read that storage. The links are file descriptors: the
-// kernel removes them when the capture closes or the process dies.
+// sockets that already existed, where the kernel takes it (else proc_sockets.h does
+// that from /proc). The capture programs read that storage. The links are file
+// descriptors: the kernel removes them when the capture closes or the process dies.
 #pragma once
 #include <napi.h>
 
@@ -20,8 +21,8 @@ namespace tapwire {
 class OwnerHooks {
  public:
   // Loads the programs, links them at `cgroupRoot`, then names the existing sockets
-  // (where the kernel takes the iterator: Linux 5.11+); throws a JS error (with the
-  // verifier's reason when the kernel refuses a hook).
+  // (by the iterator where the kernel takes it, else from /proc); throws a JS error
+  // (with the verifier's reason when the kernel refuses a hook).
   OwnerHooks(Napi::Env env, const std::string& cgroupRoot);
   ~OwnerHooks();
   OwnerHooks(const OwnerHooks&) = delete;
@@ -39,7 +40,7 @@ class OwnerHooks {
 };
 
 // probeAttribution('tcx' | 'cgroup') → { ok, errno, message?, program?, log?, iterator,
-// iteratorMessage?, iteratorLog? }: loads the attribution programs (`iterator`: the
+// iteratorMessage?, iteratorLog?, pidfdGetfd? }: loads the attribution programs (`iterator`: the
 // task-file iterator too), and that mode's capture programs reading their storage, then
 // frees them all, linking nothing.
 Napi::Value ProbeAttribution(const Napi::CallbackInfo& info);

@@ -209,6 +209,7 @@ static __always_inline int lookup_owner(struct __sk_buff* skb, __u32 ifindex, co
   int found = 0;
   if (sk) {
     found = owner_of(sk, 0, out); /* tc has no helper for a looked-up socket's cgroup */
+    if (out->method == TAPWIRE_ATTRIBUTION_SOCKET) out->method = TAPWIRE_ATTRIBUTION_TUPLE;
     bpf_sk_release(sk);
   }
   cached->key = key;

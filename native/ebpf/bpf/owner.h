@@ -7,6 +7,7 @@
 enum tapwire_attribution {
   TAPWIRE_ATTRIBUTION_NONE = 0,   /* no socket: the owner is unknown */
   TAPWIRE_ATTRIBUTION_SOCKET = 1, /* the packet's socket, whose owner was recorded */
+  TAPWIRE_ATTRIBUTION_TUPLE = 2,  /* the socket its addresses and ports lead to, whose owner was recorded */
   TAPWIRE_ATTRIBUTION_CGROUP = 3, /* the packet's socket, whose owner was not: its cgroup only */
 };
 

@@ -1,0 +1,113 @@
+#include "proc_sockets.h"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "../common/fd.h"
+#include "../common/pidfd.h"
+#include "bpf/owner.h"
+
+namespace tapwire {
+
+namespace {
+
+struct DirCloser {
+  void operator()(DIR* d) const { closedir(d); }
+};
+using Dir = std::unique_ptr<DIR, DirCloser>;
+
+// A /proc entry's number, or -1 for any other name.
+long NumberOf(const char* name) {
+  char* end;
+  long n = strtol(name, &end, 10);
+  return *name != '\0' && *end == '\0' ? n : -1;
+}
+
+// What the hooks would record for a process (owners.bpf.c's own()), from /proc.
+struct tapwire_owner OwnerOf(long pid, const std::string& cgroupRoot) {
+  struct tapwire_owner o = {};
+  o.tgid = static_cast<__u32>(pid);
+  std::string base = "/proc/" + std::to_string(pid);
+  std::ifstream comm(base + "/comm");
+  std::string line;
+  if (std::getline(comm, line)) strncpy(o.comm, line.c_str(), sizeof(o.comm) - 1);
+  // The unified hierarchy's line, "0::/path"; the cgroup id is its directory's inode.
+  std::ifstream cgroups(base + "/cgroup");
+  while (std::getline(cgroups, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    struct stat st;
+    if (stat((cgroupRoot + line.substr(3)).c_str(), &st) == 0) o.cgroup_id = st.st_ino;
+  }
+  return o;
+}
+
+// The inode of the socket a descriptor link names ("socket:[12345]"), or 0.
+unsigned long SocketInode(int dirFd, const char* fd) {
+  char target[64];
+  ssize_t n = readlinkat(dirFd, fd, target, sizeof(target) - 1);
+  if (n <= 0) return 0;
+  target[n] = '\0';
+  unsigned long ino;
+  return sscanf(target, "socket:[%lu]", &ino) == 1 ? ino : 0;
+}
+
+bool IsInet(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof(domain);
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && (domain == AF_INET || domain == AF_INET6);
+}
+
+}  // namespace
+
+ProcSockets NameSocketsFromProc(int ownersFd, const std::string& cgroupRoot) {
+  ProcSockets counts;
+  std::unordered_set<unsigned long> seen;  // a socket shared across fork is named once
+  Dir proc(opendir("/proc"));
+  if (!proc) return counts;
+  while (struct dirent* e = readdir(proc.get())) {
+    long pid = NumberOf(e->d_name);
+    if (pid <= 0) continue;
+    Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) continue;  // exited
+    std::string fdDir = "/proc/" + std::to_string(pid) + "/fd";
+    Dir fds(opendir(fdDir.c_str()));
+    if (!fds) continue;
+    bool known = false;
+    struct tapwire_owner owner = {};
+    while (struct dirent* f = readdir(fds.get())) {
+      long fd = NumberOf(f->d_name);
+      if (fd < 0) continue;
+      unsigned long ino = SocketInode(dirfd(fds.get()), f->d_name);
+      if (ino == 0 || seen.count(ino)) continue;
+      Fd borrowed(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+      if (!borrowed) {
+        if (errno != EBADF) counts.unnamed++;  // EBADF: closed since the listing
+        continue;
+      }
+      seen.insert(ino);
+      if (!IsInet(borrowed.get())) continue;
+      if (!known) owner = OwnerOf(pid, cgroupRoot), known = true;
+      int key = borrowed.get();
+      // BPF_NOEXIST: an owner a hook recorded since the capture opened stands.
+      if (bpf_map_update_elem(ownersFd, &key, &owner, BPF_NOEXIST) == 0) counts.named++;
+    }
+  }
+  return counts;
+}
+
+bool HasPidfdGetfd() { return syscall(SYS_pidfd_getfd, -1, 0, 0) < 0 && errno != ENOSYS; }
+
+}  // namespace tapwire
