@@ -63,6 +63,8 @@ export interface Backend {
   readonly attach?: HookMode;
   /** Whether its packets carry their owning process (`attribution: true` where it can run). */
   readonly attributes?: boolean;
+  /** With attribution: how the sockets open when the capture started were named, in a sentence. */
+  readonly existingSockets?: string;
   /** Present on backends that take plugins (the eBPF backend). */
   readonly pluginHost?: PluginHost;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket; interface changes to `onInterface`. */

@@ -136,7 +136,10 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   }
   const { attempts: _tried, ...chosen } = selection;
   const attribution = resolved.attribution
-    ? { active: true, reason: `packets name their processes: ${report.features.attribution.reason}` }
+    ? {
+        active: true,
+        reason: `packets name their processes: ${report.features.attribution.reason}${backend.existingSockets ? `; ${backend.existingSockets}` : ''}`,
+      }
     : { active: false, reason: 'not asked for (attribution: true turns it on)' };
   const capturer = new Capturer(
     backend,

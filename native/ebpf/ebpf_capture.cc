@@ -37,6 +37,7 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
                 {
                     InstanceMethod<&EbpfCapture::AttachInterface>("attachInterface"),
                     InstanceMethod<&EbpfCapture::ReleaseInterface>("releaseInterface"),
+                    InstanceMethod<&EbpfCapture::ExistingSockets>("existingSockets"),
                 });
 }
 
@@ -131,6 +132,10 @@ Napi::Value EbpfCapture::AttachInterface(const Napi::CallbackInfo& info) {
 Napi::Value EbpfCapture::ReleaseInterface(const Napi::CallbackInfo& info) {
   attachments_.erase(info[0].As<Napi::Number>().Uint32Value());
   return info.Env().Undefined();
+}
+
+Napi::Value EbpfCapture::ExistingSockets(const Napi::CallbackInfo& info) {
+  return owners_ ? owners_->ExistingSockets(info.Env()) : info.Env().Null();
 }
 
 // A packet socket that is never bound receives nothing and holds the membership.

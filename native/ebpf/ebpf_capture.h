@@ -35,6 +35,8 @@ class EbpfCapture : public KernelSource<EbpfCapture> {
   Napi::Value AttachInterface(const Napi::CallbackInfo& info);
   // releaseInterface(ifindex): lets go of an interface that went away.
   Napi::Value ReleaseInterface(const Napi::CallbackInfo& info);
+  // existingSockets(): how attribution named the sockets open at the start (OwnerHooks).
+  Napi::Value ExistingSockets(const Napi::CallbackInfo& info);
 
   void Open(Napi::Env env, const Napi::Object& options);
   void AddTarget(Napi::Env env, const Napi::Object& target);

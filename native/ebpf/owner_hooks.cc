@@ -11,7 +11,6 @@
 #include "capture_programs.h"
 #include "owner_files.skel.h"
 #include "owners.skel.h"
-#include "proc_sockets.h"
 
 namespace tapwire {
 
@@ -72,15 +71,26 @@ OwnerHooks::OwnerHooks(Napi::Env env, const std::string& cgroupRoot) : skel_(Loa
     links_.push_back(std::move(link));
   }
   Skeleton<struct owner_files> iterator = LoadIterator(env, MapFd(), nullptr);
-  if (iterator)
+  byIterator_ = static_cast<bool>(iterator);
+  if (byIterator_)
     NameExistingSockets(env, bpf_program__fd(iterator->progs.tw_own_files));
   else
-    NameSocketsFromProc(MapFd(), cgroupRoot);
+    fromProc_ = NameSocketsFromProc(MapFd(), cgroupRoot);
 }
 
 OwnerHooks::~OwnerHooks() = default;
 
 int OwnerHooks::MapFd() const { return bpf_map__fd(skel_->maps.tw_owners); }
+
+Napi::Object OwnerHooks::ExistingSockets(Napi::Env env) const {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("by", byIterator_ ? "iterator" : "proc");
+  if (!byIterator_) {
+    o.Set("named", fromProc_.named);
+    o.Set("unnamed", fromProc_.unnamed);
+  }
+  return o;
+}
 
 // An iterator runs as its file is read; one read to the end visits every task's files.
 void OwnerHooks::NameExistingSockets(Napi::Env env, int program) {

@@ -13,6 +13,7 @@
 
 #include "../common/bpf_objects.h"
 #include "../common/fd.h"
+#include "proc_sockets.h"
 
 struct owners;
 
@@ -30,6 +31,9 @@ class OwnerHooks {
 
   // The socket-local storage the capture programs read (owner.h).
   int MapFd() const;
+  // How the sockets open at the start were named: { by: 'iterator' } or
+  // { by: 'proc', named, unnamed }.
+  Napi::Object ExistingSockets(Napi::Env env) const;
 
  private:
   // Runs the task-file iterator (`program`) once over every task's files.
@@ -37,6 +41,8 @@ class OwnerHooks {
 
   Skeleton<struct owners> skel_;
   std::vector<Fd> links_;
+  bool byIterator_ = false;
+  ProcSockets fromProc_;
 };
 
 // probeAttribution('tcx' | 'cgroup') → { ok, errno, message?, program?, log?, iterator,

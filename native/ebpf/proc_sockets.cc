@@ -36,22 +36,27 @@ long NumberOf(const char* name) {
   return *name != '\0' && *end == '\0' ? n : -1;
 }
 
-// What the hooks would record for a process (owners.bpf.c's own()), from /proc.
-struct tapwire_owner OwnerOf(long pid, const std::string& cgroupRoot) {
-  struct tapwire_owner o = {};
-  o.tgid = static_cast<__u32>(pid);
-  std::string base = "/proc/" + std::to_string(pid);
-  std::ifstream comm(base + "/comm");
+// A process as /proc shows it: what the hooks would record for it (owners.bpf.c's
+// own()), and its cgroup v1 net_cls and net_prio lines, if those are mounted.
+struct Process {
+  struct tapwire_owner owner = {};
+  std::string netClass;
+};
+
+Process ProcessOf(const std::string& pid, const std::string& cgroupRoot) {
+  Process p;
+  p.owner.tgid = static_cast<__u32>(std::stoul(pid));
+  std::ifstream comm("/proc/" + pid + "/comm");
   std::string line;
-  if (std::getline(comm, line)) strncpy(o.comm, line.c_str(), sizeof(o.comm) - 1);
-  // The unified hierarchy's line, "0::/path"; the cgroup id is its directory's inode.
-  std::ifstream cgroups(base + "/cgroup");
+  if (std::getline(comm, line)) strncpy(p.owner.comm, line.c_str(), sizeof(p.owner.comm) - 1);
+  std::ifstream cgroups("/proc/" + pid + "/cgroup");
   while (std::getline(cgroups, line)) {
-    if (line.rfind("0::", 0) != 0) continue;
+    // The unified hierarchy's line, "0::/path": the cgroup id is its directory's inode.
     struct stat st;
-    if (stat((cgroupRoot + line.substr(3)).c_str(), &st) == 0) o.cgroup_id = st.st_ino;
+    if (line.rfind("0::", 0) == 0 && stat((cgroupRoot + line.substr(3)).c_str(), &st) == 0) p.owner.cgroup_id = st.st_ino;
+    if (line.find(":net_cls") != std::string::npos || line.find("net_prio") != std::string::npos) p.netClass += line + "\n";
   }
-  return o;
+  return p;
 }
 
 // The inode of the socket a descriptor link names ("socket:[12345]"), or 0.
@@ -77,21 +82,27 @@ ProcSockets NameSocketsFromProc(int ownersFd, const std::string& cgroupRoot) {
   std::unordered_set<unsigned long> seen;  // a socket shared across fork is named once
   Dir proc(opendir("/proc"));
   if (!proc) return counts;
+  // Receiving a socket gives it the receiver's net_cls class id and net_prio index
+  // (__receive_sock): only a process whose are ours has its sockets borrowed.
+  const std::string ours = ProcessOf(std::to_string(getpid()), cgroupRoot).netClass;
   while (struct dirent* e = readdir(proc.get())) {
     long pid = NumberOf(e->d_name);
     if (pid <= 0) continue;
     Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd) continue;  // exited
-    std::string fdDir = "/proc/" + std::to_string(pid) + "/fd";
-    Dir fds(opendir(fdDir.c_str()));
+    Dir fds(opendir(("/proc/" + std::string(e->d_name) + "/fd").c_str()));
     if (!fds) continue;
-    bool known = false;
-    struct tapwire_owner owner = {};
+    std::unique_ptr<Process> process;  // read at its first socket
     while (struct dirent* f = readdir(fds.get())) {
       long fd = NumberOf(f->d_name);
       if (fd < 0) continue;
       unsigned long ino = SocketInode(dirfd(fds.get()), f->d_name);
       if (ino == 0 || seen.count(ino)) continue;
+      if (!process) process = std::make_unique<Process>(ProcessOf(e->d_name, cgroupRoot));
+      if (process->netClass != ours) {
+        counts.unnamed++;
+        continue;
+      }
       Fd borrowed(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
       if (!borrowed) {
         if (errno != EBADF) counts.unnamed++;  // EBADF: closed since the listing
@@ -99,10 +110,9 @@ ProcSockets NameSocketsFromProc(int ownersFd, const std::string& cgroupRoot) {
       }
       seen.insert(ino);
       if (!IsInet(borrowed.get())) continue;
-      if (!known) owner = OwnerOf(pid, cgroupRoot), known = true;
       int key = borrowed.get();
       // BPF_NOEXIST: an owner a hook recorded since the capture opened stands.
-      if (bpf_map_update_elem(ownersFd, &key, &owner, BPF_NOEXIST) == 0) counts.named++;
+      if (bpf_map_update_elem(ownersFd, &key, &process->owner, BPF_NOEXIST) == 0) counts.named++;
     }
   }
   return counts;

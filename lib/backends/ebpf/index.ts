@@ -120,6 +120,7 @@ class EbpfBackend implements Backend {
   readonly pluginHost: PluginHost;
   /** Whether packets carry their owner (`attribution: true`). */
   readonly attributes: boolean;
+  readonly existingSockets?: string;
   readonly #capture: EbpfCapture;
   /** The interfaces named: a capture on them ends if one goes away. */
   readonly #named: Interface[];
@@ -184,6 +185,16 @@ class EbpfBackend implements Backend {
         throw new AttributionUnavailableError(`attribution cannot start: ${openError(err, this.attach, report).message}`, { cause: err });
       }
       throw openError(err, this.attach, report);
+    }
+    const existing = this.#capture.existingSockets();
+    if (existing?.by === 'iterator') this.existingSockets = 'the sockets open at the start were named by the task-file iterator';
+    else if (existing?.by === 'proc') {
+      const sockets = (n: number): string => `${n} socket${n === 1 ? '' : 's'}`;
+      const missed =
+        existing.unnamed > 0
+          ? `; ${sockets(existing.unnamed)} (of any family) were not borrowed, their process being one this one may not trace or in other net_cls or net_prio cgroups, and are named once used`
+          : '';
+      this.existingSockets = `${sockets(existing.named)} open at the start named from /proc${missed}`;
     }
   }
 
