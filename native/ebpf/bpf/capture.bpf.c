@@ -86,9 +86,10 @@ static __always_inline int owner_of(struct bpf_sock* sk, __u64 cgroup_id, struct
 }
 
 // Owners found by lookup, per CPU, by flow and interface: a run of one flow's packets
-// pays for one socket lookup per FLOW_TTL_NS rather than one per packet (and a packet
-// no socket owns, for one miss). A slot holds one flow; another flow hashed to it takes
-// it over. Each capture has its own (its interfaces share one network namespace).
+// pays for its socket lookups (one, or on loopback two: both ends) once per FLOW_TTL_NS
+// rather than per packet (and a packet no socket owns, for one miss). A slot holds one
+// flow; another flow hashed to it takes it over. Each capture has its own (its
+// interfaces share one network namespace).
 #define FLOW_SLOTS 64
 #define FLOW_TTL_NS 10000000ULL /* 10 ms: how long an owner change can take to show */
 struct flow_key {
@@ -97,18 +98,16 @@ struct flow_key {
   __u32 ifindex; /* a capture's interfaces are in one namespace: this names the interface there */
   __u32 pad;
 };
-struct flow_owner {
+struct flow_owners {
   struct flow_key key;
   __u64 expires;
-  __u32 found;
-  __u32 pad;
-  struct tapwire_owner owner;
+  struct tapwire_owners owners;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, FLOW_SLOTS);
   __type(key, __u32);
-  __type(value, struct flow_owner);
+  __type(value, struct flow_owners);
 } tw_flow_owners SEC(".maps");
 
 static __always_inline __u32 flow_slot(const struct flow_key* k) {
@@ -173,50 +172,67 @@ static __always_inline int parse_flow(struct __sk_buff* skb, struct flow* f) {
   return f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP;
 }
 
-// The local socket of a flow, found as the stack would find it in the interface's
-// network namespace: by the destination for what arrives (`local_is_source` 0), by the
-// source for what leaves (a reply sent by a listener's request socket, say, whose skb
-// holds no full socket) or for the sender of what arrives on loopback.
-static __always_inline int lookup_owner(struct __sk_buff* skb, __u32 ifindex, const struct flow* f, int local_is_source, __u64 now,
-                                        struct tapwire_owner* out) {
+// A tuple's socket, found as the stack would find it in the interface's network
+// namespace, and the owner recorded for it.
+static __always_inline void lookup_owner(struct __sk_buff* skb, __u8 proto, struct bpf_sock_tuple* tuple, __u32 size,
+                                         struct tapwire_owner* out) {
+  struct bpf_sock* sk = proto == IPPROTO_TCP ? bpf_sk_lookup_tcp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0)
+                                             : bpf_sk_lookup_udp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0);
+  if (!sk) return;
+  owner_of(sk, 0, out); /* tc has no helper for a looked-up socket's cgroup */
+  if (out->method == TAPWIRE_ATTRIBUTION_SOCKET) out->method = TAPWIRE_ATTRIBUTION_TUPLE;
+  bpf_sk_release(sk);
+}
+
+// The local socket's owner of a flow, by lookup: by the destination for what arrives
+// (`local_is_source` 0), by the source for what leaves (a reply sent by a listener's
+// request socket, say, whose skb holds no full socket); with `both` (loopback, hooked
+// as packets arrive) the sender's too, which is local as well.
+static __always_inline void lookup_owners(struct __sk_buff* skb, __u32 ifindex, const struct flow* f, int local_is_source, int both,
+                                          __u64 now, struct tapwire_owners* out) {
   struct flow_key key = {.proto = f->proto, .ifindex = ifindex};
   const __be32* remote = local_is_source ? f->daddr : f->saddr;
   const __be32* local = local_is_source ? f->saddr : f->daddr;
   __be16 rport = local_is_source ? f->dport : f->sport, lport = local_is_source ? f->sport : f->dport;
-  __u32 size;
   if (f->v6) {
     __builtin_memcpy(key.tuple.ipv6.saddr, remote, 16);
     __builtin_memcpy(key.tuple.ipv6.daddr, local, 16);
     key.tuple.ipv6.sport = rport;
     key.tuple.ipv6.dport = lport;
-    size = sizeof(key.tuple.ipv6);
   } else {
     key.tuple.ipv4.saddr = remote[0];
     key.tuple.ipv4.daddr = local[0];
     key.tuple.ipv4.sport = rport;
     key.tuple.ipv4.dport = lport;
-    size = sizeof(key.tuple.ipv4);
   }
   __u32 slot = flow_slot(&key);
-  struct flow_owner* cached = bpf_map_lookup_elem(&tw_flow_owners, &slot);
-  if (!cached) return 0;
+  struct flow_owners* cached = bpf_map_lookup_elem(&tw_flow_owners, &slot);
+  if (!cached) return;
   if (cached->expires > now && same_flow(&cached->key, &key)) {
-    if (cached->found) __builtin_memcpy(out, &cached->owner, sizeof(*out));
-    return cached->found;
+    __builtin_memcpy(out, &cached->owners, sizeof(*out));
+    return;
   }
-  struct bpf_sock* sk = f->proto == IPPROTO_TCP ? bpf_sk_lookup_tcp(skb, &key.tuple, size, BPF_F_CURRENT_NETNS, 0)
-                                                : bpf_sk_lookup_udp(skb, &key.tuple, size, BPF_F_CURRENT_NETNS, 0);
-  int found = 0;
-  if (sk) {
-    found = owner_of(sk, 0, out); /* tc has no helper for a looked-up socket's cgroup */
-    if (out->method == TAPWIRE_ATTRIBUTION_SOCKET) out->method = TAPWIRE_ATTRIBUTION_TUPLE;
-    bpf_sk_release(sk);
+  struct bpf_sock_tuple tuple = key.tuple;
+  __u32 size = f->v6 ? sizeof(tuple.ipv6) : sizeof(tuple.ipv4);
+  lookup_owner(skb, f->proto, &tuple, size, &out->local);
+  if (both) {
+    // The other end: the same tuple, source and destination swapped.
+    if (f->v6) {
+      __builtin_memcpy(tuple.ipv6.saddr, local, 16);
+      __builtin_memcpy(tuple.ipv6.daddr, remote, 16);
+      tuple.ipv6.sport = lport;
+      tuple.ipv6.dport = rport;
+    } else {
+      tuple.ipv4.saddr = local[0];
+      tuple.ipv4.daddr = remote[0];
+      tuple.ipv4.sport = lport;
+      tuple.ipv4.dport = rport;
+    }
+    lookup_owner(skb, f->proto, &tuple, size, &out->peer);
   }
   cached->key = key;
   cached->expires = now + FLOW_TTL_NS;
-  cached->found = found;
-  __builtin_memcpy(&cached->owner, out, sizeof(*out));
-  return found;
+  __builtin_memcpy(&cached->owners, out, sizeof(*out));
 }
 
 // Fills in the owners (zeroed by the caller: unknown). The local one from the socket
@@ -236,8 +252,7 @@ static __always_inline void find_owners(struct __sk_buff* skb, __u32 direction, 
   if (carried && !loopback) return;
   struct flow f = {};
   if (!parse_flow(skb, &f)) return;
-  if (!carried) lookup_owner(skb, ifindex, &f, direction, now, &out->local);
-  if (loopback) lookup_owner(skb, ifindex, &f, !direction, now, &out->peer);
+  lookup_owners(skb, ifindex, &f, direction, loopback, now, out);
 }
 
 // Reserves a record of a size fixed at compile time (the ring buffer wants a constant)
