@@ -26,6 +26,13 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
+# memcheck's sanitizer and libFuzzer runtimes for this clang: a package of their own on
+# Debian 12 (clang's Recommends, which --no-install-recommends leaves out), part of
+# libclang-common elsewhere.
+rt=libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev
+if apt-cache show "$rt" >/dev/null 2>&1 && ! dpkg-query -W -f='${db:Status-Abbrev}' "$rt" 2>/dev/null | grep -q '^ii'; then
+  apt-get install -y -qq --no-install-recommends "$rt" >/dev/null
+fi
 
 # zlib, libelf, libpcap and libbpf are linked statically from the distribution's own
 # sources, which need deb-src entries beside the binary ones: added for the
