@@ -92,12 +92,15 @@ static __always_inline int owner_of(struct bpf_sock* sk, __u64 cgroup_id, struct
 // interfaces share one network namespace).
 #define FLOW_SLOTS 64
 #define FLOW_TTL_NS 10000000ULL /* 10 ms: how long an owner change can take to show */
+// What names a flow, its IPv4 tuple in the first 24 bytes (compared and hashed alone).
 struct flow_key {
-  struct bpf_sock_tuple tuple;
-  __u32 proto;
   __u32 ifindex; /* a capture's interfaces are in one namespace: this names the interface there */
+  __u32 proto;   /* | FLOW_V6 for IPv6, so no IPv4 key's first 24 bytes are an IPv6 key's */
+  struct bpf_sock_tuple tuple;
   __u32 pad;
 };
+#define FLOW_V4_BYTES 24
+#define FLOW_V6 0x100
 struct flow_owners {
   struct flow_key key;
   __u64 expires;
@@ -110,11 +113,12 @@ struct {
   __type(value, struct flow_owners);
 } tw_flow_owners SEC(".maps");
 
-static __always_inline __u32 flow_slot(const struct flow_key* k) {
+// The key's first `bytes` (a multiple of 8, known at compile time) hashed to a slot.
+static __always_inline __u32 flow_slot(const struct flow_key* k, const int bytes) {
   const __u32* w = (const __u32*)k;
   __u32 h = 0;
 #pragma unroll
-  for (int i = 0; i < sizeof(*k) / 4; i++) h = (h ^ w[i]) * 0x9e3779b1;
+  for (int i = 0; i < bytes / 4; i++) h = (h ^ w[i]) * 0x9e3779b1;
   return h >> 26; /* FLOW_SLOTS = 2^6 */
 }
 
@@ -127,141 +131,130 @@ static __always_inline int same_flow(const struct flow_key* a, const struct flow
   return diff == 0;
 }
 
-// A TCP or UDP packet's addresses and ports, as it travels: source, then destination
-// (v4 in the first word of each address).
-struct flow {
-  __be32 saddr[4];
-  __be32 daddr[4];
-  __be16 sport;
-  __be16 dport;
+// The flow key of a TCP or UDP packet, from one load of its IP header and the ports
+// after it (a second only for IPv4 options), as the local socket would see it: the
+// tuple's source is the remote end, its destination the local one (for what arrives,
+// the packet's destination; for what leaves, `local_is_source`, its source). 0 for
+// other packets, and later IPv4 fragments (no ports).
+static __always_inline int flow_of(struct __sk_buff* skb, int local_is_source, struct flow_key* key) {
   __u8 proto;
-  __u8 v6;
-};
-
-// One load for the IP header and the ports after it (a second only for IPv4 options).
-static __always_inline int parse_flow(struct __sk_buff* skb, struct flow* f) {
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
     struct {
       struct iphdr ip;
       __be16 ports[2];
     } h;
     if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET)) return 0;
-    if (h.ip.frag_off & bpf_htons(0x1fff)) return 0; /* a later fragment: no ports */
+    if (h.ip.frag_off & bpf_htons(0x1fff)) return 0;
     if (h.ip.ihl != 5 && bpf_skb_load_bytes_relative(skb, (h.ip.ihl * 4) & 0x3f, h.ports, sizeof(h.ports), BPF_HDR_START_NET)) return 0;
-    f->saddr[0] = h.ip.saddr;
-    f->daddr[0] = h.ip.daddr;
-    f->sport = h.ports[0];
-    f->dport = h.ports[1];
-    f->proto = h.ip.protocol;
-    f->v6 = 0;
+    proto = h.ip.protocol;
+    __be16 sport = h.ports[0], dport = h.ports[1];
+    key->tuple.ipv4.saddr = local_is_source ? h.ip.daddr : h.ip.saddr;
+    key->tuple.ipv4.daddr = local_is_source ? h.ip.saddr : h.ip.daddr;
+    key->tuple.ipv4.sport = local_is_source ? dport : sport;
+    key->tuple.ipv4.dport = local_is_source ? sport : dport;
+    key->proto = proto;
   } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
     struct {
       struct ipv6hdr ip6;
       __be16 ports[2];
     } h;
     if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET)) return 0;
-    __builtin_memcpy(f->saddr, &h.ip6.saddr, 16);
-    __builtin_memcpy(f->daddr, &h.ip6.daddr, 16);
-    f->sport = h.ports[0];
-    f->dport = h.ports[1];
-    f->proto = h.ip6.nexthdr; /* extension headers are not followed */
-    f->v6 = 1;
+    proto = h.ip6.nexthdr; /* extension headers are not followed */
+    __be16 sport = h.ports[0], dport = h.ports[1];
+    if (local_is_source) {
+      __builtin_memcpy(key->tuple.ipv6.saddr, &h.ip6.daddr, 16);
+      __builtin_memcpy(key->tuple.ipv6.daddr, &h.ip6.saddr, 16);
+    } else {
+      __builtin_memcpy(key->tuple.ipv6.saddr, &h.ip6.saddr, 16);
+      __builtin_memcpy(key->tuple.ipv6.daddr, &h.ip6.daddr, 16);
+    }
+    key->tuple.ipv6.sport = local_is_source ? dport : sport;
+    key->tuple.ipv6.dport = local_is_source ? sport : dport;
+    key->proto = proto | FLOW_V6;
   } else {
     return 0;
   }
-  return f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP;
+  return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
 }
 
 // A tuple's socket, found as the stack would find it in the interface's network
 // namespace, and the owner recorded for it.
-static __always_inline void lookup_owner(struct __sk_buff* skb, __u8 proto, struct bpf_sock_tuple* tuple, __u32 size,
+static __always_inline void lookup_owner(struct __sk_buff* skb, int tcp, struct bpf_sock_tuple* tuple, __u32 size,
                                          struct tapwire_owner* out) {
-  struct bpf_sock* sk = proto == IPPROTO_TCP ? bpf_sk_lookup_tcp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0)
-                                             : bpf_sk_lookup_udp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0);
+  struct bpf_sock* sk =
+      tcp ? bpf_sk_lookup_tcp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0) : bpf_sk_lookup_udp(skb, tuple, size, BPF_F_CURRENT_NETNS, 0);
   if (!sk) return;
   owner_of(sk, 0, out); /* tc has no helper for a looked-up socket's cgroup */
   if (out->method == TAPWIRE_ATTRIBUTION_SOCKET) out->method = TAPWIRE_ATTRIBUTION_TUPLE;
   bpf_sk_release(sk);
 }
 
-// The local socket's owner of a flow, by lookup: by the destination for what arrives
-// (`local_is_source` 0), by the source for what leaves (a reply sent by a listener's
-// request socket, say, whose skb holds no full socket); with `both` (loopback, hooked
-// as packets arrive) the sender's too, which is local as well.
-static __always_inline void lookup_owners(struct __sk_buff* skb, __u32 ifindex, const struct flow* f, int local_is_source, int both,
-                                          __u64 now, struct tapwire_owners* out) {
-  struct flow_key key = {.proto = f->proto, .ifindex = ifindex};
-  const __be32* remote = local_is_source ? f->daddr : f->saddr;
-  const __be32* local = local_is_source ? f->saddr : f->daddr;
-  __be16 rport = local_is_source ? f->dport : f->sport, lport = local_is_source ? f->sport : f->dport;
-  if (f->v6) {
-    __builtin_memcpy(key.tuple.ipv6.saddr, remote, 16);
-    __builtin_memcpy(key.tuple.ipv6.daddr, local, 16);
-    key.tuple.ipv6.sport = rport;
-    key.tuple.ipv6.dport = lport;
-  } else {
-    key.tuple.ipv4.saddr = remote[0];
-    key.tuple.ipv4.daddr = local[0];
-    key.tuple.ipv4.sport = rport;
-    key.tuple.ipv4.dport = lport;
-  }
-  __u32 slot = flow_slot(&key);
+// The owners of a flow's local socket, by lookup; with `both` (loopback, hooked as
+// packets arrive) the other end's too, which is local as well. They are the flow's
+// cache slot's, filled in on a miss; null if there is no slot.
+static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_buff* skb, const struct flow_key* key, int both, __u64 now) {
+  int v6 = key->proto & FLOW_V6;
+  // IPv4 keys end where their tuple does: the rest is zero in both.
+  __u32 slot = v6 ? flow_slot(key, sizeof(*key)) : flow_slot(key, FLOW_V4_BYTES);
   struct flow_owners* cached = bpf_map_lookup_elem(&tw_flow_owners, &slot);
-  if (!cached) return;
-  if (cached->expires > now && same_flow(&cached->key, &key)) {
-    __builtin_memcpy(out, &cached->owners, sizeof(*out));
-    return;
-  }
-  struct bpf_sock_tuple tuple = key.tuple;
-  __u32 size = f->v6 ? sizeof(tuple.ipv6) : sizeof(tuple.ipv4);
-  lookup_owner(skb, f->proto, &tuple, size, &out->local);
+  if (!cached) return 0;
+  if (cached->expires > now && same_flow(&cached->key, key)) return &cached->owners;
+  struct tapwire_owners* out = &cached->owners;
+  __builtin_memset(out, 0, sizeof(*out));
+  struct bpf_sock_tuple tuple = key->tuple;
+  __u32 size = v6 ? sizeof(tuple.ipv6) : sizeof(tuple.ipv4);
+  int tcp = (key->proto & 0xff) == IPPROTO_TCP;
+  lookup_owner(skb, tcp, &tuple, size, &out->local);
   if (both) {
     // The other end: the same tuple, source and destination swapped.
-    if (f->v6) {
-      __builtin_memcpy(tuple.ipv6.saddr, local, 16);
-      __builtin_memcpy(tuple.ipv6.daddr, remote, 16);
-      tuple.ipv6.sport = lport;
-      tuple.ipv6.dport = rport;
+    if (v6) {
+      __builtin_memcpy(tuple.ipv6.saddr, key->tuple.ipv6.daddr, 16);
+      __builtin_memcpy(tuple.ipv6.daddr, key->tuple.ipv6.saddr, 16);
+      tuple.ipv6.sport = key->tuple.ipv6.dport;
+      tuple.ipv6.dport = key->tuple.ipv6.sport;
     } else {
-      tuple.ipv4.saddr = local[0];
-      tuple.ipv4.daddr = remote[0];
-      tuple.ipv4.sport = lport;
-      tuple.ipv4.dport = rport;
+      tuple.ipv4.saddr = key->tuple.ipv4.daddr;
+      tuple.ipv4.daddr = key->tuple.ipv4.saddr;
+      tuple.ipv4.sport = key->tuple.ipv4.dport;
+      tuple.ipv4.dport = key->tuple.ipv4.sport;
     }
-    lookup_owner(skb, f->proto, &tuple, size, &out->peer);
+    lookup_owner(skb, tcp, &tuple, size, &out->peer);
   }
-  cached->key = key;
+  cached->key = *key;
   cached->expires = now + FLOW_TTL_NS;
-  __builtin_memcpy(&cached->owners, out, sizeof(*out));
+  return out;
 }
 
-// Fills in the owners (zeroed by the caller: unknown). The local one from the socket
-// the packet carries (what a socket sends, at tc egress; everything, at a cgroup's
-// hooks), else by lookup (tc); on loopback (index 1 in every namespace, hooked at
-// ingress only) the sender too, which is local as well.
-static __always_inline void find_owners(struct __sk_buff* skb, __u32 direction, const int hook, __u64 now, struct tapwire_owners* out) {
-  if (hook == HOOK_SOCKET) return; /* a socket filter has neither the socket nor the helpers */
+// The packet's owners: the local one from the socket the packet carries (what a socket
+// sends, at tc egress; everything, at a cgroup's hooks), written into `scratch`; else
+// by lookup (tc), the flow cache's; on loopback (index 1 in every namespace, hooked at
+// ingress only) the sender too, which is local as well. `scratch` zeroed if neither.
+static __always_inline const struct tapwire_owners* find_owners(struct __sk_buff* skb, __u32 direction, const int hook, __u64 now,
+                                                                struct tapwire_owners* scratch) {
   // What arrives at tc may still hold its sender's socket (veth keeps it across
-  // namespaces): only what leaves carries its own.
-  struct bpf_sock* sk = hook == HOOK_CGROUP || direction == 1 ? skb->sk : 0;
+  // namespaces): only what leaves carries its own. A socket filter has neither the
+  // socket nor the helpers.
+  struct bpf_sock* sk = hook == HOOK_CGROUP || (hook == HOOK_TC && direction == 1) ? skb->sk : 0;
   if (sk) sk = bpf_sk_fullsock(sk);
-  int carried = owner_of(sk, sk ? bpf_skb_cgroup_id(skb) : 0, &out->local);
-  if (hook != HOOK_TC) return;
-  __u32 ifindex = skb->ifindex;
-  int loopback = ifindex == 1;
-  if (carried && !loopback) return;
-  struct flow f = {};
-  if (!parse_flow(skb, &f)) return;
-  lookup_owners(skb, ifindex, &f, direction, loopback, now, out);
+  if (sk || hook != HOOK_TC) {
+    __builtin_memset(scratch, 0, sizeof(*scratch));
+    owner_of(sk, sk ? bpf_skb_cgroup_id(skb) : 0, &scratch->local);
+    return scratch;
+  }
+  struct flow_key key = {.ifindex = skb->ifindex};
+  const struct tapwire_owners* found = flow_of(skb, direction, &key) ? lookup_owners(skb, &key, key.ifindex == 1, now) : 0;
+  if (found) return found;
+  __builtin_memset(scratch, 0, sizeof(*scratch));
+  return scratch;
 }
 
 // Reserves a record of a size fixed at compile time (the ring buffer wants a constant)
 // and copies the packet straight from the skb into it: one copy, no scratch buffer.
-// `owners` is null or not at compile time (each caller is inlined), so every offset is a
-// constant: a process without CAP_PERFMON may not add a register to a pointer.
-static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 direction, __u64 now, const struct tapwire_owners* owners,
-                                const __u32 room) {
-  const __u32 owned = owners ? sizeof(struct tapwire_owners) : 0;
+// `owned` (whether the record carries `owners`) is known at compile time (each caller is
+// inlined), so every offset is a constant: a process without CAP_PERFMON may not add a
+// register to a pointer.
+static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 direction, __u64 now, const int owned,
+                                const struct tapwire_owners* owners, const __u32 room) {
   struct tapwire_record* r = bpf_ringbuf_reserve(&tw_records, sizeof(*r) + owned + room, 0);
   if (!r) {
     count(TAPWIRE_COUNTER_RING_DROPS);
@@ -285,38 +278,38 @@ static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 directio
   r->wire_len = skb->len;
   r->cap_len = cap;
   r->direction = direction;
-  if (owners) __builtin_memcpy(r + 1, owners, sizeof(*owners));
+  if (owned) __builtin_memcpy(r + 1, owners, sizeof(*owners));
   bpf_ringbuf_submit(r, ring_wakeup(&tw_records, sizeof(*r) + owned + room, wakeup_bytes));
   return 0;
 }
 
 // Record sizes double, so a record wastes less than half its room; small frames, the
 // common case at high rates, get the finest steps.
-static __always_inline int copy_sized(struct __sk_buff* skb, __u64 cap, __u32 direction, __u64 now, const struct tapwire_owners* owners) {
-  if (cap <= TAPWIRE_MIN_ROOM) return emit(skb, cap, direction, now, owners, TAPWIRE_MIN_ROOM);
-  if (cap <= 160) return emit(skb, cap, direction, now, owners, 160);
-  if (cap <= 256) return emit(skb, cap, direction, now, owners, 256);
-  if (cap <= 512) return emit(skb, cap, direction, now, owners, 512);
-  if (cap <= 1024) return emit(skb, cap, direction, now, owners, 1024);
-  if (cap <= 1536) return emit(skb, cap, direction, now, owners, 1536);
-  if (cap <= 2048) return emit(skb, cap, direction, now, owners, 2048);
-  if (cap <= 4096) return emit(skb, cap, direction, now, owners, 4096);
-  if (cap <= 9216) return emit(skb, cap, direction, now, owners, 9216);
-  if (cap <= 16384) return emit(skb, cap, direction, now, owners, 16384);
-  if (cap <= 32768) return emit(skb, cap, direction, now, owners, 32768);
-  if (cap <= 65536) return emit(skb, cap, direction, now, owners, 65536);
-  if (cap <= 131072) return emit(skb, cap, direction, now, owners, 131072);
-  return emit(skb, cap, direction, now, owners, 262144);
+static __always_inline int copy_sized(struct __sk_buff* skb, __u64 cap, __u32 direction, __u64 now, const int owned,
+                                      const struct tapwire_owners* owners) {
+  if (cap <= TAPWIRE_MIN_ROOM) return emit(skb, cap, direction, now, owned, owners, TAPWIRE_MIN_ROOM);
+  if (cap <= 160) return emit(skb, cap, direction, now, owned, owners, 160);
+  if (cap <= 256) return emit(skb, cap, direction, now, owned, owners, 256);
+  if (cap <= 512) return emit(skb, cap, direction, now, owned, owners, 512);
+  if (cap <= 1024) return emit(skb, cap, direction, now, owned, owners, 1024);
+  if (cap <= 1536) return emit(skb, cap, direction, now, owned, owners, 1536);
+  if (cap <= 2048) return emit(skb, cap, direction, now, owned, owners, 2048);
+  if (cap <= 4096) return emit(skb, cap, direction, now, owned, owners, 4096);
+  if (cap <= 9216) return emit(skb, cap, direction, now, owned, owners, 9216);
+  if (cap <= 16384) return emit(skb, cap, direction, now, owned, owners, 16384);
+  if (cap <= 32768) return emit(skb, cap, direction, now, owned, owners, 32768);
+  if (cap <= 65536) return emit(skb, cap, direction, now, owned, owners, 65536);
+  if (cap <= 131072) return emit(skb, cap, direction, now, owned, owners, 131072);
+  return emit(skb, cap, direction, now, owned, owners, 262144);
 }
 
 static __always_inline int copy(struct __sk_buff* skb, __u32 snaplen, __u32 direction, const int hook) {
   __u64 cap = skb->len < snaplen ? skb->len : snaplen;
   __u64 now = bpf_ktime_get_ns();
   // Read-only data: the verifier follows one of the two and drops the other.
-  if (!attribution) return copy_sized(skb, cap, direction, now, 0);
-  struct tapwire_owners owners = {};
-  find_owners(skb, direction, hook, now, &owners);
-  return copy_sized(skb, cap, direction, now, &owners);
+  if (!attribution) return copy_sized(skb, cap, direction, now, 0, 0);
+  struct tapwire_owners scratch;
+  return copy_sized(skb, cap, direction, now, sizeof(struct tapwire_owners), find_owners(skb, direction, hook, now, &scratch));
 }
 
 SEC("tc")
