@@ -108,7 +108,8 @@ function captureFeature(mode: 'socket' | 'tcx' | 'cgroup', needs: FeatureResult[
 
 /** Loads the attribution programs with `mode`'s capture programs; the iterator's fate in `before`. */
 function attributionCheck(mode: 'tcx' | 'cgroup', base: FeatureResult): FeatureResult & { before?: string } {
-  if (!base.ok) return { ok: false, reason: `not tried: ${base.reason}`, errno: base.errno };
+  if (!base.ok)
+    return { ok: false, reason: base.reason.startsWith('not tried') ? base.reason : `not tried: ${base.reason}`, errno: base.errno };
   const r = native().probeAttribution(mode);
   if (!r.ok) {
     const said = r.log ? verifierVerdict(r.log) : '';

@@ -189,39 +189,64 @@ static __always_inline void lookup_owner(struct __sk_buff* skb, int tcp, struct 
   bpf_sk_release(sk);
 }
 
+static __always_inline __u32 slot_of(const struct flow_key* key) {
+  // IPv4 keys end where their tuple does: the rest is zero in both.
+  return key->proto & FLOW_V6 ? flow_slot(key, sizeof(*key)) : flow_slot(key, FLOW_V4_BYTES);
+}
+
+static __always_inline int fresh(const struct flow_owners* cached, const struct flow_key* key, __u64 now) {
+  return cached->expires > now && same_flow(&cached->key, key);
+}
+
 // The owners of a flow's local socket, by lookup; with `both` (loopback, hooked as
 // packets arrive) the other end's too, which is local as well. They are the flow's
 // cache slot's, filled in on a miss; null if there is no slot.
 static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_buff* skb, const struct flow_key* key, int both, __u64 now) {
-  int v6 = key->proto & FLOW_V6;
-  // IPv4 keys end where their tuple does: the rest is zero in both.
-  __u32 slot = v6 ? flow_slot(key, sizeof(*key)) : flow_slot(key, FLOW_V4_BYTES);
+  __u32 slot = slot_of(key);
   struct flow_owners* cached = bpf_map_lookup_elem(&tw_flow_owners, &slot);
   if (!cached) return 0;
-  if (cached->expires > now && same_flow(&cached->key, key)) return &cached->owners;
+  if (fresh(cached, key, now)) return &cached->owners;
   struct tapwire_owners* out = &cached->owners;
-  __builtin_memset(out, 0, sizeof(*out));
-  struct bpf_sock_tuple tuple = key->tuple;
-  __u32 size = v6 ? sizeof(tuple.ipv6) : sizeof(tuple.ipv4);
+  int v6 = key->proto & FLOW_V6;
+  __u32 size = v6 ? sizeof(key->tuple.ipv6) : sizeof(key->tuple.ipv4);
   int tcp = (key->proto & 0xff) == IPPROTO_TCP;
-  lookup_owner(skb, tcp, &tuple, size, &out->local);
+  __u64 expires = now + FLOW_TTL_NS;
   if (both) {
-    // The other end: the same tuple, source and destination swapped.
+    // The other end's key: the same tuple, source and destination swapped.
+    struct flow_key other = {.ifindex = key->ifindex, .proto = key->proto};
     if (v6) {
-      __builtin_memcpy(tuple.ipv6.saddr, key->tuple.ipv6.daddr, 16);
-      __builtin_memcpy(tuple.ipv6.daddr, key->tuple.ipv6.saddr, 16);
-      tuple.ipv6.sport = key->tuple.ipv6.dport;
-      tuple.ipv6.dport = key->tuple.ipv6.sport;
+      __builtin_memcpy(other.tuple.ipv6.saddr, key->tuple.ipv6.daddr, 16);
+      __builtin_memcpy(other.tuple.ipv6.daddr, key->tuple.ipv6.saddr, 16);
+      other.tuple.ipv6.sport = key->tuple.ipv6.dport;
+      other.tuple.ipv6.dport = key->tuple.ipv6.sport;
     } else {
-      tuple.ipv4.saddr = key->tuple.ipv4.daddr;
-      tuple.ipv4.daddr = key->tuple.ipv4.saddr;
-      tuple.ipv4.sport = key->tuple.ipv4.dport;
-      tuple.ipv4.dport = key->tuple.ipv4.sport;
+      other.tuple.ipv4.saddr = key->tuple.ipv4.daddr;
+      other.tuple.ipv4.daddr = key->tuple.ipv4.saddr;
+      other.tuple.ipv4.sport = key->tuple.ipv4.dport;
+      other.tuple.ipv4.dport = key->tuple.ipv4.sport;
     }
-    lookup_owner(skb, tcp, &tuple, size, &out->peer);
+    // The packets going the other way name the same two sockets, the other way round:
+    // where this CPU has them, no lookup (and the sockets a lookup may no longer find
+    // as a connection closes stay named as long as that entry lives).
+    __u32 back = slot_of(&other);
+    struct flow_owners* reverse = back != slot ? bpf_map_lookup_elem(&tw_flow_owners, &back) : 0;
+    if (reverse && fresh(reverse, &other, now)) {
+      out->local = reverse->owners.peer;
+      out->peer = reverse->owners.local;
+      expires = reverse->expires;
+    } else {
+      __builtin_memset(out, 0, sizeof(*out));
+      struct bpf_sock_tuple tuple = key->tuple;
+      lookup_owner(skb, tcp, &tuple, size, &out->local);
+      lookup_owner(skb, tcp, &other.tuple, size, &out->peer);
+    }
+  } else {
+    __builtin_memset(out, 0, sizeof(*out));
+    struct bpf_sock_tuple tuple = key->tuple;
+    lookup_owner(skb, tcp, &tuple, size, &out->local);
   }
   cached->key = *key;
-  cached->expires = now + FLOW_TTL_NS;
+  cached->expires = expires;
   return out;
 }
 
