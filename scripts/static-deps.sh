@@ -29,7 +29,14 @@ fetch() {
   # Every version the source indexes list, newest first (apt's own choice), then older
   # ones: a mirror may list an update (a security one, say) whose files it does not serve yet.
   local versions v got=
-  versions=$(apt-cache showsrc "$name" 2>/dev/null | awk -v n="$name" '/^Package:/ { p = $2 } /^Version:/ && p == n { print $2 }' | sort -u -r -V)
+  local listed sorted=() i
+  listed=$(apt-cache showsrc "$name" 2>/dev/null | awk -v n="$name" '/^Package:/ { p = $2 } /^Version:/ && p == n { print $2 }' | sort -u)
+  for v in $listed; do   # dpkg's order (epochs, ~, +): newest first
+    i=0
+    while [ "$i" -lt ${#sorted[@]} ] && dpkg --compare-versions "${sorted[$i]}" gt "$v"; do i=$((i + 1)); done
+    sorted=("${sorted[@]:0:$i}" "$v" "${sorted[@]:$i}")
+  done
+  versions=${sorted[*]}
   if [ -z "$versions" ]; then
     echo "static-deps: no source package $name: add deb-src entries for your distribution (see scripts/setup.sh)" >&2
     rm -rf "$tmp"; return 1

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -54,7 +55,11 @@ Process ProcessOf(const std::string& pid, const std::string& cgroupRoot) {
     // The unified hierarchy's line, "0::/path": the cgroup id is its directory's inode.
     struct stat st;
     if (line.rfind("0::", 0) == 0 && stat((cgroupRoot + line.substr(3)).c_str(), &st) == 0) p.owner.cgroup_id = st.st_ino;
-    if (line.find(":net_cls") != std::string::npos || line.find("net_prio") != std::string::npos) p.netClass += line + "\n";
+    // "N:controllers:/path", the controllers comma-separated.
+    size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    std::string controllers = b == std::string::npos ? "" : "," + line.substr(a + 1, b - a - 1) + ",";
+    if (controllers.find(",net_cls,") != std::string::npos || controllers.find(",net_prio,") != std::string::npos)
+      p.netClass += line + "\n";
   }
   return p;
 }
@@ -79,7 +84,8 @@ bool IsInet(int fd) {
 
 ProcSockets NameSocketsFromProc(int ownersFd, const std::string& cgroupRoot) {
   ProcSockets counts;
-  std::unordered_set<unsigned long> seen;  // a socket shared across fork is named once
+  std::unordered_set<unsigned long> seen;  // borrowed: a socket shared across fork is named once
+  std::unordered_set<unsigned long> left;  // not borrowed from some process
   Dir proc(opendir("/proc"));
   if (!proc) return counts;
   // Receiving a socket gives it the receiver's net_cls class id and net_prio index
@@ -100,21 +106,25 @@ ProcSockets NameSocketsFromProc(int ownersFd, const std::string& cgroupRoot) {
       if (ino == 0 || seen.count(ino)) continue;
       if (!process) process = std::make_unique<Process>(ProcessOf(e->d_name, cgroupRoot));
       if (process->netClass != ours) {
-        counts.unnamed++;
+        left.insert(ino);
         continue;
       }
       Fd borrowed(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
       if (!borrowed) {
-        if (errno != EBADF) counts.unnamed++;  // EBADF: closed since the listing
+        if (errno != EBADF) left.insert(ino);  // EBADF: closed since the listing
         continue;
       }
       seen.insert(ino);
       if (!IsInet(borrowed.get())) continue;
       int key = borrowed.get();
       // BPF_NOEXIST: an owner a hook recorded since the capture opened stands.
-      if (bpf_map_update_elem(ownersFd, &key, &process->owner, BPF_NOEXIST) == 0) counts.named++;
+      if (bpf_map_update_elem(ownersFd, &key, &process->owner, BPF_NOEXIST) == 0)
+        counts.named++;
+      else if (errno != EEXIST)
+        left.insert(ino);
     }
   }
+  for (unsigned long ino : left) counts.unnamed += !seen.count(ino);
   return counts;
 }
 

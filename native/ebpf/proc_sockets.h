@@ -11,7 +11,7 @@ namespace tapwire {
 
 struct ProcSockets {
   unsigned named = 0;    // IPv4 and IPv6 sockets given an owner
-  unsigned unnamed = 0;  // sockets of any family not borrowed: EPERM, or another net_cls or net_prio cgroup
+  unsigned unnamed = 0;  // sockets of any family left unnamed: EPERM, or another net_cls or net_prio cgroup
 };
 
 // Names each IPv4 and IPv6 socket of every process /proc shows, the first process found

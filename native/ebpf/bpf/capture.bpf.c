@@ -92,8 +92,9 @@ static __always_inline int owner_of(struct bpf_sock* sk, __u64 cgroup_id, struct
 // interfaces share one network namespace).
 #define FLOW_SLOTS 64
 #define FLOW_TTL_NS 10000000ULL /* 10 ms: how long an owner change can take to show */
-// What names a flow, its IPv4 tuple in the first 24 bytes (compared and hashed alone).
-struct flow_key {
+// What names a flow; an IPv4 key's tuple ends in its first 24 bytes (the rest zero),
+// which alone are hashed. Read as 8-byte words: aligned for them.
+struct __attribute__((aligned(8))) flow_key {
   __u32 ifindex; /* a capture's interfaces are in one namespace: this names the interface there */
   __u32 proto;   /* | FLOW_V6 for IPv6, so no IPv4 key's first 24 bytes are an IPv6 key's */
   struct bpf_sock_tuple tuple;
@@ -113,7 +114,7 @@ struct {
   __type(value, struct flow_owners);
 } tw_flow_owners SEC(".maps");
 
-// The key's first `bytes` (a multiple of 8, known at compile time) hashed to a slot.
+// The key's first `bytes` (a multiple of 4, known at compile time) hashed to a slot.
 static __always_inline __u32 flow_slot(const struct flow_key* k, const int bytes) {
   const __u32* w = (const __u32*)k;
   __u32 h = 0;
