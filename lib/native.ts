@@ -93,7 +93,7 @@ export interface EbpfCapture {
   /** Unhooks an interface that went away (its records already in the ring stay). */
   releaseInterface(ifindex: number): void;
   /** With attribution: how the sockets open at the start were named (from /proc: how many, and how many not). */
-  existingSockets(): { by: 'iterator' } | { by: 'proc'; named: number; unnamed: number; unreadable: number } | null;
+  existingSockets(): { by: 'iterator' } | { by: 'proc'; named: number; unnamed: number } | null;
 }
 
 export interface TlsCaptureOptions {

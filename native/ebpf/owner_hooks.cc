@@ -88,7 +88,6 @@ Napi::Object OwnerHooks::ExistingSockets(Napi::Env env) const {
   if (!byIterator_) {
     o.Set("named", fromProc_.named);
     o.Set("unnamed", fromProc_.unnamed);
-    o.Set("unreadable", fromProc_.unreadable);
   }
   return o;
 }

@@ -32,7 +32,7 @@ class OwnerHooks {
   // The socket-local storage the capture programs read (owner.h).
   int MapFd() const;
   // How the sockets open at the start were named: { by: 'iterator' } or
-  // { by: 'proc', named, unnamed, unreadable }.
+  // { by: 'proc', named, unnamed }.
   Napi::Object ExistingSockets(Napi::Env env) const;
 
  private:

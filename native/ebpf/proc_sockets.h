@@ -10,9 +10,8 @@
 namespace tapwire {
 
 struct ProcSockets {
-  unsigned named = 0;       // IPv4 and IPv6 sockets given an owner
-  unsigned unnamed = 0;     // sockets of any family left unnamed: EPERM, or another net_cls or net_prio cgroup
-  unsigned unreadable = 0;  // processes whose descriptors this one may not list (no right to trace them)
+  unsigned named = 0;    // IPv4 and IPv6 sockets given an owner
+  unsigned unnamed = 0;  // sockets of any family left unnamed: EPERM, or another net_cls or net_prio cgroup
 };
 
 // Names each IPv4 and IPv6 socket of every process /proc shows, the first process found

@@ -36,7 +36,6 @@ const HOSTS = {
   'without CAP_NET_RAW nor BPF': () => capsh('cap_net_raw,cap_sys_admin,cap_bpf,cap_perfmon'),
   'CAP_BPF + CAP_NET_ADMIN only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_raw'),
   'CAP_BPF + CAP_NET_RAW only': () => capsh('cap_sys_admin,cap_perfmon,cap_net_admin'),
-  'without CAP_SYS_PTRACE': () => capsh('cap_sys_ptrace'),
 };
 
 /**

@@ -194,11 +194,7 @@ class EbpfBackend implements Backend {
         existing.unnamed > 0
           ? `; ${sockets(existing.unnamed)} (of any family) were not borrowed, their process being one this one may not trace or in other net_cls or net_prio cgroups, and are named once used`
           : '';
-      const unread =
-        existing.unreadable > 0
-          ? `; the descriptors of ${existing.unreadable} process${existing.unreadable === 1 ? '' : 'es'} could not be listed (no right to trace them), so their sockets are named once used`
-          : '';
-      this.existingSockets = `${sockets(existing.named)} open at the start named from /proc${missed}${unread}`;
+      this.existingSockets = `${sockets(existing.named)} open at the start named from /proc${missed}`;
     }
   }
 
