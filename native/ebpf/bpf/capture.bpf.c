@@ -132,12 +132,27 @@ static __always_inline int same_flow(const struct flow_key* a, const struct flow
   return diff == 0;
 }
 
-// The flow key of a TCP or UDP packet, from one load of its IP header and the ports
-// after it (a second only for IPv4 options), as the local socket would see it: the
-// tuple's source is the remote end, its destination the local one (for what arrives,
-// the packet's destination; for what leaves, `local_is_source`, its source). 0 for
-// other packets, and later IPv4 fragments (no ports).
-static __always_inline int flow_of(struct __sk_buff* skb, int local_is_source, struct flow_key* key) {
+// `out`: `in` with its ends swapped (the same flow, seen from the other end).
+static __always_inline void reverse_key(const struct flow_key* in, struct flow_key* out) {
+  out->ifindex = in->ifindex;
+  out->proto = in->proto;
+  if (in->proto & FLOW_V6) {
+    __builtin_memcpy(out->tuple.ipv6.saddr, in->tuple.ipv6.daddr, 16);
+    __builtin_memcpy(out->tuple.ipv6.daddr, in->tuple.ipv6.saddr, 16);
+    out->tuple.ipv6.sport = in->tuple.ipv6.dport;
+    out->tuple.ipv6.dport = in->tuple.ipv6.sport;
+  } else {
+    out->tuple.ipv4.saddr = in->tuple.ipv4.daddr;
+    out->tuple.ipv4.daddr = in->tuple.ipv4.saddr;
+    out->tuple.ipv4.sport = in->tuple.ipv4.dport;
+    out->tuple.ipv4.dport = in->tuple.ipv4.sport;
+  }
+}
+
+// The flow key of a TCP or UDP packet as it travels (the tuple's source is the packet's),
+// from one load of its IP header and the ports after it (a second only for IPv4
+// options). 0 for other packets, and later IPv4 fragments (no ports).
+static __always_inline int packet_flow(struct __sk_buff* skb, struct flow_key* key) {
   __u8 proto;
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
     struct {
@@ -148,11 +163,10 @@ static __always_inline int flow_of(struct __sk_buff* skb, int local_is_source, s
     if (h.ip.frag_off & bpf_htons(0x1fff)) return 0;
     if (h.ip.ihl != 5 && bpf_skb_load_bytes_relative(skb, (h.ip.ihl * 4) & 0x3f, h.ports, sizeof(h.ports), BPF_HDR_START_NET)) return 0;
     proto = h.ip.protocol;
-    __be16 sport = h.ports[0], dport = h.ports[1];
-    key->tuple.ipv4.saddr = local_is_source ? h.ip.daddr : h.ip.saddr;
-    key->tuple.ipv4.daddr = local_is_source ? h.ip.saddr : h.ip.daddr;
-    key->tuple.ipv4.sport = local_is_source ? dport : sport;
-    key->tuple.ipv4.dport = local_is_source ? sport : dport;
+    key->tuple.ipv4.saddr = h.ip.saddr;
+    key->tuple.ipv4.daddr = h.ip.daddr;
+    key->tuple.ipv4.sport = h.ports[0];
+    key->tuple.ipv4.dport = h.ports[1];
     key->proto = proto;
   } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
     struct {
@@ -161,16 +175,10 @@ static __always_inline int flow_of(struct __sk_buff* skb, int local_is_source, s
     } h;
     if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET)) return 0;
     proto = h.ip6.nexthdr; /* extension headers are not followed */
-    __be16 sport = h.ports[0], dport = h.ports[1];
-    if (local_is_source) {
-      __builtin_memcpy(key->tuple.ipv6.saddr, &h.ip6.daddr, 16);
-      __builtin_memcpy(key->tuple.ipv6.daddr, &h.ip6.saddr, 16);
-    } else {
-      __builtin_memcpy(key->tuple.ipv6.saddr, &h.ip6.saddr, 16);
-      __builtin_memcpy(key->tuple.ipv6.daddr, &h.ip6.daddr, 16);
-    }
-    key->tuple.ipv6.sport = local_is_source ? dport : sport;
-    key->tuple.ipv6.dport = local_is_source ? sport : dport;
+    __builtin_memcpy(key->tuple.ipv6.saddr, &h.ip6.saddr, 16);
+    __builtin_memcpy(key->tuple.ipv6.daddr, &h.ip6.daddr, 16);
+    key->tuple.ipv6.sport = h.ports[0];
+    key->tuple.ipv6.dport = h.ports[1];
     key->proto = proto | FLOW_V6;
   } else {
     return 0;
@@ -199,10 +207,11 @@ static __always_inline int fresh(const struct flow_owners* cached, const struct 
   return cached->expires > now && same_flow(&cached->key, key);
 }
 
-// The owners of a flow's local socket, by lookup; with `both` (loopback, hooked as
-// packets arrive) the other end's too, which is local as well. They are the flow's
-// cache slot's, filled in on a miss; null if there is no slot.
-static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_buff* skb, const struct flow_key* key, int both, __u64 now) {
+// The owners of a flow's local socket, by lookup: `key` as that socket sees the flow
+// (its tuple's source is the remote end); with `both` (loopback, hooked as packets
+// arrive) the other end's too, which is local as well. They are the flow's cache
+// slot's, filled in on a miss; null if there is no slot.
+static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_buff* skb, struct flow_key* key, int both, __u64 now) {
   __u32 slot = slot_of(key);
   struct flow_owners* cached = bpf_map_lookup_elem(&tw_flow_owners, &slot);
   if (!cached) return 0;
@@ -213,19 +222,8 @@ static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_bu
   int tcp = (key->proto & 0xff) == IPPROTO_TCP;
   __u64 expires = now + FLOW_TTL_NS;
   if (both) {
-    // The other end's key: the same tuple, source and destination swapped.
-    struct flow_key other = {.ifindex = key->ifindex, .proto = key->proto};
-    if (v6) {
-      __builtin_memcpy(other.tuple.ipv6.saddr, key->tuple.ipv6.daddr, 16);
-      __builtin_memcpy(other.tuple.ipv6.daddr, key->tuple.ipv6.saddr, 16);
-      other.tuple.ipv6.sport = key->tuple.ipv6.dport;
-      other.tuple.ipv6.dport = key->tuple.ipv6.sport;
-    } else {
-      other.tuple.ipv4.saddr = key->tuple.ipv4.daddr;
-      other.tuple.ipv4.daddr = key->tuple.ipv4.saddr;
-      other.tuple.ipv4.sport = key->tuple.ipv4.dport;
-      other.tuple.ipv4.dport = key->tuple.ipv4.sport;
-    }
+    struct flow_key other = {};
+    reverse_key(key, &other);
     // The packets going the other way name the same two sockets, the other way round:
     // where this CPU has them, no lookup (and the sockets a lookup may no longer find
     // as a connection closes stay named as long as that entry lives).
@@ -237,14 +235,12 @@ static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_bu
       expires = reverse->expires;
     } else {
       __builtin_memset(out, 0, sizeof(*out));
-      struct bpf_sock_tuple tuple = key->tuple;
-      lookup_owner(skb, tcp, &tuple, size, &out->local);
+      lookup_owner(skb, tcp, &key->tuple, size, &out->local);
       lookup_owner(skb, tcp, &other.tuple, size, &out->peer);
     }
   } else {
     __builtin_memset(out, 0, sizeof(*out));
-    struct bpf_sock_tuple tuple = key->tuple;
-    lookup_owner(skb, tcp, &tuple, size, &out->local);
+    lookup_owner(skb, tcp, &key->tuple, size, &out->local);
   }
   cached->key = *key;
   cached->expires = expires;
@@ -262,15 +258,22 @@ static __always_inline const struct tapwire_owners* find_owners(struct __sk_buff
   // socket nor the helpers.
   struct bpf_sock* sk = hook == HOOK_CGROUP || (hook == HOOK_TC && direction == 1) ? skb->sk : 0;
   if (sk) sk = bpf_sk_fullsock(sk);
-  if (sk || hook != HOOK_TC) {
-    __builtin_memset(scratch, 0, sizeof(*scratch));
-    owner_of(sk, sk ? bpf_skb_cgroup_id(skb) : 0, &scratch->local);
-    return scratch;
+  if (!sk && hook == HOOK_TC) {
+    // The socket the flow's local end is, as it sees the flow: for what arrives (0) the
+    // packet's destination, for what leaves (a listener's SYN-ACK, say, whose skb holds
+    // no full socket) its source.
+    struct flow_key key = {.ifindex = skb->ifindex};
+    if (packet_flow(skb, &key)) {
+      if (direction) {
+        struct flow_key sent = key;
+        reverse_key(&sent, &key);
+      }
+      const struct tapwire_owners* found = lookup_owners(skb, &key, key.ifindex == 1, now);
+      if (found) return found;
+    }
   }
-  struct flow_key key = {.ifindex = skb->ifindex};
-  const struct tapwire_owners* found = flow_of(skb, direction, &key) ? lookup_owners(skb, &key, key.ifindex == 1, now) : 0;
-  if (found) return found;
   __builtin_memset(scratch, 0, sizeof(*scratch));
+  owner_of(sk, sk ? bpf_skb_cgroup_id(skb) : 0, &scratch->local);
   return scratch;
 }
 
