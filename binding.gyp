@@ -34,6 +34,7 @@
         "native/ebpf/proc_sockets.cc",
         "native/filter/compile.cc",
         "native/filter/match.cc",
+        "native/layout_checks.cc",
         "native/probe/probe.cc",
         "native/raw_socket/packet_ring.cc",
         "native/tls/tls_capture.cc"
@@ -58,6 +59,15 @@
         "-Wl,--end-group"
       ],
       "ldflags": ["-Wl,--exclude-libs,ALL", "-Wl,--as-needed"],
+      "actions": [
+        {
+          # The layouts lib/ reads, as constants native/layout_checks.cc checks against.
+          "action_name": "layout_header",
+          "inputs": ["scripts/layout-header.js", "<!@(node scripts/layout-header.js --inputs)"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/layout.h"],
+          "action": ["node", "scripts/layout-header.js", "<(SHARED_INTERMEDIATE_DIR)/layout.h"]
+        }
+      ],
       "conditions": [
         ["bpf_skeletons!=''", {
           "include_dirs": ["<(bpf_skeletons)"]
@@ -65,7 +75,7 @@
           "actions": [
             {
               "action_name": "capture_skeleton",
-              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "native/ebpf/bpf/owner.h", "native/common/bpf/ring_wakeup.h", "scripts/bpf-skeleton.sh"],
+              "inputs": ["native/ebpf/bpf/capture.bpf.c", "native/ebpf/bpf/capture.h", "native/ebpf/bpf/owner.h", "native/ebpf/bpf/owner_lookup.h", "native/common/bpf/ring_wakeup.h", "scripts/bpf-skeleton.sh"],
               "outputs": ["<(SHARED_INTERMEDIATE_DIR)/capture.skel.h"],
               "action": ["bash", "scripts/bpf-skeleton.sh", "native/ebpf/bpf/capture.bpf.c", "<(SHARED_INTERMEDIATE_DIR)/capture.skel.h", "<(deps)"]
             },

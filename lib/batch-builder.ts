@@ -2,7 +2,9 @@
  * Batches made in TypeScript for sources that are not a kernel ring (a replayed file),
  * in the layout native/common/batch.h defines, so lib/batch.ts reads them unchanged.
  */
-import { Batch, RECORD, type Direction, type Owners } from './batch';
+import type { Owners } from './attribution/types';
+import { Batch, type Direction } from './batch';
+import { BATCH_LINK, BATCH_RECORD } from './layout';
 import type { RecordedProcess } from './pcapng/process-options';
 
 export interface BatchEntry {
@@ -35,25 +37,25 @@ class FileOwners implements Owners {
 
 /** One batch holding `entries`, in order. */
 export function buildBatch(entries: readonly BatchEntry[]): Batch {
-  const metaBytes = entries.length * RECORD.WORDS * 4;
+  const metaBytes = entries.length * BATCH_RECORD.WORDS * 4;
   let dataBytes = 0;
   for (const e of entries) dataBytes += e.data.length;
   const buffer = new ArrayBuffer(metaBytes + dataBytes);
-  const meta = new Uint32Array(buffer, 0, entries.length * RECORD.WORDS);
+  const meta = new Uint32Array(buffer, 0, entries.length * BATCH_RECORD.WORDS);
   const bytes = new Uint8Array(buffer);
   let offset = metaBytes;
   let wireBytes = 0;
   entries.forEach((e, i) => {
-    const m = i * RECORD.WORDS;
-    meta[m + RECORD.OFFSET] = offset;
-    meta[m + RECORD.CAPLEN] = e.data.length;
-    meta[m + RECORD.WIRELEN] = e.wireLength;
-    meta[m + RECORD.IFINDEX] = e.interfaceIndex;
-    meta[m + RECORD.TS_SEC] = e.seconds;
-    meta[m + RECORD.TS_NSEC] = e.nanoseconds;
+    const m = i * BATCH_RECORD.WORDS;
+    meta[m + BATCH_RECORD.OFFSET] = offset;
+    meta[m + BATCH_RECORD.CAPLEN] = e.data.length;
+    meta[m + BATCH_RECORD.WIRELEN] = e.wireLength;
+    meta[m + BATCH_RECORD.IFINDEX] = e.interfaceIndex;
+    meta[m + BATCH_RECORD.TS_SEC] = e.seconds;
+    meta[m + BATCH_RECORD.TS_NSEC] = e.nanoseconds;
     // No hardware type (0): the link type word says what the bytes are.
-    meta[m + RECORD.LINK] = e.direction === 'out' ? 1 << 16 : 0;
-    meta[m + RECORD.LINKTYPE] = e.linkType + 1;
+    meta[m + BATCH_RECORD.LINK] = e.direction === 'out' ? 1 << BATCH_LINK.DIRECTION_SHIFT : 0;
+    meta[m + BATCH_RECORD.LINKTYPE] = e.linkType + 1;
     bytes.set(e.data, offset);
     offset += e.data.length;
     wireBytes += e.wireLength;

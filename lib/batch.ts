@@ -9,30 +9,14 @@
  */
 
 import { Buffer } from 'node:buffer';
-import type { Attribution, PacketProcess } from './attribution/processes';
+import type { Attribution, Owners, PacketProcess } from './attribution/types';
+import { BATCH_LINK, BATCH_RECORD } from './layout';
 import { linkOf } from './link';
 
-// Word indices of a packet's record (kMetaWords u32 each).
-const OFFSET = 0;
-const CAPLEN = 1;
-const WIRELEN = 2;
-const IFINDEX = 3;
-const TS_SEC = 4;
-const TS_NSEC = 5;
-const LINK = 6;
-const LINKTYPE = 7;
-const META_WORDS = 8;
-/** @internal The record layout, for lib/batch-builder.ts. */
-export const RECORD = { OFFSET, CAPLEN, WIRELEN, IFINDEX, TS_SEC, TS_NSEC, LINK, LINKTYPE, WORDS: META_WORDS } as const;
+const { OFFSET, CAPLEN, WIRELEN, IFINDEX, TS_SEC, TS_NSEC, LINK, LINKTYPE, WORDS: META_WORDS } = BATCH_RECORD;
+const { HARDWARE_MASK, DIRECTION_SHIFT } = BATCH_LINK;
 
 export type Direction = 'in' | 'out';
-
-/** @internal Who owns each packet of a batch, for captures that attribute packets. */
-export interface Owners {
-  processAt(i: number): PacketProcess | null;
-  peerAt(i: number): PacketProcess | null;
-  attributionAt(i: number): Attribution;
-}
 
 /** One captured packet: a handle on its batch, so it costs no copy of the data. */
 export class Packet {
@@ -188,14 +172,14 @@ export class Batch implements Iterable<Packet> {
   }
 
   directionAt(i: number): Direction {
-    return this.#meta[i * META_WORDS + LINK]! >>> 16 ? 'out' : 'in';
+    return this.#meta[i * META_WORDS + LINK]! >>> DIRECTION_SHIFT ? 'out' : 'in';
   }
 
   linkTypeAt(i: number): number | null {
     // Sources that know the pcap link type itself (a replayed file) store it + 1.
     const stored = this.#meta[i * META_WORDS + LINKTYPE]!;
     if (stored !== 0) return stored - 1;
-    return linkOf(this.#meta[i * META_WORDS + LINK]! & 0xffff)?.linkType ?? null;
+    return linkOf(this.#meta[i * META_WORDS + LINK]! & HARDWARE_MASK)?.linkType ?? null;
   }
 
   /** Capture time of packet i, ms since the epoch. */

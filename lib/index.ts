@@ -14,8 +14,7 @@ export {
 export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
 export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';
-export type { Attribution, PacketProcess } from './attribution/processes';
-export type { Container } from './attribution/container';
+export type { Attribution, Container, PacketProcess } from './attribution/types';
 export type { CaptureOptions } from './options';
 export type { NamespaceSpec } from './netns';
 export { captureCommand, type CommandCapture, type CommandCaptureOptions } from './command';

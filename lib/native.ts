@@ -40,14 +40,25 @@ export interface PacketRingOptions {
 /** `ownersAt`: byte offset of the packets' owners in the buffer (attributing captures), else 0. */
 export type BatchCallback = (buffer: ArrayBuffer, count: number, wireBytes: number, ownersAt: number) => void;
 
-export interface PacketRing {
+/**
+ * The lifecycle every kernel source shares (native/common/kernel_source.h): resume()
+ * and pause() start and stop handing batches over (a paused ring buffers, and counts
+ * what it cannot hold); after detach() nothing new enters the ring; flush() hands over
+ * what it holds now; close() reads the counters a last time and frees every kernel
+ * resource. A source is closed with detach(), flush(), close(); close() alone frees
+ * everything too, handing nothing over.
+ */
+export interface KernelSource<Stats> {
   resume(): void;
   pause(): void;
   flush(): void;
   detach(): void;
-  stats(): { kernelDrops: number; userspaceDrops: number };
+  /** The source's counters. */
+  stats(): Stats;
   close(): void;
 }
+
+export type PacketRing = KernelSource<{ kernelDrops: number; userspaceDrops: number }>;
 
 export interface EbpfTarget {
   ifindex: number;
@@ -76,18 +87,12 @@ export interface EbpfCaptureOptions {
   attribution?: { cgroupRoot: string };
 }
 
-export interface EbpfCapture {
-  resume(): void;
-  pause(): void;
-  flush(): void;
-  detach(): void;
-  stats(): {
-    filtered: number;
-    ringDrops: number;
-    userspaceDrops: number;
-    interfaces: { index: number; packets: number; bytes: number; attached: boolean }[];
-  };
-  close(): void;
+export interface EbpfCapture extends KernelSource<{
+  filtered: number;
+  ringDrops: number;
+  userspaceDrops: number;
+  interfaces: { index: number; packets: number; bytes: number; attached: boolean }[];
+}> {
   /** Hooks an interface that appeared while capturing. */
   attachInterface(target: EbpfTarget): void;
   /** Unhooks an interface that went away (its records already in the ring stay). */
@@ -107,14 +112,8 @@ export interface TlsCaptureOptions {
   drainIntervalMs: number;
 }
 
-export interface TlsCapture {
+export interface TlsCapture extends KernelSource<{ lostRecords: number; truncatedBytes: number }> {
   attach(path: string, index: number, flavor: number): string[];
-  resume(): void;
-  pause(): void;
-  flush(): void;
-  detach(): void;
-  stats(): { lostRecords: number; truncatedBytes: number };
-  close(): void;
 }
 
 export interface LinkWatch {

@@ -1,5 +1,6 @@
 /** openCapturer()'s options: defaults, limits, and a clear error for every bad value. */
 import { inspect } from 'node:util';
+import { didYouMean } from './did-you-mean';
 import { InvalidOptionError } from './errors';
 import { namespacePath, type NamespaceSpec } from './netns';
 import { MAX_SNAPLEN } from './snaplen';
@@ -81,23 +82,36 @@ export interface ReplayOptions extends Pick<ResolvedOptions, 'filter' | 'snaplen
 }
 
 const MiB = 1024 * 1024;
-const KNOWN = new Set([
-  'file',
-  'interfaces',
-  'netns',
-  'cgroup',
-  'filter',
-  'snaplen',
-  'backend',
-  'attach',
-  'tls',
-  'attribution',
-  'promiscuous',
-  'bufferSize',
-  'batchTimeout',
-  'highWaterMark',
-  'signal',
-]);
+
+/**
+ * Every option openCapturer() takes, and what it applies to: a live capture, a replayed
+ * file, or both. Validation, "did you mean" and what a replay refuses all come from
+ * this one list; a CaptureOptions field missing here does not compile.
+ */
+const OPTIONS: Record<keyof CaptureOptions, 'live' | 'file' | 'both'> = {
+  file: 'file',
+  interfaces: 'live',
+  netns: 'live',
+  cgroup: 'live',
+  filter: 'both',
+  snaplen: 'both',
+  backend: 'live',
+  attach: 'live',
+  tls: 'live',
+  attribution: 'live',
+  promiscuous: 'live',
+  bufferSize: 'live',
+  batchTimeout: 'live',
+  highWaterMark: 'both',
+  signal: 'both',
+};
+const NAMES = Object.keys(OPTIONS) as (keyof CaptureOptions)[];
+const LIVE_ONLY = NAMES.filter((name): name is Exclude<keyof CaptureOptions, 'file'> => OPTIONS[name] === 'live');
+const REPLAYED = NAMES.filter((name) => OPTIONS[name] === 'both');
+
+function isOption(key: string): key is keyof CaptureOptions {
+  return Object.hasOwn(OPTIONS, key);
+}
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -118,20 +132,6 @@ function interfaceList(value: unknown): string[] | null {
   return list.includes('any') ? null : [...new Set(list as string[])];
 }
 
-/** Options that mean something only for a live capture. */
-const LIVE_ONLY = [
-  'interfaces',
-  'netns',
-  'cgroup',
-  'backend',
-  'attach',
-  'tls',
-  'attribution',
-  'promiscuous',
-  'bufferSize',
-  'batchTimeout',
-] as const;
-
 /** The replay's options when `file` is given; null for a live capture. */
 export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOptions | null {
   if (typeof options !== 'object' || options === null || options.file === undefined) return null;
@@ -143,7 +143,7 @@ export function resolveReplayOptions(options: CaptureOptions = {}): ReplayOption
   if (live.length > 0) {
     throw new InvalidOptionError(
       `${live.join(', ')} cannot be used with file: a replay has no interfaces, backend or kernel ` +
-        '(only filter, snaplen, highWaterMark and signal apply)',
+        `(only ${REPLAYED.slice(0, -1).join(', ')} and ${REPLAYED.at(-1)} apply)`,
     );
   }
   const { filter, snaplen, highWaterMark, signal } = resolveOptions(rest);
@@ -155,7 +155,9 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     throw new InvalidOptionError('openCapturer() takes an options object');
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(`unknown option ${JSON.stringify(key)}`);
+    if (isOption(key)) continue;
+    const meant = didYouMean(key, NAMES);
+    throw new InvalidOptionError(`unknown option ${JSON.stringify(key)}${meant ? `: did you mean ${JSON.stringify(meant)}?` : ''}`);
   }
   const backend = options.backend ?? 'auto';
   assertBackendOption(backend);

@@ -1,22 +1,17 @@
 #include <napi.h>
 
 #include "common/instance.h"
+#include "common/interfaces.h"
 #include "common/libbpf_log.h"
 #include "common/link_watch.h"
+#include "common/netns.h"
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
 #include "ebpf/owner_hooks.h"
+#include "filter/filter.h"
+#include "probe/probe.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
-
-namespace tapwire {
-Napi::Value Probe(const Napi::CallbackInfo& info);
-Napi::Value CompileFilter(const Napi::CallbackInfo& info);
-Napi::Value MatchFilter(const Napi::CallbackInfo& info);
-Napi::Value InterfaceInfo(const Napi::CallbackInfo& info);
-Napi::Value Interfaces(const Napi::CallbackInfo& info);
-Napi::Value InNetns(const Napi::CallbackInfo& info);
-}  // namespace tapwire
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tapwire::Instance::Create(env);

@@ -72,7 +72,9 @@ describe('tapwire command line', function () {
   it('exits 2 on a bad command line, naming the error code and what is wrong', async function () {
     const cases = [
       [['capture', '-x'], /ERR_USAGE: unknown flag -x/],
-      [['capture', '--frob'], /ERR_USAGE: unknown option --frob/],
+      [['capture', '--frob'], /ERR_USAGE: unknown option --frob\n/],
+      [['capture', '--backnd', 'ebpf'], /ERR_USAGE: unknown option --backnd: did you mean --backend\?/],
+      [['capture', '--interface', 'lo'], /ERR_USAGE: unknown option --interface: did you mean -i\?/],
       [['capture', '-c', 'ten'], /ERR_USAGE: -c needs a whole number of at least 1; got "ten"/],
       [['capture', '-c', '0'], /ERR_USAGE: -c needs a whole number/],
       [['capture', '-Q', 'sideways'], /ERR_USAGE: -Q takes in, out or inout/],

@@ -13,7 +13,12 @@ function rejectsWith(options, code, message) {
 }
 
 describe('openCapturer input checks', function () {
-  it('rejects unknown options', () => rejectsWith({ iface: 'lo' }, 'ERR_INVALID_OPTION', /unknown option "iface"/));
+  it('rejects unknown options', () => rejectsWith({ iface: 'lo' }, 'ERR_INVALID_OPTION', /^unknown option "iface"$/));
+  it('says which option an unknown one is close to', async () => {
+    await rejectsWith({ interface: 'lo' }, 'ERR_INVALID_OPTION', /^unknown option "interface": did you mean "interfaces"\?$/);
+    await rejectsWith({ buffersize: 1 << 20 }, 'ERR_INVALID_OPTION', /did you mean "bufferSize"\?$/);
+    await rejectsWith({ file: '/dev/null', snaplenn: 96 }, 'ERR_INVALID_OPTION', /did you mean "snaplen"\?$/);
+  });
   it('rejects an unknown backend', () => rejectsWith({ backend: 'pcap' }, 'ERR_INVALID_OPTION', /backend must be one of/));
   it('rejects an unknown tls value', () => rejectsWith({ tls: 'yes' }, 'ERR_INVALID_OPTION', /tls must be/));
   it('rejects snaplen out of range', async () => {

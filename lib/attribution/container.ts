@@ -3,14 +3,7 @@
  * put each container in a cgroup named for its id (64 hex digits), and Kubernetes puts
  * that under a cgroup named for the pod.
  */
-
-export interface Container {
-  /** The container's id, 64 hex digits. */
-  id: string;
-  runtime: 'docker' | 'containerd' | 'cri-o' | 'podman' | 'unknown';
-  /** The Kubernetes pod's uid, when the path is under kubepods. */
-  podUid: string | null;
-}
+import type { Container } from './types';
 
 // systemd driver: <prefix>-<id>.scope; cgroupfs driver: /<prefix>/<id> or a bare /<id>.
 const SCOPE = /^(docker|cri-containerd|crio|libpod)-([0-9a-f]{64})\.scope$/;

@@ -7,33 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cgroup2Root } from '../cgroup';
-import { containerOf, type Container } from './container';
-
-/**
- * How a packet's process was found: `'socket'`, the owner recorded for the socket the
- * packet carries (what a socket sends; both ways at a cgroup); `'tuple'`, the owner
- * recorded for the socket its addresses and ports lead to (what arrives at an
- * interface, looked up as the stack will deliver it); `'cgroup'`, the socket's cgroup
- * only; `'none'`, no owner.
- */
-export type Attribution = 'socket' | 'tuple' | 'cgroup' | 'none';
-export const ATTRIBUTIONS: readonly Attribution[] = ['socket', 'tuple', 'cgroup', 'none'];
-
-/** Who sent or received a packet. */
-export interface PacketProcess {
-  /** The owner's process id (thread group id), in the root pid namespace; null where only the cgroup is known. */
-  readonly pid: number | null;
-  /** Its command name (16 bytes at most), as the kernel recorded it when it used the socket. */
-  readonly comm: string | null;
-  /** Its cgroup v2 id (the cgroup directory's inode number). */
-  readonly cgroupId: number;
-  /** Its executable, from /proc; null once the process has gone or where /proc will not say. */
-  readonly exe: string | null;
-  /** Its arguments, from /proc; null as for `exe`. */
-  readonly cmdline: readonly string[] | null;
-  /** The container its cgroup path names, or null. */
-  readonly container: Container | null;
-}
+import { containerOf } from './container';
+import type { Container, PacketProcess } from './types';
 
 /** Processes kept; past it the oldest is forgotten (and read again if seen again). */
 const BOUND = 4096;

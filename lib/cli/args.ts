@@ -3,6 +3,7 @@
  * values attached or separate (-c5, -c 5), a few long options (--backend X or
  * --backend=X), and the words after the flags as the filter expression.
  */
+import { didYouMean } from '../did-you-mean';
 
 /** A command line the CLI cannot act on: exit code 2. */
 export class UsageError extends Error {
@@ -18,6 +19,8 @@ export interface Spec {
   longValued: string[];
   longOptional: string[];
   longFlags: string[];
+  /** Long names people try for short flags (tcpdump's: interface for -i): suggested, not taken. */
+  hints?: Record<string, string>;
 }
 
 export interface Parsed {
@@ -52,7 +55,10 @@ export function parseArgs(argv: readonly string[], spec: Spec): Parsed {
         if (value === undefined) throw new UsageError(`--${name} needs a value`);
         add(name, value);
       } else {
-        throw new UsageError(`unknown option ${arg}`);
+        const hints = spec.hints ?? {};
+        const meant = didYouMean(name, [...spec.longFlags, ...spec.longOptional, ...spec.longValued, ...Object.keys(hints)]);
+        const flag = meant === undefined ? undefined : Object.hasOwn(hints, meant) ? `-${hints[meant]}` : `--${meant}`;
+        throw new UsageError(`unknown option --${name}${flag ? `: did you mean ${flag}?` : ''}`);
       }
       continue;
     }

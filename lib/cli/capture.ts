@@ -4,7 +4,7 @@
  * counter; SIGINT and SIGTERM finish the file before exiting.
  */
 import os from 'node:os';
-import type { PacketProcess } from '../attribution/processes';
+import type { PacketProcess } from '../attribution/types';
 import type { Batch } from '../batch';
 import type { Capturer } from '../capturer';
 import { quoteFilter } from '../filter';
@@ -33,6 +33,17 @@ const SPEC = {
   longValued: ['backend', 'netns', 'cgroup', 'pid', 'comm'],
   longOptional: ['tls'],
   longFlags: ['pcap', 'help', 'process'],
+  hints: {
+    interface: 'i',
+    count: 'c',
+    'snapshot-length': 's',
+    snaplen: 's',
+    direction: 'Q',
+    'list-interfaces': 'D',
+    filter: 'f',
+    read: 'r',
+    write: 'w',
+  },
 };
 
 type Direction = 'in' | 'out';

@@ -5,8 +5,7 @@
  * which tapwire reads back. Reading falls back to the comments, so ptcpdump's files give
  * their pids and commands too.
  */
-import { ATTRIBUTIONS, type Attribution, type PacketProcess } from '../attribution/processes';
-import type { Container } from '../attribution/container';
+import { ATTRIBUTIONS, type Attribution, type Container, type PacketProcess } from '../attribution/types';
 import * as f from './format';
 
 /** The custom option's Private Enterprise Number: IANA's for documentation (RFC 5612), as tapwire has none of its own. */

@@ -13,7 +13,8 @@
 
 namespace tapwire {
 
-// Word indices of a packet's record; lib/batch.ts reads the same layout.
+// Word indices of a packet's record; lib/batch.ts reads them (BATCH_RECORD in
+// lib/layout.ts, which native/layout_checks.cc holds this to).
 enum MetaWord : uint32_t {
   kOffset = 0,   // byte offset of the packet's data in the buffer
   kCaplen = 1,   // bytes captured
@@ -21,10 +22,11 @@ enum MetaWord : uint32_t {
   kIfindex = 3,
   kTsSec = 4,
   kTsNsec = 5,
-  kLink = 6,      // ARPHRD hardware type (low 16 bits) | direction << 16 (0 in, 1 out)
-  kReserved = 7,  // 0 here; lib/batch-builder.ts stores a file's pcap link type + 1
+  kLink = 6,      // ARPHRD hardware type (low 16 bits) | direction << kDirectionShift (0 in, 1 out)
+  kLinkType = 7,  // pcap LINKTYPE_* + 1 where the source knows it (a file: lib/batch-builder.ts); 0 here
   kMetaWords = 8,
 };
+constexpr uint32_t kDirectionShift = 16;
 
 // A packet's owners, as the kernel recorded them (struct tapwire_owners);
 // lib/attribution/owners.ts reads them.
@@ -51,8 +53,8 @@ class BatchBuilder {
     m[kIfindex] = ifindex;
     m[kTsSec] = sec;
     m[kTsNsec] = nsec;
-    m[kLink] = uint32_t(hatype) | (outgoing ? 1u << 16 : 0);
-    m[kReserved] = 0;
+    m[kLink] = uint32_t(hatype) | uint32_t(outgoing) << kDirectionShift;
+    m[kLinkType] = 0;
     uint8_t* out = buf_.data() + dataEnd_;
     dataEnd_ += caplen;
     count_++;

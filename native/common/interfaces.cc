@@ -1,3 +1,5 @@
+#include "interfaces.h"
+
 #include <errno.h>
 #include <napi.h>
 #include <net/if.h>

@@ -28,7 +28,6 @@ namespace {
 
 constexpr size_t kMinRecordBytes = 8 + sizeof(struct tapwire_record) + TAPWIRE_MIN_ROOM;
 constexpr uint16_t kRawIp = 0xfffe;  // ARPHRD_NONE: packets that start at the IP header
-static_assert(sizeof(struct tapwire_owners) == kOwnerBytes, "a batch holds the owners as the kernel wrote them");
 
 }  // namespace
 

@@ -2,6 +2,8 @@
 // one tcpdump would run for the same expression, link type and snaplen. libpcap's
 // optimizer can take minutes on a large expression, so the compile runs on libuv's
 // thread pool and the event loop goes on meanwhile.
+#include "filter.h"
+
 #include <napi.h>
 #include <pcap/pcap.h>
 #include <string.h>

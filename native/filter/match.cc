@@ -1,5 +1,7 @@
 // Runs a compiled filter over one packet in user space with libpcap's own interpreter:
 // replayed files are filtered by it, and the eBPF translation is checked against it.
+#include "filter.h"
+
 #include <napi.h>
 #include <pcap/pcap.h>
 

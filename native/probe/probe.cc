@@ -1,6 +1,8 @@
 // Each check does the real thing once (load a two-instruction program, create a ring
 // buffer map, open a packet socket) and reports the errno the kernel gave. Interpreting
 // the results (reasons, advice, what a backend needs) is lib/probe.ts's job.
+#include "probe.h"
+
 #include <errno.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>

@@ -21,23 +21,9 @@ namespace tapwire {
 
 namespace {
 
-// lib/plugins/tls/record.ts (TLS_RECORD) reads the records Drain() hands over at these
-// offsets; each record starts at a multiple of 8 bytes.
+// lib/plugins/tls/record.ts (TLS_RECORD) reads the records Drain() hands over, each at a
+// multiple of 8 bytes (native/layout_checks.cc holds the struct to it).
 using Record = struct tapwire_tls_record;
-static_assert(offsetof(Record, monotonic_ns) == 0, "TLS_RECORD.TIME_NS");
-static_assert(offsetof(Record, ssl) == 8, "TLS_RECORD.SSL");
-static_assert(offsetof(Record, pid) == 16, "TLS_RECORD.PID");
-static_assert(offsetof(Record, tid) == 20, "TLS_RECORD.TID");
-static_assert(offsetof(Record, total_len) == 24, "TLS_RECORD.TOTAL_LEN");
-static_assert(offsetof(Record, offset) == 28, "TLS_RECORD.OFFSET");
-static_assert(offsetof(Record, chunk_len) == 32, "TLS_RECORD.CHUNK_LEN");
-static_assert(offsetof(Record, fd) == 36, "TLS_RECORD.FD");
-static_assert(offsetof(Record, direction) == 40, "TLS_RECORD.DIRECTION");
-static_assert(offsetof(Record, truncated) == 41, "TLS_RECORD.TRUNCATED");
-static_assert(offsetof(Record, target) == 42, "TLS_RECORD.TARGET");
-static_assert(offsetof(Record, comm) == 48 && sizeof(Record::comm) == 16, "TLS_RECORD.COMM, COMM_BYTES");
-static_assert(sizeof(Record) == 64, "TLS_RECORD.HEADER_BYTES");
-static_assert(alignof(Record) == 8, "TLS_RECORD.ALIGN");
 
 }  // namespace
 

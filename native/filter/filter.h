@@ -1,0 +1,16 @@
+// pcap-filter(7) expressions, by libpcap: compiled to classic BPF (compile.cc) and run
+// over a packet in user space (match.cc).
+#pragma once
+#include <napi.h>
+
+namespace tapwire {
+
+// compileFilter(expression, linkType, snaplen) → Promise of a Buffer of struct
+// sock_filter, compiled on the thread pool; rejects with nativeCode 'EFILTER' and
+// libpcap's message.
+Napi::Value CompileFilter(const Napi::CallbackInfo& info);
+
+// matchFilter(program, packet, wireLength) → bytes the program keeps (0: rejected).
+Napi::Value MatchFilter(const Napi::CallbackInfo& info);
+
+}  // namespace tapwire
