@@ -9,8 +9,9 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { openCapturer, probe, PcapngWriter } = require('..');
+const { openCapturer, PcapngWriter } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
+const { requireFeature } = require('./helpers/features');
 const { cgroup2Mount, createCgroup, runIn, cgroupPrograms } = require('./helpers/cgroups');
 const { captureWhile } = require('./helpers/capture');
 const { tsharkFields } = require('./helpers/files');
@@ -29,8 +30,7 @@ describe('capturing one cgroup (eBPF, cgroup v2)', function () {
 
   before(async function () {
     await requirePrivileges(this, ['python3', 'curl', 'bpftool', 'tshark', 'sh']);
-    const { features } = await probe();
-    if (!features.cgroupCapture.ok) this.skip(); // the probe says why: reported in the suite's skip reasons
+    await requireFeature(this, 'cgroupCapture');
     if (!cgroup2Mount()) throw new Error('cgroup v2 is not mounted: the suite needs it');
     sink = dgram.createSocket('udp4');
     sink.on('message', () => received++);
@@ -181,8 +181,7 @@ describe('capturing one command: captureCommand() and tapwire capture -- COMMAND
 
   before(async function () {
     await requirePrivileges(this, ['python3', 'tshark', 'capinfos', 'sh']);
-    const { features } = await probe();
-    if (!features.cgroupCapture.ok) this.skip();
+    await requireFeature(this, 'cgroupCapture');
     sink = dgram.createSocket('udp4');
     await new Promise((resolve) => sink.bind(PORT + 1, '127.0.0.1', resolve));
   });

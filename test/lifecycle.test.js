@@ -6,12 +6,11 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { run } = require('./helpers/tools');
 const { requireVariant } = require('./helpers/privileged');
-const { probe } = require('..');
+const { requireFeature } = require('./helpers/features');
 
 async function requireAll(ctx, variant) {
   await requireVariant(ctx, variant);
-  const { uprobe } = (await probe()).features;
-  if (variant.tls && !uprobe.ok) ctx.skip(`the kernel lacks it: ${uprobe.reason}`);
+  if (variant.tls) await requireFeature(ctx, 'uprobe');
 }
 
 const VARIANTS = [

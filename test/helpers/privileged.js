@@ -2,11 +2,11 @@
 // Privileged tests ask the probe what this process may do, not who it is. Outside CI a
 // test that lacks it skips with the reason; under CI=true it fails, so a green CI run
 // means the kernel paths really ran. A kernel that lacks a feature (the probe says so)
-// skips a test of it anywhere, with the probe's reason.
+// skips a test of it anywhere, with the probe's reason (helpers/features.js: unless the
+// kernel's release has it).
 const { execFileSync } = require('node:child_process');
 const { probe } = require('../..');
-
-const EINVAL = 22;
+const { requireFeature } = require('./features');
 
 function missing(tools) {
   return tools.filter((t) => {
@@ -43,15 +43,13 @@ async function requirePrivileges(ctx, tools = []) {
 
 /**
  * As requirePrivileges, for a test of one backend variant ({ backend, attach }): a tcx
- * test skips where the kernel has no tcx (before Linux 6.6). Where the probe found the
- * kernel's side present, the test runs, and fails if tapwire cannot use it.
+ * test skips where the kernel has no tcx (before Linux 6.6; see requireFeature). Where
+ * the probe found the kernel's side present, the test runs, and fails if tapwire cannot
+ * use it.
  */
 async function requireVariant(ctx, variant, tools = []) {
   await requirePrivileges(ctx, tools);
-  const { tcx } = (await probe()).features;
-  if (variant.backend === 'ebpf' && variant.attach === 'tcx' && !tcx.ok && tcx.errno === EINVAL) {
-    ctx.skip(`the kernel lacks it: ${tcx.reason}`);
-  }
+  if (variant.backend === 'ebpf' && variant.attach === 'tcx') await requireFeature(ctx, 'tcx');
 }
 
 /** For tests that need only tools (tshark reading a file), not root. */
