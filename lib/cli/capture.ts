@@ -11,7 +11,7 @@ import { quoteFilter } from '../filter';
 import { hostInterfaces } from '../interfaces';
 import { NetworkNamespace } from '../netns';
 import { openCapturer } from '../open';
-import { captureCommand } from '../command';
+import { captureCommand, type CommandCapture } from '../command';
 import type { CaptureOptions } from '../options';
 import { PcapngWriter, PcapWriter, RotatingWriter, type CaptureFileWriter, type UpperPdu } from '../pcapng';
 import { MAX_SNAPLEN } from '../snaplen';
@@ -226,6 +226,134 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
+/** -w's file: rotated (-C, -G), classic pcap (--pcap) or pcapng; null without -w. */
+function openWriter(cmd: Command, cap: Capturer, stop: () => void): CaptureFileWriter | null {
+  if (cmd.write === undefined) return null;
+  if (cmd.rotate) {
+    const rotating = new RotatingWriter({
+      path: cmd.write,
+      format: cmd.pcap ? 'pcap' : 'pcapng',
+      ...cmd.rotate,
+      filter: cmd.options.filter,
+      source: cap,
+      snaplen: cmd.options.snaplen,
+      drops: () => cap.stats().drops,
+    });
+    // tcpdump -G with -W: the last file written ends the capture.
+    rotating.once('limit', stop);
+    return rotating;
+  }
+  const target = cmd.write === '-' ? process.stdout : cmd.write;
+  return cmd.pcap
+    ? new PcapWriter(target, { end: false, snaplen: cmd.options.snaplen })
+    : new PcapngWriter(target, { end: false, filter: cmd.options.filter, source: cap });
+}
+
+/** What is captured and how, on stderr, as tcpdump says it. */
+function announce(cmd: Command, cap: Capturer): void {
+  const { stderr } = process;
+  if (cap.selection.backend === 'file') {
+    stderr.write(`tapwire: reading from ${cmd.describe} (${cap.selection.format})\n`);
+  } else {
+    const snaplen = cmd.options.snaplen ?? MAX_SNAPLEN;
+    stderr.write(`tapwire: listening on ${cmd.describe} with the ${cap.backend} backend, snapshot length ${snaplen} bytes\n`);
+  }
+  // Each reason says whether TLS capture is on ("TLS capture is on: hooked ...").
+  if (cmd.options.tls !== undefined) stderr.write(`tapwire: ${cap.selection.tls.reason}\n`);
+}
+
+/**
+ * Ends the capture on SIGINT and SIGTERM, or with a command passes them on to it (^C
+ * reaches it from the terminal as well; a second one does no harm), and its exit ends
+ * the capture; and ends it when stdout's reader goes away (| head, a closed pipe), as
+ * tcpdump does.
+ */
+class Interruptions {
+  /** The reader of stdout went away: what was captured went as far as it could. */
+  outputGone = false;
+  outputError: Error | null = null;
+  readonly #onSignal: (signal: NodeJS.Signals) => void;
+  readonly #onStdoutError: (err: NodeJS.ErrnoException) => void;
+
+  constructor(stop: () => void, running: CommandCapture | null) {
+    this.#onSignal = running ? (signal) => void running.child.kill(signal) : stop;
+    this.#onStdoutError = (err) => {
+      if (err.code === 'EPIPE') this.outputGone = true;
+      else this.outputError = err;
+      stop();
+    };
+    process.on('SIGINT', this.#onSignal).on('SIGTERM', this.#onSignal);
+    process.stdout.on('error', this.#onStdoutError);
+  }
+
+  get ended(): boolean {
+    return this.outputGone || this.outputError !== null;
+  }
+
+  /** Signals do again what they would (once the capture and its command are over). */
+  releaseSignals(): void {
+    process.off('SIGINT', this.#onSignal).off('SIGTERM', this.#onSignal);
+  }
+
+  /** Once the writer, which may write to stdout, is closed. */
+  releaseOutput(): void {
+    process.stdout.off('error', this.#onStdoutError);
+  }
+}
+
+/** What the capture kept: what the final counts and the live counter say. */
+interface Kept {
+  packets: number;
+  bytes: number;
+}
+
+/** The indices of `batch` the command keeps (-Q, --pid, --comm), at most `room`. */
+function pick(cmd: Command, batch: Batch, room: number): number[] {
+  const picked: number[] = [];
+  for (let i = 0; i < batch.length && picked.length < room; i++) {
+    if (cmd.direction !== undefined && batch.directionAt(i) !== cmd.direction) continue;
+    if (cmd.owners && !ownedBy(batch.processAt(i), cmd.owners) && !ownedBy(batch.peerProcessAt(i), cmd.owners)) continue;
+    picked.push(i);
+  }
+  return picked;
+}
+
+/** Hands `picked` of `batch` to the writer, or prints them; resolves when there is room for more. */
+async function output(cmd: Command, cap: Capturer, writer: CaptureFileWriter | null, batch: Batch, picked: number[]): Promise<void> {
+  if (picked.length === 0) return;
+  if (writer) {
+    let select: ((i: number) => boolean) | undefined;
+    if (picked.length < batch.length) {
+      const mask = new Uint8Array(batch.length);
+      for (const i of picked) mask[i] = 1;
+      select = (i) => mask[i] === 1;
+    }
+    if (!writer.write(batch, select)) await writer.drained();
+  } else if (!process.stdout.write(lines(cap, batch, picked, cmd.perInterface, cmd.showProcess))) {
+    await drained(process.stdout);
+  }
+}
+
+/** The packet loop: until -c is reached, the capture ends, or the output goes away. */
+async function copyPackets(cmd: Command, cap: Capturer, writer: CaptureFileWriter | null, kept: Kept, io: Interruptions): Promise<void> {
+  for await (const batch of cap) {
+    if (io.ended) break;
+    const picked = pick(cmd, batch, cmd.count - kept.packets);
+    await output(cmd, cap, writer, batch, picked);
+    kept.packets += picked.length;
+    for (const i of picked) kept.bytes += batch.lengthAt(i);
+    if (kept.packets >= cmd.count) break;
+  }
+}
+
+/** tcpdump's closing counts, on stderr. */
+function tally(kept: Kept, cap: Capturer): void {
+  const s = cap.stats();
+  process.stderr.write(`${plural(kept.packets, 'packet')} captured\n`);
+  process.stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
+  if (s.drops.userspace > 0) process.stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
+}
+
 export async function capture(argv: readonly string[]): Promise<number> {
   const cmd = command(argv);
   if (cmd.help) {
@@ -240,87 +368,23 @@ export async function capture(argv: readonly string[]): Promise<number> {
 
   const running = cmd.run ? await captureCommand(cmd.run[0]!, cmd.run.slice(1), { ...cmd.options, spawn: { stdio: 'inherit' } }) : null;
   const cap = running ? running.capturer : await openCapturer(cmd.options);
-  const { stdout, stderr } = process;
   const stop = (): void => void cap.close();
-  // With a command, a signal is passed on to it, and its exit ends the capture (^C
-  // reaches it from the terminal as well; a second one does no harm).
-  const forward = (signal: NodeJS.Signals): void => void running?.child.kill(signal);
-  process.on('SIGINT', running ? forward : stop);
-  process.on('SIGTERM', running ? forward : stop);
-  // A reader that went away (| head, a closed pipe) ends the capture, as it ends tcpdump.
-  let outputGone = false;
-  let outputError: Error | null = null;
-  const onStdoutError = (err: NodeJS.ErrnoException): void => {
-    if (err.code === 'EPIPE') outputGone = true;
-    else outputError = err;
-    stop();
-  };
-  stdout.on('error', onStdoutError);
-
+  const io = new Interruptions(stop, running);
   let writer: CaptureFileWriter | null = null;
   let status: StatusLine | null = null;
-  let kept = 0;
-  let keptBytes = 0;
+  const kept: Kept = { packets: 0, bytes: 0 };
   let failure: unknown = null;
   try {
-    if (cmd.write !== undefined && cmd.rotate) {
-      const rotating = new RotatingWriter({
-        path: cmd.write,
-        format: cmd.pcap ? 'pcap' : 'pcapng',
-        ...cmd.rotate,
-        filter: cmd.options.filter,
-        source: cap,
-        snaplen: cmd.options.snaplen,
-        drops: () => cap.stats().drops,
-      });
-      // tcpdump -G with -W: the last file written ends the capture.
-      rotating.once('limit', stop);
-      writer = rotating;
-    } else if (cmd.write !== undefined) {
-      const target = cmd.write === '-' ? stdout : cmd.write;
-      writer = cmd.pcap
-        ? new PcapWriter(target, { end: false, snaplen: cmd.options.snaplen })
-        : new PcapngWriter(target, { end: false, filter: cmd.options.filter, source: cap });
-    }
-    if (cap.selection.backend === 'file') {
-      stderr.write(`tapwire: reading from ${cmd.describe} (${cap.selection.format})\n`);
-    } else {
-      const snaplen = cmd.options.snaplen ?? MAX_SNAPLEN;
-      stderr.write(`tapwire: listening on ${cmd.describe} with the ${cap.backend} backend, snapshot length ${snaplen} bytes\n`);
-    }
-    // Each reason says whether TLS capture is on ("TLS capture is on: hooked ...").
-    if (cmd.options.tls !== undefined) stderr.write(`tapwire: ${cap.selection.tls.reason}\n`);
-    if (stderr.isTTY && (writer !== null || !stdout.isTTY)) {
+    writer = openWriter(cmd, cap, stop);
+    announce(cmd, cap);
+    if (process.stderr.isTTY && (writer !== null || !process.stdout.isTTY)) {
       status = new StatusLine(() => {
         const s = cap.stats();
-        return { packets: kept, bytes: keptBytes, drops: s.drops.kernel + s.drops.ring + s.drops.userspace };
-      }, stderr);
+        return { packets: kept.packets, bytes: kept.bytes, drops: s.drops.kernel + s.drops.ring + s.drops.userspace };
+      }, process.stderr);
     }
-
-    const tlsLoop = cap.tls ? writeTls(cap.tls, writer, stdout) : null;
-    for await (const batch of cap) {
-      if (outputGone || outputError) break;
-      const picked: number[] = [];
-      for (let i = 0; i < batch.length && kept + picked.length < cmd.count; i++) {
-        if (cmd.direction !== undefined && batch.directionAt(i) !== cmd.direction) continue;
-        if (cmd.owners && !ownedBy(batch.processAt(i), cmd.owners) && !ownedBy(batch.peerProcessAt(i), cmd.owners)) continue;
-        picked.push(i);
-      }
-      if (writer && picked.length > 0) {
-        let select: ((i: number) => boolean) | undefined;
-        if (picked.length < batch.length) {
-          const mask = new Uint8Array(batch.length);
-          for (const i of picked) mask[i] = 1;
-          select = (i) => mask[i] === 1;
-        }
-        if (!writer.write(batch, select)) await writer.drained();
-      } else if (picked.length > 0 && !stdout.write(lines(cap, batch, picked, cmd.perInterface, cmd.showProcess))) {
-        await drained(stdout);
-      }
-      kept += picked.length;
-      for (const i of picked) keptBytes += batch.lengthAt(i);
-      if (kept >= cmd.count) break;
-    }
+    const tlsLoop = cap.tls ? writeTls(cap.tls, writer, process.stdout) : null;
+    await copyPackets(cmd, cap, writer, kept, io);
     await cap.close();
     await tlsLoop;
   } catch (err) {
@@ -329,8 +393,7 @@ export async function capture(argv: readonly string[]): Promise<number> {
   status?.stop();
   await cap.close();
   const exit = running ? await running.exited : null;
-  process.off('SIGINT', running ? forward : stop);
-  process.off('SIGTERM', running ? forward : stop);
+  io.releaseSignals();
   if (writer) {
     try {
       await writer.close(cap.stats());
@@ -338,17 +401,11 @@ export async function capture(argv: readonly string[]): Promise<number> {
       failure ??= err;
     }
   }
-  stdout.off('error', onStdoutError);
-  // When the reader of stdout left, what was captured went as far as it could.
-  const error = outputGone ? null : (failure ?? outputError);
+  io.releaseOutput();
+  const error = io.outputGone ? null : (failure ?? io.outputError);
   // A live capture that ends in error (its interface disappeared) still says what it
   // captured, as tcpdump does, and the error then makes the exit code 1.
-  if (!error || cap.selection.backend !== 'file') {
-    const s = cap.stats();
-    stderr.write(`${plural(kept, 'packet')} captured\n`);
-    stderr.write(`${plural(s.drops.kernel + s.drops.ring, 'packet')} dropped by kernel\n`);
-    if (s.drops.userspace > 0) stderr.write(`${plural(s.drops.userspace, 'packet')} dropped by tapwire (out of memory)\n`);
-  }
+  if (!error || cap.selection.backend !== 'file') tally(kept, cap);
   if (error) throw error;
   // The command's own exit code, as a shell gives it: 128 + the signal that ended it.
   if (exit) return exit.code ?? 128 + (os.constants.signals[exit.signal!] ?? 0);
