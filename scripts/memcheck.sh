@@ -19,7 +19,7 @@
 # included), and any log file fails the run.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 
 asan_runtime() { clang -print-file-name=libclang_rt.asan-x86_64.so; }
 

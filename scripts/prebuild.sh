@@ -41,7 +41,8 @@ done
 # A clean tree of what a source build uses, so the build here leaves build/ alone.
 cp -a binding.gyp package.json native scripts "$work/tree/"
 # ... and the layouts the build checks the native records against (lib/ or dist/).
-(cd "$root" && cp --parents $(node scripts/layout-header.js --inputs) "$work/tree/")
+read -ra layouts <<<"$(node scripts/layout-header.js --inputs)"
+cp --parents "${layouts[@]}" "$work/tree/"
 
 old=$(bash scripts/bullseye-root.sh ${target:+"g++-$target"})
 mount_into "$old"

@@ -16,6 +16,7 @@ packages=(
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
   bsdutils                                 # tests: script(1), a terminal for the live counter
   clang-format                             # npm run format:check (the C++ and BPF C)
+  shellcheck                               # npm run shellcheck (every shell script)
   valgrind                                 # memcheck: a capture on each backend under memcheck (scripts/memcheck.sh)
 )
 export DEBIAN_FRONTEND=noninteractive
@@ -40,7 +41,7 @@ fi
 official='(deb\.debian\.org|security\.debian\.org|archive\.ubuntu\.com|security\.ubuntu\.com|ports\.ubuntu\.com)'
 if [ -z "$(apt-cache showsrc libbpf 2>/dev/null)" ]; then
   for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] && grep -Eq "^URIs:.*$official" "$f" && grep -Eq '^Types:.*\bdeb( |$)' "$f" || continue
+    { [ -e "$f" ] && grep -Eq "^URIs:.*$official" "$f" && grep -Eq '^Types:.*\bdeb( |$)' "$f"; } || continue
     sed -E 's/^Types:.*/Types: deb-src/' "$f" > "/etc/apt/sources.list.d/tapwire-src-$(basename "$f")"
   done
   if [ -f /etc/apt/sources.list ]; then

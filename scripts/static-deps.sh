@@ -47,7 +47,7 @@ fetch() {
     echo "static-deps: 'apt-get source $name=$v' failed; trying an older version if the index lists one" >&2
   done
   if [ -z "$got" ]; then
-    echo "static-deps: no version of $name's source could be downloaded ($(echo $versions)); check the mirror" >&2
+    echo "static-deps: no version of $name's source could be downloaded ($versions); check the mirror" >&2
     rm -rf "$tmp"; return 1
   fi
   rm -rf "${src:?}/$name"
@@ -69,7 +69,7 @@ check_versions() {
 
 # A fresh copy of a source tree to build in (the unpacked tree stays clean for the next prefix).
 work_copy() {
-  rm -rf "$work/$1"
+  rm -rf "${work:?}/$1"
   cp -a "$src/$1" "$work/$1"
   cd "$work/$1"
 }

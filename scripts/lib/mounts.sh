@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced helper: mounts inside a chroot, and their removal. Every mount made here is
 # recorded by its mount point, so the exit trap removes exactly those, innermost first,
 # even when the script fails half-way.
