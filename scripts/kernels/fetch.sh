@@ -14,7 +14,7 @@ case $series in
   5.10) suites=("debian bullseye" "debian-security bullseye-security") ;;
   *) echo "fetch.sh: no recipe for kernel $series (have 6.1, 5.10)" >&2; exit 2 ;;
 esac
-existing=$(ls -d "$cache/$series".0-*/ 2>/dev/null | sort -V | tail -n1 || true)
+existing=$(printf '%s\n' "$cache/$series".0-*/ | sort -V | tail -n1)
 if [ -n "$existing" ] && [ -f "$existing/vmlinuz" ] && [ -f "$existing/ready" ]; then
   echo "${existing%/}"
   exit 0
@@ -23,8 +23,8 @@ apt_dir="$cache/apt"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
 : > "$apt_dir/sources.list"
 for s in "${suites[@]}"; do
-  set -- $s
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror/$1 $2 main" >> "$apt_dir/sources.list"
+  read -r archive suite <<<"$s"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror/$archive $suite main" >> "$apt_dir/sources.list"
 done
 opts=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=- \
   -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)

@@ -10,7 +10,7 @@
 # Exits non-zero if any kernel failed a test or its run did not report.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 series=("$@")
 [ ${#series[@]} -gt 0 ] || series=(host 6.1 5.10)
 run=(bash -c 'node bin/tapwire.js probe --json | sed "s/^/probe| /"; exec npm test -- --reporter spec --no-color "$@"' run)

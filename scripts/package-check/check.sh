@@ -9,7 +9,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/scripts/package-check"
-cd "$root"
+cd "$root" || exit 1
 . scripts/lib/report.sh
 . scripts/lib/mounts.sh
 work="$root/deps/package-check"
@@ -149,7 +149,7 @@ cp -a "$work/bare" "$slim/app"
 cp "$here/loopback.js" "$slim/app/"
 extra=$(find "$slim" -xdev \( -name 'libpcap*' -o -name 'libelf*' -o -name 'libz.so*' -o -name 'libbpf*' -o -name 'gcc' -o -name 'cc' -o -name 'sh' -o -name 'bash' \) -not -path "$slim/app/*" | sed "s|^$slim||")
 if [ -z "$extra" ]; then
-  pass "slim root: /usr/bin/node and $(echo $libraries | wc -w) libraries from Debian 11 ($(echo $libraries | xargs -n1 basename | paste -sd ' ')), no capture library, compiler or shell"
+  pass "slim root: /usr/bin/node and $(wc -w <<<"$libraries") libraries from Debian 11 ($(xargs -n1 basename <<<"$libraries" | paste -sd ' ')), no capture library, compiler or shell"
 else
   fail "slim root holds more than node and its runtime: $extra"
 fi
