@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ERR_BUSY'
   | 'ERR_FILE'
   | 'ERR_PROGRAM_REJECTED'
+  | 'ERR_UNSUPPORTED_PLATFORM'
   | 'ERR_SYSTEM';
 
 export interface TapwireErrorDetails {

@@ -1,6 +1,7 @@
 /** The one place the compiled addon is loaded; everything native goes through here. */
 import path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
+import { assertAddon } from './platform';
 
 export interface NativeFeature {
   ok: boolean;
@@ -152,6 +153,9 @@ export interface NativeBinding {
 }
 
 let binding: NativeBinding | undefined;
+// Where no addon fits this platform (musl, another architecture), require('tapwire')
+// fails with one sentence saying what to do.
+assertAddon(path.join(__dirname, '..'));
 
 export function native(): NativeBinding {
   binding ??= nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;

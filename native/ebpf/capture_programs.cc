@@ -75,12 +75,15 @@ Skeleton<struct capture> LoadCapturePrograms(Napi::Env env, const CaptureProgram
   if (int err = bpf_map__set_max_entries(skel->maps.tw_records, spec.ringSize)) throw SystemError(env, "bpf_map__set_max_entries", -err);
   skel->rodata->wakeup_bytes = spec.wakeupBytes;
   skel->rodata->attribution = spec.ownersFd >= 0;
-  // Without attribution the storage and the flow cache are never read: not made, so a
-  // capture without it asks of the kernel exactly what it did before attribution existed.
+  // Without attribution the storage and the flow cache are never read, but they are made
+  // all the same (the cache with one slot): without CAP_PERFMON a verifier also walks the
+  // paths a mispredicted branch could take, the attribution code behind `if (!attribution)`
+  // among them, and until it learned to fence such paths instead (Debian's 6.12 has not;
+  // 6.18 has) it refuses the program if a map that code names was not made.
   if (spec.ownersFd >= 0) {
     if (int err = bpf_map__reuse_fd(skel->maps.tw_owners, spec.ownersFd)) throw SystemError(env, "bpf_map__reuse_fd", -err);
-  } else if (int err = bpf_map__set_autocreate(skel->maps.tw_owners, false) ?: bpf_map__set_autocreate(skel->maps.tw_flow_owners, false)) {
-    throw SystemError(env, "bpf_map__set_autocreate", -err);
+  } else if (int err = bpf_map__set_max_entries(skel->maps.tw_flow_owners, 1)) {
+    throw SystemError(env, "bpf_map__set_max_entries", -err);
   }
   // Load only what this hook runs: tc and cgroup programs need CAP_NET_ADMIN, socket
   // filters do not.

@@ -18,7 +18,8 @@ function parse(file) {
     .join('\n');
   const probe = json ? JSON.parse(json) : null;
   const count = (what) => Number((text.match(new RegExp(`^ +(\\d+) ${what}`, 'm')) ?? [])[1] ?? 0);
-  return { file, probe, passed: count('passing'), failed: count('failing'), pending: count('pending'), skippedIn: skippedIn(text) };
+  const suite = (/^suite\| (.+)$/m.exec(text) ?? [])[1] ?? 'whole';
+  return { file, probe, suite, passed: count('passing'), failed: count('failing'), pending: count('pending'), skippedIn: skippedIn(text) };
 }
 
 /** How many tests were skipped under each suite title (mocha's spec reporter: "  - title"). */
@@ -45,17 +46,18 @@ const yes = (f) => (f.ok ? 'yes' : `no: ${f.reason.replace(/\|/g, '\\|')}`);
 
 function row(run) {
   const p = run.probe;
-  if (!p) return `| ${run.file} | (no probe in the log) | | | | ${run.passed} / ${run.failed} / ${run.pending} | |`;
+  const suite = run.suite === 'kernel-facing' ? 'kernel-facing files' : 'whole suite';
+  if (!p) return `| ${run.file} | ${suite} | (no probe in the log) | | | | | ${run.passed} / ${run.failed} / ${run.pending} | |`;
   const f = p.features;
   const auto = p.auto.backend ? `${p.auto.backend}${p.auto.attempts?.[0]?.attach ? ` (${p.auto.attempts[0].attach})` : ''}` : 'none';
   const skipped = [...run.skippedIn].map(([suite, n]) => `${n} in “${suite}”`).join(', ') || 'none';
-  return `| ${p.kernelRelease} | ${auto} | ${yes(f.tcxCapture)} | ${yes(f.socketCapture)} | ${p.tls.active ? 'yes' : `no: ${p.tls.reason}`} | ${run.passed} / ${run.failed} / ${run.pending} | ${skipped} |`;
+  return `| ${p.kernelRelease} | ${suite} | ${auto} | ${yes(f.tcxCapture)} | ${yes(f.socketCapture)} | ${f.attribution ? yes(f.attribution) : 'not probed'} | ${p.tls.active ? 'yes' : `no: ${p.tls.reason}`} | ${run.passed} / ${run.failed} / ${run.pending} | ${skipped} |`;
 }
 
 function table(runs) {
   return [
-    '| kernel | `auto` chooses | eBPF over tcx | eBPF over a socket filter | TLS plugin | tests passed / failed / skipped | skipped, by suite (each skip is a kernel feature the probe found missing) |',
-    '|---|---|---|---|---|---|---|',
+    '| kernel | tests run | `auto` chooses | eBPF over tcx | eBPF over a socket filter | attribution | TLS plugin | tests passed / failed / skipped | skipped, by suite (each skip is a kernel feature the probe found missing) |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...runs.map(row),
   ].join('\n');
 }

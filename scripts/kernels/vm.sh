@@ -22,12 +22,16 @@ if [ ! -f "$initramfs" ] || [ "$here/init.sh" -nt "$initramfs" ] || [ "$0" -nt "
   chmod +x "$stage/init"
   mods="$kdir/lib/modules/$release"
   cp "$mods/modules.dep" "$mods/modules.alias" "$stage/lib/modules/$release/" 2>/dev/null || true
-  wanted="virtio_pci 9pnet_virtio 9p overlay"
-  echo "$wanted" | tr ' ' '\n' > "$stage/etc/modules"
+  wanted=
+  for m in virtio_pci 9pnet_virtio 9p overlay; do
+    # Built into some kernels (6.12 has virtio_pci): nothing to load.
+    grep -Eq "(^|/)${m}\.ko\$" "$mods/modules.builtin" 2>/dev/null || wanted+=" $m"
+  done
+  echo "${wanted# }" | tr ' ' '\n' > "$stage/etc/modules"
   # Each wanted module and what modules.dep says it needs.
   for m in $wanted; do
-    grep -E "(^|/)${m}\.ko:" "$mods/modules.dep" | tr -d ':' | tr ' ' '\n'
-  done | sort -u | while read -r f; do
+    grep -E "(^|/)${m}\.ko:" "$mods/modules.dep" || { echo "vm.sh: $release has no module $m" >&2; exit 1; }
+  done | tr -d ':' | tr ' ' '\n' | sort -u | while read -r f; do
     [ -n "$f" ] || continue
     mkdir -p "$stage/lib/modules/$release/$(dirname "$f")"
     cp "$mods/$f" "$stage/lib/modules/$release/$f"

@@ -4,9 +4,15 @@
 # package inside a slim root that holds only `node` and the C/C++ runtime libraries of
 # Debian 11 (no libpcap, libelf, zlib, compiler or shell): the probe, live loopback
 # captures of datagrams it sends itself (both backends, every one counted), filter
-# compilation and the replay of the file it captured. One PASS/FAIL line per check;
-# exits 1 on any failure. Needs root (chroot, mounts, packet capture).
+# compilation and the replay of the file it captured. Then, for each Node release line
+# named on the command line, the same tarball installed and run on the host by that
+# line's official binary (scripts/package-check/node.sh): load, probe, a filtered live
+# capture on each backend, and the TLS plaintext of that node's own https client.
+#   check.sh [LINE...]    e.g. check.sh 22 24 26
+# One PASS/FAIL line per check (prefixed "node VERSION:" for a Node line's); exits 1 on
+# any failure. Needs root (chroot, mounts, packet capture).
 set -uo pipefail
+lines=("$@")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/scripts/package-check"
 cd "$root" || exit 1
@@ -27,6 +33,26 @@ finish() {
   cleanup
   echo "package check: $failures failed, $((SECONDS - started)) s"
   [ "$failures" -eq 0 ] && exit 0 || exit 1
+}
+# probe_ok LABEL FILE: whether every feature in `tapwire probe --json`'s output is ok.
+probe_ok() {
+  node -e '
+    const [label, file] = process.argv.slice(1);
+    const r = require(file);
+    const bad = Object.entries(r.features).filter(([, f]) => !f.ok).map(([n, f]) => `${n} (${f.reason})`);
+    if (bad.length) { console.log(`FAIL: ${label}tapwire probe: not ok: ${bad.join("; ")}`); process.exit(1); }
+    console.log(`PASS: ${label}tapwire probe: every feature ok (${Object.keys(r.features).join(" ")}); auto chooses ${r.auto.backend}; TLS ${r.tls.active ? "on" : "off"}`);
+  ' "$1" "$2" || failures=$((failures + 1))
+}
+# capture_ok LABEL COUNT JSON: whether loopback.js captured each of its COUNT datagrams once, losing none.
+capture_ok() {
+  node -e '
+    const [label, count, r] = [process.argv[1], Number(process.argv[2]), JSON.parse(process.argv[3])];
+    const d = r.drops.kernel + r.drops.ring + r.drops.userspace;
+    const ok = r.received === count && r.in === count && r.out === 0 && r.packets === count && d === 0;
+    console.log(`${ok ? "PASS" : "FAIL"}: ${label}live capture on lo with ${r.backend}${r.attach ? ` (${r.attach})` : ""}, filtered to its port: sent ${count}, received ${r.received}, captured ${r.in} in + ${r.out} out, ${d} dropped`);
+    process.exit(ok ? 0 : 1);
+  ' "$1" "$2" "$3" || failures=$((failures + 1))
 }
 # in_slim ARGS...: node with ARGS inside the slim root, with an empty environment.
 chroot=$(command -v chroot)
@@ -136,6 +162,17 @@ else
   fail "npm install --build-from-source without clang: no clear message (log: $work/missing.log)"
 fi
 
+# ... and where no prebuild fits (musl: LIBC=musl makes node-gyp-build pass over the glibc
+# prebuild as it does on Alpine), the install stops before any build, with one sentence.
+if LIBC=musl install_into "$work/musl"; then
+  fail "npm install with LIBC=musl succeeded, though no prebuild fits musl"
+elif grep -q "tapwire does not run on musl libc (Alpine Linux): the package's prebuilt addon is for linux-x64 (glibc)" "$work/musl.log" &&
+     ! grep -q -e 'No native build was found' -e 'gyp info' -e 'missing system packages' "$work/musl.log"; then
+  pass "npm install where no prebuild fits (musl, as LIBC=musl): stops before any build, saying musl is not supported and what to use"
+else
+  fail "npm install with LIBC=musl: no clear sentence (log: $work/musl.log)"
+fi
+
 # 4. The slim root: node, exactly the libraries it needs as Debian 11 resolves them, the project.
 mkdir -p "$slim/usr/bin" "$slim/tmp"
 bind_into "$old" "$(readlink -f "$(command -v node)")" ro
@@ -158,12 +195,7 @@ tapwire=/app/node_modules/tapwire/bin/tapwire.js
 
 # 5. Inside it: the probe, live captures, filters, replay.
 if in_slim "$tapwire" probe --json >"$work/probe.json" 2>"$work/probe.err"; then
-  node -e '
-    const r = require(process.argv[1]);
-    const bad = Object.entries(r.features).filter(([, f]) => !f.ok).map(([n, f]) => `${n} (${f.reason})`);
-    if (bad.length) { console.log(`FAIL: tapwire probe: not ok: ${bad.join("; ")}`); process.exit(1); }
-    console.log(`PASS: tapwire probe: every feature ok (${Object.keys(r.features).join(" ")}); auto chooses ${r.auto.backend}; TLS ${r.tls.active ? "on" : "off"}`);
-  ' "$work/probe.json" || failures=$((failures + 1))
+  probe_ok "" "$work/probe.json"
 else
   fail "tapwire probe exited non-zero: $(cat "$work/probe.err")"
 fi
@@ -171,13 +203,7 @@ declare -A port
 for backend in ebpf raw-socket; do
   if result=$(in_slim /app/loopback.js "$backend" "$count" "/tmp/$backend.pcapng" 2>&1); then
     port[$backend]=$(node -p "JSON.parse(process.argv[1]).port" "$(tail -n1 <<<"$result")")
-    node -e '
-      const [r, count] = [JSON.parse(process.argv[1]), Number(process.argv[2])];
-      const d = r.drops.kernel + r.drops.ring + r.drops.userspace;
-      const ok = r.received === count && r.in === count && r.out === 0 && r.packets === count && d === 0;
-      console.log(`${ok ? "PASS" : "FAIL"}: live capture on lo with ${r.backend}${r.attach ? ` (${r.attach})` : ""}: sent ${count}, received ${r.received}, captured ${r.in} in + ${r.out} out, ${d} dropped`);
-      process.exit(ok ? 0 : 1);
-    ' "$(tail -n1 <<<"$result")" "$count" || failures=$((failures + 1))
+    capture_ok "" "$count" "$(tail -n1 <<<"$result")"
   else
     fail "live capture on lo with $backend: $result"
   fi
@@ -198,6 +224,67 @@ else
   fail "filters: another port matched $none packets; bad expression gave: $bad"
 fi
 
+# Alpine as node-gyp-build knows it (/etc/alpine-release) in the slim root, which has no
+# shell, compiler or apt: the CLI says in one line that musl is not supported.
+mkdir -p "$slim/etc" && touch "$slim/etc/alpine-release"
+alpine=$(in_slim "$tapwire" probe 2>&1; echo "exit $?")
+rm -f "$slim/etc/alpine-release"
+if [ "$(wc -l <<<"$alpine")" -eq 2 ] && grep -q '^tapwire: ERR_UNSUPPORTED_PLATFORM: tapwire does not run on musl libc (Alpine Linux)' <<<"$alpine" &&
+   grep -qx 'exit 1' <<<"$alpine"; then
+  pass "on Alpine (/etc/alpine-release in the slim root): tapwire probe exits 1 with one line, ERR_UNSUPPORTED_PLATFORM"
+else
+  fail "on Alpine (/etc/alpine-release in the slim root): $alpine"
+fi
+
 # 6. The installed binary itself.
 bash scripts/check-binary.sh "$work/bare/node_modules/tapwire/prebuilds/linux-x64/tapwire.glibc.node" "$old" || failures=$((failures + 1))
+
+# 7. Each Node line users run, with its official binary: npm itself runs on it, so the
+# install script (node-gyp-build choosing the prebuild) does too.
+on_node() { PATH="$(dirname "$node"):$PATH" "$@"; }
+for line in "${lines[@]}"; do
+  if ! node=$(scripts/package-check/node.sh "$line" 2>"$work/node-$line.err"); then
+    fail "node $line: no official binary: $(cat "$work/node-$line.err")"; continue
+  fi
+  version=$("$node" -p 'process.versions.node')
+  label="node $version: "
+  project="$work/node-$version"
+  if on_node install_into "$project" && [ ! -e "$project/node_modules/tapwire/build" ] && ! grep -q 'gyp info' "$project.log"; then
+    pass "${label}npm install of the tarball into an empty project uses the prebuild"
+  else
+    fail "${label}npm install (log: $project.log)"; continue
+  fi
+  cp "$here/loopback.js" "$here/tls.js" "$project/"
+  if (cd "$project" && on_node node -e "require('tapwire'); if (process.version !== 'v$version') process.exit(1)" &&
+      on_node node --input-type=module -e "import { probe, openCapturer } from 'tapwire'; if (typeof probe !== 'function' || typeof openCapturer !== 'function') process.exit(1)"); then
+    pass "${label}require('tapwire') and import 'tapwire' load the prebuild"
+  else
+    fail "${label}loading the installed package (CommonJS or ES module)"
+  fi
+  if (cd "$project" && on_node node node_modules/tapwire/bin/tapwire.js probe --json) >"$project/probe.json" 2>"$project/probe.err"; then
+    probe_ok "$label" "$project/probe.json"
+  else
+    fail "${label}tapwire probe exited non-zero: $(cat "$project/probe.err")"
+  fi
+  for backend in ebpf raw-socket; do
+    if result=$(cd "$project" && on_node node loopback.js "$backend" "$count" "$project/$backend.pcapng" 2>&1); then
+      capture_ok "$label" "$count" "$(tail -n1 <<<"$result")"
+    else
+      fail "${label}live capture on lo with $backend: $result"
+    fi
+  done
+  if result=$(cd "$project" && on_node node tls.js 2>&1); then
+    node -e '
+      const [label, execPath, r] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
+      const ok = r.hooked && r.client.exit === 0 && r.client.answered && r.wrote && r.read && r.packets > 0 &&
+        r.libraries.length === 1 && r.libraries[0] === execPath;
+      console.log(`${ok ? "PASS" : "FAIL"}: ${label}TLS plaintext of its own https client (OpenSSL ${r.openssl} in the node binary): ` +
+        `request line written ${r.wrote ? "seen" : "NOT seen"}, response read ${r.read ? "seen" : "NOT seen"}, from ${r.libraries.join(", ") || "no file"}; ` +
+        `${r.packets} packets on the port (${r.backend}${r.attach ? `, ${r.attach}` : ""})`);
+      process.exit(ok ? 0 : 1);
+    ' "$label" "$(readlink -f "$node")" "$(tail -n1 <<<"$result")" || failures=$((failures + 1))
+  else
+    fail "${label}TLS capture of its own https client: $result"
+  fi
+done
 finish

@@ -63,13 +63,15 @@ struct {
   __type(value, struct flow_owners);
 } tw_flow_owners SEC(".maps");
 
-// The key's first `bytes` (a multiple of 4, known at compile time) hashed to a slot.
-static __always_inline __u32 flow_slot(const struct flow_key* k, const int bytes) {
+// The hash `h` of the key's words before `from` carried on over those up to `to` (byte
+// offsets, multiples of 4 known at compile time, so each loop unrolls into constant
+// stack offsets: a process without CAP_PERFMON may not add a register to the stack
+// pointer, also on the paths a verifier walks for mispredicted branches).
+static __always_inline __u32 flow_hash(const struct flow_key* k, const int from, const int to, __u32 h) {
   const __u32* w = (const __u32*)k;
-  __u32 h = 0;
 #pragma unroll
-  for (int i = 0; i < bytes / 4; i++) h = (h ^ w[i]) * 0x9e3779b1;
-  return h >> 26; /* FLOW_SLOTS = 2^6 */
+  for (int i = from / 4; i < to / 4; i++) h = (h ^ w[i]) * 0x9e3779b1;
+  return h;
 }
 
 static __always_inline int same_flow(const struct flow_key* a, const struct flow_key* b) {
@@ -149,7 +151,9 @@ static __always_inline void lookup_owner(struct __sk_buff* skb, int tcp, struct 
 
 static __always_inline __u32 slot_of(const struct flow_key* key) {
   // IPv4 keys end where their tuple does: the rest is zero in both.
-  return key->proto & FLOW_V6 ? flow_slot(key, sizeof(*key)) : flow_slot(key, FLOW_V4_BYTES);
+  __u32 h = flow_hash(key, 0, FLOW_V4_BYTES, 0);
+  if (key->proto & FLOW_V6) h = flow_hash(key, FLOW_V4_BYTES, sizeof(*key), h);
+  return h >> 26; /* FLOW_SLOTS = 2^6 */
 }
 
 static __always_inline int fresh(const struct flow_owners* cached, const struct flow_key* key, __u64 now) {
@@ -171,7 +175,9 @@ static __always_inline const struct tapwire_owners* lookup_owners(struct __sk_bu
   int tcp = (key->proto & 0xff) == IPPROTO_TCP;
   __u64 expires = now + FLOW_TTL_NS;
   if (both) {
-    struct flow_key other = {};
+    struct flow_key other;
+    __builtin_memset(&other, 0, sizeof(other)); /* whole and kept, as above */
+    asm volatile("" : : "r"(&other) : "memory");
     reverse_key(key, &other);
     // The packets going the other way name the same two sockets, the other way round:
     // where this CPU has them, no lookup (and the sockets a lookup may no longer find
@@ -211,7 +217,14 @@ static __always_inline const struct tapwire_owners* find_owners(struct __sk_buff
     // The socket the flow's local end is, as it sees the flow: for what arrives (0) the
     // packet's destination, for what leaves (a listener's SYN-ACK, say, whose skb holds
     // no full socket) its source.
-    struct flow_key key = {.ifindex = skb->ifindex};
+    // Zeroed whole, and kept so (the barrier): clang drops the stores that no real path
+    // reads, but a verifier walking a mispredicted branch (no CAP_PERFMON, before 6.16 or
+    // so: Debian's 6.12) hashes the key where packet_flow() filled none or less of it,
+    // and refuses to read uninitialized stack.
+    struct flow_key key;
+    __builtin_memset(&key, 0, sizeof(key));
+    asm volatile("" : : "r"(&key) : "memory");
+    key.ifindex = skb->ifindex;
     if (packet_flow(skb, &key)) {
       if (direction) {
         struct flow_key sent = key;

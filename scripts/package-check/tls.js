@@ -1,0 +1,81 @@
+'use strict';
+// Run by the package check with one of the official Node binaries, from a project the
+// packed tarball is installed in: captures loopback with tls: 'required' while a child
+// process of this same node binary (its own https module, so the OpenSSL linked into
+// that binary) fetches a page from an https server in this process. Prints one JSON
+// line: which files the plugin hooked, and what plaintext it read from the child.
+// Usage: node tls.js    (needs openssl for a throwaway certificate)
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const https = require('node:https');
+const { once } = require('node:events');
+const os = require('node:os');
+const path = require('node:path');
+const { openCapturer } = require('tapwire');
+
+function certificate(dir) {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'];
+  execFileSync('openssl', args, { stdio: 'ignore' });
+  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapwire-tls-'));
+  const nonce = `${process.pid}-${Date.now()}`;
+  const server = https.createServer(certificate(dir), (req, res) => res.end(`tapwire says ${nonce}`));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+
+  const cap = await openCapturer({ interfaces: ['lo'], filter: `tcp port ${port}`, tls: 'required', signal: AbortSignal.timeout(60_000) });
+  let packets = 0;
+  const counting = (async () => {
+    for await (const batch of cap) packets += batch.length;
+  })();
+  const events = [];
+  const reading = (async () => {
+    for await (const ev of cap.tls) events.push(ev);
+  })();
+
+  const client = `require('node:https').get({ host: '127.0.0.1', port: ${port}, path: '/tapwire-${nonce}', rejectUnauthorized: false },
+    (res) => { res.setEncoding('utf8'); let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => console.log(body)); });`;
+  const child = spawn(process.execPath, ['-e', client], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let answer = '';
+  child.stdout.on('data', (d) => (answer += d));
+  const [code] = await once(child, 'close');
+
+  const text = (direction) =>
+    events
+      .filter((e) => e.pid === child.pid && e.direction === direction)
+      .map((e) => Buffer.from(e.data).toString('latin1'))
+      .join('');
+  const wrote = () => text('write').includes(`GET /tapwire-${nonce} HTTP/1.1`);
+  const read = () => text('read').includes(`tapwire says ${nonce}`);
+  for (let waited = 0; !(wrote() && read()) && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+
+  const execPath = fs.realpathSync(process.execPath);
+  const result = {
+    node: process.version,
+    openssl: process.versions.openssl,
+    backend: cap.backend,
+    attach: cap.selection.attach ?? null,
+    hooked: cap.tls.targets.some((t) => t.path === execPath),
+    client: { exit: code, answered: answer.includes(`tapwire says ${nonce}`) },
+    libraries: [...new Set(events.filter((e) => e.pid === child.pid).map((e) => e.library))],
+    wrote: wrote(),
+    read: read(),
+  };
+  await cap.close();
+  await Promise.all([counting, reading]);
+  server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  result.packets = packets;
+  console.log(JSON.stringify(result));
+}
+
+main().catch((err) => {
+  console.error(`${err.code ?? 'error'}: ${err.message}`);
+  process.exit(1);
+});
