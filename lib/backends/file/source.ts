@@ -1,17 +1,17 @@
 /**
- * A capture file as a packet source: read (lib/replay/input.ts), parsed, filtered in
+ * A capture file as a packet source: read (./input.ts), parsed, filtered in
  * user space with the same libpcap programs the kernel runs, and handed over as batches
  * in the layout live backends use. Not a backend selection can choose: `file` bypasses it.
  */
-import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
-import { buildBatch, type BatchEntry } from '../batch-builder';
-import type { Batch } from '../batch';
-import { FilterPrograms, matchFilter } from '../filter';
-import { dltOfLinkType } from '../link';
-import type { ReplayOptions } from '../options';
-import { parserFor } from '../pcapng/detect';
-import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../pcapng/format';
-import { damaged, type CaptureFileParser } from '../pcapng/reader';
+import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
+import { buildBatch, type BatchEntry } from '../../batch-builder';
+import type { Batch } from '../../batch';
+import { FilterPrograms, matchFilter } from '../../filter';
+import { dltOfLinkType } from '../../link';
+import type { ReplayOptions } from '../../options';
+import { parserFor } from '../../pcapng/detect';
+import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../../pcapng/format';
+import { damaged, type CaptureFileParser } from '../../pcapng/reader';
 import { openInput, type Input } from './input';
 
 export class FileSource implements Backend {
