@@ -10,6 +10,7 @@ export interface BatchEntry {
   data: Buffer;
   wireLength: number;
   interfaceIndex: number;
+  /** The time as the file holds it (see OnRecord): either may need more than 32 bits. */
   seconds: number;
   nanoseconds: number;
   direction: Direction;
@@ -43,6 +44,7 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
   const bytes = new Uint8Array(buffer);
   let offset = metaBytes;
   let wireBytes = 0;
+  const wide = new Map<number, [number, number]>();
   entries.forEach((e, i) => {
     const m = i * RECORD.WORDS;
     meta[m + RECORD.OFFSET] = offset;
@@ -51,6 +53,7 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
     meta[m + RECORD.IFINDEX] = e.interfaceIndex;
     meta[m + RECORD.TS_SEC] = e.seconds;
     meta[m + RECORD.TS_NSEC] = e.nanoseconds;
+    if (e.seconds > 0xffffffff || e.nanoseconds > 0xffffffff) wide.set(i, [e.seconds, e.nanoseconds]);
     // No hardware type (0): the link type word says what the bytes are.
     meta[m + RECORD.LINK] = e.direction === 'out' ? 1 << 16 : 0;
     meta[m + RECORD.LINKTYPE] = e.linkType + 1;
@@ -59,5 +62,6 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
     wireBytes += e.wireLength;
   });
   const owned = entries.some((e) => e.owner);
-  return new Batch(buffer, entries.length, wireBytes, owned ? new FileOwners(entries.map((e) => e.owner)) : undefined);
+  const owners = owned ? new FileOwners(entries.map((e) => e.owner)) : undefined;
+  return new Batch(buffer, entries.length, wireBytes, owners, wide.size > 0 ? wide : undefined);
 }

@@ -131,8 +131,12 @@ export interface NativeBinding {
   probeAttribution(
     attach: 'tcx' | 'cgroup',
   ): ProgramCheck & { iterator?: boolean; iteratorMessage?: string; iteratorLog?: string; pidfdGetfd?: boolean };
-  /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
-  compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
+  /**
+   * Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. `linkType`
+   * is a DLT_; with `swapped`, the program is for a capture file instead: `linkType` is then the
+   * LINKTYPE_ it records, and `swapped` whether its byte order is not this host's.
+   */
+  compileFilter(expression: string, linkType: number, snaplen: number, swapped?: boolean): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
   /** In the calling thread's network namespace, as are interfaces() and every socket the addon makes. */

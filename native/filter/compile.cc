@@ -2,8 +2,10 @@
 // one tcpdump would run for the same expression, link type and snaplen. libpcap's
 // optimizer can take minutes on a large expression, so the compile runs on libuv's
 // thread pool and the event loop goes on meanwhile.
+#include <errno.h>
 #include <napi.h>
 #include <pcap/pcap.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <memory>
@@ -24,12 +26,48 @@ struct Compile {
   std::string expression;
   int linkType;
   int snaplen;
+  // For a file: its byte order differs from this host's. -1: a live link.
+  int swapped = -1;
   napi_deferred deferred = nullptr;
   napi_async_work work = nullptr;
   // Results, written on the pool thread.
   std::vector<uint8_t> program;
   std::string error;
 };
+
+// libpcap compiles differently for a file than for a live link: it maps the file's
+// LINKTYPE_ to its DLT_, and on DLT_NULL it byte-swaps the address family of a file
+// written on a host of the other byte order and accepts every BSD's AF_INET6. So a
+// file's filter is compiled on a pcap_t that libpcap opened from a pcap file header
+// made here, in the file's byte order: what `tcpdump -r` compiles, by construction.
+pcap_t* OpenFileHeader(Compile* c) {
+  struct pcap_file_header header = {};
+  header.magic = 0xa1b2c3d4;
+  header.version_major = PCAP_VERSION_MAJOR;
+  header.version_minor = PCAP_VERSION_MINOR;
+  header.snaplen = uint32_t(c->snaplen);
+  header.linktype = uint32_t(c->linkType);
+  if (c->swapped) {
+    header.magic = __builtin_bswap32(header.magic);
+    header.version_major = __builtin_bswap16(header.version_major);
+    header.version_minor = __builtin_bswap16(header.version_minor);
+    header.snaplen = __builtin_bswap32(header.snaplen);
+    header.linktype = __builtin_bswap32(header.linktype);
+  }
+  static_assert(sizeof header == 24, "the pcap file header is 24 bytes");
+  FILE* f = fmemopen(&header, sizeof header, "rb");
+  if (!f) {
+    c->error = std::string("fmemopen: ") + strerror(errno);
+    return nullptr;
+  }
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+  pcap_t* p = pcap_fopen_offline(f, errbuf);  // pcap_close() then closes f; a failure leaves it to us
+  if (!p) {
+    c->error = errbuf;
+    fclose(f);
+  }
+  return p;
+}
 
 void Run(napi_env, void* data) {
   Compile* c = static_cast<Compile*>(data);
@@ -39,9 +77,9 @@ void Run(napi_env, void* data) {
     return;
   }
   std::lock_guard<std::mutex> guard(compileLock);
-  pcap_t* p = pcap_open_dead(c->linkType, c->snaplen);
+  pcap_t* p = c->swapped < 0 ? pcap_open_dead(c->linkType, c->snaplen) : OpenFileHeader(c);
   if (!p) {
-    c->error = "pcap_open_dead failed";
+    if (c->error.empty()) c->error = "pcap_open_dead failed";
     return;
   }
   struct bpf_program prog;
@@ -79,15 +117,18 @@ void Done(napi_env env, napi_status, void* data) {
 
 }  // namespace
 
-// compileFilter(expression, linkType, snaplen) → Promise of a Buffer of struct
+// compileFilter(expression, dlt, snaplen[, swapped]) → Promise of a Buffer of struct
 // sock_filter (u16 code, u8 jt, u8 jf, u32 k), ready for SO_ATTACH_FILTER; rejects
-// with nativeCode 'EFILTER' and libpcap's message.
+// with nativeCode 'EFILTER' and libpcap's message. With `swapped` (a boolean), the
+// program is for a capture file instead: the second argument is then the LINKTYPE_
+// the file records, and `swapped` says whether the file's byte order is not this host's.
 Napi::Value CompileFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_unique<Compile>();
   c->expression = info[0].As<Napi::String>();
   c->linkType = info[1].As<Napi::Number>().Int32Value();
   c->snaplen = info[2].As<Napi::Number>().Int32Value();
+  if (info.Length() > 3 && info[3].IsBoolean()) c->swapped = info[3].As<Napi::Boolean>().Value() ? 1 : 0;
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &c->deferred, &promise), Napi::Value());
   NAPI_THROW_IF_FAILED(env,
