@@ -139,6 +139,8 @@ export interface NativeBinding {
   compileFilter(expression: string, linkType: number, snaplen: number, swapped?: boolean): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
+  /** A file's record as libpcap reads it (`data` rewritten in place); returns its original length. */
+  libpcapRecord(linkType: number, swapped: boolean, data: Buffer, wireLength: number): number;
   /** In the calling thread's network namespace, as are interfaces() and every socket the addon makes. */
   interfaceInfo(name: string): { index: number; hardwareType: number; up: boolean } | null;
   interfaces(): { name: string; index: number; hardwareType: number; up: boolean }[];

@@ -6,6 +6,7 @@
 #include "ebpf/capture_programs.h"
 #include "ebpf/ebpf_capture.h"
 #include "ebpf/owner_hooks.h"
+#include "file/savefile.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
 
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
   exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
+  exports.Set("libpcapRecord", Napi::Function::New<tapwire::LibpcapRecord>(env, "libpcapRecord"));
   exports.Set("probeCapturePrograms", Napi::Function::New<tapwire::ProbeCapturePrograms>(env, "probeCapturePrograms"));
   exports.Set("probeAttribution", Napi::Function::New<tapwire::ProbeAttribution>(env, "probeAttribution"));
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));

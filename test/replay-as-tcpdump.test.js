@@ -9,6 +9,7 @@ const { openCapturer, PcapngWriter, PcapWriter } = require('..');
 const { requireTools } = require('./helpers/privileged');
 const { pcapFile, pcapngFile, udpFrame, tsharkFields, scratchFiles } = require('./helpers/files');
 const { tcpdumpReads, replayReads, difference } = require('./helpers/as-tcpdump');
+const { rng } = require('./helpers/corpus');
 
 const BASE = 1_700_000_000;
 const frames = Array.from({ length: 5 }, (_, i) => udpFrame(Buffer.alloc(20 + i * 30, i + 1), { dport: 5001 + i }));
@@ -349,6 +350,66 @@ describe('replay reads odd files as tcpdump reads them', function () {
         );
         for (const filter of ['ip', 'ip6', 'host 2001:db8::1']) await assertReadsAsTcpdump(ng, { filter, nano: true });
       }
+    });
+  });
+
+  describe("pseudo-headers written in the capturing host's byte order", function () {
+    // Records of random bytes, with the fields that decide what libpcap rewrites set.
+    const random = rng(25);
+    const bytes = (n) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+    const records = (shape) =>
+      [0, 3, 15, 16, 20, 24, 40, 47, 48, 64, 65, 80, 130].map((n, i) => ({ seconds: BASE, fraction: i, data: shape(bytes(n)) }));
+    const sllCan = (b) => (b.length >= 16 ? (b.writeUInt16BE(0x000c, 14), b) : b); // LINUX_SLL_P_CAN
+    const sll2Can = (b) => (b.length >= 2 ? (b.writeUInt16BE(0x000d, 0), b) : b); // LINUX_SLL_P_CANFD
+    const pflog = (b) => (b.length >= 1 ? ((b[0] = 61), b) : b); // the header's own length: every field present
+    const nflog = (b) => {
+      // An NFLOG header, then TLVs whose length and type are in host order: one of 8 bytes, then the rest.
+      if (b.length >= 12) {
+        b[0] = 2;
+        b[1] = 0;
+        b.writeUInt16BE(8, 4);
+        b.writeUInt16BE(1, 6);
+        b.writeUInt16BE(b.length - 12, 12 < b.length - 4 ? 12 : 4);
+      }
+      return b;
+    };
+    for (const [linkType, what, shape] of [
+      [113, 'LINUX_SLL (SocketCAN ID)', sllCan],
+      [276, 'LINUX_SLL2 (SocketCAN ID)', sll2Can],
+      [117, 'PFLOG (uid, pid)', pflog],
+      [239, 'NFLOG (TLV lengths and types)', nflog],
+      [189, 'USB_LINUX (URB header)', (b) => b],
+      [220, 'USB_LINUX_MMAPPED (URB header, descriptors)', (b) => b],
+    ]) {
+      it(`reads ${what} as libpcap converts it, in files of either byte order`, async function () {
+        for (const little of [true, false]) {
+          const packets = records(shape);
+          const name = file(`pseudo-${linkType}-${little}.pcap`, pcapFile({ little, linkType, packets }));
+          const { ours } = await assertReadsAsTcpdump(name);
+          const changed = ours.records.filter((r, i) => !r.data.equals(packets[i].data)).length;
+          if (little) assert.equal(changed, 0, "nothing to convert in a file of this host's byte order");
+          else assert.ok(changed > 0, 'the other byte order is converted');
+        }
+      });
+    }
+
+    it('corrects the original length of an old memory-mapped USB isochronous capture, as libpcap does', async function () {
+      const header = Buffer.alloc(64 + 2 * 16 + 30);
+      header[8] = 0x43; // 'C': a completion
+      header[9] = 0; // isochronous
+      header[10] = 0x81; // endpoint 1, in
+      header.writeUInt32LE(100, 32); // urb_len
+      header.writeUInt32LE(2, 60); // ndesc
+      header.writeUInt32LE(0, 64 + 4); // descriptor 0: offset 0, 10 bytes
+      header.writeUInt32LE(10, 64 + 8);
+      header.writeUInt32LE(10, 80 + 4); // descriptor 1: offset 10, 20 bytes
+      header.writeUInt32LE(20, 80 + 8);
+      const name = file(
+        'usb-mmapped.pcap',
+        pcapFile({ linkType: 220, packets: [{ seconds: BASE, fraction: 0, data: header, length: 64 + 32 + 100 }] }),
+      );
+      const { ours } = await assertReadsAsTcpdump(name);
+      assert.equal(ours.records[0].length, 64 + 32 + 30, 'the length the descriptors describe');
     });
   });
 

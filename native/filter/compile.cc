@@ -2,16 +2,16 @@
 // one tcpdump would run for the same expression, link type and snaplen. libpcap's
 // optimizer can take minutes on a large expression, so the compile runs on libuv's
 // thread pool and the event loop goes on meanwhile.
-#include <errno.h>
 #include <napi.h>
 #include <pcap/pcap.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "../file/savefile.h"
 
 namespace tapwire {
 
@@ -28,6 +28,8 @@ struct Compile {
   int snaplen;
   // For a file: its byte order differs from this host's. -1: a live link.
   int swapped = -1;
+  // The file header libpcap reads (for a file), alive until the pcap_t is closed.
+  std::vector<uint8_t> header;
   napi_deferred deferred = nullptr;
   napi_async_work work = nullptr;
   // Results, written on the pool thread.
@@ -38,35 +40,11 @@ struct Compile {
 // libpcap compiles differently for a file than for a live link: it maps the file's
 // LINKTYPE_ to its DLT_, and on DLT_NULL it byte-swaps the address family of a file
 // written on a host of the other byte order and accepts every BSD's AF_INET6. So a
-// file's filter is compiled on a pcap_t that libpcap opened from a pcap file header
-// made here, in the file's byte order: what `tcpdump -r` compiles, by construction.
+// file's filter is compiled on a pcap_t that libpcap opened from a file header made in
+// memory, in the file's byte order: what `tcpdump -r` compiles, by construction.
 pcap_t* OpenFileHeader(Compile* c) {
-  struct pcap_file_header header = {};
-  header.magic = 0xa1b2c3d4;
-  header.version_major = PCAP_VERSION_MAJOR;
-  header.version_minor = PCAP_VERSION_MINOR;
-  header.snaplen = uint32_t(c->snaplen);
-  header.linktype = uint32_t(c->linkType);
-  if (c->swapped) {
-    header.magic = __builtin_bswap32(header.magic);
-    header.version_major = __builtin_bswap16(header.version_major);
-    header.version_minor = __builtin_bswap16(header.version_minor);
-    header.snaplen = __builtin_bswap32(header.snaplen);
-    header.linktype = __builtin_bswap32(header.linktype);
-  }
-  static_assert(sizeof header == 24, "the pcap file header is 24 bytes");
-  FILE* f = fmemopen(&header, sizeof header, "rb");
-  if (!f) {
-    c->error = std::string("fmemopen: ") + strerror(errno);
-    return nullptr;
-  }
-  char errbuf[PCAP_ERRBUF_SIZE] = "";
-  pcap_t* p = pcap_fopen_offline(f, errbuf);  // pcap_close() then closes f; a failure leaves it to us
-  if (!p) {
-    c->error = errbuf;
-    fclose(f);
-  }
-  return p;
+  c->header = SavefileHeader(uint32_t(c->linkType), uint32_t(c->snaplen), c->swapped == 1);
+  return OpenSavefile(c->header, c->error);
 }
 
 void Run(napi_env, void* data) {

@@ -12,6 +12,7 @@ import { parserFor } from '../../pcapng/detect';
 import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../../pcapng/format';
 import { damaged, type CaptureFileParser } from '../../pcapng/reader';
 import { openInput, type Input } from './input';
+import { asLibpcapHandsOver, rewrittenByLibpcap } from './pseudo-headers';
 
 export class FileSource implements Backend {
   readonly name = 'file' as const;
@@ -172,6 +173,11 @@ export class FileSource implements Backend {
           owner,
         });
       });
+      const links = this.#parser.interfaces;
+      for (const r of records) {
+        const link = links[r.interfaceIndex]!;
+        if (rewrittenByLibpcap(link)) r.wireLength = asLibpcapHandsOver(this.path, link, r.data, r.wireLength);
+      }
     } catch (err) {
       this.#failure = err as Error;
     }
