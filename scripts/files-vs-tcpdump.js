@@ -45,11 +45,15 @@ function captures(dir) {
   return out.sort((a, b) => a.file.localeCompare(b.file));
 }
 
-/** Packet lines each prints for the file (tcpdump continues some packets on indented lines). */
+/**
+ * Packet lines each prints for the file: those that start with a time, or with tcpdump's
+ * bracketed word for a record it cannot show (`[Invalid header: ...]`); tcpdump goes on
+ * with some packets on further lines (hex, an encapsulated packet).
+ */
 function lineCounts(file) {
   const count = (cmd, args) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 1 << 28 });
-    return r.stdout.split('\n').filter((l) => /^\S/.test(l)).length;
+    return r.stdout.split('\n').filter((l) => /^(\d\d:\d\d:\d\d\.\d+ |\[)/.test(l)).length;
   };
   return [
     count('tcpdump', ['-n', '-r', file]),
