@@ -11,15 +11,12 @@
 // lines `tapwire capture -r FILE` and `tcpdump -r FILE` print. Nothing is downloaded: DIR is
 // whatever captures you have (tcpdump's and libpcap's test captures, for example).
 // Prints one line per disagreement and a summary; exits 0 whatever it finds.
-const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.join(__dirname, '..');
-const { tcpdumpReads, replayReads, difference } = require('../test/helpers/as-tcpdump');
+const { tcpdumpReads, replayReads, difference, packetLines } = require('../test/helpers/as-tcpdump');
 
 const FILTERS = ['ip', 'ip6', 'tcp', 'udp', 'icmp', 'arp', 'port 53', 'tcp port 80', 'host 10.0.0.1', 'len > 100'];
-const TIMEOUT_MS = 60_000; // for the CLI runs
 
 const US = [0xa1b2c3d4, 0xa1b2cd34]; // classic pcap, microseconds (Kuznetzov's too)
 const OTHER = [0xa1b23c4d, 0x0a0d0d0a]; // nanosecond pcap, pcapng
@@ -43,22 +40,6 @@ function captures(dir) {
     else if (magics.some((m) => OTHER.includes(m))) out.push({ file, nano: true });
   }
   return out.sort((a, b) => a.file.localeCompare(b.file));
-}
-
-/**
- * Packet lines each prints for the file: those that start with a time, or with tcpdump's
- * bracketed word for a record it cannot show (`[Invalid header: ...]`); tcpdump goes on
- * with some packets on further lines (hex, an encapsulated packet).
- */
-function lineCounts(file) {
-  const count = (cmd, args) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 1 << 28 });
-    return r.stdout.split('\n').filter((l) => /^(\d\d:\d\d:\d\d\.\d+ |\[)/.test(l)).length;
-  };
-  return [
-    count('tcpdump', ['-n', '-r', file]),
-    count(process.execPath, [path.join(root, 'bin', 'tapwire.js'), 'capture', '-n', '-r', file]),
-  ];
 }
 
 async function main() {
@@ -91,9 +72,9 @@ async function main() {
     }
     if (withCli) {
       totals.cli++;
-      const [theirs, ours] = lineCounts(file);
-      if (theirs === ours) totals.cliAgree++;
-      else console.log(`${name}: ${theirs} packet lines (tcpdump) vs ${ours} (tapwire capture)`);
+      const lines = packetLines(file);
+      if (lines.tcpdump === lines.tapwire) totals.cliAgree++;
+      else console.log(`${name}: ${lines.tcpdump} packet lines (tcpdump) vs ${lines.tapwire} (tapwire capture)`);
     }
   }
   console.log(

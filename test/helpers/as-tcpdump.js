@@ -82,4 +82,20 @@ function difference(theirs, ours) {
   return null;
 }
 
-module.exports = { tcpdumpReads, replayReads, difference };
+const BIN = path.join(__dirname, '..', '..', 'bin', 'tapwire.js');
+
+/**
+ * How many packet lines `tcpdump -n -r FILE` and `tapwire capture -n -r FILE` print:
+ * lines that start with a time, or with tcpdump's bracketed word for a record it cannot
+ * show (`[Invalid header: ...]`); tcpdump goes on with some packets on further lines
+ * (hex, an encapsulated packet).
+ */
+function packetLines(file) {
+  const count = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 1 << 28 });
+    return r.stdout.split('\n').filter((l) => /^(\d\d:\d\d:\d\d\.\d+ |\[)/.test(l)).length;
+  };
+  return { tcpdump: count('tcpdump', ['-n', '-r', file]), tapwire: count(process.execPath, [BIN, 'capture', '-n', '-r', file]) };
+}
+
+module.exports = { tcpdumpReads, replayReads, difference, packetLines };
