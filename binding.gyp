@@ -32,6 +32,7 @@
         "native/ebpf/filter_program.cc",
         "native/ebpf/owner_hooks.cc",
         "native/ebpf/proc_sockets.cc",
+        "native/file/savefile.cc",
         "native/filter/compile.cc",
         "native/filter/match.cc",
         "native/layout_checks.cc",

@@ -12,6 +12,7 @@ export interface BatchEntry {
   data: Buffer;
   wireLength: number;
   interfaceIndex: number;
+  /** The time as the file holds it (see OnRecord): either may need more than 32 bits. */
   seconds: number;
   nanoseconds: number;
   direction: Direction;
@@ -45,6 +46,7 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
   const bytes = new Uint8Array(buffer);
   let offset = metaBytes;
   let wireBytes = 0;
+  const wide = new Map<number, [number, number]>();
   entries.forEach((e, i) => {
     const m = i * BATCH_RECORD.WORDS;
     meta[m + BATCH_RECORD.OFFSET] = offset;
@@ -53,6 +55,7 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
     meta[m + BATCH_RECORD.IFINDEX] = e.interfaceIndex;
     meta[m + BATCH_RECORD.TS_SEC] = e.seconds;
     meta[m + BATCH_RECORD.TS_NSEC] = e.nanoseconds;
+    if (e.seconds > 0xffffffff || e.nanoseconds > 0xffffffff) wide.set(i, [e.seconds, e.nanoseconds]);
     // No hardware type (0): the link type word says what the bytes are.
     meta[m + BATCH_RECORD.LINK] = e.direction === 'out' ? 1 << BATCH_LINK.DIRECTION_SHIFT : 0;
     meta[m + BATCH_RECORD.LINKTYPE] = e.linkType + 1;
@@ -61,5 +64,6 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
     wireBytes += e.wireLength;
   });
   const owned = entries.some((e) => e.owner);
-  return new Batch(buffer, entries.length, wireBytes, owned ? new FileOwners(entries.map((e) => e.owner)) : undefined);
+  const owners = owned ? new FileOwners(entries.map((e) => e.owner)) : undefined;
+  return new Batch(buffer, entries.length, wireBytes, owners, wide.size > 0 ? wide : undefined);
 }

@@ -18,6 +18,13 @@ const { HARDWARE_MASK, DIRECTION_SHIFT } = BATCH_LINK;
 
 export type Direction = 'in' | 'out';
 
+/**
+ * @internal Times a capture file holds that a record's two 32-bit words cannot, by
+ * packet index: seconds past 2³² (pcapng after 2106), or a fraction field of 2³² ns or
+ * more (a classic pcap record's, kept as the file holds it).
+ */
+export type WideTimes = ReadonlyMap<number, readonly [seconds: number, nanoseconds: number]>;
+
 /** One captured packet: a handle on its batch, so it costs no copy of the data. */
 export class Packet {
   readonly #batch: Batch;
@@ -109,11 +116,13 @@ export class Batch implements Iterable<Packet> {
   readonly #meta: Uint32Array;
   readonly #buffer: ArrayBuffer;
   readonly #owners: Owners | undefined;
+  readonly #wide: WideTimes | undefined;
 
   /** @internal */
-  constructor(buffer: ArrayBuffer, count: number, bytes: number, owners?: Owners) {
+  constructor(buffer: ArrayBuffer, count: number, bytes: number, owners?: Owners, wide?: WideTimes) {
     this.#buffer = buffer;
     this.#owners = owners;
+    this.#wide = wide;
     this.#meta = new Uint32Array(buffer, 0, count * META_WORDS);
     this.length = count;
     this.bytes = bytes;
@@ -184,21 +193,25 @@ export class Batch implements Iterable<Packet> {
 
   /** Capture time of packet i, ms since the epoch. */
   timestampAt(i: number): number {
-    return this.#meta[i * META_WORDS + TS_SEC]! * 1e3 + this.#meta[i * META_WORDS + TS_NSEC]! / 1e6;
+    return this.secondsAt(i) * 1e3 + this.nanosecondsAt(i) / 1e6;
   }
 
   /** Whole seconds of packet i's capture time (with `nanosecondsAt`: the exact time, no allocation). */
   secondsAt(i: number): number {
-    return this.#meta[i * META_WORDS + TS_SEC]!;
+    return this.#wide?.get(i)?.[0] ?? this.#meta[i * META_WORDS + TS_SEC]!;
   }
 
-  /** Nanoseconds past `secondsAt(i)`. */
+  /**
+   * Nanoseconds past `secondsAt(i)`: below 10⁹, except in a replayed classic pcap file
+   * whose record says a second or more (tcpdump shows such a fraction as it is, and a
+   * file written from the replay keeps it).
+   */
   nanosecondsAt(i: number): number {
-    return this.#meta[i * META_WORDS + TS_NSEC]!;
+    return this.#wide?.get(i)?.[1] ?? this.#meta[i * META_WORDS + TS_NSEC]!;
   }
 
   timestampNsAt(i: number): bigint {
-    return BigInt(this.#meta[i * META_WORDS + TS_SEC]!) * 1_000_000_000n + BigInt(this.#meta[i * META_WORDS + TS_NSEC]!);
+    return BigInt(this.secondsAt(i)) * 1_000_000_000n + BigInt(this.nanosecondsAt(i));
   }
 }
 

@@ -6,7 +6,7 @@
  * optimizer can take minutes on a large one, and the event loop goes on meanwhile.
  */
 import { BadFilterError, TapwireError } from './errors';
-import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, dltOfLinkType, linkOf, RAW_IP_HARDWARE } from './link';
+import { ARPHRD_ETHER, ARPHRD_LOOPBACK, DLT_EN10MB, DLT_RAW, linkOf, RAW_IP_HARDWARE } from './link';
 import { native } from './native';
 
 const BPF_MAXINSNS = 4096;
@@ -59,69 +59,88 @@ export function unfilterable(hardwareType: number): string {
   return `filters are not supported on this interface's link type (ARPHRD ${hardwareType})`;
 }
 
-/** One expression's programs, by DLT: compiled once each, off the event loop. */
+/**
+ * A link of a capture file, as the file records it: libpcap compiles for a file's link
+ * otherwise than for a live one (it maps LINKTYPE_ to DLT_, and reads DLT_NULL's
+ * address family in the file's byte order), and tapwire lets libpcap do exactly that.
+ */
+export interface FileLink {
+  /** The LINKTYPE_ the file records. */
+  linkType: number;
+  /** Whether the file (or its section) is in the other byte order from this host's. */
+  swapped: boolean;
+}
+
+/** What a program is compiled for: a live link's DLT_, or a file's link. */
+export type FilterLink = number | FileLink;
+
+function keyOf(link: FilterLink): number | string {
+  return typeof link === 'number' ? link : `file ${link.linkType}${link.swapped ? ' swapped' : ''}`;
+}
+
+/** One expression's programs, by link: compiled once each, off the event loop. */
 export class FilterPrograms {
   readonly expression: string;
   readonly snaplen: number;
-  /** What libpcap made of the expression for each DLT: a program, or why not. */
-  readonly #programs = new Map<number, Buffer | BadFilterError>();
+  /** What libpcap made of the expression for each link: a program, or why not. */
+  readonly #programs = new Map<number | string, Buffer | BadFilterError>();
 
   private constructor(expression: string, snaplen: number) {
     this.expression = expression;
     this.snaplen = snaplen;
   }
 
-  static async compile(expression: string, snaplen: number, dlts: Iterable<number>): Promise<FilterPrograms> {
+  static async compile(expression: string, snaplen: number, links: Iterable<FilterLink>): Promise<FilterPrograms> {
     const programs = new FilterPrograms(expression, snaplen);
-    await programs.add(dlts);
+    await programs.add(links);
     return programs;
   }
 
-  /** Compiles for the DLTs not compiled yet; a refusal is kept, and thrown where the program is asked for. */
-  async add(dlts: Iterable<number>): Promise<void> {
+  /** Compiles for the links not compiled yet; a refusal is kept, and thrown where the program is asked for. */
+  async add(links: Iterable<FilterLink>): Promise<void> {
     if (this.expression === '') return;
-    const missing = [...new Set(dlts)].filter((dlt) => !this.#programs.has(dlt));
+    const missing = new Map<number | string, FilterLink>();
+    for (const link of links) if (!this.#programs.has(keyOf(link))) missing.set(keyOf(link), link);
     await Promise.all(
-      missing.map(async (dlt) => {
+      [...missing].map(async ([key, link]) => {
         try {
-          this.#programs.set(dlt, await native().compileFilter(this.expression, dlt, this.snaplen));
+          const program =
+            typeof link === 'number'
+              ? await native().compileFilter(this.expression, link, this.snaplen)
+              : await native().compileFilter(this.expression, link.linkType, this.snaplen, link.swapped);
+          this.#programs.set(key, program);
         } catch (err) {
-          this.#programs.set(dlt, new BadFilterError(`bad filter ${quoteFilter(this.expression)}: ${bounded((err as Error).message)}`));
+          this.#programs.set(key, new BadFilterError(`bad filter ${quoteFilter(this.expression)}: ${bounded((err as Error).message)}`));
         }
       }),
     );
   }
 
-  /** Whether the expression compiled for `dlt` (always, when there is no expression). */
-  compiles(dlt: number): boolean {
-    return this.expression === '' || this.#programs.get(dlt) instanceof Buffer;
+  /** Whether the expression compiled for `link` (always, when there is no expression). */
+  compiles(link: FilterLink): boolean {
+    return this.expression === '' || this.#programs.get(keyOf(link)) instanceof Buffer;
   }
 
-  /** Throws libpcap's refusal for the first of `dlts`, unless the expression compiles for one of them. */
-  requireAny(dlts: readonly number[]): void {
-    if (!dlts.some((dlt) => this.compiles(dlt))) this.forDlt(dlts[0]!);
+  /** Throws libpcap's refusal for the first of `links`, unless the expression compiles for one of them. */
+  requireAny(links: readonly FilterLink[]): void {
+    if (!links.some((link) => this.compiles(link))) this.forLink(links[0]!);
   }
 
-  /** The program for packets of libpcap's `dlt`; throws libpcap's refusal. */
-  forDlt(dlt: number): Buffer {
+  /** The program for packets of `link`; throws libpcap's refusal. */
+  forLink(link: FilterLink): Buffer {
     if (this.expression === '') return insn(BPF_RET_K, 0, 0, this.snaplen);
-    const program = this.#programs.get(dlt);
-    if (program === undefined) throw new TapwireError('ERR_SYSTEM', `the filter was not compiled for DLT ${dlt}`);
+    const program = this.#programs.get(keyOf(link));
+    if (program === undefined) throw new TapwireError('ERR_SYSTEM', `the filter was not compiled for ${keyOf(link)}`);
     if (program instanceof BadFilterError) throw program;
     return program;
   }
 
   /** A program for one interface, given its hardware type. */
   forInterface(hardwareType: number): Buffer {
-    if (this.expression === '') return this.forDlt(DLT_EN10MB);
+    if (this.expression === '') return this.forLink(DLT_EN10MB);
     const dlt = linkOf(hardwareType)?.dlt;
     if (dlt === undefined) throw new BadFilterError(`${unfilterable(hardwareType)}; capture it without a filter`);
-    return this.forDlt(dlt);
-  }
-
-  /** A program for packets of a pcap link type (a file's interface). */
-  forLinkType(linkType: number): Buffer {
-    return this.forDlt(dltOfLinkType(linkType));
+    return this.forLink(dlt);
   }
 
   /**
@@ -130,9 +149,9 @@ export class FilterPrograms {
    * same expression. Frames of other link types cannot be matched and are not captured.
    */
   forAnyInterface(): Buffer {
-    if (this.expression === '') return this.forDlt(DLT_EN10MB);
-    const ethernet = this.forDlt(DLT_EN10MB);
-    const rawIp = this.forDlt(DLT_RAW);
+    if (this.expression === '') return this.forLink(DLT_EN10MB);
+    const ethernet = this.forLink(DLT_EN10MB);
+    const rawIp = this.forLink(DLT_RAW);
     // ld hatype; one jeq per known type; ret 0; ja ethernet; ja raw-ip; ethernet; raw-ip.
     // (Conditional jumps reach 255 instructions at most, so each lands on a `ja`.)
     const tests = [ARPHRD_ETHER, ARPHRD_LOOPBACK, ...RAW_IP_HARDWARE];

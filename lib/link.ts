@@ -32,14 +32,6 @@ export function linkOf(hardwareType: number): Link | undefined {
 }
 
 /**
- * libpcap's DLT_* for a pcap LINKTYPE_* (what a file records). They are the same
- * number except for raw IP, whose DLT differs between platforms.
- */
-export function dltOfLinkType(linkType: number): number {
-  return linkType === RAW_IP.linkType ? DLT_RAW : linkType;
-}
-
-/**
  * Whether every frame sent on a link of this type is received on it again: loopback.
  * libpcap keeps only the incoming copy there (so each packet appears once), and so
  * does tapwire.

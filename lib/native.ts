@@ -131,10 +131,16 @@ export interface NativeBinding {
   probeAttribution(
     attach: 'tcx' | 'cgroup',
   ): ProgramCheck & { iterator?: boolean; iteratorMessage?: string; iteratorLog?: string; pidfdGetfd?: boolean };
-  /** Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. */
-  compileFilter(expression: string, linkType: number, snaplen: number): Promise<Buffer>;
+  /**
+   * Compiles on the thread pool; rejects with nativeCode EFILTER and libpcap's message. `linkType`
+   * is a DLT_; with `swapped`, the program is for a capture file instead: `linkType` is then the
+   * LINKTYPE_ it records, and `swapped` whether its byte order is not this host's.
+   */
+  compileFilter(expression: string, linkType: number, snaplen: number, swapped?: boolean): Promise<Buffer>;
   /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
   matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
+  /** A file's record as libpcap reads it (`data` rewritten in place); returns its original length. */
+  libpcapRecord(linkType: number, swapped: boolean, data: Buffer, wireLength: number): number;
   /** In the calling thread's network namespace, as are interfaces() and every socket the addon makes. */
   interfaceInfo(name: string): { index: number; hardwareType: number; up: boolean } | null;
   interfaces(): { name: string; index: number; hardwareType: number; up: boolean }[];

@@ -1,7 +1,7 @@
 /**
  * openCapturer(): probe, select a backend (TLS plays no part), decide TLS beside it,
  * open the backend. It resolves once the capture is attached and filtering. With
- * `file`, none of that: the file is replayed (lib/replay).
+ * `file`, none of that: the file is replayed (lib/backends/file).
  */
 import { Capturer } from './capturer';
 import type { Backend } from './backend';
@@ -9,7 +9,7 @@ import { openEbpf, openEbpfCgroup } from './backends/ebpf';
 import { openRawSocket } from './backends/raw-socket';
 import { resolveOptions, resolveReplayOptions, type CaptureOptions, type ResolvedOptions } from './options';
 import { probe, type ProbeReport } from './probe';
-import { openReplay } from './replay';
+import { openReplay } from './backends/file';
 import { attemptName, selectBackend, type Attempt, type BackendName, type Selection } from './selection';
 import { tlsPlugin } from './plugins/tls';
 import { decideTls, type TlsState } from './tls';

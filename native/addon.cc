@@ -10,6 +10,7 @@
 #include "ebpf/owner_hooks.h"
 #include "filter/filter.h"
 #include "probe/probe.h"
+#include "file/savefile.h"
 #include "raw_socket/packet_ring.h"
 #include "tls/tls_capture.h"
 
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<tapwire::Probe>(env, "probe"));
   exports.Set("compileFilter", Napi::Function::New<tapwire::CompileFilter>(env, "compileFilter"));
   exports.Set("matchFilter", Napi::Function::New<tapwire::MatchFilter>(env, "matchFilter"));
+  exports.Set("libpcapRecord", Napi::Function::New<tapwire::LibpcapRecord>(env, "libpcapRecord"));
   exports.Set("probeCapturePrograms", Napi::Function::New<tapwire::ProbeCapturePrograms>(env, "probeCapturePrograms"));
   exports.Set("probeAttribution", Napi::Function::New<tapwire::ProbeAttribution>(env, "probeAttribution"));
   exports.Set("filterVerdicts", Napi::Function::New<tapwire::FilterVerdicts>(env, "filterVerdicts"));

@@ -9,14 +9,9 @@ import type { CaptureFileParser } from './reader';
 export function parserFor(head: Buffer, path: string): CaptureFileParser {
   if (head.length >= 12 && head.readUInt32LE(0) === f.SHB) return new PcapngParser(path);
   if (head.length >= 4) {
-    const le = head.readUInt32LE(0);
-    const be = head.readUInt32BE(0);
-    for (const [magic, nanoseconds] of [
-      [f.PCAP_MAGIC_US, false],
-      [f.PCAP_MAGIC_NS, true],
-    ] as const) {
-      if (le === magic) return new PcapParser(head, path, true, nanoseconds);
-      if (be === magic) return new PcapParser(head, path, false, nanoseconds);
+    for (const magic of [f.PCAP_MAGIC_US, f.PCAP_MAGIC_NS, f.PCAP_MAGIC_KUZNETZOV]) {
+      if (head.readUInt32LE(0) === magic) return new PcapParser(head, path, true, magic);
+      if (head.readUInt32BE(0) === magic) return new PcapParser(head, path, false, magic);
     }
   }
   if (head.length === 0) throw new FileError(`${path} is empty: it is not a pcap or pcapng file`, { path, offset: 0 });

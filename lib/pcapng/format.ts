@@ -2,9 +2,12 @@
  * Numbers from the capture file formats: pcapng (draft-ietf-opsawg-pcapng) and classic
  * pcap (draft-ietf-opsawg-pcap). Everything tapwire writes is little-endian.
  */
+import os from 'node:os';
 
 export const SHB = 0x0a0d0d0a;
 export const IDB = 0x00000001;
+/** The obsolete Packet Block, which libpcap still reads. */
+export const PB = 0x00000002;
 export const SPB = 0x00000003;
 export const ISB = 0x00000005;
 export const EPB = 0x00000006;
@@ -37,8 +40,15 @@ export const TSRESOL_NS = 9;
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
+/** Alexey Kuznetzov's modified format: microseconds, and records carry ifindex, protocol and packet type. */
+export const PCAP_MAGIC_KUZNETZOV = 0xa1b2cd34;
 export const PCAP_HEADER_BYTES = 24;
 export const PCAP_RECORD_BYTES = 16;
+export const PCAP_KUZNETZOV_RECORD_BYTES = 24;
+/** Bits of a pcap header's link type field that must be 0 (16-25; 26-31 describe the FCS). */
+export const LINKTYPE_RESERVED_BITS = 0x03ff0000;
+
+export const HOST_LITTLE_ENDIAN = os.endianness() === 'LE';
 
 export const LINKTYPE_ETHERNET = 1;
 /** Exported PDUs: tagged upper-layer payloads that Wireshark hands to a named dissector. */
@@ -57,12 +67,19 @@ export function pad4(n: number): number {
 }
 
 const TWO_32 = 2 ** 32;
+/** Below this many seconds, seconds × 1953125 is exact in a double. */
+const SECONDS_EXACT = Math.floor(Number.MAX_SAFE_INTEGER / 1953125);
 
 /**
  * A time as pcapng's two 32-bit halves of nanoseconds since the epoch, without a
  * BigInt: seconds × 10⁹ = (seconds × 1953125) × 2⁹, and seconds × 1953125 < 2⁵³.
  */
 export function nanosecondHalves(seconds: number, nanoseconds: number): [high: number, low: number] {
+  if (seconds >= SECONDS_EXACT) {
+    // After about 2116: a BigInt, once a packet.
+    const t = BigInt(seconds) * 1_000_000_000n + BigInt(nanoseconds);
+    return [Number((t >> 32n) & 0xffffffffn), Number(t & 0xffffffffn)];
+  }
   const m = seconds * 1953125;
   const mHigh = Math.floor(m / 2 ** 23);
   const low = (m - mHigh * 2 ** 23) * 512 + nanoseconds;

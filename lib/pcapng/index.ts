@@ -1,4 +1,4 @@
-/** Capture files: pcapng and classic pcap writers. (Reading them is lib/replay's job.) */
+/** Capture files: pcapng and classic pcap writers. (Reading them is lib/backends/file's job.) */
 export { PcapngWriter, type PcapngWriterOptions } from './pcapng-writer';
 export { PcapWriter, type PcapWriterOptions } from './pcap-writer';
 export { RotatingWriter, type RotatingWriterOptions } from './rotating-writer';

@@ -51,6 +51,9 @@ export class PcapWriter implements CaptureFileWriter {
             `${batch.interfaceIndexAt(i)} gave a packet of link type ${linkType}; write pcapng instead`,
         );
       }
+      if (recordTime(batch.secondsAt(i), batch.nanosecondsAt(i))[0] > 0xffffffff) {
+        throw new FileError(`classic pcap holds times up to 2106, and packet ${i} of the batch is later; write pcapng instead`);
+      }
       size += f.PCAP_RECORD_BYTES + batch.capturedLengthAt(i);
       count++;
     }
@@ -61,8 +64,9 @@ export class PcapWriter implements CaptureFileWriter {
     for (let i = 0; i < batch.length; i++) {
       if (select && !select(i)) continue;
       const caplen = batch.capturedLengthAt(i);
-      out.writeUInt32LE(batch.secondsAt(i), pos);
-      out.writeUInt32LE(batch.nanosecondsAt(i), pos + 4);
+      const [seconds, nanoseconds] = recordTime(batch.secondsAt(i), batch.nanosecondsAt(i));
+      out.writeUInt32LE(seconds, pos);
+      out.writeUInt32LE(nanoseconds, pos + 4);
       out.writeUInt32LE(caplen, pos + 8);
       out.writeUInt32LE(batch.lengthAt(i), pos + 12);
       pos += f.PCAP_RECORD_BYTES;
@@ -96,4 +100,13 @@ export class PcapWriter implements CaptureFileWriter {
     h.writeUInt32LE(this.#linkType!, 20);
     return h;
   }
+}
+
+/**
+ * A record's two time fields. A fraction of a second or more that a replayed file held
+ * is written as it was while it fits the 32-bit field, and carried into the seconds past that.
+ */
+function recordTime(seconds: number, nanoseconds: number): [seconds: number, nanoseconds: number] {
+  if (nanoseconds <= 0xffffffff) return [seconds, nanoseconds];
+  return [seconds + Math.floor(nanoseconds / 1e9), nanoseconds % 1e9];
 }

@@ -1,11 +1,14 @@
 /**
- * pcapng: Section Header, Interface Description, Enhanced and Simple Packet, and
- * Interface Statistics blocks are read; every other block is skipped. Each section
- * has its own byte order and interfaces; interfaces are numbered across sections.
+ * pcapng: Section Header, Interface Description, Enhanced, Simple and (obsolete)
+ * Packet, and Interface Statistics blocks are read; every other block is skipped.
+ * Each section has its own byte order and interfaces; interfaces are numbered across
+ * sections. Records are read as libpcap reads them (sf-pcapng.c), except that
+ * interfaces of different link types and snapshot lengths, and sections of different
+ * byte orders, are read rather than refused.
  */
 import * as f from './format';
 import { decodeComments, decodeCustom, type RecordedProcess } from './process-options';
-import { damaged, Fields, type CaptureFileParser, type FileInterface, type OnRecord } from './reader';
+import { damaged, Fields, snapshotLength, unsupported, type CaptureFileParser, type FileInterface, type OnRecord } from './reader';
 
 interface Clock {
   /** Timestamp units per second (if_tsresol), and nanoseconds per unit where that is whole. */
@@ -17,6 +20,7 @@ interface Clock {
 
 interface SectionInterface extends FileInterface {
   clock: Clock;
+  /** The most bytes of a packet a record may hold (libpcap's snapshot). */
   snaplen: number;
 }
 
@@ -63,6 +67,7 @@ export class PcapngParser implements CaptureFileParser {
   #little = true;
   /** Where this section's interface 0 is in `interfaces`. */
   #sectionBase = 0;
+  #sections = 0;
 
   constructor(path: string) {
     this.#path = path;
@@ -102,7 +107,12 @@ export class PcapngParser implements CaptureFileParser {
       case f.SHB: {
         if (length < 28) throw damaged(this.#path, at, 'a section header block is too short');
         const major = r.u16(pos + 12);
-        if (major !== 1) throw damaged(this.#path, at, `pcapng version ${major} is not supported`);
+        const minor = r.u16(pos + 14);
+        // As libpcap: the first section must be 1.0 or 1.2; later ones only of major version 1.
+        if (major !== 1 || (this.#sections === 0 && minor !== 0 && minor !== 2)) {
+          throw unsupported(this.#path, at + 12, `pcapng version ${major}.${minor} is not supported (1.0 and 1.2 are)`);
+        }
+        this.#sections++;
         this.#sectionBase = this.interfaces.length;
         return;
       }
@@ -116,13 +126,34 @@ export class PcapngParser implements CaptureFileParser {
           else if (code === f.IF_TSRESOL && len >= 1) tsresol = r.buf[start]!;
           else if (code === f.IF_TSOFFSET && len >= 8) tsoffset = Number(BigInt.asIntN(64, r.u64(start)));
         });
-        this.interfaces.push({ linkType: r.u16(pos + 8), name, drops: 0, snaplen: r.u32(pos + 12), clock: clockOf(tsresol, tsoffset) });
+        // Finer than 10⁻¹⁹ or 2⁻⁶³ of a second does not fit libpcap's 64-bit arithmetic, and it refuses it.
+        if (tsresol & 0x80 ? (tsresol & 0x7f) > 63 : tsresol > 19) {
+          throw unsupported(this.#path, at, `an interface's timestamp resolution (if_tsresol ${tsresol}) is too fine`);
+        }
+        const linkType = r.u16(pos + 8);
+        this.interfaces.push({
+          linkType,
+          name,
+          drops: 0,
+          swapped: r.little !== f.HOST_LITTLE_ENDIAN,
+          snaplen: snapshotLength(linkType, r.u32(pos + 12)),
+          clock: clockOf(tsresol, tsoffset),
+        });
         return;
       }
-      case f.EPB: {
-        if (length < 32) throw damaged(this.#path, at, 'an enhanced packet block is too short');
-        const iface = this.#interface(r.u32(pos + 8), at);
+      case f.EPB:
+      case f.PB: {
+        if (length < 32) throw damaged(this.#path, at, 'a packet block is too short');
+        // The obsolete Packet Block: a 16-bit interface ID and a 16-bit drop count where the EPB has a 32-bit ID.
+        const iface = this.#interface(type === f.EPB ? r.u32(pos + 8) : r.u16(pos + 8), at);
         const caplen = r.u32(pos + 20);
+        if (caplen > iface.description.snaplen) {
+          throw damaged(
+            this.#path,
+            at,
+            `a packet of ${caplen} captured bytes is longer than its interface's snapshot length (${iface.description.snaplen})`,
+          );
+        }
         const dataEnd = pos + 28 + caplen;
         if (dataEnd > end) throw damaged(this.#path, at, `a packet of ${caplen} bytes does not fit its block`);
         let flags = 0;
@@ -142,9 +173,9 @@ export class PcapngParser implements CaptureFileParser {
         if (length < 16) throw damaged(this.#path, at, 'a simple packet block is too short');
         const iface = this.#interface(0, at);
         const wireLength = r.u32(pos + 8);
-        // The captured length is what the block holds, up to the interface's snaplen.
-        let caplen = Math.min(wireLength, end - (pos + 12));
-        if (iface.description.snaplen > 0) caplen = Math.min(caplen, iface.description.snaplen);
+        // The captured length is the packet's, up to the interface's snapshot length; the block must hold it.
+        const caplen = Math.min(wireLength, iface.description.snaplen);
+        if (pos + 12 + caplen > end) throw damaged(this.#path, at, `a simple packet block does not hold its ${caplen} bytes`);
         onRecord(iface.id, 0, 0, r.buf.subarray(pos + 12, pos + 12 + caplen), wireLength, false);
         return;
       }
@@ -170,7 +201,8 @@ export class PcapngParser implements CaptureFileParser {
 
   #time(high: number, low: number, iface: { description: SectionInterface }, at: number): [number, number] {
     const [seconds, nanoseconds] = timeOf(high, low, iface.description.clock);
-    if (seconds < 0 || seconds > 0xffffffff) throw damaged(this.#path, at, 'a timestamp is out of range');
+    // Past 2106 is read (seconds beyond 32 bits); before 1970, or beyond what a double holds exactly, is not.
+    if (seconds < 0 || seconds > Number.MAX_SAFE_INTEGER) throw damaged(this.#path, at, 'a timestamp is out of range');
     return [seconds, nanoseconds];
   }
 }

@@ -4,8 +4,14 @@
  * naming the byte offset.
  */
 import { FileError } from '../errors';
+import { MAX_SNAPLEN } from '../snaplen';
 import type { RecordedProcess } from './process-options';
 
+/**
+ * `seconds` and `nanoseconds` are the time as the file holds it: seconds may pass 2³²
+ * (pcapng), and nanoseconds may be a second or more (a classic pcap record's fraction
+ * field, kept as libpcap keeps it).
+ */
 export type OnRecord = (
   interfaceId: number,
   seconds: number,
@@ -22,6 +28,8 @@ export interface FileInterface {
   name: string | undefined;
   /** The drops its last statistics block recorded (pcapng isb_ifdrop). */
   drops: number;
+  /** Whether the file (or its section) is in the other byte order from this host's. */
+  swapped: boolean;
 }
 
 export interface CaptureFileParser {
@@ -57,4 +65,28 @@ export class Fields {
 
 export function damaged(path: string, offset: number, what: string): FileError {
   return new FileError(`${path} is damaged at byte offset ${offset}: ${what}`, { path, offset });
+}
+
+/** A capture file libpcap would not read either (a version or a field it does not support). */
+export function unsupported(path: string, offset: number, what: string): FileError {
+  return new FileError(`${path} cannot be read (at byte offset ${offset}): ${what}`, { path, offset });
+}
+
+/**
+ * The most bytes a record of this link type may hold: larger is damage, as libpcap
+ * judges it (max_snaplen_for_dlt: D-Bus messages, EBHSCR and USBPcap frames run larger).
+ */
+export function maxSnaplen(linkType: number): number {
+  return LONG_RECORDS.get(linkType) ?? MAX_SNAPLEN;
+}
+
+const LONG_RECORDS = new Map([
+  [231, 128 * 1024 * 1024], // LINKTYPE_DBUS
+  [279, 8 * 1024 * 1024], // LINKTYPE_EBHSCR
+  [249, 1024 * 1024], // LINKTYPE_USBPCAP
+]);
+
+/** The snapshot length a file gives, as libpcap takes it: none (0) or one past 2³¹ means the link type's maximum. */
+export function snapshotLength(linkType: number, snaplen: number): number {
+  return snaplen === 0 || snaplen > 0x7fffffff ? maxSnaplen(linkType) : snaplen;
 }

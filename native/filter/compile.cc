@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "../file/savefile.h"
+
 namespace tapwire {
 
 namespace {
@@ -26,12 +28,26 @@ struct Compile {
   std::string expression;
   int linkType;
   int snaplen;
+  // For a file: its byte order differs from this host's. -1: a live link.
+  int swapped = -1;
+  // The file header libpcap reads (for a file), alive until the pcap_t is closed.
+  std::vector<uint8_t> header;
   napi_deferred deferred = nullptr;
   napi_async_work work = nullptr;
   // Results, written on the pool thread.
   std::vector<uint8_t> program;
   std::string error;
 };
+
+// libpcap compiles differently for a file than for a live link: it maps the file's
+// LINKTYPE_ to its DLT_, and on DLT_NULL it byte-swaps the address family of a file
+// written on a host of the other byte order and accepts every BSD's AF_INET6. So a
+// file's filter is compiled on a pcap_t that libpcap opened from a file header made in
+// memory, in the file's byte order: what `tcpdump -r` compiles, by construction.
+pcap_t* OpenFileHeader(Compile* c) {
+  c->header = SavefileHeader(uint32_t(c->linkType), uint32_t(c->snaplen), c->swapped == 1);
+  return OpenSavefile(c->header, c->error);
+}
 
 void Run(napi_env, void* data) {
   Compile* c = static_cast<Compile*>(data);
@@ -41,9 +57,9 @@ void Run(napi_env, void* data) {
     return;
   }
   std::lock_guard<std::mutex> guard(compileLock);
-  pcap_t* p = pcap_open_dead(c->linkType, c->snaplen);
+  pcap_t* p = c->swapped < 0 ? pcap_open_dead(c->linkType, c->snaplen) : OpenFileHeader(c);
   if (!p) {
-    c->error = "pcap_open_dead failed";
+    if (c->error.empty()) c->error = "pcap_open_dead failed";
     return;
   }
   struct bpf_program prog;
@@ -81,15 +97,18 @@ void Done(napi_env env, napi_status, void* data) {
 
 }  // namespace
 
-// compileFilter(expression, linkType, snaplen) → Promise of a Buffer of struct
+// compileFilter(expression, dlt, snaplen[, swapped]) → Promise of a Buffer of struct
 // sock_filter (u16 code, u8 jt, u8 jf, u32 k), ready for SO_ATTACH_FILTER; rejects
-// with nativeCode 'EFILTER' and libpcap's message.
+// with nativeCode 'EFILTER' and libpcap's message. With `swapped` (a boolean), the
+// program is for a capture file instead: the second argument is then the LINKTYPE_
+// the file records, and `swapped` says whether the file's byte order is not this host's.
 Napi::Value CompileFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto c = std::make_unique<Compile>();
   c->expression = info[0].As<Napi::String>();
   c->linkType = info[1].As<Napi::Number>().Int32Value();
   c->snaplen = info[2].As<Napi::Number>().Int32Value();
+  if (info.Length() > 3 && info[3].IsBoolean()) c->swapped = info[3].As<Napi::Boolean>().Value() ? 1 : 0;
   napi_value promise;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &c->deferred, &promise), Napi::Value());
   NAPI_THROW_IF_FAILED(env,

@@ -4,6 +4,9 @@
 // Blocks, several sections, unknown blocks). tshark reads each one as well, which
 // checks these builders against a real reader.
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 function endian(little) {
   const u16 = (v) => {
@@ -26,18 +29,27 @@ function endian(little) {
 
 const pad = (buf) => Buffer.concat([buf, Buffer.alloc((4 - (buf.length % 4)) % 4)]);
 
-/** Classic pcap: packets are { seconds, fraction (µs or ns), data, length? }. */
-function pcapFile({ little = true, nanoseconds = false, linkType = 1, packets }) {
+/**
+ * Classic pcap: packets are { seconds, fraction (µs or ns), data, length? }. Odd files
+ * too: `version` [major, minor], `snaplen`, `magic` (Kuznetzov's 0xa1b2cd34 adds 8 bytes
+ * to each record header), and records whose `swapLengths` writes the original length first.
+ */
+function pcapFile({ little = true, nanoseconds = false, linkType = 1, snaplen = 262144, version = [2, 4], magic, packets }) {
   const { u16, u32 } = endian(little);
-  const parts = [u32(nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4), u16(2), u16(4), u32(0), u32(0), u32(262144), u32(linkType)];
+  const kind = magic ?? (nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4);
+  const parts = [u32(kind), u16(version[0]), u16(version[1]), u32(0), u32(0), u32(snaplen), u32(linkType)];
   for (const p of packets) {
-    parts.push(u32(p.seconds), u32(p.fraction), u32(p.data.length), u32(p.length ?? p.data.length), p.data);
+    const lengths = [u32(p.data.length), u32(p.length ?? p.data.length)];
+    if (p.swapLengths) lengths.reverse();
+    parts.push(u32(p.seconds), u32(p.fraction), ...lengths);
+    if (kind === 0xa1b2cd34) parts.push(u32(p.ifindex ?? 0), u16(0x0800), Buffer.from([0, 0]));
+    parts.push(p.data);
   }
   return Buffer.concat(parts);
 }
 
 /**
- * pcapng from a list of blocks: { section }, { iface: { linkType, name?, tsresol?, snaplen? } },
+ * pcapng from a list of blocks: { section }, { iface: { linkType, name?, tsresol?, tsoffset?, snaplen? } },
  * { epb: { iface, ts (bigint, in the interface's units), data, length?, flags? } },
  * { spb: { data, length? } }, { isb: { iface, drops } }, { unknown: type }.
  */
@@ -57,6 +69,7 @@ function pcapngFile({ little = true, blocks }) {
         const opts = [];
         if (b.iface.name) opts.push([2, Buffer.from(b.iface.name)]);
         if (b.iface.tsresol !== undefined) opts.push([9, Buffer.from([b.iface.tsresol])]);
+        if (b.iface.tsoffset !== undefined) opts.push([14, u64(b.iface.tsoffset)]);
         return block(1, u16(b.iface.linkType ?? 1), u16(0), u32(b.iface.snaplen ?? 0), options(opts));
       }
       if (b.epb) {
@@ -111,4 +124,23 @@ function tsharkFields(file, fields, extra = []) {
     .map((line) => Object.fromEntries(line.split('|').map((v, i) => [fields[i], v])));
 }
 
-module.exports = { pcapFile, pcapngFile, udpFrame, tsharkFields };
+/**
+ * A scratch directory for the files of the describe block it is called in, removed
+ * after it: `file(name, bytes?)` writes `bytes` there (if given) and returns the path.
+ */
+function scratchFiles(prefix) {
+  let dir;
+  before(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return (name, bytes) => {
+    const p = path.join(dir, name);
+    if (bytes !== undefined) fs.writeFileSync(p, bytes);
+    return p;
+  };
+}
+
+module.exports = { pcapFile, pcapngFile, udpFrame, tsharkFields, scratchFiles };

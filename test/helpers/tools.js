@@ -37,7 +37,7 @@ function stop(child, file, stderr) {
   });
 }
 
-/** Classic pcap (microsecond or nanosecond) → [{ length, data }]. */
+/** Classic pcap (microsecond or nanosecond) → [{ seconds, fraction, length, data }]. */
 function readPcap(buf) {
   const magic = buf.readUInt32LE(0);
   if (magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) throw new Error(`not a little-endian pcap file (magic ${magic.toString(16)})`);
@@ -45,7 +45,12 @@ function readPcap(buf) {
   for (let off = 24; off + 16 <= buf.length;) {
     const caplen = buf.readUInt32LE(off + 8);
     const length = buf.readUInt32LE(off + 12);
-    packets.push({ length, data: buf.subarray(off + 16, off + 16 + caplen) });
+    packets.push({
+      seconds: buf.readUInt32LE(off),
+      fraction: buf.readUInt32LE(off + 4),
+      length,
+      data: buf.subarray(off + 16, off + 16 + caplen),
+    });
     off += 16 + caplen;
   }
   return packets;

@@ -9,7 +9,7 @@ import { constants, open as openFd } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { fromFileSystem } from '../errors';
+import { fromFileSystem } from '../../errors';
 
 const CHUNK = 1024 * 1024;
 

@@ -1,18 +1,18 @@
 /**
- * A capture file as a packet source: read (lib/replay/input.ts), parsed, filtered in
+ * A capture file as a packet source: read (./input.ts), parsed, filtered in
  * user space with the same libpcap programs the kernel runs, and handed over as batches
  * in the layout live backends use. Not a backend selection can choose: `file` bypasses it.
  */
-import type { Backend, BackendStats, BatchSink, EndCallback } from '../backend';
-import { buildBatch, type BatchEntry } from '../batch-builder';
-import type { Batch } from '../batch';
-import { FilterPrograms, matchFilter } from '../filter';
-import { dltOfLinkType } from '../link';
-import type { ReplayOptions } from '../options';
-import { parserFor } from '../pcapng/detect';
-import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../pcapng/format';
-import { damaged, type CaptureFileParser } from '../pcapng/reader';
+import type { Backend, BackendStats, BatchSink, EndCallback } from '../../backend';
+import { buildBatch, type BatchEntry } from '../../batch-builder';
+import type { Batch } from '../../batch';
+import { FilterPrograms, matchFilter, type FileLink } from '../../filter';
+import type { ReplayOptions } from '../../options';
+import { parserFor } from '../../pcapng/detect';
+import { LINKTYPE_ETHERNET, PCAP_HEADER_BYTES } from '../../pcapng/format';
+import { damaged, type CaptureFileParser } from '../../pcapng/reader';
 import { openInput, type Input } from './input';
+import { asLibpcapHandsOver, rewrittenByLibpcap } from './pseudo-headers';
 
 export class FileSource implements Backend {
   readonly name = 'file' as const;
@@ -173,6 +173,11 @@ export class FileSource implements Backend {
           owner,
         });
       });
+      const links = this.#parser.interfaces;
+      for (const r of records) {
+        const link = links[r.interfaceIndex]!;
+        if (rewrittenByLibpcap(link)) r.wireLength = asLibpcapHandsOver(this.path, link, r.data, r.wireLength);
+      }
     } catch (err) {
       this.#failure = err as Error;
     }
@@ -186,20 +191,20 @@ export class FileSource implements Backend {
     return batch;
   }
 
-  /** The records that pass the filter, cut to what it keeps. */
+  /** The records that pass the filter, cut to the snaplen. */
   async #passing(records: BatchEntry[]): Promise<BatchEntry[]> {
     if (this.#programs.expression === '') {
       for (const r of records) r.data = r.data.subarray(0, this.#programs.snaplen);
       return records;
     }
+    const links = this.#parser.interfaces;
     // Links first seen here are compiled for before their packets are filtered.
-    await this.#programs.add(records.map((r) => dltOfLinkType(r.linkType)));
+    await this.#programs.add(records.map((r) => links[r.interfaceIndex]!));
     return records.filter((r) => {
-      const dlt = dltOfLinkType(r.linkType);
+      const link = links[r.interfaceIndex]!;
       // As on a live 'any' capture: a link the expression cannot apply to matches nothing.
-      const kept = this.#programs.compiles(dlt)
-        ? Math.min(r.data.length, matchFilter(this.#programs.forDlt(dlt), r.data, r.wireLength))
-        : 0;
+      // The program returns the snaplen or 0, and a record of no bytes can pass (libpcap's verdict).
+      const kept = this.#programs.compiles(link) ? matchFilter(this.#programs.forLink(link), r.data, r.wireLength) : 0;
       if (kept === 0) this.#rejected++;
       r.data = r.data.subarray(0, kept);
       return kept > 0;
@@ -208,11 +213,10 @@ export class FileSource implements Backend {
 
   /** The filter must apply to some link of the file (Ethernet if it describes none yet). */
   async #checkFilter(): Promise<void> {
-    const linkTypes = new Set(this.#parser.interfaces.map((i) => i.linkType));
-    if (linkTypes.size === 0) linkTypes.add(LINKTYPE_ETHERNET);
-    const dlts = [...linkTypes].map(dltOfLinkType);
-    await this.#programs.add(dlts);
-    this.#programs.requireAny(dlts);
+    const links: FileLink[] =
+      this.#parser.interfaces.length > 0 ? [...this.#parser.interfaces] : [{ linkType: LINKTYPE_ETHERNET, swapped: false }];
+    await this.#programs.add(links);
+    this.#programs.requireAny(links);
   }
 
   #atEnd(): void {

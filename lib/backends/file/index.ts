@@ -2,8 +2,8 @@
  * openCapturer({ file }): a capture file through the Capturer interface, so code (and
  * tests) written against live capture run on a recording, without root or a kernel.
  */
-import { Capturer } from '../capturer';
-import type { ReplayOptions } from '../options';
+import { Capturer } from '../../capturer';
+import type { ReplayOptions } from '../../options';
 import { FileSource } from './source';
 
 export async function openReplay(options: ReplayOptions): Promise<Capturer> {
