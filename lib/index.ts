@@ -18,7 +18,7 @@ export type { Attribution, PacketProcess } from './attribution/processes';
 export type { Container } from './attribution/container';
 export type { CaptureOptions } from './options';
 export type { NamespaceSpec } from './netns';
-export { captureCommand, type CommandCapture, type CommandCaptureOptions } from './command';
+export { captureCommand, type CommandCapture, type CommandCaptureOptions, type CommandExit } from './command';
 export {
   PcapngWriter,
   PcapWriter,
