@@ -109,6 +109,16 @@ describe('captureCommand: spawn semantics', function () {
     assert.equal(handled.stdout.trim(), 'handled ENOENT');
   });
 
+  it('tapwire capture -- CMD: a command that cannot start exits 127 (not found) or 126 (not runnable), as env(1) does', async function () {
+    const BIN = path.join(ROOT, 'bin', 'tapwire.js');
+    const missing = await run(process.execPath, [BIN, 'capture', '--', 'no-such-command-tapwire']);
+    assert.equal(missing.code, 127, missing.stderr);
+    assert.match(missing.stderr, /^tapwire: ENOENT: spawn no-such-command-tapwire ENOENT$/m);
+    assert.doesNotMatch(missing.stderr, /tapwire-\d+-\d+/, 'no cgroup path in place of the command');
+    const plain = await run(process.execPath, [BIN, 'capture', '--', os.tmpdir()]);
+    assert.equal(plain.code, 126, plain.stderr);
+  });
+
   it('resolves how the command exited: its code, or the signal that ended it', async function () {
     assert.deepEqual(await (await captureCommand('sh', ['-c', 'exit 3'])).exited, { code: 3, signal: null });
     const run = await captureCommand('sleep', ['30']);
