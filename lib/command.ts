@@ -66,6 +66,7 @@ const live = new Set<string>();
 let made = 0;
 const NAME = /^tapwire-(\d+)-\d+$/;
 
+/** Whether process `pid` exists (in this pid namespace: a tapwire in another one that shares our cgroup would look dead). */
 function alive(pid: number): boolean {
   return fs.existsSync(`/proc/${pid}`);
 }
@@ -102,7 +103,11 @@ function release(dir: string): boolean {
   return true;
 }
 
-/** Removes `dir` now, or once the kernel has let its last task go (EBUSY just after an exit). */
+/**
+ * Removes `dir` now, or once the kernel has let its last task go (EBUSY just after an
+ * exit). The retries need no running timer: `dir` stays in `live` until it is removed,
+ * and releaseAllAtExit() finishes the job if this process exits first.
+ */
 function releaseSoon(dir: string, tries = 50): void {
   if (!release(dir) && tries > 0) setTimeout(() => releaseSoon(dir, tries - 1), 20).unref();
 }

@@ -54,6 +54,9 @@ const failed = (e) => ({ error: e.code ?? e.message, message: e.message });
     const containers = [];
     for await (const p of cap.packets()) containers.push(p.process?.container?.id ?? null);
     out.cgroup = { packets: containers.length, containers: [...new Set(containers)] };
+    // The same cgroup by its absolute path as the process that mounted cgroup v2 sees it.
+    await (await tapwire.openCapturer({ cgroup: dir.replace(/^\/proc\/\d+\/root/, '') })).close();
+    out.cgroup.absolute = 'opened';
   } catch (e) {
     out.cgroup = failed(e);
   } finally {
@@ -83,7 +86,7 @@ function assertWorks(out, root) {
   assert.equal(out.root, root);
   if (tcxAttribution) assert.equal(out.interfaces, 'opened');
   assert.deepEqual(out.command, { packets: 3, removed: true });
-  assert.deepEqual(out.cgroup, { packets: 3, containers: [HEX] });
+  assert.deepEqual(out.cgroup, { packets: 3, containers: [HEX], absolute: 'opened' });
 }
 
 describe('cgroup layouts: captureCommand, -- CMD, the cgroup option and attribution in each', function () {

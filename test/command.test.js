@@ -183,7 +183,7 @@ describe('captureCommand: its cgroup goes, whatever happens', function () {
 
   it('a command that leaves a process running, then node exits: the cgroup is gone, the process lives on outside it', async function () {
     const { code, stdout, stderr } = await nodeScript(
-      "tapwire.captureCommand('sh', ['-c', '(sleep 4 >/dev/null 2>&1 & echo $!); exit 0'], { spawn: { stdio: 'inherit' } }).then((r) => console.log(r.cgroup));",
+      "tapwire.captureCommand('sh', ['-c', '(sleep 30 >/dev/null 2>&1 & echo $!); exit 0'], { spawn: { stdio: 'inherit' } }).then((r) => console.log(r.cgroup));",
     );
     assert.equal(code, 0, stderr);
     const [left, cgroup] = stdout.trim().split('\n');
@@ -198,7 +198,7 @@ describe('captureCommand: its cgroup goes, whatever happens', function () {
 
   it('node exits while the command still runs: the cgroup is gone, the command runs on', async function () {
     const { code, stdout, stderr } = await nodeScript(
-      "tapwire.captureCommand('sleep', ['4'], { spawn: { stdio: 'ignore' } }).then((r) => { console.log(r.child.pid); console.log(r.cgroup); process.exit(0); });",
+      "tapwire.captureCommand('sleep', ['30'], { spawn: { stdio: 'ignore' } }).then((r) => { console.log(r.child.pid); console.log(r.cgroup); process.exit(0); });",
     );
     assert.equal(code, 0, stderr);
     const [pid, cgroup] = stdout.trim().split('\n');
