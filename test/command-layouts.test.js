@@ -55,7 +55,8 @@ const failed = (e) => ({ error: e.code ?? e.message, message: e.message });
     for await (const p of cap.packets()) containers.push(p.process?.container?.id ?? null);
     out.cgroup = { packets: containers.length, containers: [...new Set(containers)] };
     // The same cgroup by its absolute path as the process that mounted cgroup v2 sees it.
-    await (await tapwire.openCapturer({ cgroup: dir.replace(/^\/proc\/\d+\/root/, '') })).close();
+    const seenThere = dir.startsWith('/proc/') ? '/' + dir.split('/').slice(4).join('/') : dir; // less /proc/PID/root
+    await (await tapwire.openCapturer({ cgroup: seenThere })).close();
     out.cgroup.absolute = 'opened';
   } catch (e) {
     out.cgroup = failed(e);

@@ -14,7 +14,7 @@ const { captureCommand, openCapturer, probe } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { cgroup2Mount, createCgroup, runIn } = require('./helpers/cgroups');
 const { bpfList, objectsOf } = require('./helpers/bpftool');
-const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
+const { certificate, startServer, stop, NODE_SERVER } = require('./helpers/tls-peers');
 const { run } = require('./helpers/tools');
 const { until } = require('./helpers/poll');
 
@@ -186,7 +186,10 @@ describe('captureCommand: its cgroup goes, whatever happens', function () {
       "tapwire.captureCommand('sh', ['-c', '(sleep 30 >/dev/null 2>&1 & echo $!); exit 0'], { spawn: { stdio: 'inherit' } }).then((r) => console.log(r.cgroup));",
     );
     assert.equal(code, 0, stderr);
-    const [left, cgroup] = stdout.trim().split('\n');
+    // The command's echo and the script's line may come in either order.
+    const lines = stdout.trim().split('\n');
+    const cgroup = lines.find((l) => l.startsWith('/'));
+    const left = lines.find((l) => /^\d+$/.test(l));
     try {
       assert.ok(!fs.existsSync(cgroup), `${cgroup} left behind`);
       assert.ok(fs.existsSync(`/proc/${left}`), 'the command left it running, as spawn() would');
@@ -307,13 +310,15 @@ describe('TLS of one command or cgroup, confined in the kernel', function () {
   });
 
   const curl = (marker) => ['-sk', `https://127.0.0.1:${port}/${marker}`];
+  // curl outside any test cgroup, its stdin closed.
+  const curlOutside = async (marker) => assert.equal((await run('curl', curl(marker))).stdout, `path=/${marker}`);
   const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
 
   it("captureCommand('curl', ..., { tls: 'required' }) sees curl's request, not a concurrent curl outside", async function () {
     const outside = [];
-    for (let i = 0; i < 5; i++) outside.push(runClient('curl', curl(`outside-${i}`)));
+    for (let i = 0; i < 5; i++) outside.push(curlOutside(`outside-${i}`));
     const run = await captureCommand('curl', curl('inside-marker'), { tls: 'required', spawn: { stdio: ['ignore', 'pipe', 'inherit'] } });
-    for (let i = 5; i < 10; i++) outside.push(runClient('curl', curl(`outside-${i}`)));
+    for (let i = 5; i < 10; i++) outside.push(curlOutside(`outside-${i}`));
     let body = '';
     run.child.stdout.on('data', (d) => (body += d));
     assert.equal(run.capturer.selection.tls.active, true, run.capturer.selection.tls.reason);
@@ -346,7 +351,7 @@ describe('TLS of one command or cgroup, confined in the kernel', function () {
         const reading = (async () => {
           for await (const ev of cap.tls) events.push(ev);
         })();
-        await Promise.all([runIn(leaf, 'curl', curl('in-cgroup')), runClient('curl', curl('not-in-cgroup'))]);
+        await Promise.all([runIn(leaf, 'curl', curl('in-cgroup')), curlOutside('not-in-cgroup')]);
         await cap.close();
         await reading;
         const all = text(events);
@@ -379,7 +384,7 @@ describe('TLS of one command or cgroup, confined in the kernel', function () {
     const reading = (async () => {
       for await (const ev of cap.tls) events.push(ev);
     })();
-    await runClient('curl', curl('tls-only'));
+    await curlOutside('tls-only');
     await cap.close();
     await reading;
     assert.match(text(events), /GET \/tls-only /);
