@@ -295,7 +295,7 @@ describe('TLS of one command or cgroup, confined in the kernel', function () {
   let port;
 
   before(async function () {
-    await requirePrivileges(this, ['openssl', 'curl', 'bpftool']);
+    await requirePrivileges(this, ['openssl', 'curl', 'bpftool', 'capsh']);
     const { features } = await probe();
     if (!features.cgroupCapture.ok) this.skip();
     if (!features.uprobe.ok) this.skip(`the kernel lacks it: ${features.uprobe.reason}`);
@@ -393,6 +393,20 @@ describe('TLS of one command or cgroup, confined in the kernel', function () {
     for (const bad of [{ packets: false }, { packets: false, tls: 'auto', filter: 'tcp' }, { packets: 'no', tls: 'auto' }]) {
       await assert.rejects(openCapturer(bad), { code: 'ERR_INVALID_OPTION' }, JSON.stringify(bad));
     }
+  });
+
+  it('packets: false where eBPF cannot run: the backend selection chooses with packets, TLS off with why, or ERR_TLS_UNAVAILABLE', async function () {
+    const { runChild } = require('./helpers/hosts');
+    const host = 'without CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON';
+    const withPackets = await runChild(host, { tls: 'auto', count: 1, timeout: 100 }, () => {});
+    const without = await runChild(host, { tls: 'auto', packets: false, count: 1, timeout: 100 }, () => {});
+    assert.equal(without.ready?.backend, withPackets.ready?.backend, JSON.stringify(without));
+    assert.equal(without.ready.backend, 'raw-socket');
+    assert.equal(without.ready.selection.tls.active, false);
+    assert.match(without.ready.selection.tls.reason, /runs only on the eBPF backend/);
+    assert.deepEqual(without.done.captured, 0);
+    const required = await runChild(host, { tls: 'required', packets: false, count: 1, timeout: 100 }, () => {});
+    assert.equal(required.error?.code, 'ERR_TLS_UNAVAILABLE', JSON.stringify(required));
   });
 
   it('TLS off: cap.tls is undefined, `cap.tls ?? []` ends at once, and selection.tls.reason says why', async function () {
