@@ -1,14 +1,16 @@
 'use strict';
 // A per-process "who is talking" monitor: counts packets per process every few
-// seconds, from the socket each packet belongs to (attribution: eBPF by tcx, Linux
-// 6.6+), until ^C or --seconds.
+// seconds, from the socket each packet belongs to, until ^C or --seconds. Attribution
+// runs on interfaces attached by tcx (Linux 6.6+); on older kernels this captures the
+// root cgroup instead (every process's sockets, on every interface: -i does not apply).
 //
 //   sudo node examples/who-is-talking.js [-i IFACE] [-f FILTER] [--every S] [--seconds S]
 //
-// On loopback only the incoming copy of a packet is kept: `process` is the receiver
-// and `peerProcess` the sender. Both are local, so each packet counts for both.
+// On an interface capture of loopback only the incoming copy of a packet is kept:
+// `process` is the receiver and `peerProcess` the sender, so each counts for both. A
+// cgroup capture keeps each socket's copy: the sender's going out, the receiver's in.
 const { parseArgs } = require('node:util');
-const { openCapturer } = require('..');
+const { openCapturer, probe } = require('..');
 
 const { values: opt } = parseArgs({
   options: {
@@ -22,7 +24,9 @@ const { values: opt } = parseArgs({
 async function main() {
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
-  const cap = await openCapturer({ interfaces: opt.interface, filter: opt.filter, attribution: true, signal: stop.signal });
+  const { tcxAttribution } = (await probe()).features;
+  const where = tcxAttribution.ok ? { interfaces: opt.interface } : { cgroup: '/' };
+  const cap = await openCapturer({ ...where, filter: opt.filter, attribution: true, signal: stop.signal });
   if (opt.seconds) setTimeout(() => stop.abort(), Number(opt.seconds) * 1000);
   console.log(`who-is-talking: capturing (${cap.selection.attribution.reason})`);
   const counts = new Map(); // "comm[pid]" → packets

@@ -90,36 +90,50 @@ export function ownCgroup(): string {
   return path.join(root, line.slice(3));
 }
 
-/** The absolute path of the cgroup v2 directory `spec` names; throws a coded error if it names none. */
-export function resolveCgroup(spec: unknown): string {
-  if (typeof spec !== 'string' || spec === '' || spec.includes('\0')) {
-    throw new InvalidOptionError(`cgroup must be the path of a cgroup v2 directory; got ${JSON.stringify(spec)}`);
+/** Whether `dir` is a directory of a cgroup v2 hierarchy. */
+function isCgroup2(dir: string): boolean {
+  try {
+    return fs.statfsSync(dir).type === CGROUP2_SUPER_MAGIC && fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
-  let dir = spec;
-  const view = cgroup2View();
-  if (!path.isAbsolute(spec)) {
-    if (!view) throw new NoSuchCgroupError(spec, `the path is relative to the cgroup v2 mount, and ${MOUNT_CGROUP2}`);
-    dir = path.join(view.prefix, view.mount, spec);
-  } else if (view && view.prefix !== '' && !fs.existsSync(spec)) {
-    // Not mounted here (ip netns exec): the path as the ancestor that has it mounted sees it.
-    dir = path.join(view.prefix, spec);
-  }
+}
+
+/** `dir` if it is a cgroup v2 directory; else the coded error that says what it is instead. */
+function checked(dir: string, mounted: boolean): string {
   let stat;
   try {
     stat = fs.statfsSync(dir);
   } catch (err) {
-    throw new NoSuchCgroupError(
-      dir,
+    const why =
       (err as NodeJS.ErrnoException).code === 'ENOENT'
-        ? `there is no such directory${view ? '' : ` (${MOUNT_CGROUP2})`}`
-        : (err as Error).message,
-      {
-        cause: err,
-      },
-    );
+        ? `there is no such directory${mounted ? '' : ` (${MOUNT_CGROUP2})`}`
+        : (err as Error).message;
+    throw new NoSuchCgroupError(dir, why, { cause: err });
   }
   if (stat.type === CGROUP_SUPER_MAGIC) throw new NoSuchCgroupError(dir, 'it is a cgroup v1 hierarchy; capturing a cgroup needs cgroup v2');
   if (stat.type !== CGROUP2_SUPER_MAGIC || !fs.statSync(dir).isDirectory())
     throw new NoSuchCgroupError(dir, 'it is not a cgroup directory');
   return dir;
+}
+
+/**
+ * The path of the cgroup v2 directory `spec` names; throws a coded error if it names
+ * none. A relative path is below the root of the tree. An absolute one is a directory
+ * as this process sees it, else as the ancestor that has cgroup v2 mounted sees it (ip
+ * netns exec), else a cgroup as /proc/PID/cgroup writes it ('/': the root, every process).
+ */
+export function resolveCgroup(spec: unknown): string {
+  if (typeof spec !== 'string' || spec === '' || spec.includes('\0')) {
+    throw new InvalidOptionError(`cgroup must be the path of a cgroup v2 directory; got ${JSON.stringify(spec)}`);
+  }
+  const view = cgroup2View();
+  const tree = view && path.join(view.prefix, view.mount);
+  if (!path.isAbsolute(spec)) {
+    if (!tree) throw new NoSuchCgroupError(spec, `the path is relative to the cgroup v2 mount, and ${MOUNT_CGROUP2}`);
+    return checked(path.resolve(tree, spec), true);
+  }
+  const below = (root: string): string => path.resolve(root, `.${spec}`);
+  const seen = [spec, ...(view?.prefix ? [below(view.prefix)] : []), ...(tree ? [below(tree)] : [])];
+  return seen.find(isCgroup2) ?? checked(spec, view !== undefined);
 }

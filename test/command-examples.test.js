@@ -58,10 +58,11 @@ describe('examples of docs/recipes.md', function () {
 
   describe('who-is-talking.js: packets per process', function () {
     before(function () {
-      if (!features.tcxAttribution.ok) this.skip(`the kernel lacks it: ${features.tcxAttribution.reason}`);
+      if (!features.tcxAttribution.ok && !features.cgroupAttribution.ok)
+        this.skip(`the kernel lacks it: ${features.cgroupAttribution.reason}`);
     });
 
-    it('counts each process (on loopback: the sender as peerProcess, the receiver as process), and ends quietly when aborted', async function () {
+    it('counts each process, sender and receiver (tcx on loopback: peerProcess and process), and ends quietly when aborted', async function () {
       const sink = dgram.createSocket('udp4');
       await new Promise((resolve) => sink.bind(PORT, '127.0.0.1', resolve));
       try {
