@@ -126,10 +126,13 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     this.#queue.push(batch);
   }
 
-  /** Batches in capture order, one per kernel block; ends when the capturer closes. */
+  /**
+   * Batches in capture order, one per kernel block; ends when the capturer closes. A
+   * loop started after close() takes what was captured and not yet read, then ends: with
+   * nothing left (none captured, or all read) it ends at once, so "no packets" can be
+   * asserted after the fact. A second loop at the same time is ERR_BUSY.
+   */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
-    // A second loop is ERR_BUSY (from the queue), even once closed.
-    if (this.#queue.finished && !this.#queue.reading) throw new ClosedError();
     return this.#queue.reader();
   }
 

@@ -43,22 +43,23 @@ function parentOf(pid: number | 'self'): number {
 }
 
 /**
- * A path to the root of the cgroup v2 tree: its mount here, else the nearest ancestor
- * process's seen through /proc/PID/root (a process in a mount namespace of its own, as
- * `ip netns exec` makes, may have no cgroup v2 mounted; its parent has).
+ * How this process sees the cgroup v2 tree: through its own mount (`prefix` ''), else
+ * through the nearest ancestor process's root, /proc/PID/root (a process in a mount
+ * namespace of its own, as `ip netns exec` makes, may have no cgroup v2 mounted; its
+ * parent has). `mount` is where that process has the whole tree mounted.
  */
-export function cgroup2Root(): string | undefined {
+function cgroup2View(): { prefix: string; mount: string } | undefined {
   // A mount of a subtree (a bind mount of one cgroup) would hook that subtree only.
   const whole = (pid: number | 'self'): string | undefined => cgroup2Mounts(pid).find((m) => m.root === '/')?.point;
   const here = whole('self');
-  if (here) return here;
+  if (here) return { prefix: '', mount: here };
   for (let pid = parentOf('self'); pid > 0; pid = pid === 1 ? 0 : parentOf(pid)) {
     const mount = whole(pid);
     if (mount === undefined) continue;
-    const seen = path.join(`/proc/${pid}/root`, mount);
+    const prefix = `/proc/${pid}/root`;
     try {
-      fs.accessSync(seen, fs.constants.R_OK);
-      return seen;
+      fs.accessSync(path.join(prefix, mount), fs.constants.R_OK);
+      return { prefix, mount };
     } catch {
       // this ancestor's root is not ours to see: try the next
     }
@@ -66,31 +67,73 @@ export function cgroup2Root(): string | undefined {
   return undefined;
 }
 
-/** The absolute path of the cgroup v2 directory `spec` names; throws a coded error if it names none. */
-export function resolveCgroup(spec: unknown): string {
-  if (typeof spec !== 'string' || spec === '' || spec.includes('\0')) {
-    throw new InvalidOptionError(`cgroup must be the path of a cgroup v2 directory; got ${JSON.stringify(spec)}`);
+/** A path to the root of the cgroup v2 tree (see cgroup2View), or undefined. */
+export function cgroup2Root(): string | undefined {
+  const view = cgroup2View();
+  return view && path.join(view.prefix, view.mount);
+}
+
+/** What to do where no cgroup v2 tree can be found: mount one. */
+export const MOUNT_CGROUP2 =
+  "cgroup v2 is mounted neither in this mount namespace nor in any ancestor process's that can be seen: " +
+  'mount it (mount -t cgroup2 none /sys/fs/cgroup, or /sys/fs/cgroup/unified beside cgroup v1)';
+
+/** The cgroup v2 directory this process is in (as cgroup2Root() reaches it); throws ERR_NO_SUCH_CGROUP if there is none. */
+export function ownCgroup(): string {
+  const root = cgroup2Root();
+  if (!root) throw new NoSuchCgroupError('(none)', MOUNT_CGROUP2);
+  const line = fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
+  if (!line) throw new NoSuchCgroupError(root, 'this process is in no cgroup v2 hierarchy');
+  return path.join(root, line.slice(3));
+}
+
+/** Whether `dir` is a directory of a cgroup v2 hierarchy. */
+function isCgroup2(dir: string): boolean {
+  try {
+    return fs.statfsSync(dir).type === CGROUP2_SUPER_MAGIC && fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
-  let dir = spec;
-  if (!path.isAbsolute(spec)) {
-    const mount = cgroup2Mount();
-    if (!mount) throw new NoSuchCgroupError(spec, 'cgroup v2 is not mounted here, and the path is relative to its mount');
-    dir = path.join(mount, spec);
-  }
+}
+
+/** `dir` if it is a cgroup v2 directory; else the coded error that says what it is instead. */
+function checked(dir: string, mounted: boolean): string {
   let stat;
   try {
     stat = fs.statfsSync(dir);
   } catch (err) {
-    throw new NoSuchCgroupError(
-      dir,
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'there is no such directory' : (err as Error).message,
-      {
-        cause: err,
-      },
-    );
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? `there is no such directory${mounted ? '' : ` (${MOUNT_CGROUP2})`}`
+        : (err as Error).message;
+    throw new NoSuchCgroupError(dir, why, { cause: err });
   }
   if (stat.type === CGROUP_SUPER_MAGIC) throw new NoSuchCgroupError(dir, 'it is a cgroup v1 hierarchy; capturing a cgroup needs cgroup v2');
   if (stat.type !== CGROUP2_SUPER_MAGIC || !fs.statSync(dir).isDirectory())
     throw new NoSuchCgroupError(dir, 'it is not a cgroup directory');
   return dir;
+}
+
+/**
+ * The path of the cgroup v2 directory `spec` names; throws a coded error if it names
+ * none. A relative path is below the root of the tree. An absolute one is a directory
+ * as this process sees it, else as the ancestor that has cgroup v2 mounted sees it (ip
+ * netns exec), else a cgroup as /proc/PID/cgroup writes it ('/': the root, every process).
+ */
+export function resolveCgroup(spec: unknown): string {
+  if (typeof spec !== 'string' || spec === '' || spec.includes('\0')) {
+    throw new InvalidOptionError(`cgroup must be the path of a cgroup v2 directory; got ${JSON.stringify(spec)}`);
+  }
+  const view = cgroup2View();
+  const tree = view && path.join(view.prefix, view.mount);
+  if (!path.isAbsolute(spec)) {
+    if (!tree) throw new NoSuchCgroupError(spec, `the path is relative to the cgroup v2 mount, and ${MOUNT_CGROUP2}`);
+    return checked(path.resolve(tree, spec), true);
+  }
+  const below = (root: string): string => path.resolve(root, `.${spec}`);
+  const seen = [spec, ...(view?.prefix ? [below(view.prefix)] : []), ...(tree ? [below(tree)] : [])];
+  return seen.find(isCgroup2) ?? checked(spec, view !== undefined);
 }

@@ -17,7 +17,7 @@ export { Batch, Packet, type Direction } from './batch';
 export type { Attribution, Container, PacketProcess } from './attribution/types';
 export type { CaptureOptions } from './options';
 export type { NamespaceSpec } from './netns';
-export { captureCommand, type CommandCapture, type CommandCaptureOptions } from './command';
+export { captureCommand, type CommandCapture, type CommandCaptureOptions, type CommandExit } from './command';
 export {
   PcapngWriter,
   PcapWriter,

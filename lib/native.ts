@@ -109,6 +109,8 @@ export interface TlsCaptureOptions {
   batchBytes: number;
   selfTgid: number;
   pids: number[] | null;
+  /** Only calls of tasks under this cgroup v2 directory (and its descendants); null: any. */
+  cgroup: string | null;
   /** Drains every this many ms when no wake-up came (lib/drain-interval.ts). */
   drainIntervalMs: number;
 }

@@ -7,6 +7,7 @@ import { Capturer } from './capturer';
 import type { Backend } from './backend';
 import { openEbpf, openEbpfCgroup } from './backends/ebpf';
 import { openRawSocket } from './backends/raw-socket';
+import { NoPackets } from './backends/no-packets';
 import { resolveOptions, resolveReplayOptions, type CaptureOptions, type ResolvedOptions } from './options';
 import { probe, type ProbeReport } from './probe';
 import { openReplay } from './backends/file';
@@ -83,11 +84,22 @@ async function openFirst(
   throw failure;
 }
 
-/** What a capture is confined to, said as "in ...", or null. */
-function scopeOf(resolved: ResolvedOptions): string | null {
-  if (resolved.netns !== null) return `in the network namespace ${resolved.netns}`;
-  if (resolved.cgroup !== null) return `of the cgroup ${resolved.cgroup}`;
-  return null;
+/**
+ * What a capture is confined to that its TLS plaintext cannot be, said as "in ...", or
+ * null. A cgroup's can: the TLS plugin takes the capture's cgroup (tls.cgroup).
+ */
+function unconfinable(resolved: ResolvedOptions): string | null {
+  return resolved.netns !== null ? `in the network namespace ${resolved.netns}` : null;
+}
+
+/**
+ * `packets: false`: the backend selection would choose, opened without hooking a packet
+ * (only its plugins run). TLS plays no part in the choice here either.
+ */
+function withoutPackets(resolved: ResolvedOptions, report: ProbeReport): { backend: Backend; selection: Selection } {
+  const selection = selectBackend(report, resolved.backend, resolved.attach);
+  const reasons = [...selection.reasons, 'packets: false: no packet is hooked or queued'];
+  return { backend: new NoPackets(selection.backend, resolved.batchTimeout), selection: { ...selection, reasons } };
 }
 
 /**
@@ -112,8 +124,9 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   resolved.signal?.throwIfAborted();
   const report = await probe();
   resolved.signal?.throwIfAborted();
-  const { backend, selection } =
-    resolved.cgroup !== null
+  const { backend, selection } = !resolved.packets
+    ? withoutPackets(resolved, report)
+    : resolved.cgroup !== null
       ? await openCgroup(resolved, report)
       : await openFirst(resolved, selectBackend(report, resolved.backend, resolved.attach), report);
   // Attribution, like TLS, never chose the backend: where the chosen one cannot
@@ -129,7 +142,7 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   // TLS is decided once the backend is capturing, from what happened: it never chose it.
   let tls: TlsState;
   try {
-    tls = decideTls(resolved.tls, selection, report, scopeOf(resolved));
+    tls = decideTls(resolved.tls, selection, report, unconfinable(resolved));
   } catch (err) {
     await backend.close();
     throw err;
@@ -149,7 +162,9 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
   if (tls.active) {
     // The backend is chosen and capturing: whatever happens to TLS now, it stays.
     try {
-      const plugin = tlsPlugin(resolved.tlsOptions);
+      // A cgroup's capture sees the plaintext of that cgroup's processes only.
+      const cgroup = resolved.tlsOptions.cgroup ?? resolved.cgroup ?? undefined;
+      const plugin = tlsPlugin({ ...resolved.tlsOptions, ...(cgroup !== undefined ? { cgroup } : {}) });
       capturer.use(plugin);
       capturer.tls = plugin;
       tls.reason = `TLS capture is on: hooked ${plugin.targets.map((t) => t.path).join(', ')}`;

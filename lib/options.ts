@@ -52,6 +52,11 @@ export interface CaptureOptions {
   highWaterMark?: number;
   /** Aborting it closes the capturer. */
   signal?: AbortSignal;
+  /**
+   * false: capture TLS plaintext only (with `tls`): no packet is hooked or queued; the
+   * backend is chosen as for any capture. Default true.
+   */
+  packets?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +79,7 @@ export interface ResolvedOptions {
   batchTimeout: number;
   highWaterMark: number;
   signal: AbortSignal | undefined;
+  packets: boolean;
 }
 
 /** What openCapturer({ file }) needs. */
@@ -104,6 +110,7 @@ const OPTIONS: Record<keyof CaptureOptions, 'live' | 'file' | 'both'> = {
   batchTimeout: 'live',
   highWaterMark: 'both',
   signal: 'both',
+  packets: 'live',
 };
 const NAMES = Object.keys(OPTIONS) as (keyof CaptureOptions)[];
 const LIVE_ONLY = NAMES.filter((name): name is Exclude<keyof CaptureOptions, 'file'> => OPTIONS[name] === 'live');
@@ -130,6 +137,12 @@ function interfaceList(value: unknown): string[] | null {
     );
   }
   return list.includes('any') ? null : [...new Set(list as string[])];
+}
+
+/** The TLS plugin's options; a cgroup it is confined to must exist whether TLS is 'auto' or 'required'. */
+function tlsOptions(tls: TlsOption | undefined): TlsOptions {
+  if (typeof tls !== 'object' || tls === null) return {};
+  return tls.cgroup === undefined ? tls : { ...tls, cgroup: resolveCgroup(tls.cgroup) };
 }
 
 /** The replay's options when `file` is given; null for a live capture. */
@@ -192,6 +205,13 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
   if (attribution && attach === 'socket') {
     throw new InvalidOptionError("attribution needs attach: 'tcx' (or a cgroup capture): a packet socket's filter cannot see sockets");
   }
+  if (options.packets !== undefined && typeof options.packets !== 'boolean') throw new InvalidOptionError('packets must be a boolean');
+  const packets = options.packets ?? true;
+  if (!packets) {
+    const clash = (['filter', 'attribution', 'promiscuous'] as const).filter((key) => options[key] !== undefined);
+    if (clash.length > 0) throw new InvalidOptionError(`packets: false captures no packets: ${clash.join(', ')} cannot be given with it`);
+    if (tlsMode(options.tls) === 'off') throw new InvalidOptionError('packets: false captures TLS plaintext only: it needs tls');
+  }
   const cgroup = options.cgroup === undefined ? null : resolveCgroup(options.cgroup);
   if (cgroup !== null) {
     // A cgroup's hooks see its sockets' packets on every interface of every namespace.
@@ -212,12 +232,13 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     backend,
     attach,
     tls: tlsMode(options.tls),
-    tlsOptions: typeof options.tls === 'object' && options.tls !== null ? options.tls : {},
+    tlsOptions: tlsOptions(options.tls),
     attribution,
     promiscuous,
     bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),
     batchTimeout: integer('batchTimeout', options.batchTimeout, 10, 1, 10_000),
     highWaterMark: integer('highWaterMark', options.highWaterMark, 64 * MiB, 0, Number.MAX_SAFE_INTEGER),
     signal: options.signal,
+    packets,
   };
 }

@@ -11,6 +11,12 @@ export interface TlsOptions {
   mode?: 'auto' | 'required';
   /** Only these processes (default: every process). */
   pids?: number[];
+  /**
+   * Only processes in this cgroup v2 (and its descendants), checked in the kernel at each
+   * call: an absolute path, or one relative to the cgroup v2 mount. A capture of a cgroup
+   * (`cgroup` option, captureCommand) sets it to that cgroup unless it is given.
+   */
+  cgroup?: string;
   /** More OpenSSL libraries or binaries that export SSL_read/SSL_write, by path. */
   targets?: string[];
   /** Also capture this process's own TLS calls (default false). */
@@ -50,7 +56,7 @@ export function decideTls(mode: TlsMode, selection: Selection, report: ProbeRepo
   if (scope !== null && selection.backend === 'ebpf') {
     // Uprobes fire in every process that maps the library, wherever it runs: plaintext
     // from outside the namespace or cgroup asked for must not appear in its capture.
-    why = `TLS capture is not confined to a network namespace or cgroup, and this capture is ${scope}`;
+    why = `TLS capture is not confined to a network namespace, and this capture is ${scope}`;
     if (mode === 'auto') return { active: false, reason: `TLS capture is off: ${why}` };
   } else if (selection.backend === 'ebpf') {
     const uprobe = report.features.uprobe;

@@ -76,6 +76,18 @@ describe('capturing one cgroup (eBPF, cgroup v2)', function () {
     assert.equal(packets.length, 5);
   });
 
+  it("takes a cgroup as /proc/PID/cgroup writes it: '/' is the root of the tree, every process's", async function () {
+    const inside = await openCapturer({ cgroup: `/${cgroup.name}`, filter: `udp port ${PORT}` });
+    assert.equal(path.resolve(inside.selection.reasons[0].match(/cgroup (\S+) at/)[1]), cgroup.dir);
+    const { packets } = await captureWhile(inside, () => runIn(cgroup.dir, 'python3', ['-c', SEND('p')]));
+    assert.equal(packets.length, 5);
+    const root = await openCapturer({ cgroup: '/', filter: `udp port ${PORT}` });
+    const all = await captureWhile(root, () =>
+      Promise.all([runIn(cgroup.dir, 'python3', ['-c', SEND('r')]), runIn(cgroup2Mount(), 'python3', ['-c', SEND('s')])]),
+    );
+    assert.equal(all.packets.filter((p) => p.direction === 'out').length, 10, 'both senders, inside and outside the test cgroup');
+  });
+
   it('both directions of a TCP exchange of curl inside it, and none of the server outside it', async function () {
     const server = http.createServer((req, res) => res.end('x'.repeat(2000)));
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -163,12 +175,11 @@ describe('capturing one cgroup (eBPF, cgroup v2)', function () {
     await assert.rejects(openCapturer({ cgroup: 7 }), isError('ERR_INVALID_OPTION', /cgroup must be/));
   });
 
-  it("TLS stays off with the reason; 'required' fails and leaves nothing attached", async function () {
-    const cap = await openCapturer({ cgroup: cgroup.dir, tls: 'auto' });
-    assert.equal(cap.selection.tls.active, false);
-    assert.match(cap.selection.tls.reason, /not confined to a network namespace or cgroup/);
+  it('TLS is confined to the cgroup (tls.cgroup), and nothing stays attached after close', async function () {
+    await requireFeature(this, 'uprobe');
+    const cap = await openCapturer({ cgroup: cgroup.dir, tls: 'required' });
+    assert.equal(cap.selection.tls.active, true, cap.selection.tls.reason);
     await cap.close();
-    await assert.rejects(openCapturer({ cgroup: cgroup.dir, tls: 'required' }), (err) => err.code === 'ERR_TLS_UNAVAILABLE');
     assert.deepEqual(cgroupPrograms(cgroup.dir), []);
   });
 });

@@ -29,6 +29,14 @@ export interface Parsed {
   positional: string[];
 }
 
+/**
+ * tcpdump's -q (quiet: shorter lines) is accepted wherever tcpdump's -n is (the capture
+ * commands) and changes nothing: their lines are in that short style already.
+ */
+function alreadyQuiet(flag: string, spec: Spec): boolean {
+  return flag === 'q' && spec.flags.includes('n');
+}
+
 export function parseArgs(argv: readonly string[], spec: Spec): Parsed {
   const options = new Map<string, string[]>();
   const positional: string[] = [];
@@ -67,6 +75,8 @@ export function parseArgs(argv: readonly string[], spec: Spec): Parsed {
         const flag = arg[j]!;
         if (spec.flags.includes(flag)) {
           add(flag, 'true');
+        } else if (alreadyQuiet(flag, spec)) {
+          continue;
         } else if (spec.valued.includes(flag)) {
           const value = j + 1 < arg.length ? arg.slice(j + 1) : argv[++i];
           if (value === undefined) throw new UsageError(`-${flag} needs a value`);

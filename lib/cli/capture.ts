@@ -392,7 +392,13 @@ export async function capture(argv: readonly string[]): Promise<number> {
   }
   status?.stop();
   await cap.close();
-  const exit = running ? await running.exited : null;
+  // A command that cannot be started exits as env(1) and the shells say: 127 not found, 126 not runnable.
+  const exit = running
+    ? await running.exited.catch((err: NodeJS.ErrnoException) => {
+        process.stderr.write(`tapwire: ${err.code}: ${err.message}\n`);
+        return { code: err.code === 'ENOENT' ? 127 : 126, signal: null };
+      })
+    : null;
   io.releaseSignals();
   if (writer) {
     try {

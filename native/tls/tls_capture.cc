@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "../common/clock_offset.h"
 #include "../common/errors.h"
+#include "../common/fd.h"
 #include "../common/options.h"
 #include "../common/verifier_log.h"
 #include "../common/libbpf_log.h"
@@ -29,7 +31,8 @@ using Record = struct tapwire_tls_record;
 
 Napi::Function TlsCapture::Init(Napi::Env env) { return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach")}); }
 
-// new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, drainIntervalMs }, onBatch)
+// new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, cgroup: string | null,
+//                  drainIntervalMs }, onBatch)
 // creates the maps; attach() then loads the programs once per file they hook.
 TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:TlsCapture") {
   Napi::Env env = info.Env();
@@ -54,6 +57,16 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tap
         throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
     }
   }
+  Napi::Value cgroup = options.Get("cgroup");
+  onlyCgroup_ = cgroup.IsString();
+  if (onlyCgroup_) {
+    // The map holds the cgroup itself: the directory need not stay open.
+    Fd dir(open(cgroup.As<Napi::String>().Utf8Value().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw SystemError(env, "open (the cgroup)", errno);
+    uint32_t zero = 0, fd = uint32_t(dir.get());
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.tw_tls_cgroup), &zero, &fd, BPF_ANY) != 0)
+      throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the cgroup", errno);
+  }
   drain_.Open(env, delivery_, bpf_map__fd(skel_->maps.tw_tls_events), ringSize, UintOption(options, "batchBytes"),
               UintOption(options, "drainIntervalMs"));
 }
@@ -69,6 +82,7 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   if (!programs) throw SystemError(env, "bpf_object__open (tls)", errno);
   programs->rodata->self_tgid = selfTgid_;
   programs->rodata->only_listed_pids = onlyListedPids_;
+  programs->rodata->only_cgroup = onlyCgroup_;
   programs->rodata->wakeup_bytes = wakeupBytes_;
   programs->rodata->target = uint16_t(index);
   programs->rodata->flavor = uint8_t(flavor);
@@ -78,7 +92,7 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   } maps[] = {
       {programs->maps.tw_tls_calls, skel_->maps.tw_tls_calls},       {programs->maps.tw_tls_pids, skel_->maps.tw_tls_pids},
       {programs->maps.tw_tls_events, skel_->maps.tw_tls_events},     {programs->maps.tw_tls_returning, skel_->maps.tw_tls_returning},
-      {programs->maps.tw_tls_counters, skel_->maps.tw_tls_counters},
+      {programs->maps.tw_tls_counters, skel_->maps.tw_tls_counters}, {programs->maps.tw_tls_cgroup, skel_->maps.tw_tls_cgroup},
   };
   for (auto& m : maps) {
     if (int err = bpf_map__reuse_fd(m.mine, bpf_map__fd(m.shared))) throw SystemError(env, "bpf_map__reuse_fd", -err);

@@ -38,6 +38,7 @@ class TlsCapture : public KernelSource<TlsCapture> {
   std::vector<Skeleton<struct tls>> hooked_;  // programs loaded for one file each
   uint32_t selfTgid_ = 0;
   bool onlyListedPids_ = false;
+  bool onlyCgroup_ = false;
   uint64_t wakeupBytes_ = 0;
   std::vector<BpfLink> links_;
   RingDrain drain_;

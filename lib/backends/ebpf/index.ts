@@ -8,7 +8,7 @@ import os from 'node:os';
 import { RecordedOwners } from '../../attribution/owners';
 import { ProcessTable } from '../../attribution/processes';
 import { Batch } from '../../batch';
-import { cgroup2Root } from '../../cgroup';
+import { cgroup2Root, MOUNT_CGROUP2 } from '../../cgroup';
 import type { Backend, BackendStats, BatchSink, EndCallback, HookMode, InterfaceCallback, PluginHost } from '../../backend';
 import {
   AttributionUnavailableError,
@@ -98,9 +98,7 @@ function openError(err: unknown, attach: HookMode, report: ProbeReport): Tapwire
 function attributionRoot(): string {
   const root = cgroup2Root();
   if (!root) {
-    throw new AttributionUnavailableError(
-      'attribution needs cgroup v2, mounted neither here nor for init: its socket hooks are linked at its root',
-    );
+    throw new AttributionUnavailableError(`attribution needs cgroup v2 (its socket hooks are linked at its root), and ${MOUNT_CGROUP2}`);
   }
   return root;
 }

@@ -13,6 +13,7 @@ import { connectionOf, type Connection } from './connection';
 import { TLS_RECORD as R } from './record';
 import { findTargets, type Target } from './targets';
 import { drainInterval } from '../../drain-interval';
+import { resolveCgroup } from '../../cgroup';
 import { ringBufferSize } from '../../ring-size';
 
 export type { Connection, Endpoint } from './connection';
@@ -74,6 +75,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   /** Files hooked, once registered. */
   targets: Target[] = [];
   readonly #options: TlsOptions;
+  /** The cgroup v2 directory calls are confined to, or null. */
+  readonly #cgroup: string | null;
   #native: TlsCapture | undefined;
   readonly #queue = new BoundedQueue<TlsEvent>({
     highWaterMark: 64 * MiB,
@@ -92,6 +95,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   /** @internal Use tlsPlugin(). */
   constructor(options: TlsOptions) {
     this.#options = options;
+    this.#cgroup = options.cgroup === undefined ? null : resolveCgroup(options.cgroup);
   }
 
   register(host: PluginHost): void {
@@ -108,6 +112,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
           batchBytes: BATCH_BYTES,
           selfTgid: o.includeSelf ? 0 : process.pid,
           pids: o.pids ?? null,
+          cgroup: this.#cgroup,
           drainIntervalMs: drainInterval(host.batchTimeout),
         },
         (buffer) => this.#onRecords(buffer),

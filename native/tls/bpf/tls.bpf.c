@@ -14,6 +14,7 @@ char LICENSE[] SEC("license") = "GPL";
 // Set by user space before load.
 const volatile __u32 self_tgid = 0;  // the capturing process: left out
 const volatile __u32 only_listed_pids = 0;
+const volatile __u32 only_cgroup = 0;  // only tasks under the cgroup in tw_tls_cgroup[0]
 // The reader is woken once per this many bytes submitted (a power of two,
 // ring_wakeup.h); its batch timer collects the rest.
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -45,6 +46,15 @@ struct {
   __type(key, __u32);
   __type(value, __u8);
 } tw_tls_pids SEC(".maps");
+
+// The cgroup v2 a capture is confined to (captureCommand's, or the `cgroup` option's):
+// its descendants count as under it. bpf_current_task_under_cgroup is in Linux 4.9+.
+struct {
+  __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} tw_tls_cgroup SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -100,6 +110,7 @@ static __always_inline int enter(void* ctx, __u64 ssl, __u64 buf, __u64 moved, _
   __u32 tgid = id >> 32;
   if (tgid == self_tgid) return 0;
   if (only_listed_pids && !bpf_map_lookup_elem(&tw_tls_pids, &tgid)) return 0;
+  if (only_cgroup && bpf_current_task_under_cgroup(&tw_tls_cgroup, 0) != 1) return 0;
   struct call c = {
       .buf = buf,
       .moved = moved,
