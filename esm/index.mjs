@@ -11,6 +11,7 @@ export const {
   Capturer,
   Batch,
   Packet,
+  describePacket,
   TapwireError,
   NoBackendError,
   BackendUnavailableError,

@@ -1,7 +1,9 @@
 'use strict';
 // A real capture: node examples/capture.js [interface] [filter] [seconds]
-// Prints the backend chosen and why, each packet (up to 20), and the final counters.
-const { openCapturer } = require('..');
+// Prints the backend chosen and why, one line per packet (up to 20) saying what it is as
+// tcpdump -q -nn words it (the `tapwire capture` command's decoder, describePacket),
+// after the time, the interface and the direction, then the final counters.
+const { openCapturer, describePacket } = require('..');
 
 async function main() {
   const [iface = 'lo', filter = '', seconds = '5'] = process.argv.slice(2);
@@ -12,10 +14,10 @@ async function main() {
   for await (const batch of cap) {
     for (const pkt of batch) {
       if (shown++ >= 20) continue;
-      const time = new Date(pkt.timestamp).toISOString();
-      console.log(
-        `${time} ${pkt.direction.padEnd(3)} if${pkt.interfaceIndex} len ${pkt.length} ${pkt.data.subarray(0, 24).toString('hex')}`,
-      );
+      const time = new Date(pkt.timestamp).toISOString().slice(11, -1); // hh:mm:ss.mmm, UTC
+      const name = cap.interfaceName(pkt.interfaceIndex) ?? `if${pkt.interfaceIndex}`;
+      const direction = pkt.direction === 'out' ? 'Out' : 'In ';
+      console.log(`${time} ${name} ${direction} ${describePacket(pkt.data, pkt.linkType, pkt.length)}`);
     }
   }
   const s = cap.stats();

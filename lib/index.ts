@@ -14,6 +14,7 @@ export {
 export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
 export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';
+export { describePacket } from './describe';
 export type { Attribution, Container, PacketProcess } from './attribution/types';
 export type { CaptureOptions } from './options';
 export type { NamespaceSpec } from './netns';

@@ -18,7 +18,7 @@ import { MAX_SNAPLEN } from '../snaplen';
 import type { TlsPlugin } from '../plugins/tls';
 import type { TlsOption } from '../tls';
 import { integerArg, last, parseArgs, sizeArg, UsageError, type Parsed } from './args';
-import { describePacket } from './decode';
+import { describePacket } from '../describe';
 import { StatusLine } from './status';
 
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]

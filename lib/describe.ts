@@ -1,7 +1,8 @@
 /**
  * One line per packet, the way tcpdump's quiet output reads (`IP a.1 > b.2: UDP,
  * length 3`): Ethernet, raw IP, IPv4, IPv6, TCP, UDP, ICMP, ICMPv6 and ARP; anything
- * else as its type and leading bytes in hex.
+ * else as its type and leading bytes in hex. Public (`describePacket`), so that the
+ * command's lines and a program's are the same words from one decoder.
  */
 
 const LINKTYPE_ETHERNET = 1;
@@ -161,7 +162,10 @@ function ethernet(data: Buffer, length: number): string {
   return `${vlan}ethertype 0x${type.toString(16).padStart(4, '0')}, length ${length}: ${hex(data, at)}`;
 }
 
-/** What a packet is, from its link-layer header on. */
+/**
+ * What a packet is, from its link-layer header on: `describePacket(pkt.data,
+ * pkt.linkType, pkt.length)`, or the batch's accessors in a hot loop.
+ */
 export function describePacket(data: Buffer, linkType: number | null, length: number): string {
   if (linkType === LINKTYPE_ETHERNET) return ethernet(data, length);
   if (linkType === LINKTYPE_RAW && data.length > 0) {
