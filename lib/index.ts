@@ -14,6 +14,7 @@ export {
 export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection, type ReplaySelection } from './capturer';
 export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';
+export { HeaderView, LINKTYPE, ETHERTYPE, IPPROTO, TCP } from './headers';
 export type { Attribution, PacketProcess } from './attribution/processes';
 export type { Container } from './attribution/container';
 export type { CaptureOptions } from './options';
