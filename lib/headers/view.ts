@@ -265,6 +265,18 @@ export class HeaderView {
     return this.#l4 < 0 ? 0 : Math.max(0, this.#netEnd - this.#l4 - this.#l4Length);
   }
 
+  /**
+   * Payload bytes by the IP length field: what was sent, including what the snapshot
+   * length cut off (payloadLength is what was captured), or 0.
+   */
+  get payloadSize(): number {
+    if (this.#l4 < 0) return 0;
+    const length = this.#version === 4 ? this.#u16(this.#net + 2) : this.#u16(this.#net + 4) + 40;
+    // A zero length field (segmentation offload, jumbograms): what was captured is all there is.
+    if (length === 0 || length === 40) return this.payloadLength;
+    return Math.max(0, this.#net + length - this.#l4 - this.#l4Length);
+  }
+
   /** The payload's bytes: a view, allocated on each call. Empty when absent. */
   payload(): Uint8Array {
     const at = this.payloadOffset;

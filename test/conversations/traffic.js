@@ -16,6 +16,7 @@ const { captureWhile } = require('../helpers/capture');
 const { createLink, removeLink } = require('../helpers/netns');
 const { requirePrivileges } = require('../helpers/privileged');
 const { startTcpdump, run } = require('../helpers/tools');
+const { certificate, startServer, stop } = require('../helpers/tls-peers');
 const { fromView } = require('./tshark');
 
 const VLAN_ID = 42;
@@ -25,8 +26,8 @@ function ip(...args) {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-async function curl(url) {
-  const r = await run('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', url]);
+async function curl(url, args = []) {
+  const r = await run('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', ...args, url]);
   if (r.stdout !== '200') throw new Error(`curl ${url}: ${r.stdout} ${r.stderr}`);
 }
 
@@ -117,7 +118,18 @@ function withTraffic(suite) {
       () => sink6.close(),
     );
 
-    const loFilter = `port ${port} or port ${udpPort}`;
+    // TLS: openssl s_server, and curl asking for a name (SNI) with each ALPN, and for an address (no SNI).
+    const tlsPort = port + 2;
+    const cert = certificate();
+    cleanups.push(() => fs.rmSync(cert.dir, { recursive: true, force: true }));
+    const tlsServer = await startServer(
+      'openssl',
+      ['s_server', '-accept', `127.0.0.1:${tlsPort}`, '-cert', cert.cert, '-key', cert.key, '-www'],
+      /ACCEPT/,
+    );
+    cleanups.push(() => stop(tlsServer));
+
+    const loFilter = `port ${port} or port ${udpPort} or port ${tlsPort}`;
     const peerHosts = peers.map((a) => `host ${a}`).join(' or ');
     const dumps = {
       loopback: await startTcpdump('lo', loFilter, { keep: true }),
@@ -134,6 +146,9 @@ function withTraffic(suite) {
           await curl(`http://[::1]:${port}/`);
           for (const peer of peers) await curl(`http://${peer.includes(':') ? `[${peer}]` : peer}:${port}/`);
         }
+        const name = `tls.test:${tlsPort}:127.0.0.1`;
+        for (const alpn of ['--http1.1', '--http2']) await curl(`https://tls.test:${tlsPort}/`, ['-k', '--resolve', name, alpn]);
+        await curl(`https://127.0.0.1:${tlsPort}/`, ['-k']);
         await sendUdp('udp4', '127.0.0.1', udpPort, 3);
         await sendUdp('udp6', '::1', udpPort, 3);
         // Nothing listens there: the peer's port-unreachable errors are ICMP and ICMPv6.
@@ -143,7 +158,7 @@ function withTraffic(suite) {
       stopped = {};
       for (const [name, dump] of Object.entries(dumps)) stopped[name] = (await dump.stop()).file;
       const live = packets.map((p) => fromView(p.headers));
-      state = { files: stopped, live, vlan };
+      state = { files: stopped, live, vlan, ports: { http: port, udp: udpPort, tls: tlsPort } };
     } finally {
       await cap.close();
       if (!stopped)

@@ -209,3 +209,84 @@ function fromView(h) {
 }
 
 module.exports = { tsharkRows, fromTshark, fromView, broken };
+
+const STREAM_FIELDS = [
+  'frame.len',
+  'tcp.stream',
+  'udp.stream',
+  'ip.src',
+  'ip.dst',
+  'ipv6.src',
+  'ipv6.dst',
+  'tcp.srcport',
+  'tcp.dstport',
+  'udp.srcport',
+  'udp.dstport',
+  'icmp.type',
+  'icmpv6.type',
+  'tls.handshake.type',
+  'tls.handshake.ciphersuite',
+  'tls.handshake.extension.type',
+  'tls.handshake.sig_hash_alg',
+  'tls.handshake.extensions.supported_version',
+  'tls.handshake.extensions_server_name',
+  'tls.handshake.extensions_alpn_str',
+  'tcp.analysis.retransmission',
+  'tcp.analysis.fast_retransmission',
+  'tcp.analysis.spurious_retransmission',
+  'tcp.analysis.out_of_order',
+  'tcp.analysis.lost_segment',
+];
+
+/**
+ * tshark's conversations of `file` (its tcp.stream and udp.stream indexes): the
+ * client (the first frame's sender), the server, frames, bytes, retransmitted or
+ * reordered segments and segments after a gap each way, and the
+ * ClientHello's fields where the stream carried one. ICMP errors, which quote a UDP
+ * or TCP header, are left to ICMP.
+ */
+function tsharkStreams(file) {
+  const out = execFileSync(
+    'tshark',
+    ['-r', file, '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', ...STREAM_FIELDS.flatMap((f) => ['-e', f])],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 },
+  );
+  const streams = new Map();
+  for (const line of out.split('\n').filter(Boolean)) {
+    const v = Object.fromEntries(line.split('|').map((x, i) => [STREAM_FIELDS[i], x]));
+    if (v['icmp.type'] || v['icmpv6.type']) continue;
+    const tcp = v['tcp.stream'] !== '';
+    if (!tcp && v['udp.stream'] === '') continue;
+    const id = tcp ? `tcp ${v['tcp.stream']}` : `udp ${v['udp.stream']}`;
+    const p = tcp ? 'tcp' : 'udp';
+    const src = { address: first(v['ip.src']) ?? first(v['ipv6.src']), port: num(v[`${p}.srcport`]) };
+    const dst = { address: first(v['ip.dst']) ?? first(v['ipv6.dst']), port: num(v[`${p}.dstport`]) };
+    let s = streams.get(id);
+    if (!s) {
+      const counts = { packets: 0, bytes: 0, retransmissions: 0, gaps: 0 };
+      s = { protocol: p, client: { ...src, ...counts }, server: { ...dst, ...counts }, hello: null };
+      streams.set(id, s);
+    }
+    const from = src.address === s.client.address && src.port === s.client.port ? s.client : s.server;
+    from.packets++;
+    from.bytes += Number(v['frame.len']);
+    // Data sent again, or arriving after later data: what a flow counts as retransmitted.
+    const again = ['retransmission', 'fast_retransmission', 'spurious_retransmission', 'out_of_order'];
+    if (again.some((k) => v[`tcp.analysis.${k}`] !== '')) from.retransmissions++;
+    if (v['tcp.analysis.lost_segment'] !== '') from.gaps++;
+    if (v['tls.handshake.type'].split(',').includes('1') && !s.hello) {
+      const list = (f) => v[f].split(',').filter(Boolean);
+      s.hello = {
+        ciphers: list('tls.handshake.ciphersuite').map(Number),
+        extensions: list('tls.handshake.extension.type').map(Number),
+        signatureAlgorithms: list('tls.handshake.sig_hash_alg').map(Number),
+        versions: list('tls.handshake.extensions.supported_version').map(Number),
+        sni: first(v['tls.handshake.extensions_server_name']) ?? null,
+        alpn: list('tls.handshake.extensions_alpn_str'),
+      };
+    }
+  }
+  return [...streams.values()];
+}
+
+module.exports.tsharkStreams = tsharkStreams;

@@ -1,0 +1,9 @@
+/**
+ * `tapwire/conversations`: flows, TCP streams and the protocols on them, over any
+ * packet source. The core (`tapwire`) never imports this folder.
+ */
+export { flows, FlowRecords } from './flows';
+export { FlowTable, type FlowOptions, type FlowStats, type FlowHooks } from './flow-table';
+export type { Flow, FlowEndpoint, FlowEnd, TcpInfo, TcpState } from './flow';
+export { parseHello, type ClientHello } from './tls-hello';
+export type { PacketSource } from './source';
