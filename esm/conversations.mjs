@@ -1,5 +1,5 @@
 // ES module entry of tapwire/conversations: the same single instance as the CommonJS one.
 import conversations from '../dist/conversations/index.js';
 
-export const { flows, FlowRecords, FlowTable, parseHello } = conversations;
+export const { flows, FlowRecords, FlowTable, parseHello, tcpStreams, StreamTable } = conversations;
 export default conversations;

@@ -7,3 +7,14 @@ export { FlowTable, type FlowOptions, type FlowStats, type FlowHooks } from './f
 export type { Flow, FlowEndpoint, FlowEnd, TcpInfo, TcpState } from './flow';
 export { parseHello, type ClientHello } from './tls-hello';
 export type { PacketSource } from './source';
+export { tcpStreams, type StreamEvent } from './tcp-streams';
+export {
+  StreamTable,
+  type TcpStream,
+  type StreamEndpoint,
+  type StreamHandler,
+  type StreamOptions,
+  type StreamStats,
+  type Side,
+} from './streams';
+export type { ConversationSource, DriveOptions } from './drive';

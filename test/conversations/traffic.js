@@ -9,6 +9,7 @@ const crypto = require('node:crypto');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
 const http = require('node:http');
+const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { openCapturer } = require('../..');
@@ -21,6 +22,7 @@ const { fromView } = require('./tshark');
 
 const VLAN_ID = 42;
 const REQUESTS = 3;
+const BIG_BYTES = 300 * 1024;
 
 function ip(...args) {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -46,11 +48,10 @@ function sendUdp(family, address, port, count) {
   });
 }
 
-/** An HTTP server in namespace `ns` on every address (both families), until `stop()`. */
-async function serverIn(ns, port) {
-  const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', String(port), '--bind', '::'], {
+/** An HTTP server in namespace `ns` on every address (both families) serving `dir`, until `stop()`. */
+async function serverIn(ns, port, dir) {
+  const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-m', 'http.server', String(port), '--bind', '::', '--directory', dir], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    cwd: '/',
   });
   // python prints "Serving HTTP" once bound; poll for the listening socket instead of parsing.
   for (let i = 0; i < 100; i++) {
@@ -65,7 +66,7 @@ async function serverIn(ns, port) {
 /**
  * Registers before/after hooks on `suite` that make the traffic; returns a getter for
  * { files: { loopback, veth, sll, sll2 }, live (the loopback packets' views), vlan:
- * { id } or { reason } }.
+ * { id } or { reason }, ports, big (the bytes of a download from `peer`) }.
  */
 function withTraffic(suite) {
   let state = null;
@@ -104,7 +105,13 @@ function withTraffic(suite) {
       ip('-n', link.ns, 'link', 'set', 'v', 'up');
       peers.push(`198.19.${third}.1`, `2001:db8:${hex}:42::1`);
     }
-    const server = await serverIn(link.ns, port);
+    // A download large enough for many segments (the peer sends one MSS per packet).
+    ip('-n', link.ns, 'link', 'set', 'dev', link.inner, 'gso_max_size', '1500');
+    const served = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-served-'));
+    cleanups.push(() => fs.rmSync(served, { recursive: true, force: true }));
+    const big = crypto.randomBytes(BIG_BYTES);
+    fs.writeFileSync(path.join(served, 'big.bin'), big);
+    const server = await serverIn(link.ns, port, served);
     cleanups.push(() => server.stop());
 
     const local = http.createServer((req, res) => res.end('hello\n'));
@@ -149,6 +156,7 @@ function withTraffic(suite) {
         const name = `tls.test:${tlsPort}:127.0.0.1`;
         for (const alpn of ['--http1.1', '--http2']) await curl(`https://tls.test:${tlsPort}/`, ['-k', '--resolve', name, alpn]);
         await curl(`https://127.0.0.1:${tlsPort}/`, ['-k']);
+        await curl(`http://${link.innerAddr}:${port}/big.bin`);
         await sendUdp('udp4', '127.0.0.1', udpPort, 3);
         await sendUdp('udp6', '::1', udpPort, 3);
         // Nothing listens there: the peer's port-unreachable errors are ICMP and ICMPv6.
@@ -158,7 +166,7 @@ function withTraffic(suite) {
       stopped = {};
       for (const [name, dump] of Object.entries(dumps)) stopped[name] = (await dump.stop()).file;
       const live = packets.map((p) => fromView(p.headers));
-      state = { files: stopped, live, vlan, ports: { http: port, udp: udpPort, tls: tlsPort } };
+      state = { files: stopped, live, vlan, ports: { http: port, udp: udpPort, tls: tlsPort }, big, peer: link.innerAddr };
     } finally {
       await cap.close();
       if (!stopped)

@@ -264,7 +264,7 @@ function tsharkStreams(file) {
     let s = streams.get(id);
     if (!s) {
       const counts = { packets: 0, bytes: 0, retransmissions: 0, gaps: 0 };
-      s = { protocol: p, client: { ...src, ...counts }, server: { ...dst, ...counts }, hello: null };
+      s = { protocol: p, index: Number(v[`${p}.stream`]), client: { ...src, ...counts }, server: { ...dst, ...counts }, hello: null };
       streams.set(id, s);
     }
     const from = src.address === s.client.address && src.port === s.client.port ? s.client : s.server;
@@ -290,3 +290,29 @@ function tsharkStreams(file) {
 }
 
 module.exports.tsharkStreams = tsharkStreams;
+
+/**
+ * tshark's "follow TCP stream" of every stream in `ids`: { client, server } bytes, the
+ * client being the stream's first sender (Node 0). tshark stops at a gap it cannot fill.
+ */
+function tsharkFollow(file, ids) {
+  const out = execFileSync('tshark', ['-r', file, '-q', ...ids.flatMap((id) => ['-z', `follow,tcp,raw,${id}`])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 256 << 20,
+  });
+  const result = new Map();
+  for (const section of out.split(/^Follow: tcp,raw$/m).slice(1)) {
+    const id = Number(/^Filter: tcp.stream eq (\d+)$/m.exec(section)[1]);
+    const client = [];
+    const server = [];
+    for (const line of section.split('\n')) {
+      if (!/^\t?[0-9a-f]+$/.test(line)) continue;
+      (line.startsWith('\t') ? server : client).push(Buffer.from(line.trim(), 'hex'));
+    }
+    result.set(id, { client: Buffer.concat(client), server: Buffer.concat(server) });
+  }
+  return result;
+}
+
+module.exports.tsharkFollow = tsharkFollow;
