@@ -36,6 +36,7 @@ export const {
   BusyError,
   FileError,
   ProgramRejectedError,
+  MissingDependencyError,
   PcapngWriter,
   PcapWriter,
   RotatingWriter,

@@ -55,5 +55,6 @@ export {
   BusyError,
   FileError,
   ProgramRejectedError,
+  MissingDependencyError,
   type ErrorCode,
 } from './errors';

@@ -77,7 +77,7 @@ function processText(p: PacketProcess | null): string {
   return p === null ? '?' : p.pid === null ? `cgroup ${p.cgroupId}` : `${p.pid} (${p.comm ?? '?'})`;
 }
 
-function tlsOption(parsed: Parsed): TlsOption | undefined {
+export function tlsOption(parsed: Parsed): TlsOption | undefined {
   const value = last(parsed, 'tls');
   if (value === undefined) return undefined;
   if (value === 'true' || value === 'auto') return 'auto';

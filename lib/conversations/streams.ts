@@ -41,6 +41,12 @@ export interface StreamHandler {
   close(stream: TcpStream, time: number): void;
 }
 
+/** UDP payloads, for protocols on datagrams (DNS). */
+export interface DatagramHandler {
+  datagram(flow: Flow, from: Side, payload: Uint8Array, time: number): void;
+  end(flow: Flow): void;
+}
+
 export interface StreamOptions extends FlowOptions {
   /** Bytes one direction may hold waiting for a hole to fill. Default 1 MiB. */
   maxBufferedPerStream?: number;
@@ -135,12 +141,18 @@ export class StreamTable {
   readonly #limit: number;
   readonly #tls = new Map<string, { state: TcpStreamState; last: number; writerIsClient: boolean }>();
 
-  constructor(handler: StreamHandler, options: StreamOptions = {}) {
+  /**
+   * `datagrams`, where given, sees every UDP packet's payload (copied only if it keeps
+   * it) and each UDP flow's end.
+   */
+  constructor(handler: StreamHandler, options: StreamOptions = {}, datagrams?: DatagramHandler) {
     this.handler = handler;
     this.#limit = options.maxBufferedPerStream ?? MiB;
     this.#budget = { held: 0, limit: options.maxBuffered ?? 64 * MiB, droppedSegments: 0, droppedBytes: 0 };
     this.flows = new FlowTable(options, {
       packet: (state, fromClient, h) => {
+        if (state.protocolNumber === IPPROTO.UDP)
+          return datagrams?.datagram(state.flow, fromClient ? 'client' : 'server', h.payload(), state.flow.last);
         if (state.protocolNumber !== IPPROTO.TCP) return;
         const s = (state.user ??= this.#streamOf(state)) as TcpStreamState;
         const flags = h.tcpFlags;
@@ -157,6 +169,7 @@ export class StreamTable {
         this.#syncStats();
       },
       end: (flow, state) => {
+        if (state.protocolNumber === IPPROTO.UDP) datagrams?.end(flow);
         const s = state.user as TcpStreamState | undefined;
         s?.close(flow.last);
         this.#syncStats();
