@@ -113,7 +113,13 @@ export async function runSource<T>(
     stop();
   };
   stdout.on('error', onError);
+  // The TLS decision first: "listening" is the last line before results.
   if (cmd.options.tls !== undefined) stderr.write(`tapwire: ${cap.selection.tls.reason}\n`);
+  if (cap.selection.backend === 'file') stderr.write(`tapwire: reading from ${cmd.options.file}\n`);
+  else
+    stderr.write(
+      `tapwire: listening on ${running ? `the traffic of ${cmd.run!.join(' ')}` : (cmd.options.interfaces?.join(', ') ?? 'every interface')} with the ${cap.backend} backend\n`,
+    );
   let printed = 0;
   try {
     for await (const item of produce(running ?? cap)) {

@@ -24,8 +24,8 @@ export interface TcpStream {
   server: StreamEndpoint;
   /** The TCP flow (kind 'tcp'), whose record fills in as packets come. */
   flow: Flow | null;
-  /** The process whose TLS calls these are (kind 'tls'), and its library. */
-  tls: { pid: number; comm: string; library: string } | null;
+  /** The process whose TLS calls these are (kind 'tls'), its library, and which end it is. */
+  tls: { pid: number; comm: string; library: string; side: Side } | null;
 }
 
 /** Who sent the bytes of an event: the stream's client or its server. */
@@ -182,8 +182,9 @@ export class StreamTable {
     const stream: TcpStream = {
       id: `tcp:${f.id}`,
       kind: 'tcp',
-      client: { address: f.client.address, port: f.client.port, process: f.client.process },
-      server: { address: f.server.address, port: f.server.port, process: f.server.process },
+      // The flow's own ends: their process fills in as the flow's packets name it.
+      client: f.client,
+      server: f.server,
       flow: f,
       tls: null,
     };
@@ -213,7 +214,7 @@ export class StreamTable {
         client: isClient ? here : there,
         server: isClient ? there : here,
         flow: null,
-        tls: { pid: ev.pid, comm: ev.comm, library: ev.library },
+        tls: { pid: ev.pid, comm: ev.comm, library: ev.library, side: isClient ? 'client' : 'server' },
       };
       entry = { state: new TcpStreamState(this, stream, this.#budget, this.#limit), last: ev.timestamp, writerIsClient: isClient };
       this.#tls.set(ev.stream, entry);

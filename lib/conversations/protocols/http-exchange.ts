@@ -34,7 +34,7 @@ export interface HttpExchange {
   latency: number | null;
   /** The client: its address and port (null for TLS plaintext whose connection is unknown) and process. */
   client: { address: string | null; port: number | null; pid: number | null; comm: string | null };
-  server: { address: string | null; port: number | null };
+  server: { address: string | null; port: number | null; pid: number | null; comm: string | null };
   /** The stream it came on (TCP flow or TLS connection). */
   stream: TcpStream;
   /** HTTP/2 stream id. */
@@ -70,10 +70,16 @@ export interface HttpOptions {
 
 export type ExchangeSink = (exchange: HttpExchange) => void;
 
-/** The client end's identity for an exchange on `stream`. */
+/** The client end's identity for an exchange on `stream`: its process from attribution, or from the TLS calls when they are the client's. */
 export function clientOf(stream: TcpStream): HttpExchange['client'] {
-  const p = stream.tls ?? stream.client.process;
+  const p = stream.kind === 'tls' ? (stream.tls?.side === 'client' ? stream.tls : null) : (stream.flow?.client.process ?? null);
   return { address: stream.client.address, port: stream.client.port, pid: p?.pid ?? null, comm: p?.comm ?? null };
+}
+
+/** The server end: its process where known (attribution, or the TLS calls when they are the server's). */
+export function serverOf(stream: TcpStream): HttpExchange['server'] {
+  const p = stream.kind === 'tls' ? (stream.tls?.side === 'server' ? stream.tls : null) : (stream.flow?.server.process ?? null);
+  return { address: stream.server.address, port: stream.server.port, pid: p?.pid ?? null, comm: p?.comm ?? null };
 }
 
 export function urlOf(scheme: string, host: string | null, path: string): string {

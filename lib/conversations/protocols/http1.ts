@@ -9,7 +9,18 @@
  */
 import type { Side, TcpStream } from '../streams';
 import { optional } from './optional';
-import { clientOf, grpcOf, grpcStatus, header, keep, urlOf, type ExchangeSink, type HttpExchange, type HttpStats } from './http-exchange';
+import {
+  clientOf,
+  serverOf,
+  grpcOf,
+  grpcStatus,
+  header,
+  keep,
+  urlOf,
+  type ExchangeSink,
+  type HttpExchange,
+  type HttpStats,
+} from './http-exchange';
 
 interface HeaderInfo {
   versionMajor: number;
@@ -95,7 +106,7 @@ export class Http1Connection {
         time: { request: this.#time, requestEnd: null, response: null, responseEnd: null },
         latency: null,
         client: clientOf(stream),
-        server: { address: stream.server.address, port: stream.server.port },
+        server: serverOf(stream),
         stream,
       };
       const grpc = grpcOf(info.url, header(headers, 'content-type'));

@@ -11,7 +11,18 @@
  */
 import type { Side, TcpStream } from '../streams';
 import { optional } from './optional';
-import { clientOf, grpcOf, grpcStatus, header, keep, urlOf, type ExchangeSink, type HttpExchange, type HttpStats } from './http-exchange';
+import {
+  clientOf,
+  serverOf,
+  grpcOf,
+  grpcStatus,
+  header,
+  keep,
+  urlOf,
+  type ExchangeSink,
+  type HttpExchange,
+  type HttpStats,
+} from './http-exchange';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** Larger than any SETTINGS_MAX_FRAME_SIZE a peer would use in practice (the protocol allows 16 MiB). */
@@ -218,7 +229,7 @@ export class Http2Connection {
       time: { request: this.#time, requestEnd: null, response: null, responseEnd: null },
       latency: null,
       client: clientOf(this.#stream),
-      server: { address: this.#stream.server.address, port: this.#stream.server.port },
+      server: serverOf(this.#stream),
       stream: this.#stream,
       streamId: id,
     };
