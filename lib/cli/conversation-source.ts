@@ -118,7 +118,7 @@ export async function runSource<T>(
   if (cap.selection.backend === 'file') stderr.write(`tapwire: reading from ${cmd.options.file}\n`);
   else
     stderr.write(
-      `tapwire: listening on ${running ? `the traffic of ${cmd.run!.join(' ')}` : (cmd.options.interfaces?.join(', ') ?? 'every interface')} with the ${cap.backend} backend\n`,
+      `tapwire: listening on ${running ? `the traffic of ${cmd.run!.join(' ')}` : [cmd.options.interfaces ?? 'every interface'].flat().join(', ')} with the ${cap.backend} backend\n`,
     );
   let printed = 0;
   try {
