@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { openCapturer } = require('../..');
+const { openCapturer, captureCommand } = require('../..');
 const { httpExchanges, dnsMessages } = require('../../dist/conversations');
 const { requirePrivileges } = require('../helpers/privileged');
 const { startTcpdump, run } = require('../helpers/tools');
@@ -231,6 +231,20 @@ describe('HTTP and DNS', function () {
     assert.deepStrictEqual(ours.sort(), theirs.sort());
     assert.ok(messages.every((m) => !m.unanswered && !m.unsolicited && m.latency >= 0));
     assert.ok(messages.some((m) => m.transport === 'tcp') && messages.some((m) => m.truncated));
+  });
+
+  it("the docs' example: captureCommand() and httpExchanges() list exactly a command's HTTP calls", async function () {
+    const child = await captureCommand(process.execPath, [path.join(FIXTURES, 'client.js'), JSON.stringify(ports)], {
+      spawn: { stdio: ['ignore', 'ignore', 'pipe'] },
+    });
+    let stderr = '';
+    child.child.stderr.on('data', (d) => (stderr += d));
+    const calls = [];
+    for await (const ex of httpExchanges(child)) calls.push(`${ex.method} ${ex.url} ${ex.status}`);
+    assert.strictEqual((await child.exited).code, 0);
+    const report = JSON.parse(stderr.split('\n').find((l) => l.startsWith('{')));
+    const plaintext = report.requests.filter(([, url]) => url.startsWith('http:')).map(([m, url]) => `${m} ${url} 200`);
+    assert.deepStrictEqual(calls.sort(), plaintext.sort());
   });
 
   it('tapwire http -- node CLIENT lists exactly its plaintext requests (HTTP/1.1, h2c) with its process', async function () {

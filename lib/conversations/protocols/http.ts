@@ -20,6 +20,7 @@ const TLS_HANDSHAKE = 0x16;
 const PASSED_OVER: Connection = { data: () => {}, hole: () => {}, close: () => {} };
 const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 const MAX_EARLY_BYTES = 64 * 1024;
+const PRI = 'PRI ';
 
 /** A StreamHandler that turns streams into HTTP exchanges for `sink`. */
 export class HttpParsers implements StreamHandler {
@@ -27,7 +28,7 @@ export class HttpParsers implements StreamHandler {
   readonly #sink: (ex: HttpExchange) => void;
   readonly #options: { bodies: number; maxHeaderBytes: number };
   readonly #connections = new Map<TcpStream, Connection>();
-  readonly #early = new Map<TcpStream, { chunks: { data: Buffer; time: number }[]; bytes: number }>();
+  readonly #early = new Map<TcpStream, { chunks: { from: Side; data: Buffer; time: number }[]; bytes: number; client: Buffer }>();
 
   constructor(sink: (ex: HttpExchange) => void, options: HttpOptions = {}) {
     this.#sink = sink;
@@ -35,35 +36,36 @@ export class HttpParsers implements StreamHandler {
   }
 
   data(stream: TcpStream, from: Side, data: Uint8Array, time: number): void {
-    let c = this.#connections.get(stream);
-    if (!c) {
-      // The server may speak first (an HTTP/2 server's SETTINGS): its bytes wait, bounded, for the client's.
-      if (from === 'server') {
-        const early = this.#early.get(stream) ?? { chunks: [], bytes: 0 };
-        early.chunks.push({ data: Buffer.from(data), time });
-        early.bytes += data.length;
-        if (early.bytes <= MAX_EARLY_BYTES) return void this.#early.set(stream, early);
-        this.#early.delete(stream);
-        c = PASSED_OVER;
-        this.stats.other++;
-      } else {
-        c = this.#classify(stream, data);
-      }
-      this.#connections.set(stream, c);
-      for (const chunk of this.#early.get(stream)?.chunks ?? []) c.data('server', chunk.data, chunk.time);
-      this.#early.delete(stream);
-    }
-    c.data(from, data, time);
+    const c = this.#connections.get(stream);
+    if (c) return c.data(from, data, time);
+    // Until the client's first bytes tell the protocol, both sides' bytes wait (bounded):
+    // the server may speak first (an HTTP/2 server's SETTINGS), and "P" may begin the
+    // HTTP/2 preface or a POST.
+    const early = this.#early.get(stream) ?? { chunks: [], bytes: 0, client: Buffer.alloc(0) };
+    this.#early.set(stream, early);
+    early.chunks.push({ from, data: Buffer.from(data), time });
+    early.bytes += data.length;
+    if (from === 'client') early.client = Buffer.concat([early.client, data]).subarray(0, PREFACE.length);
+    const decided = this.#classify(stream, early.client) ?? (early.bytes > MAX_EARLY_BYTES ? this.#passOver() : null);
+    if (decided === null) return;
+    this.#connections.set(stream, decided);
+    this.#early.delete(stream);
+    for (const chunk of early.chunks) decided.data(chunk.from, chunk.data, chunk.time);
   }
 
-  #classify(stream: TcpStream, data: Uint8Array): Connection {
+  #passOver(): Connection {
+    this.stats.other++;
+    return PASSED_OVER;
+  }
+
+  /** The protocol the client's first bytes speak, or null while they cannot tell yet. */
+  #classify(stream: TcpStream, client: Buffer): Connection | null {
+    if (client.length === 0) return null;
     // TLS ciphertext is not HTTP as this layer reads it (its plaintext comes from the TLS plugin).
-    if (data[0] === TLS_HANDSHAKE) {
-      this.stats.other++;
-      return PASSED_OVER;
-    }
-    const head = Buffer.from(data.buffer, data.byteOffset, Math.min(data.length, PREFACE.length));
-    if (head.equals(PREFACE.subarray(0, head.length))) {
+    if (client[0] === TLS_HANDSHAKE) return this.#passOver();
+    // "PRI " begins only the HTTP/2 preface.
+    if (client.equals(PREFACE.subarray(0, client.length))) {
+      if (client.length < PRI.length) return null;
       this.stats.http2++;
       return new Http2Connection(stream, this.#sink, this.stats, this.#options);
     }
