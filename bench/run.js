@@ -34,7 +34,9 @@ const SCENARIOS = {
 };
 // tapwire-BACKEND[-packets|-reject]: accessors or Packet objects; -reject runs a filter
 // that matches none of the traffic (the kernel-side cost of rejected packets);
-// tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`.
+// tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`;
+// -headers reads every packet's addresses and ports through a header view, -flows
+// tracks flows (bench/conversations.js runs these).
 const CAPTURERS = [
   'none',
   'tcpdump',
@@ -46,6 +48,10 @@ const CAPTURERS = [
   'tcpdump-reject',
   'tapwire-ebpf-reject',
   'tapwire-ebpf-attribution',
+  'tapwire-ebpf-headers',
+  'tapwire-raw-headers',
+  'tapwire-ebpf-flows',
+  'tapwire-raw-flows',
 ];
 const REJECT_FILTER = 'udp port 7';
 
@@ -73,7 +79,8 @@ function parseArgs(argv) {
     count: 1_000_000,
     reps: 3,
     scenarios: Object.keys(SCENARIOS),
-    capturers: [...CAPTURERS],
+    // The conversation layer's loops run from bench/conversations.js.
+    capturers: CAPTURERS.filter((c) => !/-(headers|flows)$/.test(c)),
     memory: 'also',
     latency: true,
     memoryCount: 10_000_000,
@@ -364,10 +371,10 @@ function capturerSpec(name, framegen) {
     case 'tcpdump-reject':
       return { cmd: ['tcpdump', '-i', IF_R, '-nn', '-w', '/dev/null', REJECT_FILTER], ready: /listening on/, minDrainMs: 2200 };
     default: {
-      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency|attribution))?$/.exec(name);
+      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency|attribution|headers|flows))?$/.exec(name);
       if (!m) throw new Error(`unknown capturer ${name}`);
       const backend = m[1] === 'raw' ? 'raw-socket' : 'ebpf';
-      const mode = m[2] === 'packets' || m[2] === 'idle' || m[2] === 'latency' ? m[2] : 'accessors';
+      const mode = ['packets', 'idle', 'latency', 'headers', 'flows'].includes(m[2]) ? m[2] : 'accessors';
       const filter = m[2] === 'reject' ? REJECT_FILTER : 'udp';
       const env = m[2] === 'attribution' ? { TWB_ATTRIBUTION: '1' } : undefined;
       return { cmd: node('tapwire.js', mode, backend, IF_R, filter), ready: /^ready/m, minDrainMs: 300, env };
