@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { openCapturer } = require('..');
 const { httpExchanges } = require('../dist/conversations');
-const { pcapFile } = require('../test/helpers/files');
+const { pcapFile, tcpFrame } = require('../test/helpers/files');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -26,49 +26,54 @@ const reps = value('--reps', quick ? '1' : '3');
 
 function captureCosts(dir) {
   const json = path.join(dir, 'capture.json');
-  const capturers = ['tcpdump', 'tapwire-raw', 'tapwire-raw-headers', 'tapwire-raw-flows', 'tapwire-ebpf', 'tapwire-ebpf-headers', 'tapwire-ebpf-flows'];
+  const capturers = [
+    'tcpdump',
+    'tapwire-raw',
+    'tapwire-raw-headers',
+    'tapwire-raw-flows',
+    'tapwire-ebpf',
+    'tapwire-ebpf-headers',
+    'tapwire-ebpf-flows',
+  ];
   execFileSync(
     process.execPath,
-    [path.join(__dirname, 'run.js'), '--capturers', capturers.join(','), '--scenarios', '64B-max,64B-300k', '--count', count, '--reps', reps, '--no-memory', '--no-latency', '--json', json],
+    [
+      path.join(__dirname, 'run.js'),
+      '--capturers',
+      capturers.join(','),
+      '--scenarios',
+      '64B-max,64B-300k',
+      '--count',
+      count,
+      '--reps',
+      reps,
+      '--no-memory',
+      '--no-latency',
+      '--json',
+      json,
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   return JSON.parse(fs.readFileSync(json, 'utf8'));
 }
 
-/** A TCP segment of a connection 10.0.0.1:40000 > 10.0.0.2:80 (Ethernet/IPv4). */
-function segment(fromClient, seq, ack, flags, payload) {
-  const eth = Buffer.from('0200000000020200000000010800', 'hex');
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(40 + payload.length, 2);
-  ip[8] = 64;
-  ip[9] = 6;
-  Buffer.from(fromClient ? [10, 0, 0, 1, 10, 0, 0, 2] : [10, 0, 0, 2, 10, 0, 0, 1]).copy(ip, 12);
-  const tcp = Buffer.alloc(20);
-  tcp.writeUInt16BE(fromClient ? 40000 : 80, 0);
-  tcp.writeUInt16BE(fromClient ? 80 : 40000, 2);
-  tcp.writeUInt32BE(seq >>> 0, 4);
-  tcp.writeUInt32BE(ack >>> 0, 8);
-  tcp[12] = 0x50;
-  tcp[13] = flags;
-  tcp.writeUInt16BE(65535, 14);
-  return Buffer.concat([eth, ip, tcp, payload]);
-}
-
 /** `exchanges` keep-alive HTTP/1.1 exchanges on one connection, as a pcap file. */
 function httpFile(file, exchanges) {
   const request = Buffer.from('GET /items/42?full=1 HTTP/1.1\r\nHost: api.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n');
-  const response = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{"id":42,"name":"widget 42"}'.slice(0, -1));
+  const response = Buffer.from(
+    'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{"id":42,"name":"widget 42"}'.slice(0, -1),
+  );
   const packets = [];
   let c = 1000;
   let s = 5000;
-  const push = (data) => packets.push({ seconds: 1_700_000_000 + Math.floor(packets.length / 1000), fraction: packets.length % 1000, data });
-  push(segment(true, c - 1, 0, 0x02, Buffer.alloc(0)));
-  push(segment(false, s - 1, c, 0x12, Buffer.alloc(0)));
+  const push = (data) =>
+    packets.push({ seconds: 1_700_000_000 + Math.floor(packets.length / 1000), fraction: packets.length % 1000, data });
+  push(tcpFrame(c - 1, 0, 0x02, Buffer.alloc(0)));
+  push(tcpFrame(s - 1, c, 0x12, Buffer.alloc(0), true));
   for (let i = 0; i < exchanges; i++) {
-    push(segment(true, c, s, 0x18, request));
+    push(tcpFrame(c, s, 0x18, request));
     c += request.length;
-    push(segment(false, s, c, 0x18, response));
+    push(tcpFrame(s, c, 0x18, response, true));
     s += response.length;
   }
   fs.writeFileSync(file, pcapFile({ packets }));
@@ -96,9 +101,12 @@ async function httpRate(dir) {
     if (results) {
       const rows = results.summary.filter((r) => r.capturer !== 'tcpdump' && r.capturer !== 'none');
       console.log('scenario   capturer               ×tcpdump');
-      for (const r of rows) console.log(`${r.scenario.padEnd(10)} ${r.capturer.padEnd(22)} ${r.cpuVsTcpdump == null ? '–' : r.cpuVsTcpdump.toFixed(2)}`);
+      for (const r of rows)
+        console.log(`${r.scenario.padEnd(10)} ${r.capturer.padEnd(22)} ${r.cpuVsTcpdump == null ? '–' : r.cpuVsTcpdump.toFixed(2)}`);
     }
-    console.log(`\nHTTP/1.1 exchanges from a file: ${Math.round(http.perSecondPerCore).toLocaleString('en-US')} per second per core (${http.exchanges} in ${http.cpuSeconds.toFixed(2)} s of CPU)`);
+    console.log(
+      `\nHTTP/1.1 exchanges from a file: ${Math.round(http.perSecondPerCore).toLocaleString('en-US')} per second per core (${http.exchanges} in ${http.cpuSeconds.toFixed(2)} s of CPU)`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

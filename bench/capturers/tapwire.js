@@ -23,7 +23,11 @@ const { FlowTable } = require(path.join(__dirname, '..', '..', 'dist', 'conversa
 const { resolveOptions } = require(path.join(__dirname, '..', '..', 'dist', 'options'));
 
 const [mode, backend, iface, filter = 'udp'] = process.argv.slice(2);
-if (!['accessors', 'packets', 'latency', 'idle', 'headers', 'flows'].includes(mode) || !['ebpf', 'raw-socket'].includes(backend) || !iface) {
+if (
+  !['accessors', 'packets', 'latency', 'idle', 'headers', 'flows'].includes(mode) ||
+  !['ebpf', 'raw-socket'].includes(backend) ||
+  !iface
+) {
   console.error('usage: node tapwire.js accessors|packets|latency|idle|headers|flows ebpf|raw-socket IFACE [FILTER]');
   process.exit(2);
 }

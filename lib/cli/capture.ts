@@ -201,7 +201,7 @@ function lines(cap: Capturer, batch: Batch, picked: readonly number[], perInterf
 }
 
 /** Resolves when `stream` can take more, or can take nothing ever again. */
-function drained(stream: NodeJS.WriteStream): Promise<void> {
+export function drained(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       stream.off('drain', done).off('error', done).off('close', done);

@@ -12,7 +12,7 @@ import { quoteFilter } from '../filter';
 import { openCapturer } from '../open';
 import type { CaptureOptions } from '../options';
 import { integerArg, last, parseArgs, UsageError } from './args';
-import { tlsOption } from './capture';
+import { drained, tlsOption } from './capture';
 
 export const SOURCE_USAGE = `[-P] [-i INTERFACE]... [-r FILE|-] [--tls[=auto|required]] [--backend auto|ebpf|raw-socket]
        [--netns NAME|PATH|PID] [-c COUNT] [--json] [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
@@ -73,17 +73,6 @@ export function sourceCommand(all: readonly string[]): SourceCommand {
     options,
     run,
   };
-}
-
-/** Resolves when `stream` can take more, or can take nothing ever again. */
-function drained(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done).off('error', done).off('close', done);
-      resolve();
-    };
-    stream.on('drain', done).on('error', done).on('close', done);
-  });
 }
 
 /**

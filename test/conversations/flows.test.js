@@ -11,31 +11,11 @@ const os = require('node:os');
 const path = require('node:path');
 const { openCapturer, probe } = require('../..');
 const { flows, parseHello } = require('../../dist/conversations');
-const { pcapFile, udpFrame } = require('../helpers/files');
+const { pcapFile, tcpFrame, udpFrame } = require('../helpers/files');
 const { requirePrivileges, requireTools } = require('../helpers/privileged');
 const { run } = require('../helpers/tools');
 const { tsharkStreams } = require('./tshark');
 const { withTraffic } = require('./traffic');
-
-/** Ethernet/IPv4/TCP between 10.0.0.1:40000 (client) and 10.0.0.2:80. */
-function tcpFrame(seq, ack, flags, payload, fromServer = false) {
-  const eth = Buffer.from('0200000000020200000000010800', 'hex');
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(40 + payload.length, 2);
-  ip[8] = 64;
-  ip[9] = 6;
-  Buffer.from(fromServer ? [10, 0, 0, 2, 10, 0, 0, 1] : [10, 0, 0, 1, 10, 0, 0, 2]).copy(ip, 12);
-  const tcp = Buffer.alloc(20);
-  tcp.writeUInt16BE(fromServer ? 80 : 40000, 0);
-  tcp.writeUInt16BE(fromServer ? 40000 : 80, 2);
-  tcp.writeUInt32BE(seq, 4);
-  tcp.writeUInt32BE(ack, 8);
-  tcp[12] = 0x50;
-  tcp[13] = flags;
-  tcp.writeUInt16BE(65535, 14);
-  return Buffer.concat([eth, ip, tcp, payload]);
-}
 
 async function allFlows(file, options) {
   const cap = await openCapturer({ file });

@@ -15,6 +15,7 @@ const { httpExchanges, dnsMessages } = require('../../dist/conversations');
 const { requirePrivileges } = require('../helpers/privileged');
 const { startTcpdump, run } = require('../helpers/tools');
 const { certificate, startServer, stop } = require('../helpers/tls-peers');
+const { tsharkFrames } = require('./tshark');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const CLI = path.join(__dirname, '..', '..', 'bin', 'tapwire.js');
@@ -25,30 +26,14 @@ async function all(iterable) {
   return list;
 }
 
-/** tshark's values of `fields` for each frame, every occurrence. */
+/** tshark's values of `fields` for each frame, every occurrence as a list. */
 function tsharkValues(file, decodeAs, fields) {
-  const out = execFileSync(
-    'tshark',
-    [
-      '-r',
-      file,
-      ...decodeAs.flatMap((d) => ['-d', d]),
-      '-T',
-      'fields',
-      '-E',
-      'separator=|',
-      '-E',
-      'occurrence=a',
-      '-E',
-      'aggregator=;',
-      ...fields.flatMap((f) => ['-e', f]),
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 },
-  );
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => Object.fromEntries(line.split('|').map((v, i) => [fields[i], v === '' ? [] : v.split(';')])));
+  return tsharkFrames(
+    file,
+    fields,
+    decodeAs.flatMap((d) => ['-d', d]),
+    ';',
+  ).map((row) => Object.fromEntries(fields.map((f) => [f, row[f] === '' ? [] : row[f].split(';')])));
 }
 
 /** Runs the CLI; resolves with its JSON lines, its stderr and the command's own report (a JSON line on stderr). */

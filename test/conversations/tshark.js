@@ -53,41 +53,26 @@ const FIELDS = [
   '_ws.expert.severity',
 ];
 
-/** tshark's reading of `file`: one object per frame, each field's first occurrence ('' when absent). */
-function tsharkRows(file) {
-  const out = execFileSync(
-    'tshark',
-    [
-      '-r',
-      file,
-      // Each frame on its own: no reassembly moves a transport header to a later frame.
-      '-o',
-      'ip.defragment:FALSE',
-      '-o',
-      'ipv6.defragment:FALSE',
-      '-o',
-      'tcp.desegment_tcp_streams:FALSE',
-      '-T',
-      'fields',
-      '-E',
-      'separator=|',
-      '-E',
-      'occurrence=a',
-      ...FIELDS.flatMap((f) => ['-e', f]),
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 },
-  );
+/** tshark's reading of `file`: per frame, each field's occurrences joined by `aggregator` ('' when absent). */
+function tsharkFrames(file, fields, extra = [], aggregator = ',') {
+  const args = ['-r', file, ...extra, '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', `aggregator=${aggregator}`];
+  const out = execFileSync('tshark', [...args, ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 256 << 20,
+  });
   return out
     .split('\n')
     .filter(Boolean)
     .map((line) => {
       const values = line.split('|');
-      const row = {};
-      FIELDS.forEach((f, i) => {
-        row[f] = values[i] ?? '';
-      });
-      return row;
+      return Object.fromEntries(fields.map((f, i) => [f, values[i] ?? '']));
     });
+}
+
+/** The header fields of every frame, each frame on its own: no reassembly moves a transport header to a later frame. */
+function tsharkRows(file) {
+  return tsharkFrames(file, FIELDS, ['-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE']);
 }
 
 const first = (v) => (v === '' ? undefined : v.split(',')[0]);
@@ -208,7 +193,7 @@ function fromView(h) {
   return out;
 }
 
-module.exports = { tsharkRows, fromTshark, fromView, broken };
+module.exports = { tsharkFrames, tsharkRows, fromTshark, fromView, broken };
 
 const STREAM_FIELDS = [
   'frame.len',
@@ -246,14 +231,8 @@ const STREAM_FIELDS = [
  * or TCP header, are left to ICMP.
  */
 function tsharkStreams(file) {
-  const out = execFileSync(
-    'tshark',
-    ['-r', file, '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', ...STREAM_FIELDS.flatMap((f) => ['-e', f])],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 },
-  );
   const streams = new Map();
-  for (const line of out.split('\n').filter(Boolean)) {
-    const v = Object.fromEntries(line.split('|').map((x, i) => [STREAM_FIELDS[i], x]));
+  for (const v of tsharkFrames(file, STREAM_FIELDS)) {
     if (v['icmp.type'] || v['icmpv6.type']) continue;
     const tcp = v['tcp.stream'] !== '';
     if (!tcp && v['udp.stream'] === '') continue;

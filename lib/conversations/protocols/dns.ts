@@ -98,6 +98,33 @@ function records(list: DecodedRecord[] | undefined): DnsRecord[] {
   return (list ?? []).map((r) => ({ name: r.name ?? '', type: r.type ?? '', class: r.class ?? '', ttl: r.ttl ?? 0, data: text(r.data) }));
 }
 
+/** An exchange as its query (or, with `query` null, a response to no query seen) makes it; `clientSent`: the flow's client asked. */
+function newExchange(
+  flow: Flow,
+  transport: 'udp' | 'tcp',
+  clientSent: boolean,
+  id: number,
+  question: DnsExchange['question'],
+  query: number | null,
+): DnsExchange {
+  const [c, s] = clientSent ? [flow.client, flow.server] : [flow.server, flow.client];
+  const p = query === null ? null : c.process;
+  return {
+    transport,
+    client: { address: c.address, port: c.port, pid: p?.pid ?? null, comm: p?.comm ?? null },
+    server: { address: s.address, port: s.port },
+    id,
+    question,
+    rcode: null,
+    answers: [],
+    authorities: [],
+    truncated: false,
+    time: { query, response: null },
+    latency: null,
+    flow,
+  };
+}
+
 interface Waiting {
   exchange: DnsExchange;
   key: string;
@@ -174,22 +201,7 @@ export class DnsParsers implements StreamHandler, DatagramHandler {
     const list = this.#waiting.get(flow) ?? [];
     if (m.type === 'query') {
       this.stats.queries++;
-      const p = from === 'client' ? flow.client.process : flow.server.process;
-      const [c, s] = from === 'client' ? [flow.client, flow.server] : [flow.server, flow.client];
-      const exchange: DnsExchange = {
-        transport,
-        client: { address: c.address, port: c.port, pid: p?.pid ?? null, comm: p?.comm ?? null },
-        server: { address: s.address, port: s.port },
-        id: m.id ?? 0,
-        question,
-        rcode: null,
-        answers: [],
-        authorities: [],
-        truncated: false,
-        time: { query: time, response: null },
-        latency: null,
-        flow,
-      };
+      const exchange = newExchange(flow, transport, from === 'client', m.id ?? 0, question, time);
       list.push({ exchange, key });
       if (list.length > MAX_WAITING) this.#unanswered(list.shift()!.exchange);
       this.#waiting.set(flow, list);
@@ -200,21 +212,7 @@ export class DnsParsers implements StreamHandler, DatagramHandler {
     const exchange =
       i >= 0
         ? list.splice(i, 1)[0]!.exchange
-        : ({
-            transport,
-            client: { address: flow.client.address, port: flow.client.port, pid: null, comm: null },
-            server: { address: flow.server.address, port: flow.server.port },
-            id: m.id ?? 0,
-            question,
-            rcode: null,
-            answers: [],
-            authorities: [],
-            truncated: false,
-            time: { query: null, response: null },
-            latency: null,
-            unsolicited: true,
-            flow,
-          } satisfies DnsExchange);
+        : { ...newExchange(flow, transport, true, m.id ?? 0, question, null), unsolicited: true as const };
     exchange.rcode = m.rcode ?? null;
     exchange.answers = records(m.answers);
     exchange.authorities = records(m.authorities);

@@ -124,3 +124,23 @@ function percentDecoded(text: string): string {
     return text;
   }
 }
+
+/**
+ * A connection's parsing stopped (`why`: a hole, bytes that do not parse, or null for
+ * its close): counted, and each exchange still in flight reported, incomplete unless
+ * its response was whole at the close.
+ */
+export function reportInFlight(
+  inFlight: Iterable<HttpExchange>,
+  why: 'hole' | 'malformed' | null,
+  stats: HttpStats,
+  sink: ExchangeSink,
+): void {
+  if (why === 'hole') stats.holes++;
+  if (why === 'malformed') stats.malformed++;
+  for (const ex of inFlight) {
+    if (why || !ex.response) ex.incomplete = why ?? 'no-response';
+    stats.exchanges++;
+    sink(ex);
+  }
+}

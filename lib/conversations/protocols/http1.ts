@@ -11,6 +11,7 @@ import type { Side, TcpStream } from '../streams';
 import { optional } from './optional';
 import {
   clientOf,
+  reportInFlight,
   serverOf,
   grpcOf,
   grpcStatus,
@@ -207,11 +208,6 @@ export class Http1Connection {
   #stop(why: 'hole' | 'malformed' | null): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (why === 'hole') this.#stats.holes++;
-    if (why === 'malformed') this.#stats.malformed++;
-    for (const ex of this.#pending.splice(0)) {
-      if (why || !ex.response) ex.incomplete = why ?? 'no-response';
-      this.#emit(ex);
-    }
+    reportInFlight(this.#pending.splice(0), why, this.#stats, this.#sink);
   }
 }

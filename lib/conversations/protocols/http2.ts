@@ -13,6 +13,7 @@ import type { Side, TcpStream } from '../streams';
 import { optional } from './optional';
 import {
   clientOf,
+  reportInFlight,
   serverOf,
   grpcOf,
   grpcStatus,
@@ -288,12 +289,7 @@ export class Http2Connection {
   #stop(why: 'hole' | 'malformed' | null): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (why === 'hole') this.#stats.holes++;
-    if (why === 'malformed') this.#stats.malformed++;
-    for (const ex of this.#open.values()) {
-      if (why || !ex.response) ex.incomplete = why ?? 'no-response';
-      this.#emit(ex);
-    }
+    reportInFlight(this.#open.values(), why, this.#stats, this.#sink);
     this.#open.clear();
     this.#client.pending = this.#server.pending = Buffer.alloc(0);
   }
