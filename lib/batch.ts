@@ -11,6 +11,7 @@
 import { Buffer } from 'node:buffer';
 import type { Attribution, Owners, PacketProcess } from './attribution/types';
 import { BATCH_LINK, BATCH_RECORD } from './layout';
+import { HeaderView } from './headers/view';
 import { linkOf } from './link';
 
 const { OFFSET, CAPLEN, WIRELEN, IFINDEX, TS_SEC, TS_NSEC, LINK, LINKTYPE, WORDS: META_WORDS } = BATCH_RECORD;
@@ -29,6 +30,7 @@ export type WideTimes = ReadonlyMap<number, readonly [seconds: number, nanosecon
 export class Packet {
   readonly #batch: Batch;
   readonly #i: number;
+  #headers: HeaderView | undefined;
 
   /** @internal */
   constructor(batch: Batch, index: number) {
@@ -72,6 +74,14 @@ export class Packet {
   /** The captured bytes, from the link-layer header on: a view, not a copy. */
   get data(): Buffer {
     return this.#batch.dataAt(this.#i);
+  }
+
+  /**
+   * The packet's link, network and transport headers, read in place (made on first read,
+   * then kept). In a hot loop, reuse one view with `batch.headersAt(i, view)` instead.
+   */
+  get headers(): HeaderView {
+    return (this.#headers ??= this.#batch.headersAt(this.#i));
   }
 
   /** The process that owns the packet's socket (`attribution: true`); null when unknown or not asked for. */
@@ -159,6 +169,14 @@ export class Batch implements Iterable<Packet> {
     // Buffer.from makes the view directly; subarray() would find its constructor through
     // Symbol.species first, which cost twice as much.
     return Buffer.from(this.#buffer, this.offsetAt(i), this.capturedLengthAt(i));
+  }
+
+  /**
+   * Packet i's headers (see HeaderView), read into `view` when given: one view reused
+   * for every packet allocates nothing. Absent headers read as -1 or null, never throw.
+   */
+  headersAt(i: number, view: HeaderView = new HeaderView()): HeaderView {
+    return view.read(this.data, this.offsetAt(i), this.capturedLengthAt(i), this.linkTypeAt(i) ?? -1);
   }
 
   /** Packet i's process (see `Packet.process`). */

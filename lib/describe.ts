@@ -5,39 +5,14 @@
  * command's lines and a program's are the same words from one decoder.
  */
 
+import { ipv4Text as ipv4, ipv6Text as ipv6, macText as mac } from './headers/address';
+
 const LINKTYPE_ETHERNET = 1;
 const LINKTYPE_RAW = 101;
 const HEX_BYTES = 16;
 
 function hex(data: Buffer, from: number): string {
   return data.subarray(from, from + HEX_BYTES).toString('hex');
-}
-
-function ipv4(data: Buffer, at: number): string {
-  return `${data[at]}.${data[at + 1]}.${data[at + 2]}.${data[at + 3]}`;
-}
-
-function ipv6(data: Buffer, at: number): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i++) groups.push(data.readUInt16BE(at + i * 2).toString(16));
-  // The longest run of two or more zero groups becomes '::'.
-  let best = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLength) {
-      best = i;
-      bestLength = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLength).join(':')}`;
-}
-
-function mac(data: Buffer, at: number): string {
-  return [...data.subarray(at, at + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 const ICMP_TYPES: Record<number, string> = { 0: 'echo reply', 3: 'unreachable', 8: 'echo request', 11: 'time exceeded in-transit' };

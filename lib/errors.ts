@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'ERR_FILE'
   | 'ERR_PROGRAM_REJECTED'
   | 'ERR_UNSUPPORTED_PLATFORM'
-  | 'ERR_SYSTEM';
+  | 'ERR_SYSTEM'
+  | 'ERR_MISSING_DEPENDENCY';
 
 export interface TapwireErrorDetails {
   errno?: number;
@@ -117,6 +118,13 @@ export class NoSuchCgroupError extends TapwireError {
 export class InvalidOptionError extends TapwireError {
   constructor(message: string) {
     super('ERR_INVALID_OPTION', message);
+  }
+}
+
+/** An optional package a feature needs (tapwire/conversations' parsers) is not installed. */
+export class MissingDependencyError extends TapwireError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_MISSING_DEPENDENCY', message, { cause });
   }
 }
 

@@ -15,6 +15,7 @@ export { Capturer, type CaptureStats, type CaptureSelection, type LiveSelection,
 export type { SourceName, InterfaceEvent } from './backend';
 export { Batch, Packet, type Direction } from './batch';
 export { describePacket } from './describe';
+export { HeaderView, LINKTYPE, ETHERTYPE, IPPROTO, TCP } from './headers';
 export type { Attribution, Container, PacketProcess } from './attribution/types';
 export type { CaptureOptions } from './options';
 export type { NamespaceSpec } from './netns';
@@ -54,5 +55,6 @@ export {
   BusyError,
   FileError,
   ProgramRejectedError,
+  MissingDependencyError,
   type ErrorCode,
 } from './errors';

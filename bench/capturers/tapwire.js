@@ -7,7 +7,9 @@
 // allocation-free accessors; 'packets' does the same through `for (const pkt of
 // batch)` Packet objects; 'latency' reads like 'accessors' and also how long each packet
 // took from its capture timestamp to the loop (p50_us, p99_us, max_us); 'idle' opens
-// the capturer and never iterates it (memory bound check). Prints "ready" once
+// the capturer and never iterates it (memory bound check); 'headers' reads every
+// packet's addresses and ports through one reused HeaderView; 'flows' adds every
+// packet to a FlowTable (tapwire/conversations). Prints "ready" once
 // attached; on SIGINT it closes the capturer (which hands over what was already
 // captured), and prints one line:
 //   captured=N dropped=N kernel_drops=N userspace_drops=N delivered=N vmhwm_kb=N
@@ -15,13 +17,18 @@
 // (what opening added: the ring's mappings) and hwm_kb (the capturer's highWaterMark).
 const fs = require('node:fs');
 const path = require('node:path');
-const { openCapturer } = require(path.join(__dirname, '..', '..'));
+const { openCapturer, HeaderView } = require(path.join(__dirname, '..', '..'));
+const { FlowTable } = require(path.join(__dirname, '..', '..', 'dist', 'conversations'));
 // The bound of a capturer that never reads uses the default highWaterMark, as it does.
 const { resolveOptions } = require(path.join(__dirname, '..', '..', 'dist', 'options'));
 
 const [mode, backend, iface, filter = 'udp'] = process.argv.slice(2);
-if (!['accessors', 'packets', 'latency', 'idle'].includes(mode) || !['ebpf', 'raw-socket'].includes(backend) || !iface) {
-  console.error('usage: node tapwire.js accessors|packets|latency|idle ebpf|raw-socket IFACE [FILTER]');
+if (
+  !['accessors', 'packets', 'latency', 'idle', 'headers', 'flows'].includes(mode) ||
+  !['ebpf', 'raw-socket'].includes(backend) ||
+  !iface
+) {
+  console.error('usage: node tapwire.js accessors|packets|latency|idle|headers|flows ebpf|raw-socket IFACE [FILTER]');
   process.exit(2);
 }
 
@@ -86,6 +93,24 @@ async function main() {
       }
       n += batch.length;
     }
+  } else if (mode === 'headers') {
+    const h = new HeaderView();
+    for await (const batch of cap) {
+      for (let i = 0; i < batch.length; i++) {
+        batch.headersAt(i, h);
+        bytes += batch.lengthAt(i);
+        check ^= h.src4 ^ h.dst4 ^ h.srcPort ^ h.dstPort;
+      }
+      n += batch.length;
+    }
+  } else if (mode === 'flows') {
+    const table = new FlowTable();
+    for await (const batch of cap) {
+      table.addBatch(batch);
+      bytes += batch.bytes;
+      n += batch.length;
+    }
+    check = table.stats.flows;
   } else if (mode === 'latency') {
     // 10 µs buckets up to 10 s; the capture timestamps are the kernel's wall clock.
     const buckets = new Uint32Array(1_000_000);

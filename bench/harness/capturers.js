@@ -19,10 +19,10 @@ function capturerSpec(name, framegen) {
     case 'tcpdump-reject':
       return { cmd: ['tcpdump', '-i', IF_R, '-nn', '-w', '/dev/null', REJECT_FILTER], ready: /listening on/, minDrainMs: 2200 };
     default: {
-      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency|attribution))?$/.exec(name);
+      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency|attribution|headers|flows))?$/.exec(name);
       if (!m) throw new Error(`unknown capturer ${name}`);
       const backend = m[1] === 'raw' ? 'raw-socket' : 'ebpf';
-      const mode = m[2] === 'packets' || m[2] === 'idle' || m[2] === 'latency' ? m[2] : 'accessors';
+      const mode = ['packets', 'idle', 'latency', 'headers', 'flows'].includes(m[2]) ? m[2] : 'accessors';
       const filter = m[2] === 'reject' ? REJECT_FILTER : 'udp';
       const env = m[2] === 'attribution' ? { TWB_ATTRIBUTION: '1' } : undefined;
       return { cmd: node('tapwire.js', mode, backend, IF_R, filter), ready: /^ready/m, minDrainMs: 300, env };

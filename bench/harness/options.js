@@ -11,7 +11,9 @@ const SCENARIOS = {
 };
 // tapwire-BACKEND[-packets|-reject]: accessors or Packet objects; -reject runs a filter
 // that matches none of the traffic (the kernel-side cost of rejected packets);
-// tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`.
+// tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`;
+// -headers reads every packet's addresses and ports through a header view, -flows
+// tracks flows (bench/conversations.js runs these).
 const CAPTURERS = [
   'none',
   'tcpdump',
@@ -23,6 +25,10 @@ const CAPTURERS = [
   'tcpdump-reject',
   'tapwire-ebpf-reject',
   'tapwire-ebpf-attribution',
+  'tapwire-ebpf-headers',
+  'tapwire-raw-headers',
+  'tapwire-ebpf-flows',
+  'tapwire-raw-flows',
 ];
 const REJECT_FILTER = 'udp port 7';
 
@@ -50,7 +56,8 @@ function parseArgs(argv) {
     count: 1_000_000,
     reps: 3,
     scenarios: Object.keys(SCENARIOS),
-    capturers: [...CAPTURERS],
+    // The conversation layer's loops run from bench/conversations.js.
+    capturers: CAPTURERS.filter((c) => !/-(headers|flows)$/.test(c)),
     memory: 'also',
     latency: true,
     memoryCount: 10_000_000,

@@ -88,7 +88,7 @@ function processText(p: PacketProcess | null): string {
   return p === null ? '?' : p.pid === null ? `cgroup ${p.cgroupId}` : `${p.pid} (${p.comm ?? '?'})`;
 }
 
-function tlsOption(parsed: Parsed): TlsOption | undefined {
+export function tlsOption(parsed: Parsed): TlsOption | undefined {
   const value = last(parsed, 'tls');
   if (value === undefined) return undefined;
   if (value === 'true' || value === 'auto') return 'auto';
@@ -212,7 +212,7 @@ function lines(cap: Capturer, batch: Batch, picked: readonly number[], perInterf
 }
 
 /** Resolves when `stream` can take more, or can take nothing ever again. */
-function drained(stream: NodeJS.WriteStream): Promise<void> {
+export function drained(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       stream.off('drain', done).off('error', done).off('close', done);

@@ -5,6 +5,7 @@
  */
 import { UsageError } from './args';
 import { capture, CAPTURE_USAGE } from './capture';
+import { dnsCommand, DNS_USAGE, flowsCommand, FLOWS_USAGE, httpCommand, HTTP_USAGE } from './conversations';
 import { PROBE_USAGE, probeCommand } from './probe';
 
 const USAGE = `usage: tapwire <command> [flags]
@@ -12,9 +13,15 @@ const USAGE = `usage: tapwire <command> [flags]
 commands:
   probe     what this kernel and process can do, the backend 'auto' would choose and why
   capture   capture packets (tcpdump's flags), to a pcapng or pcap file or as text
+  flows     one line (or JSON object) per flow: ends, packets and bytes each way, TLS SNI/ALPN/JA4
+  http      one line (or JSON object) per HTTP/1.1 or HTTP/2 exchange, TLS plaintext included with --tls
+  dns       one line (or JSON object) per DNS query and its answer
 
 ${PROBE_USAGE}
-${CAPTURE_USAGE}`;
+${CAPTURE_USAGE}
+${FLOWS_USAGE}
+${HTTP_USAGE}
+${DNS_USAGE}`;
 
 /** Codes that mean the command line asked for something that cannot be. */
 const USAGE_CODES = new Set(['ERR_USAGE', 'ERR_INVALID_OPTION', 'ERR_BAD_FILTER']);
@@ -26,6 +33,12 @@ async function run(argv: readonly string[]): Promise<number> {
       return probeCommand(rest);
     case 'capture':
       return capture(rest);
+    case 'flows':
+      return flowsCommand(rest);
+    case 'http':
+      return httpCommand(rest);
+    case 'dns':
+      return dnsCommand(rest);
     case 'help':
     case '-h':
     case '--help':

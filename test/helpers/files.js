@@ -112,6 +112,29 @@ function udpFrame(payload, { src = '198.18.0.1', dst = '198.18.0.2', sport = 400
   return Buffer.concat([eth, ipHeader, udp, payload]);
 }
 
+/**
+ * An Ethernet/IPv4/TCP segment between 10.0.0.1:40000 (the client) and 10.0.0.2:80,
+ * from the server when `fromServer` (checksums left zero).
+ */
+function tcpFrame(seq, ack, flags, payload, fromServer = false) {
+  const eth = Buffer.from('0200000000020200000000010800', 'hex');
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(40 + payload.length, 2);
+  ip[8] = 64;
+  ip[9] = 6;
+  Buffer.from(fromServer ? [10, 0, 0, 2, 10, 0, 0, 1] : [10, 0, 0, 1, 10, 0, 0, 2]).copy(ip, 12);
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(fromServer ? 80 : 40000, 0);
+  tcp.writeUInt16BE(fromServer ? 40000 : 80, 2);
+  tcp.writeUInt32BE(seq >>> 0, 4);
+  tcp.writeUInt32BE(ack >>> 0, 8);
+  tcp[12] = 0x50;
+  tcp[13] = flags;
+  tcp.writeUInt16BE(65535, 14);
+  return Buffer.concat([eth, ip, tcp, payload]);
+}
+
 /** tshark's reading of a file: one object per frame with the fields asked for. */
 function tsharkFields(file, fields, extra = []) {
   const out = execFileSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', ...extra, ...fields.flatMap((f) => ['-e', f])], {
@@ -143,4 +166,4 @@ function scratchFiles(prefix) {
   };
 }
 
-module.exports = { pcapFile, pcapngFile, udpFrame, tsharkFields, scratchFiles };
+module.exports = { pcapFile, pcapngFile, udpFrame, tcpFrame, tsharkFields, scratchFiles };

@@ -6,10 +6,14 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-/** Starts tcpdump writing to a temp file (inside network namespace `ns` if given); resolves once it is listening. */
-function startTcpdump(iface, filter, { ns } = {}) {
+/**
+ * Starts tcpdump writing to a temp file (inside network namespace `ns` if given, with
+ * `args` such as `-y LINUX_SLL2`); resolves once it is listening. With `keep`, stopping
+ * leaves the file and says where it is; the caller removes it.
+ */
+function startTcpdump(iface, filter, { ns, args: extra = [], keep = false } = {}) {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tw-tcpdump-')), 'out.pcap');
-  const args = ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '16384', '-w', file, ...(filter ? [filter] : [])];
+  const args = ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '16384', ...extra, '-w', file, ...(filter ? [filter] : [])];
   // ip netns exec execs tcpdump in its own process, so the signal that stops it reaches tcpdump.
   const child = spawn(ns ? 'ip' : 'tcpdump', ns ? ['netns', 'exec', ns, 'tcpdump', ...args] : args, {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -18,18 +22,19 @@ function startTcpdump(iface, filter, { ns } = {}) {
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (/listening on/.test(stderr)) resolve({ stop: () => stop(child, file, () => stderr) });
+      if (/listening on/.test(stderr)) resolve({ stop: () => stop(child, file, () => stderr, keep) });
     });
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${stderr}`)));
   });
 }
 
-function stop(child, file, stderr) {
+function stop(child, file, stderr, keep) {
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
     child.on('exit', () => {
       const packets = readPcap(fs.readFileSync(file));
+      if (keep) return resolve({ packets, summary: stderr(), file });
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
       resolve({ packets, summary: stderr() });
     });
