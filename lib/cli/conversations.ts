@@ -5,9 +5,9 @@
  */
 import type { Flow } from '../conversations/flow';
 import { flows } from '../conversations/flows';
-import { dnsMessages, type DnsExchange } from '../conversations/protocols/dns';
-import { httpExchanges } from '../conversations/protocols/http';
-import type { HttpExchange } from '../conversations/protocols/http-exchange';
+import { dnsMessages, type DnsExchange } from '../conversations/dns';
+import { httpExchanges } from '../conversations/http';
+import type { HttpExchange } from '../conversations/http-exchange';
 import { bytesOf, clockOf, durationOf, runSource, sourceCommand, SOURCE_USAGE } from './conversation-source';
 
 export const FLOWS_USAGE = `usage: tapwire flows ${SOURCE_USAGE}`;

@@ -18,6 +18,6 @@ export {
   type Side,
 } from './streams';
 export type { ConversationSource, DriveOptions } from './drive';
-export { httpExchanges, HttpParsers } from './protocols/http';
-export type { HttpExchange, HttpMessage, HttpOptions, HttpStats } from './protocols/http-exchange';
-export { dnsMessages, DnsParsers, type DnsExchange, type DnsRecord, type DnsOptions, type DnsStats } from './protocols/dns';
+export { httpExchanges, HttpParsers } from './http';
+export type { HttpExchange, HttpMessage, HttpOptions, HttpStats } from './http-exchange';
+export { dnsMessages, DnsParsers, type DnsExchange, type DnsRecord, type DnsOptions, type DnsStats } from './dns';

@@ -3,7 +3,7 @@
 # machine's kernel ('host') and inside each of Debian's packaged kernels, booted in
 # qemu over this machine's userland.
 #   matrix.sh [host|6.12|6.1|5.10[:kernel-facing] ...]
-#   default: host 6.12 6.1:kernel-facing 5.10:kernel-facing
+#   default: host 6.12:kernel-facing 6.1:kernel-facing 5.10:kernel-facing
 # A kernel named with ':kernel-facing' runs only the test files listed in kernel_facing
 # below; the others run the whole suite. Each run starts with `tapwire probe --json`
 # (lines prefixed "probe| ") and "suite| whole" or "suite| kernel-facing", then mocha's
@@ -15,14 +15,14 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 series=("$@")
-[ ${#series[@]} -gt 0 ] || series=(host 6.12 6.1:kernel-facing 5.10:kernel-facing)
+[ ${#series[@]} -gt 0 ] || series=(host 6.12:kernel-facing 6.1:kernel-facing 5.10:kernel-facing)
 
 # The test files that face the kernel: what each kernel's features, verifier, attach
 # points and uprobes decide (both backends and their attach modes, filters run in the
 # kernel, reduced hosts, TLS, attribution, cgroups, the kernel state left after close
 # and SIGKILL, drops under load). The rest (file formats, replay, the command line's
 # flags and output, options, selection tables, the examples, the package) run the same
-# on every kernel: the host and 6.12 run them, the older kernels need not. Globs, so a
+# on every kernel: the host runs them, the emulated kernels need not. Globs, so a
 # new tls-* or command* file is one of these. (docs/backends.md says the same.)
 shopt -s nullglob
 kernel_facing=(

@@ -7,7 +7,7 @@
  * block, a chunk-size line) stops the stream's parsing; what was in flight is reported
  * incomplete.
  */
-import type { Side, TcpStream } from '../streams';
+import type { Side, TcpStream } from './streams';
 import { optional } from './optional';
 import {
   clientOf,

@@ -9,7 +9,7 @@
  * Bounds: a frame larger than `MAX_FRAME` or a header block (encoded, or decoded: an
  * HPACK bomb) larger than `maxHeaderBytes` stops the connection's parsing, counted.
  */
-import type { Side, TcpStream } from '../streams';
+import type { Side, TcpStream } from './streams';
 import { optional } from './optional';
 import {
   clientOf,

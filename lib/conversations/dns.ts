@@ -6,9 +6,9 @@
  * point back, so a pointer loop cannot spin). A query unanswered within `queryTimeout`
  * (capture time), or when its flow ends, is reported without a response.
  */
-import type { Flow } from '../flow';
-import { drive, type ConversationSource, type DriveOptions } from '../drive';
-import { StreamTable, type DatagramHandler, type Side, type StreamHandler, type StreamOptions, type TcpStream } from '../streams';
+import type { Flow } from './flow';
+import { drive, type ConversationSource, type DriveOptions } from './drive';
+import { StreamTable, type DatagramHandler, type Side, type StreamHandler, type StreamOptions, type TcpStream } from './streams';
 import { optional } from './optional';
 
 export interface DnsRecord {

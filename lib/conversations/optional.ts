@@ -3,7 +3,7 @@
  * user who installs without optional packages keeps packet capture. They load on first
  * use, and a missing one says which package to install.
  */
-import { MissingDependencyError } from '../../errors';
+import { MissingDependencyError } from '../errors';
 
 const loaded = new Map<string, unknown>();
 

@@ -4,8 +4,8 @@
  * HTTP/2 preface, a TLS record (ciphertext: passed over, its plaintext comes from the
  * TLS plugin), or else HTTP/1 (bytes that are not HTTP stop its parser at once).
  */
-import { drive, type ConversationSource, type DriveOptions } from '../drive';
-import { StreamTable, type Side, type StreamHandler, type StreamOptions, type TcpStream } from '../streams';
+import { drive, type ConversationSource, type DriveOptions } from './drive';
+import { StreamTable, type Side, type StreamHandler, type StreamOptions, type TcpStream } from './streams';
 import type { HttpExchange, HttpOptions, HttpStats } from './http-exchange';
 import { Http1Connection } from './http1';
 import { Http2Connection, PREFACE } from './http2';

@@ -1,5 +1,5 @@
 /** One HTTP request and its response, whichever HTTP version carried them. */
-import type { TcpStream } from '../streams';
+import type { TcpStream } from './streams';
 
 export interface HttpMessage {
   /** Header names as sent (HTTP/2: lower case), in order; pseudo-headers left out. */
