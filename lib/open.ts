@@ -159,6 +159,8 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
     { ...chosen, ...(backend.attach ? { attach: backend.attach } : {}), probe: report, tls, attribution },
     resolved.highWaterMark,
   );
+  // Files the caller named in tls.targets that have nothing to hook.
+  let unhooked: string[] = [];
   if (tls.active) {
     // The backend is chosen and capturing: whatever happens to TLS now, it stays.
     try {
@@ -168,6 +170,8 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
       capturer.use(plugin);
       capturer.tls = plugin;
       tls.reason = `TLS capture is on: hooked ${plugin.targets.map((t) => t.path).join(', ')}`;
+      unhooked = plugin.skipped.filter((s) => s.named).map((s) => `${s.path} ${s.reason}`);
+      if (unhooked.length > 0) tls.reason += `; not hooked: ${unhooked.join('; ')}`;
     } catch (err) {
       tls.active = false;
       tls.reason = `TLS capture could not start: ${(err as Error).message}`;
@@ -176,6 +180,10 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
         throw new TlsUnavailableError(`tls: 'required' cannot be met: ${tls.reason}`);
       }
     }
+  }
+  if (unhooked.length > 0 && resolved.tls === 'required') {
+    await capturer.close();
+    throw new InvalidOptionError(`tls.targets: nothing to hook in ${unhooked.join('; ')}`);
   }
   return capturer;
 }

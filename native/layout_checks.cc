@@ -52,8 +52,14 @@ static_assert(offsetof(Tls, direction) == tls::DIRECTION && sizeof(Tls::directio
 static_assert(offsetof(Tls, truncated) == tls::TRUNCATED && sizeof(Tls::truncated) == 1, "TLS_RECORD.TRUNCATED");
 static_assert(offsetof(Tls, target) == tls::TARGET && sizeof(Tls::target) == 2, "TLS_RECORD.TARGET");
 static_assert(offsetof(Tls, comm) == tls::COMM && sizeof(Tls::comm) == tls::COMM_BYTES, "TLS_RECORD.COMM, COMM_BYTES");
+static_assert(offsetof(Tls, family) == tls::FAMILY && sizeof(Tls::family) == 1, "TLS_RECORD.FAMILY");
+static_assert(offsetof(Tls, stream) == tls::STREAM && sizeof(Tls::stream) == 8, "TLS_RECORD.STREAM");
+static_assert(offsetof(Tls, local_addr) == tls::LOCAL_ADDR && offsetof(Tls, remote_addr) == tls::REMOTE_ADDR,
+              "TLS_RECORD.LOCAL_ADDR, REMOTE_ADDR");
+static_assert(offsetof(Tls, local_port) == tls::LOCAL_PORT && offsetof(Tls, remote_port) == tls::REMOTE_PORT,
+              "TLS_RECORD.LOCAL_PORT, REMOTE_PORT");
 static_assert(sizeof(Tls) == tls::HEADER_BYTES && alignof(Tls) == tls::ALIGN, "TLS_RECORD.HEADER_BYTES, ALIGN");
-static_assert(tls::kEntries == 15, "a TLS_RECORD entry not checked here");
+static_assert(tls::kEntries == 21, "a TLS_RECORD entry not checked here");
 
 }  // namespace
 }  // namespace tapwire

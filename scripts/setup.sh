@@ -13,6 +13,7 @@ packages=(
   libpcap-dev                              # the benchmark's peer, the npm cap package
   iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
   openssl curl                             # tests: TLS peers (s_server, s_client, curl)
+  gnutls-bin wget                          # tests: GnuTLS peers (gnutls-cli, wget)
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
   bsdutils                                 # tests: script(1), a terminal for the live counter
   clang-format                             # npm run format:check (the C++ and BPF C)

@@ -379,7 +379,11 @@ describe('TLS of one command or cgroup, confined in the kernel', function () {
     const types = bpfList('prog')
       .filter((p) => mine.has(p.id))
       .map((p) => p.type);
-    assert.ok(types.length > 0 && types.every((t) => t === 'kprobe'), `only uprobe programs: ${types}`);
+    // The TLS plugin's: its uprobes, and its syscall hook (a raw tracepoint), no packet program.
+    assert.ok(
+      types.includes('kprobe') && types.every((t) => t === 'kprobe' || t === 'raw_tracepoint'),
+      `only the TLS plugin's programs: ${types}`,
+    );
     const events = [];
     const reading = (async () => {
       for await (const ev of cap.tls) events.push(ev);

@@ -1,11 +1,12 @@
 'use strict';
 // TLS plaintext from real clients and servers, none written by us: curl, openssl
-// s_client, Python's ssl, Node's https (client and server), against openssl s_server
-// and a Node https server, all on loopback.
+// s_client, Python's ssl, Node's https (client and server), wget and gnutls-cli
+// (GnuTLS), against openssl s_server and a Node https server, all on loopback. Each
+// event's connection is checked against the packets of the same capture.
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
+const { openCapturer, tlsPlugin, HeaderView, TCP, MAX_CALL_BYTES } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
 const { runChildUntilReady } = require('./helpers/hosts');
@@ -14,9 +15,12 @@ const { bpfList } = require('./helpers/bpftool');
 
 const MiB = 1024 * 1024;
 
-function progIds(prefix) {
+// Every program of the TLS plugin: uprobes (tw_ssl_*, tw_tls_free, tw_gnutls_*) and the syscall hook.
+const TLS_PROGRAM = /^tw_(ssl|tls|gnutls|sys)_/;
+
+function progIds() {
   const progs = bpfList('prog');
-  return new Set(progs.filter((p) => p.name?.startsWith(prefix)).map((p) => p.id));
+  return new Set(progs.filter((p) => TLS_PROGRAM.test(p.name ?? '')).map((p) => p.id));
 }
 
 const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
@@ -30,9 +34,12 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   let cap;
   const events = [];
   let reading;
+  // The client port of each connection the capture saw open (its SYN), for the events' connections.
+  const opened = new Set();
+  let readingPackets;
 
   before(async function () {
-    await requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark']);
+    await requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark', 'gnutls-cli', 'wget']);
     cert = certificate();
     sPort = 20000 + (process.pid % 20000);
     sServer = await startServer(
@@ -47,6 +54,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   after(async function () {
     await cap?.close();
     await reading;
+    await readingPackets;
     await stop(sServer);
     await stop(nodeServer);
   });
@@ -61,7 +69,33 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     reading = (async () => {
       for await (const e of cap.tls) events.push(e);
     })();
+    readingPackets = (async () => {
+      const h = new HeaderView();
+      for await (const batch of cap) {
+        for (let i = 0; i < batch.length; i++) {
+          batch.headersAt(i, h);
+          if (h.isTcp && h.tcpFlags & TCP.SYN && !(h.tcpFlags & TCP.ACK) && h.dstPort === sPort) opened.add(h.srcPort);
+        }
+      }
+    })();
   });
+
+  // The connection an event names is the one the packets show: the client's port opened
+  // a connection to the server in this capture.
+  const assertConnection = (event, localPort) => {
+    assert.ok(event.connection, `${event.comm} ${event.direction}: a connection`);
+    assert.deepEqual(event.connection, {
+      protocol: 'tcp',
+      local: { address: '127.0.0.1', port: localPort },
+      remote: { address: '127.0.0.1', port: sPort },
+    });
+  };
+  const clientPort = async (pid) => {
+    const ports = [...new Set(events.filter((e) => e.pid === pid && e.connection).map((e) => e.connection.local.port))];
+    assert.equal(ports.length, 1, `one connection from ${pid}: ${ports}`);
+    await until(`the SYN from port ${ports[0]}`, () => opened.has(ports[0]));
+    return ports[0];
+  };
 
   const from = (pid, direction) => events.filter((e) => e.pid === pid && e.direction === direction);
 
@@ -72,7 +106,26 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     const w = from(pid, 'write')[0];
     assert.equal(w.comm, 'curl');
     assert.match(w.library, /libssl\.so/);
+    // curl reads and writes its socket through its own BIO: the connection comes from
+    // the socket the call used, found by its syscalls.
+    const port = await clientPort(pid);
+    for (const e of events.filter((x) => x.pid === pid)) assertConnection(e, port);
   });
+
+  for (const [client, args, request] of [
+    ['gnutls-cli', (port) => ['--insecure', '-p', String(port), '127.0.0.1'], 'GET /hello-gnutls HTTP/1.0\r\n\r\n'],
+    ['wget', (port) => ['-q', '-O', '-', '--no-check-certificate', `https://127.0.0.1:${port}/hello-wget`], ''],
+  ]) {
+    it(`GnuTLS (${client}): request as a write, response as a read, with the connection the packets show`, async function () {
+      const { pid } = await runClient(client, args(sPort), request);
+      await until(`${client}'s response`, () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
+      assert.match(text(from(pid, 'write')), /GET \/hello-(gnutls|wget) HTTP\/1\.[01]\r\n/);
+      assert.ok(from(pid, 'write').every((e) => e.comm === client && /libgnutls\.so/.test(e.library)));
+      const port = await clientPort(pid);
+      for (const e of events.filter((x) => x.pid === pid)) assertConnection(e, port);
+      assert.equal(new Set(events.filter((x) => x.pid === pid).map((e) => e.stream)).size, 1, 'one connection, one stream');
+    });
+  }
 
   it('openssl s_client: request as a write, response as a read', async function () {
     const { pid } = await runClient(
@@ -84,31 +137,37 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     assert.match(text(from(pid, 'write')), /GET \/hello-s-client HTTP\/1\.0/);
   });
 
-  it("Python's ssl: request, response, and the connection's addresses and ports", async function () {
+  it("Python's ssl, two connections one after the other: each event names its own stream and ports", async function () {
+    // The second SSL object is often allocated where the first was freed: neither the
+    // stream nor the connection may carry over.
     const script = `
-import socket, ssl, sys, time
+import socket, ssl, time
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ${sPort})))
-print(s.getsockname()[1], flush=True)
-s.sendall(b'GET /hello-python HTTP/1.0\\r\\n\\r\\n')
-data = b''
-while b'</HTML>' not in data.upper() and len(data) < 100000:
-    chunk = s.recv(65536)
-    if not chunk: break
-    data += chunk
-time.sleep(0.5)
+for i in range(2):
+    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ${sPort})))
+    print(s.getsockname()[1], flush=True)
+    s.sendall(b'GET /hello-python-%d HTTP/1.0\\r\\n\\r\\n' % i)
+    data = b''
+    while True:
+        chunk = s.recv(65536)
+        if not chunk: break
+        data += chunk
+    s.close()
 `;
     const { pid, stdout } = await runClient('python3', ['-c', script]);
-    const localPort = Number(stdout.trim());
-    await until("python's response", () => /HTTP\/1\.0 200/.test(text(from(pid, 'read'))));
-    const w = from(pid, 'write').find((e) => /hello-python/.test(e.data));
-    assert.ok(w, 'the request was captured');
-    assert.ok(w.fd >= 0, 'Python reads and writes through a socket BIO: the fd is known');
-    assert.deepEqual(w.connection, {
-      protocol: 'tcp',
-      local: { address: '127.0.0.1', port: localPort },
-      remote: { address: '127.0.0.1', port: sPort },
-    });
+    const ports = stdout.trim().split('\n').map(Number);
+    assert.equal(ports.length, 2);
+    await until("python's two responses", () => (text(from(pid, 'read')).match(/HTTP\/1\.0 200/g) ?? []).length === 2);
+    const streams = [];
+    for (const [i, port] of ports.entries()) {
+      const w = from(pid, 'write').find((e) => e.data.includes(`hello-python-${i} `));
+      assert.ok(w, `request ${i} was captured`);
+      assert.ok(w.fd >= 0, 'Python reads and writes through a socket BIO: the fd is known');
+      await until(`the SYN from port ${port}`, () => opened.has(port));
+      for (const e of events.filter((x) => x.pid === pid && x.stream === w.stream)) assertConnection(e, port);
+      streams.push(w.stream);
+    }
+    assert.notEqual(streams[0], streams[1]);
   });
 
   it("Node's https client: request and response from the node binary", async function () {
@@ -119,6 +178,9 @@ time.sleep(0.5)
     const w = from(pid, 'write').find((e) => /GET \/hello-node HTTP\/1\.1/.test(e.data));
     assert.ok(w, 'the request was captured');
     assert.equal(w.library, fs.realpathSync(process.execPath));
+    // Node's TLS goes through memory BIOs: no socket is touched inside the calls, so
+    // the connection is not known, and not guessed.
+    assert.equal(w.connection, undefined);
   });
 
   it('a Node https server and a Node client: both sides, 1 MiB each way, whole and in order', async function () {
@@ -267,12 +329,12 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
   });
 
   it('no uprobe program of ours remains after close or after SIGKILL', async function () {
-    const before = progIds('tw_ssl');
+    const before = progIds();
     const own = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1', tls: 'required' });
-    const mine = [...progIds('tw_ssl')].filter((id) => !before.has(id));
+    const mine = [...progIds()].filter((id) => !before.has(id));
     assert.ok(mine.length >= 5, 'entry and return programs loaded');
     await own.close();
-    await until('programs freed after close', () => mine.every((id) => !progIds('tw_ssl').has(id)));
+    await until('programs freed after close', () => mine.every((id) => !progIds().has(id)));
 
     const child = await runChildUntilReady({
       backend: 'ebpf',
@@ -282,11 +344,11 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
       count: 1e9,
       timeout: 60000,
     });
-    const theirs = [...progIds('tw_ssl')].filter((id) => !before.has(id));
+    const theirs = [...progIds()].filter((id) => !before.has(id));
     assert.ok(theirs.length >= 5);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
-    await until('programs freed after SIGKILL', () => theirs.every((id) => !progIds('tw_ssl').has(id)));
+    await until('programs freed after SIGKILL', () => theirs.every((id) => !progIds().has(id)));
   });
 
   it('counts what it could not deliver: nothing lost, and the bytes of calls over MAX_CALL_BYTES', function () {
@@ -299,5 +361,27 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     assert.ok(truncated.length >= 2);
     assert.ok(truncated.every((e) => e.data.length === MAX_CALL_BYTES));
     assert.ok(s.lost.truncatedBytes >= 2 * (MiB - MAX_CALL_BYTES));
+  });
+
+  it('tls.targets: a file with nothing to hook is ERR_INVALID_OPTION with required, a reason with auto', async function () {
+    const notElf = require('node:path').join(cert.dir, 'not-a-library.so');
+    fs.writeFileSync(notElf, 'not an ELF file');
+    for (const target of ['/nonexistent/libssl.so.3', '/usr/bin/true', notElf]) {
+      const before = progIds();
+      await assert.rejects(
+        openCapturer({ interfaces: ['lo'], filter: 'tcp port 1', tls: { mode: 'required', targets: [target] } }),
+        (err) => err.code === 'ERR_INVALID_OPTION' && err.message.includes(target),
+      );
+      await until('nothing of that capture left', () => [...progIds()].every((id) => before.has(id)));
+      const auto = await openCapturer({ interfaces: ['lo'], filter: 'tcp port 1', tls: { targets: [target] } });
+      try {
+        assert.equal(auto.selection.tls.active, true, 'the libraries found are hooked');
+        assert.ok(auto.selection.tls.reason.includes(`not hooked: ${target}`), auto.selection.tls.reason);
+        assert.ok(auto.tls.skipped.some((s) => s.path === target && s.named));
+        assert.ok(!auto.tls.targets.some((t) => t.path === target));
+      } finally {
+        await auto.close();
+      }
+    }
   });
 });

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "../common/clock_offset.h"
 #include "../common/errors.h"
 #include "../common/fd.h"
@@ -26,6 +28,8 @@ namespace {
 // lib/plugins/tls/record.ts (TLS_RECORD) reads the records Drain() hands over, each at a
 // multiple of 8 bytes (native/layout_checks.cc holds the struct to it).
 using Record = struct tapwire_tls_record;
+
+bool IsSyscallHook(const struct bpf_program* prog) { return bpf_program__type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT; }
 
 }  // namespace
 
@@ -45,9 +49,18 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tap
   wakeupBytes_ = UintOption(options, "wakeupBytes");
   Napi::Value pids = options.Get("pids");
   onlyListedPids_ = pids.IsArray();
+  // The maps, and the syscall hook every file's calls share; the uprobe programs load
+  // per file (LoadFor).
   struct bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
-  if (int err = tls::load(skel_.get())) throw SystemError(env, "bpf(BPF_MAP_CREATE) of the TLS maps", -err);
+  bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, IsSyscallHook(prog));
+  if (int err = tls::load(skel_.get())) throw SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS maps and syscall hooks", -err);
+  // Without it (a kernel built without syscall tracepoints) calls through a library's
+  // own socket code have no connection; the plaintext still arrives.
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!IsSyscallHook(prog)) continue;
+    BpfLink link(bpf_program__attach(prog));
+    if (link) links_.push_back(std::move(link));
+  }
   if (pids.IsArray()) {
     Napi::Array list = pids.As<Napi::Array>();
     uint8_t yes = 1;
@@ -93,13 +106,18 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
       {programs->maps.tw_tls_calls, skel_->maps.tw_tls_calls},       {programs->maps.tw_tls_pids, skel_->maps.tw_tls_pids},
       {programs->maps.tw_tls_events, skel_->maps.tw_tls_events},     {programs->maps.tw_tls_returning, skel_->maps.tw_tls_returning},
       {programs->maps.tw_tls_counters, skel_->maps.tw_tls_counters}, {programs->maps.tw_tls_cgroup, skel_->maps.tw_tls_cgroup},
+      {programs->maps.tw_tls_streams, skel_->maps.tw_tls_streams},   {programs->maps.tw_tls_stream_ids, skel_->maps.tw_tls_stream_ids},
+      {programs->maps.tw_tls_fds, skel_->maps.tw_tls_fds},
   };
   for (auto& m : maps) {
     if (int err = bpf_map__reuse_fd(m.mine, bpf_map__fd(m.shared))) throw SystemError(env, "bpf_map__reuse_fd", -err);
   }
   VerifierLog log;
   struct bpf_program* prog;
-  bpf_object__for_each_program(prog, programs->obj) log.Catch(prog);
+  bpf_object__for_each_program(prog, programs->obj) {
+    bpf_program__set_autoload(prog, !IsSyscallHook(prog));
+    log.Catch(prog);
+  }
   if (int err = tls::load(programs)) {
     Napi::Error e = SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS programs", -err);
     std::string reason = log.Reason();
@@ -109,25 +127,43 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   return programs;
 }
 
-// attach(path, index, flavor) → the functions hooked in that file (entry and return
-// each). A function the file does not export is skipped: OpenSSL 1.1.0 has no _ex forms.
+// attach(path, index, flavor) → the functions hooked in that file. A function the file
+// does not export is skipped: OpenSSL 1.1.0 has no _ex forms, GnuTLS 3.7 no _set_int.
 Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!skel_) throw PlainError(env, "the TLS capture is closed", "ECLOSED");
   std::string path = info[0].As<Napi::String>();
-  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value());
-  struct {
+  uint32_t flavor = info[2].As<Napi::Number>().Uint32Value();
+  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), flavor);
+  struct Hook {
     const char* name;
     struct bpf_program* entry;
-  } hooks[] = {
-      {"SSL_write", programs->progs.tw_ssl_write},
-      {"SSL_write_ex", programs->progs.tw_ssl_write_ex},
-      {"SSL_read", programs->progs.tw_ssl_read},
-      {"SSL_read_ex", programs->progs.tw_ssl_read_ex},
+    bool returns;  // the data is copied at return
   };
+  // GnuTLS's record functions take (session, buffer) as SSL_read and SSL_write take
+  // (ssl, buffer): the same programs read them; the flavor tells where the fd is.
+  std::vector<Hook> hooks;
+  if (flavor == TAPWIRE_TLS_GNUTLS) {
+    hooks = {
+        {"gnutls_record_send", programs->progs.tw_ssl_write, true},
+        {"gnutls_record_recv", programs->progs.tw_ssl_read, true},
+        {"gnutls_transport_set_int2", programs->progs.tw_gnutls_transport, false},
+        {"gnutls_transport_set_int", programs->progs.tw_gnutls_transport, false},
+        {"gnutls_transport_set_ptr", programs->progs.tw_gnutls_transport, false},
+        {"gnutls_transport_set_ptr2", programs->progs.tw_gnutls_transport, false},
+        {"gnutls_deinit", programs->progs.tw_tls_free, false},
+    };
+  } else {
+    hooks = {
+        {"SSL_write", programs->progs.tw_ssl_write, true}, {"SSL_write_ex", programs->progs.tw_ssl_write_ex, true},
+        {"SSL_read", programs->progs.tw_ssl_read, true},   {"SSL_read_ex", programs->progs.tw_ssl_read_ex, true},
+        {"SSL_free", programs->progs.tw_tls_free, false},
+    };
+  }
   Napi::Array attached = Napi::Array::New(env);
   for (auto& hook : hooks) {
     for (bool retprobe : {false, true}) {
+      if (retprobe && !hook.returns) break;
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = hook.name);
       struct bpf_program* prog = retprobe ? programs->progs.tw_ssl_return : hook.entry;
       BpfLink link(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts));

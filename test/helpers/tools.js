@@ -29,7 +29,20 @@ function startTcpdump(iface, filter, { ns, args: extra = [], keep = false } = {}
   });
 }
 
-function stop(child, file, stderr, keep) {
+/** Resolves once `file` has not grown for two polls (at most 5 s): tcpdump, slowed by a busy machine, has written what it read. */
+async function settled(file) {
+  let last = -1;
+  let same = 0;
+  for (let i = 0; i < 50 && same < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+    same = size === last ? same + 1 : 0;
+    last = size;
+  }
+}
+
+async function stop(child, file, stderr, keep) {
+  await settled(file);
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
     child.on('exit', () => {

@@ -1,6 +1,6 @@
 /**
- * The TLS plugin: plaintext of OpenSSL's SSL_read/SSL_write (and _ex) calls, from
- * uprobes, on the eBPF backend only. Created by tlsPlugin(), registered with
+ * The TLS plugin: plaintext of OpenSSL's SSL_read/SSL_write (and _ex) calls and of
+ * GnuTLS's gnutls_record_recv/gnutls_record_send, from uprobes, on the eBPF backend only. Created by tlsPlugin(), registered with
  * cap.use() (openCapturer({ tls }) does both), read as an async iterable of events.
  * Kernel mechanics: native/tls/.
  */
@@ -11,7 +11,7 @@ import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
 import { TLS_RECORD as R } from './record';
-import { findTargets, type Target } from './targets';
+import { Flavor, findTargets, wanted, type Skipped, type Target } from './targets';
 import { drainInterval } from '../../drain-interval';
 import { resolveCgroup } from '../../cgroup';
 import { ringBufferSize } from '../../ring-size';
@@ -34,18 +34,21 @@ export interface TlsEvent {
   tid: number;
   /** The thread's command name. */
   comm: string;
-  /** The library or binary whose SSL_* function moved the data. */
+  /** The library or binary whose function moved the data. */
   library: string;
   direction: 'read' | 'write';
   /** The plaintext the call read or wrote. */
   data: Buffer;
-  /** Names the TLS connection (the SSL object) within the process: pid:address. */
+  /**
+   * Names the TLS connection: unique within the capture, never reused by a later
+   * connection (also when the process reuses the SSL object's address).
+   */
   stream: string;
   /** The call moved more than MAX_CALL_BYTES (or a chunk was lost): `data` is its start. */
   truncated: boolean;
-  /** The socket under the SSL object, where it is a socket BIO (not Node's own TLS). */
+  /** The socket the call went through, where the library's own socket I/O names it (not Node's own TLS). */
   fd?: number;
-  /** That socket's TCP connection, while it exists. */
+  /** That socket's TCP connection when the call was made; absent when not known, never a guess. */
   connection?: Connection;
 }
 
@@ -56,9 +59,11 @@ export interface TlsStats {
   lost: { records: number; truncatedBytes: number };
 }
 
+/** The functions whose calls carry data: a target without one is not hooked. */
+const DATA_FUNCTION = /^(SSL_(read|write)(_ex)?|gnutls_record_(recv|send))$/;
+
 /** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
 export const MAX_CALL_BYTES = 256 * 1024;
-const MAX_CACHED_CONNECTIONS = 4096;
 const MiB = 1024 * 1024;
 /** Ring space handed over per batch of records. */
 const BATCH_BYTES = 4 * MiB;
@@ -72,8 +77,10 @@ interface Partial {
 
 export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   readonly name = 'tls';
-  /** Files hooked, once registered. */
+  /** Files hooked, once registered, with the functions hooked in each. */
   targets: Target[] = [];
+  /** Files found or named that were not hooked, and why. */
+  skipped: Skipped[] = [];
   readonly #options: TlsOptions;
   /** The cgroup v2 directory calls are confined to, or null. */
   readonly #cgroup: string | null;
@@ -87,7 +94,6 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   });
   #closed = false;
   readonly #partials = new Map<number, Partial>();
-  readonly #connections = new Map<string, Connection | undefined>();
   #events = 0;
   #bytes = 0;
   #final: { lostRecords: number; truncatedBytes: number } | undefined;
@@ -118,10 +124,37 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         (buffer) => this.#onRecords(buffer),
       );
       // A target's index travels with its records to name it.
-      this.targets = findTargets(o.targets ?? []);
-      let hooked = 0;
-      for (const [i, target] of this.targets.entries()) hooked += this.#native.attach(target.path, i, target.flavor).length;
-      if (hooked === 0) throw new TapwireError('ERR_TLS_UNAVAILABLE', 'no OpenSSL library or binary with SSL_read/SSL_write was found');
+      const found = findTargets(o.targets ?? []);
+      this.skipped = found.skipped;
+      for (const target of found.targets) {
+        // A file named only by path may be either library: OpenSSL's functions are tried first.
+        const flavors = target.flavor === Flavor.Unknown ? [Flavor.Unknown, Flavor.GnuTls] : [target.flavor];
+        let hooked: Target | undefined;
+        try {
+          for (const flavor of flavors) {
+            const functions = this.#native.attach(target.path, this.targets.length, flavor);
+            if (functions.some((f) => DATA_FUNCTION.test(f))) {
+              hooked = { ...target, flavor, functions };
+              break;
+            }
+          }
+        } catch (err) {
+          // Not an ELF file, or one the kernel cannot probe: that file is skipped. No
+          // privilege is no file's fault: that ends registration.
+          if (['EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+          this.skipped.push({ path: target.path, named: target.named, reason: (err as Error).message });
+          continue;
+        }
+        if (hooked) this.targets.push(hooked);
+        else this.skipped.push({ path: target.path, named: target.named, reason: `exports none of ${flavors.map(wanted).join(', nor ')}` });
+      }
+      if (this.targets.length === 0) {
+        const why = this.skipped.map((s) => `${s.path} ${s.reason}`).join('; ');
+        throw new TapwireError(
+          'ERR_TLS_UNAVAILABLE',
+          `no OpenSSL or GnuTLS library or binary with its read and write functions was found${why ? `: ${why}` : ''}`,
+        );
+      }
       this.#native.resume();
     } catch (err) {
       this.#native?.close();
@@ -181,21 +214,12 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       library: this.targets[record.getUint16(R.TARGET, true)]?.path ?? 'unknown',
       direction: record.getUint8(R.DIRECTION) ? 'write' : 'read',
       data,
-      stream: `${pid}:${record.getUint32(R.SSL + 4, true).toString(16)}${record.getUint32(R.SSL, true).toString(16).padStart(8, '0')}`,
+      stream: String(record.getUint32(R.STREAM + 4, true) * 4294967296 + record.getUint32(R.STREAM, true)),
       truncated,
     };
-    if (fd >= 0) {
-      event.fd = fd;
-      // One lookup per SSL object: the connection under it does not change. The cache is
-      // dropped when it grows past MAX_CACHED_CONNECTIONS, so a collector that runs for
-      // months does not keep every connection it ever saw.
-      if (!this.#connections.has(event.stream)) {
-        if (this.#connections.size >= MAX_CACHED_CONNECTIONS) this.#connections.clear();
-        this.#connections.set(event.stream, connectionOf(pid, fd));
-      }
-      const connection = this.#connections.get(event.stream);
-      if (connection) event.connection = connection;
-    }
+    if (fd >= 0) event.fd = fd;
+    const connection = connectionOf(record);
+    if (connection) event.connection = connection;
     this.#events++;
     this.#bytes += event.data.length;
     this.#queue.push(event);

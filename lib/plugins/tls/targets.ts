@@ -1,30 +1,48 @@
 /**
- * Where OpenSSL lives on this host: shared libraries mapped by running processes or
- * found at the usual paths, the node binary (which links OpenSSL in and exports its
- * symbols), and what the user names. Attached by file, so later processes count too.
+ * Where OpenSSL and GnuTLS live on this host: shared libraries mapped by running
+ * processes or found at the usual paths, the node binary (which links OpenSSL in and
+ * exports its symbols), and what the user names. Attached by file, so later processes
+ * count too.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Which OpenSSL struct layout a target has (native/tls/bpf/tls.h). */
+/** Which library a target is, and which OpenSSL struct layout (native/tls/bpf/tls.h). */
 export const enum Flavor {
+  /** OpenSSL's functions, struct layout unknown: no fd or connection. */
   Unknown = 0,
   OpenSsl11 = 1,
   OpenSsl3 = 2,
+  GnuTls = 3,
 }
 
 export interface Target {
   path: string;
   flavor: Flavor;
+  /** Named in `targets` by the user, rather than found. */
+  named: boolean;
+  /** The functions hooked, once attached. */
+  functions?: string[];
 }
 
-const LIBSSL = /\/libssl\.so(\.[0-9.]+)?$/;
+export interface Skipped {
+  path: string;
+  named: boolean;
+  reason: string;
+}
+
+export function wanted(flavor: Flavor): string {
+  return flavor === Flavor.GnuTls ? 'gnutls_record_recv and gnutls_record_send' : 'SSL_read, SSL_write or their _ex forms';
+}
+
+const LIBSSL = /\/lib(ssl|gnutls)\.so(\.[0-9.]+)?$/;
 const USUAL_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64'];
 
 function flavorOf(file: string): Flavor {
   const base = path.basename(file);
   if (/^libssl\.so\.3/.test(base)) return Flavor.OpenSsl3;
   if (/^libssl\.so\.1\.1/.test(base)) return Flavor.OpenSsl11;
+  if (/^libgnutls\.so/.test(base)) return Flavor.GnuTls;
   return Flavor.Unknown;
 }
 
@@ -48,7 +66,9 @@ function mappedLibraries(): string[] {
 }
 
 function usualLibraries(): string[] {
-  return USUAL_DIRS.flatMap((dir) => ['libssl.so.3', 'libssl.so.1.1'].map((name) => path.join(dir, name))).filter((f) => fs.existsSync(f));
+  return USUAL_DIRS.flatMap((dir) => ['libssl.so.3', 'libssl.so.1.1', 'libgnutls.so.30'].map((name) => path.join(dir, name))).filter((f) =>
+    fs.existsSync(f),
+  );
 }
 
 const VIA_PROC_ROOT = /^\/proc\/\d+\/root(\/.*)$/;
@@ -70,22 +90,30 @@ function pathHere(file: string, stat: fs.Stats): string {
   return file;
 }
 
-/** Every target, each file once (by device and inode, whatever path names it). */
-export function findTargets(extra: string[]): Target[] {
+/** Every target, each file once (by device and inode, whatever path names it), and the named files that are none. */
+export function findTargets(extra: string[]): { targets: Target[]; skipped: Skipped[] } {
   const byFile = new Map<string, Target>();
-  const add = (file: string, flavor: Flavor): void => {
+  const skipped: Skipped[] = [];
+  const add = (file: string, flavor: Flavor, named: boolean): void => {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(file);
-    } catch {
+    } catch (err) {
+      if (named) skipped.push({ path: file, named, reason: `cannot be read (${(err as NodeJS.ErrnoException).code})` });
+      return;
+    }
+    if (!stat.isFile()) {
+      if (named) skipped.push({ path: file, named, reason: 'is not a file' });
       return;
     }
     const key = `${stat.dev}:${stat.ino}`;
-    if (!byFile.has(key)) byFile.set(key, { path: pathHere(file, stat), flavor });
+    const known = byFile.get(key);
+    if (known) known.named ||= named;
+    else byFile.set(key, { path: pathHere(file, stat), flavor, named });
   };
-  for (const lib of [...mappedLibraries(), ...usualLibraries()]) add(lib, flavorOf(lib));
+  for (const lib of [...mappedLibraries(), ...usualLibraries()]) add(lib, flavorOf(lib), false);
   // This node links OpenSSL statically and exports SSL_read and friends.
-  add(process.execPath, process.versions.openssl?.startsWith('3.') ? Flavor.OpenSsl3 : Flavor.OpenSsl11);
-  for (const file of extra) add(file, flavorOf(file));
-  return [...byFile.values()];
+  add(process.execPath, process.versions.openssl?.startsWith('3.') ? Flavor.OpenSsl3 : Flavor.OpenSsl11, false);
+  for (const file of extra) add(file, flavorOf(file), true);
+  return { targets: [...byFile.values()], skipped };
 }

@@ -1,8 +1,12 @@
-// TLS plaintext from OpenSSL callers: uprobes on SSL_read/SSL_write (and the _ex forms)
-// note the buffer at entry; at return, the bytes the call moved are copied into a ring
+// TLS plaintext from OpenSSL and GnuTLS callers: uprobes on SSL_read/SSL_write (and the
+// _ex forms) and gnutls_record_recv/gnutls_record_send note the buffer, the connection
+// and the socket at entry; at return, the bytes the call moved are copied into a ring
 // buffer in chunks. Attached by file, so processes started later are covered too.
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
+#include <asm/unistd.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -24,14 +28,105 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile __u16 target = 0;
 const volatile __u8 flavor = TAPWIRE_TLS_UNKNOWN;
 
+// The kernel's own types, only the fields read here; libbpf relocates them by the
+// kernel's BTF. They lead from a thread's fd to its TCP connection.
+struct file {
+  void* private_data;
+} __attribute__((preserve_access_index));
+struct fdtable {
+  unsigned int max_fds;
+  struct file** fd;
+} __attribute__((preserve_access_index));
+struct files_struct {
+  struct fdtable* fdt;
+} __attribute__((preserve_access_index));
+struct task_struct {
+  struct files_struct* files;
+} __attribute__((preserve_access_index));
+struct tw_in6_addr {
+  __u8 bytes[16];
+};
+struct sock_common {
+  __be32 skc_daddr;
+  __be32 skc_rcv_saddr;
+  __be16 skc_dport;
+  __u16 skc_num;
+  unsigned short skc_family;
+  struct tw_in6_addr skc_v6_daddr;
+  struct tw_in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+struct sock {
+  struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+struct socket {
+  short type;
+  struct file* file;
+  struct sock* sk;
+} __attribute__((preserve_access_index));
+
+struct connection {
+  __u8 local_addr[16];
+  __u8 remote_addr[16];
+  __u16 local_port;
+  __u16 remote_port;
+  __u8 family;
+};
+
 struct call {
   __u64 buf;
   __u64 moved;  // _ex: where the byte count is written
   __u64 ssl;
+  __u64 stream;
+  __u64 sk;  // the socket of `conn`, or 0 while it is not known
+  struct connection conn;
+  __u8 inherited;  // sk and conn are the stream's: no socket of this call's was seen yet
   __s32 fd;
   __u16 direction;
   __u16 target;
 };
+
+// A TLS object (an SSL, a gnutls_session_t) within a process.
+struct object_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 object;
+};
+
+// The stream an object's calls belong to, and the socket they went through: an object
+// reused for another socket (SSL_clear, SSL_set_fd) starts a new stream. Freeing the
+// object ends its stream; objects never freed (a process that exited) age out. A call
+// that touches no socket (data the library had buffered) takes the stream's connection.
+struct stream {
+  __u64 id;
+  __u64 sk;
+  struct connection conn;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct object_key);
+  __type(value, struct stream);
+} tw_tls_streams SEC(".maps");
+
+// Stream ids: a counter per CPU, the CPU in the low bits, so no two are ever the same
+// (atomic fetch-and-add needs Linux 5.12). A program runs to its end on one CPU.
+#define STREAM_CPU_BITS 12
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} tw_tls_stream_ids SEC(".maps");
+
+// GnuTLS keeps its transport out of reach of a struct layout: the fd each session was
+// given (gnutls_transport_set_int2, _set_ptr, _set_ptr2), by session.
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct object_key);
+  __type(value, __s32);
+} tw_tls_fds SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -105,6 +200,84 @@ static __always_inline __s32 socket_fd(__u64 ssl) {
   return num;
 }
 
+// The TCP connection of this thread's `fd` as it is now, or 0 (and `out` untouched) when
+// the fd is not a connected TCP socket. Returns the socket, which names it. The file's
+// socket must point back at the file: an fd that is not a socket fails that check.
+static __always_inline __u64 connection_of(__s32 fd, struct connection* out) {
+  if (fd < 0) return 0;
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task();
+  struct fdtable* fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt || (__u32)fd >= BPF_CORE_READ(fdt, max_fds)) return 0;
+  struct file** fds = BPF_CORE_READ(fdt, fd);
+  struct file* file = 0;
+  if (!fds || bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file) return 0;
+  struct socket* sock = BPF_CORE_READ(file, private_data);
+  if (!sock || BPF_CORE_READ(sock, file) != file || BPF_CORE_READ(sock, type) != 1 /* SOCK_STREAM */) return 0;
+  struct sock* sk = BPF_CORE_READ(sock, sk);
+  if (!sk) return 0;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  __u16 remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  if (remote_port == 0) return 0; /* not connected */
+  if (family == 2 /* AF_INET */) {
+    __be32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+    __be32 remote = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(out->local_addr, &local, 4);
+    __builtin_memcpy(out->remote_addr, &remote, 4);
+  } else if (family == 10 /* AF_INET6 */) {
+    if (bpf_core_read(out->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr) ||
+        bpf_core_read(out->remote_addr, 16, &sk->__sk_common.skc_v6_daddr))
+      return 0;
+  } else {
+    return 0;
+  }
+  out->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+  out->remote_port = remote_port;
+  out->family = family;
+  return (__u64)sk;
+}
+
+// The call's stream, found or started; the call's connection, where it is not known,
+// from its stream.
+static __always_inline void stream_of(__u32 tgid, struct call* c) {
+  struct object_key key = {.tgid = tgid, .object = c->ssl};
+  struct stream* found = bpf_map_lookup_elem(&tw_tls_streams, &key);
+  if (found && (!c->sk || !found->sk || found->sk == c->sk)) {
+    if (!found->sk && c->sk) {
+      found->sk = c->sk;
+      found->conn = c->conn;
+    } else if (!c->sk && found->sk) {
+      c->sk = found->sk;
+      c->conn = found->conn;
+      c->inherited = 1;
+    }
+    c->stream = found->id;
+    return;
+  }
+  __u32 zero = 0;
+  __u64* count = bpf_map_lookup_elem(&tw_tls_stream_ids, &zero);
+  if (!count) return;
+  *count += 1;
+  struct stream next = {.id = (*count << STREAM_CPU_BITS) | bpf_get_smp_processor_id(), .sk = c->sk, .conn = c->conn};
+  bpf_map_update_elem(&tw_tls_streams, &key, &next, BPF_ANY);
+  c->stream = next.id;
+}
+
+// A socket the call found while it ran (by the syscalls below): its stream learns it.
+static __always_inline void stream_learns(__u32 tgid, const struct call* c) {
+  struct object_key key = {.tgid = tgid, .object = c->ssl};
+  struct stream* found = bpf_map_lookup_elem(&tw_tls_streams, &key);
+  if (found && found->id == c->stream && !found->sk) {
+    found->sk = c->sk;
+    found->conn = c->conn;
+  }
+}
+
+static __always_inline __s32 gnutls_fd(__u32 tgid, __u64 session) {
+  struct object_key key = {.tgid = tgid, .object = session};
+  __s32* fd = bpf_map_lookup_elem(&tw_tls_fds, &key);
+  return fd ? *fd : -1;
+}
+
 static __always_inline int enter(void* ctx, __u64 ssl, __u64 buf, __u64 moved, __u32 direction) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
@@ -115,11 +288,73 @@ static __always_inline int enter(void* ctx, __u64 ssl, __u64 buf, __u64 moved, _
       .buf = buf,
       .moved = moved,
       .ssl = ssl,
-      .fd = socket_fd(ssl),
+      .fd = flavor == TAPWIRE_TLS_GNUTLS ? gnutls_fd(tgid, ssl) : socket_fd(ssl),
       .direction = direction,
       .target = target,
   };
+  c.sk = connection_of(c.fd, &c.conn);
+  stream_of(tgid, &c);
   bpf_map_update_elem(&tw_tls_calls, &id, &c, BPF_ANY);
+  return 0;
+}
+
+// Libraries that do their socket I/O inside the call through their own code (curl's
+// BIO, a custom GnuTLS push/pull) name no fd the uprobe can read: the first socket the
+// thread reads or writes while the call runs is the call's. The raw sys_enter
+// tracepoint is there without kprobes and without tracefs mounted; a syscall other
+// than these costs a compare, one of these on a thread with no call in flight a lookup.
+static __always_inline int socket_syscall(long nr) {
+  return nr == __NR_read || nr == __NR_write || nr == __NR_readv || nr == __NR_writev || nr == __NR_sendto || nr == __NR_recvfrom ||
+         nr == __NR_sendmsg || nr == __NR_recvmsg;
+}
+
+SEC("raw_tracepoint/sys_enter")
+int tw_sys_enter(struct bpf_raw_tracepoint_args* ctx) {
+  if (!socket_syscall((long)ctx->args[1])) return 0;
+  __u64 id = bpf_get_current_pid_tgid();
+  struct call* c = bpf_map_lookup_elem(&tw_tls_calls, &id);
+  if (!c || (c->sk && !c->inherited)) return 0;
+  struct pt_regs* regs = (struct pt_regs*)ctx->args[0];
+  __u64 fd = 0;
+  if (bpf_probe_read_kernel(&fd, sizeof(fd), &PT_REGS_PARM1(regs))) return 0;
+  struct connection conn = {};
+  __u64 sk = connection_of((__s32)fd, &conn);
+  if (!sk) return 0;
+  c->fd = (__s32)fd;
+  c->inherited = 0;
+  if (c->sk == sk) return 0;
+  // The object's socket is another than its stream's: a new connection, a new stream.
+  int moved = c->sk != 0;
+  c->sk = sk;
+  c->conn = conn;
+  if (moved)
+    stream_of(id >> 32, c);
+  else
+    stream_learns(id >> 32, c);
+  return 0;
+}
+
+// SSL_free, gnutls_deinit: the object's stream ends; its address may be the next one's.
+SEC("uprobe")
+int BPF_KPROBE(tw_tls_free, void* object) {
+  struct object_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .object = (__u64)object};
+  bpf_map_delete_elem(&tw_tls_streams, &key);
+  bpf_map_delete_elem(&tw_tls_fds, &key);
+  return 0;
+}
+
+// gnutls_transport_set_int2(session, recv_fd, send_fd), gnutls_transport_set_ptr(2):
+// the fd a session reads from. A pointer that is no small number is not an fd (curl
+// passes its own state with its own push and pull functions): the session stays without.
+SEC("uprobe")
+int BPF_KPROBE(tw_gnutls_transport, void* session, __u64 recv) {
+  struct object_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .object = (__u64)session};
+  if (recv >= (1u << 30)) {
+    bpf_map_delete_elem(&tw_tls_fds, &key);
+    return 0;
+  }
+  __s32 fd = (__s32)recv;
+  bpf_map_update_elem(&tw_tls_fds, &key, &fd, BPF_ANY);
   return 0;
 }
 
@@ -159,6 +394,14 @@ static __always_inline int chunk(struct returning* call, __u64 off, const __u32 
   r->fd = c->fd;
   r->direction = c->direction;
   r->target = c->target;
+  r->stream = c->stream;
+  r->family = c->conn.family;
+  __builtin_memcpy(r->local_addr, c->conn.local_addr, 16);
+  __builtin_memcpy(r->remote_addr, c->conn.remote_addr, 16);
+  r->local_port = c->conn.local_port;
+  r->remote_port = c->conn.remote_port;
+  __builtin_memset(r->pad, 0, sizeof(r->pad));
+  __builtin_memset(r->pad2, 0, sizeof(r->pad2));
   r->truncated = len > (__u64)TAPWIRE_TLS_CHUNK * TAPWIRE_TLS_MAX_CHUNKS;
   bpf_get_current_comm(r->comm, sizeof(r->comm));
   if (n == 0 || bpf_probe_read_user(r + 1, n, (void*)(c->buf + off)) != 0) {
@@ -193,7 +436,8 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
   }
   call->c = *found;
   bpf_map_delete_elem(&tw_tls_calls, &id);
-  // The functions return int: the upper half of the return register is not theirs.
+  // OpenSSL's functions return int: the upper half of the return register is not theirs.
+  // GnuTLS's return ssize_t, of one record at most: the lower half holds it whole.
   int result = (int)ret;
   __u64 len = 0;
   if (call->c.moved) {

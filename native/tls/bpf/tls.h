@@ -8,11 +8,13 @@
 #define TAPWIRE_TLS_SMALL 512
 #define TAPWIRE_TLS_MAX_CHUNKS 64
 
-/* Which OpenSSL struct layout the hooked file has (to find the socket fd). */
+/* Which library the hooked file is, and for OpenSSL which struct layout finds the
+ * socket fd under an SSL object. */
 enum tapwire_tls_flavor {
-  TAPWIRE_TLS_UNKNOWN = 0,
+  TAPWIRE_TLS_UNKNOWN = 0, /* OpenSSL's functions, layout unknown: no fd */
   TAPWIRE_TLS_OPENSSL_1_1 = 1,
   TAPWIRE_TLS_OPENSSL_3 = 2,
+  TAPWIRE_TLS_GNUTLS = 3, /* the fd comes from gnutls_transport_set_* */
 };
 
 enum tapwire_tls_counter {
@@ -34,8 +36,16 @@ struct tapwire_tls_record {
   __u8 direction; /* 0 read, 1 write */
   __u8 truncated; /* the call moved more than arrives */
   __u16 target;   /* which attached file the call was in */
-  __u8 pad[4];
+  __u8 family;    /* of the connection below: AF_INET, AF_INET6, or 0 when unknown */
+  __u8 pad[3];
   char comm[16];
+  __u64 stream; /* the connection, unique within the capture: never reused */
+  /* The TCP connection the call's socket had when the call was made, in network order. */
+  __u8 local_addr[16];
+  __u8 remote_addr[16];
+  __u16 local_port;  /* host order */
+  __u16 remote_port; /* host order */
+  __u8 pad2[4];
 };
 
 #endif
