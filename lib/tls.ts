@@ -59,9 +59,11 @@ export function decideTls(mode: TlsMode, selection: Selection, report: ProbeRepo
     why = `TLS capture is not confined to a network namespace, and this capture is ${scope}`;
     if (mode === 'auto') return { active: false, reason: `TLS capture is off: ${why}` };
   } else if (selection.backend === 'ebpf') {
-    const uprobe = report.features.uprobe;
-    if (uprobe.ok) return { active: true, reason: `uprobes can be attached (${uprobe.reason})` };
-    why = `uprobes cannot be attached here: ${uprobe.reason}`;
+    const { uprobe, btf } = report.features;
+    // The plugin reads each call's connection from the kernel's socket structures,
+    // relocated by the kernel's BTF: without it, its programs do not load.
+    if (uprobe.ok && btf.ok) return { active: true, reason: `uprobes can be attached (${uprobe.reason})` };
+    why = uprobe.ok ? `the TLS programs need kernel BTF: ${btf.reason}` : `uprobes cannot be attached here: ${uprobe.reason}`;
     if (mode === 'auto') return { active: false, reason: `TLS capture is off: ${why}` };
   } else {
     // The last word on eBPF says why packets go through raw-socket instead.

@@ -10,7 +10,7 @@ const { decideTls, tlsMode } = require('../dist/tls');
 const ok = (reason = 'ok') => ({ ok: true, reason, errno: 0 });
 const no = (reason, errno = 1) => ({ ok: false, reason, errno });
 
-function host({ bpf = true, packetSocket = true, uprobe = true, tcx = true } = {}) {
+function host({ bpf = true, packetSocket = true, uprobe = true, tcx = true, btf = true } = {}) {
   const bpfResult = bpf === true ? ok() : no(`bpf refused (${bpf})`, bpf === 'ENOSYS' ? 38 : 1);
   return {
     kernelRelease: '6.18.0-test',
@@ -28,7 +28,7 @@ function host({ bpf = true, packetSocket = true, uprobe = true, tcx = true } = {
       tcx: tcx ? ok() : no('no tcx attach points (EINVAL): tcx needs Linux 6.6 or later', 22),
       packetSocket: packetSocket ? ok() : no('AF_PACKET refused: grant CAP_NET_RAW'),
       uprobe: uprobe ? ok() : no('uprobes need CAP_SYS_ADMIN'),
-      btf: ok(),
+      btf: btf ? ok() : no('no kernel BTF (/sys/kernel/btf/vmlinux missing): kernel without CONFIG_DEBUG_INFO_BTF', 2),
       socketCapture: bpf === true ? ok() : no(`not tried: bpf refused (${bpf})`),
       tcxCapture: bpf === true && tcx ? ok() : no('not tried'),
     },
@@ -189,6 +189,16 @@ describe('tls decision', function () {
     const noUprobes = host({ uprobe: false });
     assert.match(decideTls('auto', onEbpf, noUprobes).reason, /uprobes cannot be attached here: uprobes need CAP_SYS_ADMIN/);
     assert.throws(() => decideTls('required', onEbpf, noUprobes), { code: 'ERR_TLS_UNAVAILABLE', message: /CAP_SYS_ADMIN/ });
+  });
+
+  it('on the eBPF backend without kernel BTF, TLS stays off and says so; the backend is not touched', function () {
+    const noBtf = host({ btf: false });
+    const before = JSON.stringify(onEbpf);
+    const t = decideTls('auto', onEbpf, noBtf);
+    assert.equal(t.active, false);
+    assert.match(t.reason, /TLS capture is off: the TLS programs need kernel BTF: no kernel BTF/);
+    assert.throws(() => decideTls('required', onEbpf, noBtf), { code: 'ERR_TLS_UNAVAILABLE', message: /kernel BTF/ });
+    assert.equal(JSON.stringify(onEbpf), before);
   });
 
   it("'required' on raw-socket is ERR_TLS_UNAVAILABLE naming the probe result", function () {

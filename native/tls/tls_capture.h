@@ -34,7 +34,7 @@ class TlsCapture : public KernelSource<TlsCapture> {
   void Drain() override;
   void Release() override;
 
-  Skeleton<struct tls> skel_;                 // the maps every file's programs share
+  Skeleton<struct tls> skel_;                 // the maps every file's programs share, and the syscall hook
   std::vector<Skeleton<struct tls>> hooked_;  // programs loaded for one file each
   uint32_t selfTgid_ = 0;
   bool onlyListedPids_ = false;
