@@ -170,6 +170,31 @@ for i in range(2):
     assert.notEqual(streams[0], streams[1]);
   });
 
+  it('a process started after open, with its own copy of libssl on LD_LIBRARY_PATH, is hooked at its exec', async function () {
+    const system = cap.tls.targets.find((t) => /\/libssl\.so\.3$/.test(t.path) && !t.path.startsWith('/proc/'));
+    assert.ok(system, `a libssl.so.3 hooked at open: ${cap.tls.targets.map((t) => t.path)}`);
+    const dir = fs.mkdtempSync(require('node:path').join(cert.dir, 'own-lib-'));
+    const copy = require('node:path').join(dir, 'libssl.so.3');
+    fs.copyFileSync(system.path, copy);
+    assert.ok(!cap.tls.targets.some((t) => t.path === copy), 'the copy is not hooked before the process starts');
+    // The library is mapped at start (import ssl); the connection comes a moment later,
+    // after the scan that follows the exec has hooked the copy.
+    const script = `
+import socket, ssl, time
+time.sleep(1)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ${sPort})))
+s.sendall(b'GET /hello-late HTTP/1.0\\r\\n\\r\\n')
+while s.recv(65536): pass
+`;
+    const { pid } = await runClient('python3', ['-c', script], '', { LD_LIBRARY_PATH: dir });
+    await until("the late process's request", () => from(pid, 'write').some((e) => e.data.includes('/hello-late')));
+    const w = from(pid, 'write').find((e) => e.data.includes('/hello-late'));
+    assert.equal(w.library, copy, 'the call was in the copy, not the system library');
+    assert.ok(cap.tls.targets.some((t) => t.path === copy && t.functions.includes('SSL_write')));
+    assert.ok(w.connection && w.connection.remote.port === sPort);
+  });
+
   it("Node's https client: request and response from the node binary", async function () {
     const script = `require('https').get({ host: '127.0.0.1', port: ${sPort}, path: '/hello-node', rejectUnauthorized: false },
       (r) => { r.resume(); r.on('end', () => process.exit(0)); });`;

@@ -29,6 +29,7 @@ namespace {
 // multiple of 8 bytes (native/layout_checks.cc holds the struct to it).
 using Record = struct tapwire_tls_record;
 
+// The raw tracepoints (sys_enter, sched_process_exec): once per capture, not per file.
 bool IsSyscallHook(const struct bpf_program* prog) { return bpf_program__type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT; }
 
 }  // namespace
@@ -49,8 +50,13 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tap
   wakeupBytes_ = UintOption(options, "wakeupBytes");
   Napi::Value pids = options.Get("pids");
   onlyListedPids_ = pids.IsArray();
-  // The maps, and the syscall hook every file's calls share; the uprobe programs load
-  // per file (LoadFor).
+  Napi::Value cgroup = options.Get("cgroup");
+  // The maps, and the syscall and exec hooks every file's calls share; the uprobe
+  // programs load per file (LoadFor).
+  skel_->rodata->self_tgid = selfTgid_;
+  skel_->rodata->only_listed_pids = onlyListedPids_;
+  skel_->rodata->only_cgroup = cgroup.IsString();
+  skel_->rodata->wakeup_bytes = wakeupBytes_;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, IsSyscallHook(prog));
   if (int err = tls::load(skel_.get())) throw SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS maps and syscall hooks", -err);
@@ -70,7 +76,6 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tap
         throw SystemError(env, "bpf(BPF_MAP_UPDATE_ELEM) of the pid list", errno);
     }
   }
-  Napi::Value cgroup = options.Get("cgroup");
   onlyCgroup_ = cgroup.IsString();
   if (onlyCgroup_) {
     // The map holds the cgroup itself: the directory need not stay open.

@@ -55,9 +55,19 @@ export interface TlsEvent {
 export interface TlsStats {
   events: number;
   bytes: number;
-  /** Records the ring buffer had no room for, and bytes of calls beyond MAX_CALL_BYTES. */
-  lost: { records: number; truncatedBytes: number };
+  /**
+   * Records the ring buffer had no room for, bytes of calls beyond MAX_CALL_BYTES, and
+   * execs whose libraries were not looked for (more than MAX_PENDING_SCANS waiting).
+   */
+  lost: { records: number; truncatedBytes: number; execScans: number };
 }
+
+/** A record's direction when it reports an exec (TAPWIRE_TLS_EXEC). */
+const EXEC = 2;
+/** After an exec, when (ms) the process's libraries are looked for: after its loader, and after a start-up dlopen. */
+const SCAN_DELAYS_MS = [20, 200, 2000];
+/** Execs waiting for a scan at most: beyond them (an exec storm), execs are counted, not scanned. */
+const MAX_PENDING_SCANS = 1024;
 
 /** The functions whose calls carry data: a target without one is not hooked. */
 const DATA_FUNCTION = /^(SSL_(read|write)(_ex)?|gnutls_record_(recv|send))$/;
@@ -94,6 +104,11 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   });
   #closed = false;
   readonly #partials = new Map<number, Partial>();
+  /** Files hooked or skipped, by device and inode: each is tried once. */
+  readonly #known = new Set<string>();
+  /** Library scans waiting after an exec. */
+  readonly #scans = new Set<NodeJS.Timeout>();
+  #scansDropped = 0;
   #events = 0;
   #bytes = 0;
   #final: { lostRecords: number; truncatedBytes: number } | undefined;
@@ -123,31 +138,9 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         },
         (buffer) => this.#onRecords(buffer),
       );
-      // A target's index travels with its records to name it.
       const found = findTargets(o.targets ?? []);
       this.skipped = found.skipped;
-      for (const target of found.targets) {
-        // A file named only by path may be either library: OpenSSL's functions are tried first.
-        const flavors = target.flavor === Flavor.Unknown ? [Flavor.Unknown, Flavor.GnuTls] : [target.flavor];
-        let hooked: Target | undefined;
-        try {
-          for (const flavor of flavors) {
-            const functions = this.#native.attach(target.path, this.targets.length, flavor);
-            if (functions.some((f) => DATA_FUNCTION.test(f))) {
-              hooked = { ...target, flavor, functions };
-              break;
-            }
-          }
-        } catch (err) {
-          // Not an ELF file, or one the kernel cannot probe: that file is skipped. No
-          // privilege is no file's fault: that ends registration.
-          if (['EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-          this.skipped.push({ path: target.path, named: target.named, reason: (err as Error).message });
-          continue;
-        }
-        if (hooked) this.targets.push(hooked);
-        else this.skipped.push({ path: target.path, named: target.named, reason: `exports none of ${flavors.map(wanted).join(', nor ')}` });
-      }
+      for (const target of found.targets) this.#hook(target, true);
       if (this.targets.length === 0) {
         const why = this.skipped.map((s) => `${s.path} ${s.reason}`).join('; ');
         throw new TapwireError(
@@ -163,6 +156,56 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     }
   }
 
+  /**
+   * Attaches to one file; it joins `targets`, or `skipped` with the reason. A target's
+   * index travels with its records to name it. With `strict`, no privilege throws (no
+   * file's fault: registration ends); found later, it is that file's reason.
+   */
+  #hook(target: Target, strict: boolean): void {
+    this.#known.add(target.key);
+    // A file named only by path may be either library: OpenSSL's functions are tried first.
+    const flavors = target.flavor === Flavor.Unknown ? [Flavor.Unknown, Flavor.GnuTls] : [target.flavor];
+    try {
+      for (const flavor of flavors) {
+        const functions = this.#native!.attach(target.path, this.targets.length, flavor);
+        if (functions.some((f) => DATA_FUNCTION.test(f))) {
+          this.targets.push({ ...target, flavor, functions });
+          return;
+        }
+      }
+    } catch (err) {
+      // Not an ELF file, or one the kernel cannot probe: that file is skipped.
+      if (strict && ['EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      this.skipped.push({ path: target.path, named: target.named, reason: (err as Error).message });
+      return;
+    }
+    this.skipped.push({ path: target.path, named: target.named, reason: `exports none of ${flavors.map(wanted).join(', nor ')}` });
+  }
+
+  /**
+   * A process exec'd: the libraries it maps once its loader has run (and soon after,
+   * for a dlopen at start-up) are looked for, and files not hooked yet are hooked.
+   * Calls it makes before that are not seen.
+   */
+  #onExec(pid: number): void {
+    if (this.#scans.size >= MAX_PENDING_SCANS) {
+      this.#scansDropped++;
+      return;
+    }
+    let step = 0;
+    const scan = (): void => {
+      this.#scans.delete(timer);
+      if (!this.#native) return;
+      for (const target of findTargets([], this.#known, pid).targets) this.#hook(target, false);
+      if (++step < SCAN_DELAYS_MS.length) {
+        timer = setTimeout(scan, SCAN_DELAYS_MS[step]! - SCAN_DELAYS_MS[step - 1]!).unref();
+        this.#scans.add(timer);
+      }
+    };
+    let timer = setTimeout(scan, SCAN_DELAYS_MS[0]).unref();
+    this.#scans.add(timer);
+  }
+
   #onRecords(buffer: ArrayBuffer): void {
     const view = new DataView(buffer);
     for (let at = 0; at + R.HEADER_BYTES <= buffer.byteLength;) {
@@ -172,6 +215,10 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       at += (R.HEADER_BYTES + chunkLen + R.ALIGN - 1) & ~(R.ALIGN - 1);
       // A thread's calls return one after another, and a call's chunks are reserved in
       // order: chunks join per thread, and offset 0 starts the next call.
+      if (record.getUint8(R.DIRECTION) === EXEC) {
+        this.#onExec(record.getUint32(R.PID, true));
+        continue;
+      }
       const tid = record.getUint32(R.TID, true);
       const offset = record.getUint32(R.OFFSET, true);
       const expected = Math.min(record.getUint32(R.TOTAL_LEN, true), MAX_CALL_BYTES);
@@ -232,12 +279,18 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
 
   stats(): TlsStats {
     const s = this.#final ?? this.#native?.stats() ?? { lostRecords: 0, truncatedBytes: 0 };
-    return { events: this.#events, bytes: this.#bytes, lost: { records: s.lostRecords, truncatedBytes: s.truncatedBytes } };
+    return {
+      events: this.#events,
+      bytes: this.#bytes,
+      lost: { records: s.lostRecords, truncatedBytes: s.truncatedBytes, execScans: this.#scansDropped },
+    };
   }
 
   /** Detaches every uprobe, hands over what was captured (iteration then ends). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    for (const timer of this.#scans) clearTimeout(timer);
+    this.#scans.clear();
     if (this.#native) {
       // Unhooked first, so the flush hands over every call that returned before.
       this.#native.detach();

@@ -21,6 +21,8 @@ export interface Target {
   flavor: Flavor;
   /** Named in `targets` by the user, rather than found. */
   named: boolean;
+  /** Device and inode: the file, whatever path names it. */
+  key: string;
   /** The functions hooked, once attached. */
   functions?: string[];
 }
@@ -46,23 +48,29 @@ function flavorOf(file: string): Flavor {
   return Flavor.Unknown;
 }
 
-function mappedLibraries(): string[] {
+/** The TLS libraries process `pid` maps, by paths that reach them from here. */
+export function librariesOf(pid: string | number): string[] {
+  let maps: string;
+  try {
+    maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+  } catch {
+    return []; // gone, or not ours to read
+  }
   const found = new Set<string>();
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let maps: string;
-    try {
-      maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
-    } catch {
-      continue; // gone, or not ours to read
-    }
-    for (const line of maps.split('\n')) {
-      const file = line.slice(line.indexOf('/'));
-      // The path is the process's own view; through its /proc/PID/root it names the same
-      // file from here too, also when the process is in another mount namespace (a container).
-      if (line.includes('/') && LIBSSL.test(file)) found.add(`/proc/${pid}/root${file}`);
-    }
+  for (const line of maps.split('\n')) {
+    const file = line.slice(line.indexOf('/'));
+    // The path is the process's own view; through its /proc/PID/root it names the same
+    // file from here too, also when the process is in another mount namespace (a container).
+    if (line.includes('/') && LIBSSL.test(file)) found.add(`/proc/${pid}/root${file}`);
   }
   return [...found];
+}
+
+function mappedLibraries(): string[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => librariesOf(pid));
 }
 
 function usualLibraries(): string[] {
@@ -90,8 +98,16 @@ function pathHere(file: string, stat: fs.Stats): string {
   return file;
 }
 
-/** Every target, each file once (by device and inode, whatever path names it), and the named files that are none. */
-export function findTargets(extra: string[]): { targets: Target[]; skipped: Skipped[] } {
+/**
+ * Every target, each file once (by device and inode, whatever path names it), and the
+ * named files that are none; with `pid`, only the libraries that process maps. Files
+ * whose key is in `known` are left out.
+ */
+export function findTargets(
+  extra: string[],
+  known: ReadonlySet<string> = new Set(),
+  pid?: number,
+): { targets: Target[]; skipped: Skipped[] } {
   const byFile = new Map<string, Target>();
   const skipped: Skipped[] = [];
   const add = (file: string, flavor: Flavor, named: boolean): void => {
@@ -107,10 +123,15 @@ export function findTargets(extra: string[]): { targets: Target[]; skipped: Skip
       return;
     }
     const key = `${stat.dev}:${stat.ino}`;
-    const known = byFile.get(key);
-    if (known) known.named ||= named;
-    else byFile.set(key, { path: pathHere(file, stat), flavor, named });
+    if (known.has(key)) return;
+    const found = byFile.get(key);
+    if (found) found.named ||= named;
+    else byFile.set(key, { path: pathHere(file, stat), flavor, named, key });
   };
+  if (pid !== undefined) {
+    for (const lib of librariesOf(pid)) add(lib, flavorOf(lib), false);
+    return { targets: [...byFile.values()], skipped };
+  }
   for (const lib of [...mappedLibraries(), ...usualLibraries()]) add(lib, flavorOf(lib), false);
   // This node links OpenSSL statically and exports SSL_read and friends.
   add(process.execPath, process.versions.openssl?.startsWith('3.') ? Flavor.OpenSsl3 : Flavor.OpenSsl11, false);

@@ -458,3 +458,29 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
   add(TAPWIRE_TLS_TRUNCATED_BYTES, len - (__u64)TAPWIRE_TLS_CHUNK * TAPWIRE_TLS_MAX_CHUNKS);
   return 0;
 }
+
+// A process exec'd: user space looks for the TLS libraries it maps (a copy on
+// LD_LIBRARY_PATH, a container's own image) and hooks the files not hooked yet. A
+// record with no data, for the processes this capture would capture.
+SEC("raw_tracepoint/sched_process_exec")
+int tw_exec(struct bpf_raw_tracepoint_args* ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  if (tgid == self_tgid) return 0;
+  if (only_listed_pids && !bpf_map_lookup_elem(&tw_tls_pids, &tgid)) return 0;
+  if (only_cgroup && bpf_current_task_under_cgroup(&tw_tls_cgroup, 0) != 1) return 0;
+  struct tapwire_tls_record* r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r), 0);
+  if (!r) {
+    add(TAPWIRE_TLS_LOST_RECORDS, 1);
+    return 0;
+  }
+  __builtin_memset(r, 0, sizeof(*r));
+  r->monotonic_ns = bpf_ktime_get_ns();
+  r->pid = tgid;
+  r->tid = (__u32)id;
+  r->fd = -1;
+  r->direction = TAPWIRE_TLS_EXEC;
+  bpf_get_current_comm(r->comm, sizeof(r->comm));
+  bpf_ringbuf_submit(r, ring_wakeup(&tw_tls_events, sizeof(*r), wakeup_bytes));
+  return 0;
+}

@@ -17,6 +17,8 @@ enum tapwire_tls_flavor {
   TAPWIRE_TLS_GNUTLS = 3, /* the fd comes from gnutls_transport_set_* */
 };
 
+#define TAPWIRE_TLS_EXEC 2 /* a record's direction when it reports an exec */
+
 enum tapwire_tls_counter {
   TAPWIRE_TLS_LOST_RECORDS = 0, /* did not fit the ring buffer */
   TAPWIRE_TLS_TRUNCATED_BYTES = 1,
@@ -33,7 +35,7 @@ struct tapwire_tls_record {
   __u32 offset;    /* of this chunk within the call */
   __u32 chunk_len;
   __s32 fd;       /* the socket under the SSL object, or -1 */
-  __u8 direction; /* 0 read, 1 write */
+  __u8 direction; /* 0 read, 1 write, 2 the process `pid` exec'd (no data): its libraries are looked for */
   __u8 truncated; /* the call moved more than arrives */
   __u16 target;   /* which attached file the call was in */
   __u8 family;    /* of the connection below: AF_INET, AF_INET6, or 0 when unknown */
