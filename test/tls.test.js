@@ -177,17 +177,25 @@ for i in range(2):
     const copy = require('node:path').join(dir, 'libssl.so.3');
     fs.copyFileSync(system.path, copy);
     assert.ok(!cap.tls.targets.some((t) => t.path === copy), 'the copy is not hooked before the process starts');
-    // The library is mapped at start (import ssl); the connection comes a moment later,
-    // after the scan that follows the exec has hooked the copy.
+    // The library is mapped at start (import ssl); the process connects only once the
+    // scans that follow its exec have hooked the copy (emulated kernels are slow).
     const script = `
-import socket, ssl, time
-time.sleep(1)
+import socket, ssl, sys
+print('imported', flush=True)
+sys.stdin.readline()
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ${sPort})))
 s.sendall(b'GET /hello-late HTTP/1.0\\r\\n\\r\\n')
 while s.recv(65536): pass
 `;
-    const { pid } = await runClient('python3', ['-c', script], '', { LD_LIBRARY_PATH: dir });
+    const { spawn } = require('node:child_process');
+    const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, LD_LIBRARY_PATH: dir } });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const pid = child.pid;
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    await until('the copy hooked', () => cap.tls.targets.some((t) => t.path === copy), 30000);
+    child.stdin.end('go\n');
+    assert.equal(await exited, 0);
     await until("the late process's request", () => from(pid, 'write').some((e) => e.data.includes('/hello-late')));
     const w = from(pid, 'write').find((e) => e.data.includes('/hello-late'));
     assert.equal(w.library, copy, 'the call was in the copy, not the system library');

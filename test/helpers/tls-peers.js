@@ -49,10 +49,10 @@ function stop(child) {
   });
 }
 
-/** Runs a client to completion; resolves with { pid, stdout }. `env` is added to the environment. */
-function runClient(cmd, args, input, env = {}) {
+/** Runs a client to completion; resolves with { pid, stdout }. */
+function runClient(cmd, args, input) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

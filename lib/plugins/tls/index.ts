@@ -65,7 +65,7 @@ export interface TlsStats {
 /** A record's direction when it reports an exec (TAPWIRE_TLS_EXEC). */
 const EXEC = 2;
 /** After an exec, when (ms) the process's libraries are looked for: after its loader, and after a start-up dlopen. */
-const SCAN_DELAYS_MS = [20, 200, 2000];
+const SCAN_DELAYS_MS = [20, 200, 2000, 10000];
 /** Execs waiting for a scan at most: beyond them (an exec storm), execs are counted, not scanned. */
 const MAX_PENDING_SCANS = 1024;
 
