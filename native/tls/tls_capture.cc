@@ -30,7 +30,7 @@ namespace {
 using Record = struct tapwire_tls_record;
 
 // The raw tracepoints (sys_enter, sched_process_exec): once per capture, not per file.
-bool IsSyscallHook(const struct bpf_program* prog) { return bpf_program__type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT; }
+bool IsRawTracepoint(const struct bpf_program* prog) { return bpf_program__type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT; }
 
 }  // namespace
 
@@ -58,14 +58,13 @@ TlsCapture::TlsCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tap
   skel_->rodata->only_cgroup = cgroup.IsString();
   skel_->rodata->wakeup_bytes = wakeupBytes_;
   struct bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, IsSyscallHook(prog));
-  if (int err = tls::load(skel_.get())) throw SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS maps and syscall hooks", -err);
-  // Without it (a kernel built without syscall tracepoints) calls through a library's
-  // own socket code have no connection; the plaintext still arrives.
+  bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, IsRawTracepoint(prog));
+  if (int err = tls::load(skel_.get())) throw SystemError(env, "bpf(BPF_PROG_LOAD) of the TLS maps and raw tracepoints", -err);
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (!IsSyscallHook(prog)) continue;
+    if (!IsRawTracepoint(prog)) continue;
     BpfLink link(bpf_program__attach(prog));
-    if (link) links_.push_back(std::move(link));
+    if (!link) throw SystemError(env, (std::string("bpf(BPF_RAW_TRACEPOINT_OPEN) of ") + bpf_program__name(prog)).c_str(), errno);
+    links_.push_back(std::move(link));
   }
   if (pids.IsArray()) {
     Napi::Array list = pids.As<Napi::Array>();
@@ -120,7 +119,7 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   VerifierLog log;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, programs->obj) {
-    bpf_program__set_autoload(prog, !IsSyscallHook(prog));
+    bpf_program__set_autoload(prog, !IsRawTracepoint(prog));
     log.Catch(prog);
   }
   if (int err = tls::load(programs)) {

@@ -3,6 +3,7 @@
  * socket when the call was made (native/tls/bpf/tls.bpf.c): so it is right for that call
  * even when the connection is gone by the time the event is read.
  */
+import { ipv4Text, ipv6Text } from '../../headers/address';
 import { TLS_RECORD as R } from './record';
 
 export interface Endpoint {
@@ -20,12 +21,10 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 
 function address(bytes: Uint8Array, v6: boolean): string {
-  if (!v6) return bytes.subarray(0, 4).join('.');
-  // An IPv4-mapped address names the IPv4 peer, as the packets carry it.
-  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.subarray(12, 16).join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  if (!v6) return ipv4Text(bytes, 0);
+  // An IPv4-mapped address (a dual-stack socket's IPv4 peer) names that peer as the packets carry it.
+  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  return mapped ? ipv4Text(bytes, 12) : ipv6Text(bytes, 0);
 }
 
 /** The record's connection, or undefined where the call's socket was not a connected TCP socket or not known. */

@@ -1,7 +1,8 @@
 /**
  * The TLS plugin: plaintext of OpenSSL's SSL_read/SSL_write (and _ex) calls and of
- * GnuTLS's gnutls_record_recv/gnutls_record_send, from uprobes, on the eBPF backend only. Created by tlsPlugin(), registered with
- * cap.use() (openCapturer({ tls }) does both), read as an async iterable of events.
+ * GnuTLS's gnutls_record_recv/gnutls_record_send, from uprobes, on the eBPF backend
+ * only. Created by tlsPlugin(), registered with cap.use() (openCapturer({ tls }) does
+ * both), read as an async iterable of events.
  * Kernel mechanics: native/tls/.
  */
 import type { Plugin, PluginHost } from '../../backend';
@@ -106,8 +107,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   readonly #partials = new Map<number, Partial>();
   /** Files hooked or skipped, by device and inode: each is tried once. */
   readonly #known = new Set<string>();
-  /** Library scans waiting after an exec. */
-  readonly #scans = new Set<NodeJS.Timeout>();
+  /** Library scans waiting after an exec, by process. */
+  readonly #scans = new Map<number, NodeJS.Timeout>();
   #scansDropped = 0;
   #events = 0;
   #bytes = 0;
@@ -188,22 +189,21 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
    * Calls it makes before that are not seen.
    */
   #onExec(pid: number): void {
+    // A process that execs again (a shell script, a shim) starts its scans over.
+    clearTimeout(this.#scans.get(pid));
+    this.#scans.delete(pid);
     if (this.#scans.size >= MAX_PENDING_SCANS) {
       this.#scansDropped++;
       return;
     }
-    let step = 0;
-    const scan = (): void => {
-      this.#scans.delete(timer);
+    const scan = (step: number): void => {
+      this.#scans.delete(pid);
       if (!this.#native) return;
       for (const target of findTargets([], this.#known, pid).targets) this.#hook(target, false);
-      if (++step < SCAN_DELAYS_MS.length) {
-        timer = setTimeout(scan, SCAN_DELAYS_MS[step]! - SCAN_DELAYS_MS[step - 1]!).unref();
-        this.#scans.add(timer);
-      }
+      if (step + 1 < SCAN_DELAYS_MS.length)
+        this.#scans.set(pid, setTimeout(scan, SCAN_DELAYS_MS[step + 1]! - SCAN_DELAYS_MS[step]!, step + 1).unref());
     };
-    let timer = setTimeout(scan, SCAN_DELAYS_MS[0]).unref();
-    this.#scans.add(timer);
+    this.#scans.set(pid, setTimeout(scan, SCAN_DELAYS_MS[0], 0).unref());
   }
 
   #onRecords(buffer: ArrayBuffer): void {
@@ -213,12 +213,12 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       const record = new DataView(buffer, at, R.HEADER_BYTES);
       const chunk = Buffer.from(buffer, at + R.HEADER_BYTES, chunkLen);
       at += (R.HEADER_BYTES + chunkLen + R.ALIGN - 1) & ~(R.ALIGN - 1);
-      // A thread's calls return one after another, and a call's chunks are reserved in
-      // order: chunks join per thread, and offset 0 starts the next call.
       if (record.getUint8(R.DIRECTION) === EXEC) {
         this.#onExec(record.getUint32(R.PID, true));
         continue;
       }
+      // A thread's calls return one after another, and a call's chunks are reserved in
+      // order: chunks join per thread, and offset 0 starts the next call.
       const tid = record.getUint32(R.TID, true);
       const offset = record.getUint32(R.OFFSET, true);
       const expected = Math.min(record.getUint32(R.TOTAL_LEN, true), MAX_CALL_BYTES);
@@ -289,7 +289,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   /** Detaches every uprobe, hands over what was captured (iteration then ends). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const timer of this.#scans) clearTimeout(timer);
+    for (const timer of this.#scans.values()) clearTimeout(timer);
     this.#scans.clear();
     if (this.#native) {
       // Unhooked first, so the flush hands over every call that returned before.

@@ -278,12 +278,19 @@ static __always_inline __s32 gnutls_fd(__u32 tgid, __u64 session) {
   return fd ? *fd : -1;
 }
 
-static __always_inline int enter(void* ctx, __u64 ssl, __u64 buf, __u64 moved, __u32 direction) {
-  __u64 id = bpf_get_current_pid_tgid();
-  __u32 tgid = id >> 32;
+// Whether the current process is one this capture captures: not the capturer itself,
+// in the pid list and under the cgroup where those are set.
+static __always_inline int captured(__u32 tgid) {
   if (tgid == self_tgid) return 0;
   if (only_listed_pids && !bpf_map_lookup_elem(&tw_tls_pids, &tgid)) return 0;
   if (only_cgroup && bpf_current_task_under_cgroup(&tw_tls_cgroup, 0) != 1) return 0;
+  return 1;
+}
+
+static __always_inline int enter(void* ctx, __u64 ssl, __u64 buf, __u64 moved, __u32 direction) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  if (!captured(tgid)) return 0;
   struct call c = {
       .buf = buf,
       .moved = moved,
@@ -466,9 +473,7 @@ SEC("raw_tracepoint/sched_process_exec")
 int tw_exec(struct bpf_raw_tracepoint_args* ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
-  if (tgid == self_tgid) return 0;
-  if (only_listed_pids && !bpf_map_lookup_elem(&tw_tls_pids, &tgid)) return 0;
-  if (only_cgroup && bpf_current_task_under_cgroup(&tw_tls_cgroup, 0) != 1) return 0;
+  if (!captured(tgid)) return 0;
   struct tapwire_tls_record* r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r), 0);
   if (!r) {
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
