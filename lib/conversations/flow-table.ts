@@ -284,18 +284,17 @@ export class FlowTable {
     const after = (seq + size + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0;
     if (next < 0 || syn) {
       state.nextSeq[dir] = after;
-    } else if (size > 0) {
+    } else {
       const ahead = (seq - next) | 0;
       // A keep-alive resends the one byte before the window with no news: not a retransmission.
       const keepAlive = size <= 1 && ahead === -1;
-      if (ahead < 0 && !keepAlive) end.retransmissions++;
-      else if (ahead > 0) {
+      // Any segment but a reset past the next number shows one missed, a bare ACK or FIN too
+      // (the capture lost the last data before it), as tshark marks "previous segment not captured".
+      if (ahead > 0 && !(flags & TCP.RST)) {
         end.gaps++;
         end.gapBytes += ahead;
-      }
+      } else if (ahead < 0 && size > 0 && !keepAlive) end.retransmissions++;
       if (((after - next) | 0) > 0) state.nextSeq[dir] = after;
-    } else if (((after - next) | 0) > 0) {
-      state.nextSeq[dir] = after;
     }
     if (fromClient && size > 0 && !state.helloDone) this.#hello(state, h, seq, size);
   }

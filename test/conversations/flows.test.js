@@ -195,6 +195,8 @@ describe('flows', function () {
         tcpFrame(101, 501, 0x18, d),
         tcpFrame(501, 112, 0x10, none, true),
         tcpFrame(130, 501, 0x18, d),
+        // The server's 10 bytes were not captured: its FIN, with no data, is the first to show it.
+        tcpFrame(511, 141, 0x11, none, true),
       ];
       const file = path.join(dir, 'tcp.pcap');
       fs.writeFileSync(file, pcapFile({ packets: segments.map((data, i) => ({ seconds: 1_700_000_000 + i, fraction: 0, data })) }));
@@ -204,7 +206,9 @@ describe('flows', function () {
       const f = list[0];
       assert.deepStrictEqual([f.client.retransmissions, f.client.gaps], [t.client.retransmissions, t.client.gaps]);
       assert.deepStrictEqual([f.client.retransmissions, f.client.gaps, f.client.gapBytes, f.client.payloadBytes], [1, 1, 18, 33]);
-      assert.deepStrictEqual([f.tcp.state, f.tcp.handshake], ['established', true]);
+      assert.deepStrictEqual([f.server.retransmissions, f.server.gaps], [t.server.retransmissions, t.server.gaps]);
+      assert.deepStrictEqual([f.server.gaps, f.server.gapBytes, f.server.payloadBytes], [1, 10, 0]);
+      assert.deepStrictEqual([f.tcp.state, f.tcp.handshake, f.tcp.serverFin], ['closing', true, true]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
