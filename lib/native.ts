@@ -116,7 +116,13 @@ export interface TlsCaptureOptions {
 }
 
 export interface TlsCapture extends KernelSource<{ lostRecords: number; truncatedBytes: number }> {
-  attach(path: string, index: number, flavor: number): string[];
+  /** The functions hooked in the file; a Go binary comes with where (lib/plugins/tls/go.ts). */
+  attach(
+    path: string,
+    index: number,
+    flavor: number,
+    go?: { pollDescOffset: number; hooks: { name: string; offset: number; program: string }[] },
+  ): string[];
 }
 
 export interface LinkWatch {

@@ -17,7 +17,7 @@ export interface TlsOptions {
    * (`cgroup` option, captureCommand) sets it to that cgroup unless it is given.
    */
   cgroup?: string;
-  /** More OpenSSL libraries or binaries that export SSL_read/SSL_write, by path. */
+  /** More files to hook, by path: OpenSSL or GnuTLS libraries, binaries that export SSL_read/SSL_write, Go binaries. */
   targets?: string[];
   /** Also capture this process's own TLS calls (default false). */
   includeSelf?: boolean;

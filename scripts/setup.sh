@@ -14,6 +14,7 @@ packages=(
   iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
   openssl curl                             # tests: TLS peers (s_server, s_client, curl)
   gnutls-bin wget                          # tests: GnuTLS peers (gnutls-cli, wget)
+  golang-go                                # tests: the Go TLS peer (test/helpers/go-tls)
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)
   bsdutils                                 # tests: script(1), a terminal for the live counter
   clang-format                             # npm run format:check (the C++ and BPF C)

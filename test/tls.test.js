@@ -15,8 +15,8 @@ const { bpfList } = require('./helpers/bpftool');
 
 const MiB = 1024 * 1024;
 
-// Every program of the TLS plugin: uprobes (tw_ssl_*, tw_tls_free, tw_gnutls_*), the syscall and the exec hooks.
-const TLS_PROGRAM = /^tw_(ssl_|tls_|gnutls_|sys_|exec$)/;
+// Every program of the TLS plugin: uprobes (tw_ssl_*, tw_tls_free, tw_gnutls_*, tw_go_*), the syscall and the exec hooks.
+const TLS_PROGRAM = /^tw_(ssl_|tls_|gnutls_|go_|sys_|exec$)/;
 
 function progIds() {
   const progs = bpfList('prog');

@@ -92,7 +92,7 @@ TlsCapture::~TlsCapture() { Release(); }
 
 // The programs for one file, its index and OpenSSL flavor set before load, sharing the
 // maps of skel_. One load per file replaces an attach cookie, which Linux 5.10 lacks.
-struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) {
+struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, uint32_t goPollDescOffset) {
   LibbpfLog libbpf;
   hooked_.emplace_back(tls::open());
   struct tls* programs = hooked_.back().get();
@@ -103,6 +103,7 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   programs->rodata->wakeup_bytes = wakeupBytes_;
   programs->rodata->target = uint16_t(index);
   programs->rodata->flavor = uint8_t(flavor);
+  programs->rodata->go_poll_desc_offset = goPollDescOffset;
   struct {
     struct bpf_map* mine;
     struct bpf_map* shared;
@@ -111,7 +112,7 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
       {programs->maps.tw_tls_events, skel_->maps.tw_tls_events},     {programs->maps.tw_tls_returning, skel_->maps.tw_tls_returning},
       {programs->maps.tw_tls_counters, skel_->maps.tw_tls_counters}, {programs->maps.tw_tls_cgroup, skel_->maps.tw_tls_cgroup},
       {programs->maps.tw_tls_streams, skel_->maps.tw_tls_streams},   {programs->maps.tw_tls_stream_ids, skel_->maps.tw_tls_stream_ids},
-      {programs->maps.tw_tls_fds, skel_->maps.tw_tls_fds},
+      {programs->maps.tw_tls_fds, skel_->maps.tw_tls_fds},           {programs->maps.tw_go_calls, skel_->maps.tw_go_calls},
   };
   for (auto& m : maps) {
     if (int err = bpf_map__reuse_fd(m.mine, bpf_map__fd(m.shared))) throw SystemError(env, "bpf_map__reuse_fd", -err);
@@ -131,14 +132,19 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor) 
   return programs;
 }
 
-// attach(path, index, flavor) → the functions hooked in that file. A function the file
-// does not export is skipped: OpenSSL 1.1.0 has no _ex forms, GnuTLS 3.7 no _set_int.
+// attach(path, index, flavor, go?) → the functions hooked in that file. A function the
+// file does not export is skipped: OpenSSL 1.1.0 has no _ex forms, GnuTLS 3.7 no
+// _set_int. A Go binary comes with `go`: { pollDescOffset, hooks: [{ name, offset, program }] },
+// found by lib/plugins/tls/go.ts.
 Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!skel_) throw PlainError(env, "the TLS capture is closed", "ECLOSED");
   std::string path = info[0].As<Napi::String>();
   uint32_t flavor = info[2].As<Napi::Number>().Uint32Value();
-  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), flavor);
+  Napi::Object go = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object();
+  uint32_t pollDescOffset = go.IsEmpty() ? 0 : UintOption(go, "pollDescOffset");
+  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), flavor, pollDescOffset);
+  if (flavor == TAPWIRE_TLS_GO) return AttachGo(env, path, programs, go.Get("hooks").As<Napi::Array>());
   struct Hook {
     const char* name;
     struct bpf_program* entry;
@@ -179,6 +185,32 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
       links_.push_back(std::move(link));
       if (!retprobe) attached.Set(attached.Length(), Napi::String::New(env, hook.name));
     }
+  }
+  return attached;
+}
+
+// Go's functions by file offset: each hook's program at its instruction. Any failure
+// fails the file, whose links made so far go with the capture's on close.
+Napi::Array TlsCapture::AttachGo(Napi::Env env, const std::string& path, struct tls* programs, Napi::Array hooks) {
+  Napi::Array attached = Napi::Array::New(env);
+  std::string last;
+  for (uint32_t i = 0; i < hooks.Length(); i++) {
+    Napi::Object hook = hooks.Get(i).As<Napi::Object>();
+    std::string name = hook.Get("name").As<Napi::String>();
+    std::string kind = hook.Get("program").As<Napi::String>();
+    struct bpf_program* prog = kind == "read"     ? programs->progs.tw_go_read
+                               : kind == "write"  ? programs->progs.tw_go_write
+                               : kind == "return" ? programs->progs.tw_go_return
+                               : kind == "close"  ? programs->progs.tw_go_close
+                                                  : nullptr;
+    if (!prog) throw PlainError(env, ("no Go program " + kind).c_str(), "EINVAL");
+    size_t offset = size_t(hook.Get("offset").As<Napi::Number>().Int64Value());
+    LIBBPF_OPTS(bpf_uprobe_opts, opts);
+    BpfLink link(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts));
+    if (!link) throw SystemError(env, ("uprobe on " + path + ":" + name).c_str(), errno);
+    links_.push_back(std::move(link));
+    if (name != last) attached.Set(attached.Length(), Napi::String::New(env, name));
+    last = name;
   }
   return attached;
 }

@@ -1,10 +1,12 @@
 // The TLS plugin's native half: loads the uprobe programs (skeleton), attaches them to
-// SSL_read/SSL_write(_ex) in the libraries and binaries it is given (by file, so later
+// SSL_read/SSL_write(_ex), GnuTLS's and Go's functions in the libraries and binaries it
+// is given (by file, so later
 // processes are covered; links are owned by file descriptors), and hands the ring
 // buffer's records to JavaScript in batches, which joins a call's chunks.
 #pragma once
 #include <napi.h>
 
+#include <string>
 #include <vector>
 
 #include "../common/bpf_objects.h"
@@ -24,7 +26,8 @@ class TlsCapture : public KernelSource<TlsCapture> {
 
  private:
   Napi::Value Attach(const Napi::CallbackInfo& info);
-  struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor);
+  struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, uint32_t goPollDescOffset);
+  Napi::Array AttachGo(Napi::Env env, const std::string& path, struct tls* programs, Napi::Array hooks);
 
   bool IsOpen() const override { return skel_ != nullptr; }
   void Detach(Napi::Env env) override;

@@ -1,11 +1,13 @@
 'use strict';
 // Real TLS peers on loopback: a self-signed certificate, `openssl s_server`, a Node
-// https server in a child process, and the clients (curl, openssl s_client, Python's
-// ssl module, Node's https) as child processes, so each has its own pid.
+// https server in a child process, the clients (curl, openssl s_client, Python's ssl
+// module, Node's https) as child processes, so each has its own pid, and a Go peer
+// built from go-tls/ (Go's crypto/tls through net/http).
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { built } = require('./built');
 
 function certificate() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-tls-'));
@@ -77,4 +79,32 @@ https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (
   });
 }).listen(0, '127.0.0.1', function () { console.log('listening ' + this.address().port); });`;
 
-module.exports = { certificate, startServer, stop, runClient, NODE_SERVER };
+// The Go peer (go-tls/main.go) in the builds users ship: the toolchain's default, stripped
+// of symbols and DWARF, static without cgo, and position-independent. Built once per
+// source (helpers/built.js), with a cache of Go's own under the same folder.
+const GO_BUILDS = {
+  default: [],
+  stripped: ['-ldflags=-s -w'],
+  static: [],
+  pie: ['-buildmode=pie'],
+};
+
+function goPeers() {
+  const source = path.join(__dirname, 'go-tls');
+  const files = ['main.go', 'go.mod'].map((f) => path.join(source, f));
+  const dir = built('go-tls', files, JSON.stringify(GO_BUILDS), (into) => {
+    const env = { ...process.env, HOME: into, GOCACHE: path.join(into, '.cache'), GOFLAGS: '', GO111MODULE: 'on' };
+    for (const [name, flags] of Object.entries(GO_BUILDS)) {
+      const cgo = name === 'static' ? '0' : '1';
+      execFileSync('go', ['build', ...flags, '-o', path.join(into, name), '.'], {
+        cwd: source,
+        env: { ...env, CGO_ENABLED: cgo },
+        stdio: 'pipe',
+      });
+    }
+    fs.rmSync(path.join(into, '.cache'), { recursive: true, force: true });
+  });
+  return Object.fromEntries(Object.keys(GO_BUILDS).map((name) => [name, path.join(dir, name)]));
+}
+
+module.exports = { certificate, startServer, stop, runClient, goPeers, NODE_SERVER };

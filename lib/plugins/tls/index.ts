@@ -1,7 +1,7 @@
 /**
- * The TLS plugin: plaintext of OpenSSL's SSL_read/SSL_write (and _ex) calls and of
- * GnuTLS's gnutls_record_recv/gnutls_record_send, from uprobes, on the eBPF backend
- * only. Created by tlsPlugin(), registered with cap.use() (openCapturer({ tls }) does
+ * The TLS plugin: plaintext of OpenSSL's SSL_read/SSL_write (and _ex) calls, of
+ * GnuTLS's gnutls_record_recv/gnutls_record_send and of Go's crypto/tls
+ * (*Conn).Read/Write, from uprobes, on the eBPF backend only. Created by tlsPlugin(), registered with cap.use() (openCapturer({ tls }) does
  * both), read as an async iterable of events.
  * Kernel mechanics: native/tls/.
  */
@@ -12,7 +12,7 @@ import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
 import { TLS_RECORD as R } from './record';
-import { Flavor, findTargets, wanted, type Skipped, type Target } from './targets';
+import { Flavor, findTargets, goTarget, wanted, type Skipped, type Target } from './targets';
 import { drainInterval } from '../../drain-interval';
 import { resolveCgroup } from '../../cgroup';
 import { ringBufferSize } from '../../ring-size';
@@ -71,7 +71,7 @@ const SCAN_DELAYS_MS = [20, 200, 2000, 10000];
 const MAX_PENDING_SCANS = 1024;
 
 /** The functions whose calls carry data: a target without one is not hooked. */
-const DATA_FUNCTION = /^(SSL_(read|write)(_ex)?|gnutls_record_(recv|send))$/;
+const DATA_FUNCTION = /^(SSL_(read|write)(_ex)?|gnutls_record_(recv|send)|crypto\/tls\.\(\*Conn\)\.(Read|Write))$/;
 
 /** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
 export const MAX_CALL_BYTES = 256 * 1024;
@@ -146,7 +146,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         const why = this.skipped.map((s) => `${s.path} ${s.reason}`).join('; ');
         throw new TapwireError(
           'ERR_TLS_UNAVAILABLE',
-          `no OpenSSL or GnuTLS library or binary with its read and write functions was found${why ? `: ${why}` : ''}`,
+          `no OpenSSL, GnuTLS or Go crypto/tls library or binary with its read and write functions was found${why ? `: ${why}` : ''}`,
         );
       }
       this.#native.resume();
@@ -167,6 +167,12 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     // A file named only by path may be either library: OpenSSL's functions are tried first.
     const flavors = target.flavor === Flavor.Unknown ? [Flavor.Unknown, Flavor.GnuTls] : [target.flavor];
     try {
+      if (target.flavor === Flavor.Go) {
+        const go = goTarget(target.path);
+        const functions = this.#native!.attach(target.path, this.targets.length, Flavor.Go, go);
+        this.targets.push({ ...target, functions, go: go.version });
+        return;
+      }
       for (const flavor of flavors) {
         const functions = this.#native!.attach(target.path, this.targets.length, flavor);
         if (functions.some((f) => DATA_FUNCTION.test(f))) {
@@ -199,7 +205,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     const scan = (step: number): void => {
       this.#scans.delete(pid);
       if (!this.#native) return;
-      for (const target of findTargets([], this.#known, pid).targets) this.#hook(target, false);
+      // A process's executable does not change until it execs again: looked at once.
+      for (const target of findTargets([], this.#known, pid, step === 0).targets) this.#hook(target, false);
       if (step + 1 < SCAN_DELAYS_MS.length)
         this.#scans.set(pid, setTimeout(scan, SCAN_DELAYS_MS[step + 1]! - SCAN_DELAYS_MS[step]!, step + 1).unref());
     };

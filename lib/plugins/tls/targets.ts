@@ -1,11 +1,13 @@
 /**
- * Where OpenSSL and GnuTLS live on this host: shared libraries mapped by running
- * processes or found at the usual paths, the node binary (which links OpenSSL in and
- * exports its symbols), and what the user names. Attached by file, so later processes
- * count too.
+ * Where OpenSSL, GnuTLS and Go's crypto/tls live on this host: shared libraries mapped
+ * by running processes or found at the usual paths, the node binary (which links
+ * OpenSSL in and exports its symbols), the Go binaries processes run, and what the user
+ * names. Attached by file, so later processes count too.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ElfFile } from './elf';
+import { goHooks, isGo, type GoBinary } from './go';
 
 /** Which library a target is, and which OpenSSL struct layout (native/tls/bpf/tls.h). */
 export const enum Flavor {
@@ -14,6 +16,8 @@ export const enum Flavor {
   OpenSsl11 = 1,
   OpenSsl3 = 2,
   GnuTls = 3,
+  /** A Go binary: crypto/tls linked in, hooked by offset. */
+  Go = 4,
 }
 
 export interface Target {
@@ -25,6 +29,8 @@ export interface Target {
   key: string;
   /** The functions hooked, once attached. */
   functions?: string[];
+  /** A Go binary's toolchain, e.g. "go1.19.8". */
+  go?: string;
 }
 
 export interface Skipped {
@@ -35,6 +41,31 @@ export interface Skipped {
 
 export function wanted(flavor: Flavor): string {
   return flavor === Flavor.GnuTls ? 'gnutls_record_recv and gnutls_record_send' : 'SSL_read, SSL_write or their _ex forms';
+}
+
+/** Whether `file` is a Go binary (it has Go's build information); false for anything unreadable. */
+function goBinary(file: string): boolean {
+  let elf: ElfFile;
+  try {
+    elf = new ElfFile(file);
+  } catch {
+    return false;
+  }
+  try {
+    return isGo(elf);
+  } finally {
+    elf.close();
+  }
+}
+
+/** Where to hook the Go binary `file`; throws an Error whose message is why it cannot be. */
+export function goTarget(file: string): GoBinary {
+  const elf = new ElfFile(file);
+  try {
+    return goHooks(elf);
+  } finally {
+    elf.close();
+  }
 }
 
 const LIBSSL = /\/lib(ssl|gnutls)\.so(\.[0-9.]+)?$/;
@@ -66,11 +97,8 @@ export function librariesOf(pid: string | number): string[] {
   return [...found];
 }
 
-function mappedLibraries(): string[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((pid) => librariesOf(pid));
+function processes(): string[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
 }
 
 function usualLibraries(): string[] {
@@ -100,16 +128,20 @@ function pathHere(file: string, stat: fs.Stats): string {
 
 /**
  * Every target, each file once (by device and inode, whatever path names it), and the
- * named files that are none; with `pid`, only the libraries that process maps. Files
- * whose key is in `known` are left out.
+ * named files that are none; with `pid`, only the libraries that process maps and, with
+ * `executable`, the Go binary it runs. Files whose key is in `known` are left out.
  */
 export function findTargets(
   extra: string[],
   known: ReadonlySet<string> = new Set(),
   pid?: number,
+  executable = false,
 ): { targets: Target[]; skipped: Skipped[] } {
   const byFile = new Map<string, Target>();
   const skipped: Skipped[] = [];
+  // A process's executable counts when it is a Go binary: /proc/PID/exe reaches it from
+  // here also in another mount namespace, or deleted since it started.
+  const addExecutable = (p: string | number): void => add(`/proc/${p}/exe`, Flavor.Go, false);
   const add = (file: string, flavor: Flavor, named: boolean): void => {
     let stat: fs.Stats;
     try {
@@ -125,14 +157,25 @@ export function findTargets(
     const key = `${stat.dev}:${stat.ino}`;
     if (known.has(key)) return;
     const found = byFile.get(key);
-    if (found) found.named ||= named;
-    else byFile.set(key, { path: pathHere(file, stat), flavor, named, key });
+    if (found) {
+      found.named ||= named;
+      return;
+    }
+    // An executable that is no Go binary is no target; a named file that is one is Go's.
+    if (flavor === Flavor.Go || (named && flavor === Flavor.Unknown)) {
+      if (goBinary(file)) flavor = Flavor.Go;
+      else if (flavor === Flavor.Go) return;
+    }
+    byFile.set(key, { path: pathHere(file, stat), flavor, named, key });
   };
   if (pid !== undefined) {
     for (const lib of librariesOf(pid)) add(lib, flavorOf(lib), false);
+    if (executable) addExecutable(pid);
     return { targets: [...byFile.values()], skipped };
   }
-  for (const lib of [...mappedLibraries(), ...usualLibraries()]) add(lib, flavorOf(lib), false);
+  const pids = processes();
+  for (const lib of [...pids.flatMap((p) => librariesOf(p)), ...usualLibraries()]) add(lib, flavorOf(lib), false);
+  for (const p of pids) addExecutable(p);
   // This node links OpenSSL statically and exports SSL_read and friends.
   add(process.execPath, process.versions.openssl?.startsWith('3.') ? Flavor.OpenSsl3 : Flavor.OpenSsl11, false);
   for (const file of extra) add(file, flavorOf(file), true);

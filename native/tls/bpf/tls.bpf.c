@@ -1,7 +1,8 @@
-// TLS plaintext from OpenSSL and GnuTLS callers: uprobes on SSL_read/SSL_write (and the
-// _ex forms) and gnutls_record_recv/gnutls_record_send note the buffer, the connection
-// and the socket at entry; at return, the bytes the call moved are copied into a ring
-// buffer in chunks. Attached by file, so processes started later are covered too.
+// TLS plaintext from OpenSSL, GnuTLS and Go callers: uprobes on SSL_read/SSL_write (and
+// the _ex forms), gnutls_record_recv/gnutls_record_send and Go's crypto/tls
+// (*Conn).Read/Write note the buffer, the connection and the socket at entry; at return,
+// the bytes the call moved are copied into a ring buffer in chunks. Attached by file,
+// so processes started later are covered too.
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <asm/unistd.h>
@@ -27,6 +28,8 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 // `flavor` says which OpenSSL struct layout finds the socket fd.
 const volatile __u16 target = 0;
 const volatile __u8 flavor = TAPWIRE_TLS_UNKNOWN;
+// Go: where poll.FD's pollDesc sits in a netFD (after Sysfd; Go 1.21 put SysFile between).
+const volatile __u32 go_poll_desc_offset = 24;
 
 // The kernel's own types, only the fields read here; libbpf relocates them by the
 // kernel's BTF. They lead from a thread's fd to its TCP connection.
@@ -83,6 +86,10 @@ struct call {
   __s32 fd;
   __u16 direction;
   __u16 target;
+  // Go: the goroutine's stack at entry. A buffer on it moves when the stack grows
+  // during the call, by as much as the stack's top moved.
+  __u64 stack_lo;
+  __u64 stack_hi;
 };
 
 // A TLS object (an SSL, a gnutls_session_t) within a process.
@@ -134,6 +141,21 @@ struct {
   __type(key, __u64); /* pid_tgid: one call in flight per thread */
   __type(value, struct call);
 } tw_tls_calls SEC(".maps");
+
+// Go calls, by goroutine: a goroutine that blocks in a call resumes on whichever thread
+// is free, so a Go call returns on another thread as often as not.
+struct goroutine_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 g;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct goroutine_key);
+  __type(value, struct call);
+} tw_go_calls SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -430,29 +452,8 @@ __noinline int copy_chunk(__u64 off, __u64 small) {
   return small ? chunk(call, off, TAPWIRE_TLS_SMALL) : chunk(call, off, TAPWIRE_TLS_CHUNK);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(tw_ssl_return, long ret) {
-  __u64 id = bpf_get_current_pid_tgid();
-  struct call* found = bpf_map_lookup_elem(&tw_tls_calls, &id);
-  if (!found) return 0;
-  __u32 zero = 0;
-  struct returning* call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
-  if (!call) {
-    bpf_map_delete_elem(&tw_tls_calls, &id);
-    return 0;
-  }
-  call->c = *found;
-  bpf_map_delete_elem(&tw_tls_calls, &id);
-  // OpenSSL's functions return int: the upper half of the return register is not theirs.
-  // GnuTLS's return ssize_t, of one record at most: the lower half holds it whole.
-  int result = (int)ret;
-  __u64 len = 0;
-  if (call->c.moved) {
-    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void*)call->c.moved)) return 0;
-  } else {
-    if (result <= 0) return 0;
-    len = result;
-  }
+// The call in `tw_tls_returning` moved `len` bytes: they go to the ring in chunks.
+static __always_inline int copy_call(struct returning* call, __u64 id, __u64 len) {
   call->id = id;
   call->ts = bpf_ktime_get_ns();
   call->len = len;
@@ -463,6 +464,118 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
     if (copy_chunk(off, 0)) return 0;
   }
   add(TAPWIRE_TLS_TRUNCATED_BYTES, len - (__u64)TAPWIRE_TLS_CHUNK * TAPWIRE_TLS_MAX_CHUNKS);
+  return 0;
+}
+
+// The call noted at entry under `key` in `calls`, moved into tw_tls_returning, or null.
+static __always_inline struct returning* take_call(void* calls, void* key) {
+  struct call* found = bpf_map_lookup_elem(calls, key);
+  if (!found) return 0;
+  __u32 zero = 0;
+  struct returning* call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
+  if (call) call->c = *found;
+  bpf_map_delete_elem(calls, key);
+  return call;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tw_ssl_return, long ret) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct returning* call = take_call(&tw_tls_calls, &id);
+  if (!call) return 0;
+  // OpenSSL's functions return int: the upper half of the return register is not theirs.
+  // GnuTLS's return ssize_t, of one record at most: the lower half holds it whole.
+  int result = (int)ret;
+  __u64 len = 0;
+  if (call->c.moved) {
+    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void*)call->c.moved)) return 0;
+  } else {
+    if (result <= 0) return 0;
+    len = result;
+  }
+  return copy_call(call, id, len);
+}
+
+// Go's register ABI (1.17+ on amd64, 1.18+ on arm64): arguments and results in the
+// same registers from the first, the receiver first and a slice as pointer, length,
+// capacity; the running goroutine in a register of its own. The first is also the C
+// return register, which PT_REGS_RC names on both.
+#if defined(__TARGET_ARCH_x86)
+#define GO_ARG2(regs) ((regs)->rbx)
+#define GO_G(regs) ((regs)->r14)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_ARG2(regs) (((const struct user_pt_regs*)(regs))->regs[1])
+#define GO_G(regs) (((const struct user_pt_regs*)(regs))->regs[28])
+#endif
+#define GO_ARG1(regs) PT_REGS_RC(regs)
+
+// A tls.Conn's socket fd, where its net.Conn is a *net.TCPConn (or another netFD
+// wrapper of that shape): Conn.conn's data word leads to the netFD, whose poll.FD holds
+// Sysfd and the runtime's poll descriptor, which holds the same fd again. Both must
+// agree, so a Conn over anything else (a wrapper, a pipe) reads as no fd, not as a
+// wrong one.
+static __always_inline __s32 go_fd(__u64 conn) {
+  __u64 data = 0, netfd = 0, desc = 0, desc_fd = 0;
+  __s64 sysfd = -1;
+  if (bpf_probe_read_user(&data, sizeof(data), (void*)(conn + 8)) || !data) return -1;
+  if (bpf_probe_read_user(&netfd, sizeof(netfd), (void*)data) || !netfd) return -1;
+  if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (void*)(netfd + 16))) return -1;
+  if (bpf_probe_read_user(&desc, sizeof(desc), (void*)(netfd + go_poll_desc_offset)) || !desc) return -1;
+  if (bpf_probe_read_user(&desc_fd, sizeof(desc_fd), (void*)(desc + 8))) return -1;
+  if (sysfd < 0 || sysfd >= (1 << 30) || (__u64)sysfd != desc_fd) return -1;
+  return (__s32)sysfd;
+}
+
+// A goroutine's stack bounds: runtime.g starts with them (stack.lo, stack.hi).
+static __always_inline void go_stack(__u64 g, __u64* lo, __u64* hi) {
+  __u64 bounds[2] = {};
+  bpf_probe_read_user(bounds, sizeof(bounds), (void*)g);
+  *lo = bounds[0];
+  *hi = bounds[1];
+}
+
+static __always_inline int go_enter(struct pt_regs* regs, __u16 direction) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  if (!captured(tgid)) return 0;
+  struct goroutine_key key = {.tgid = tgid, .g = GO_G(regs)};
+  struct call c = {.buf = GO_ARG2(regs), .ssl = GO_ARG1(regs), .direction = direction, .target = target};
+  go_stack(key.g, &c.stack_lo, &c.stack_hi);
+  c.fd = go_fd(c.ssl);
+  c.sk = connection_of(c.fd, &c.conn);
+  stream_of(tgid, &c);
+  bpf_map_update_elem(&tw_go_calls, &key, &c, BPF_ANY);
+  return 0;
+}
+
+SEC("uprobe")
+int tw_go_read(struct pt_regs* ctx) { return go_enter(ctx, 0); }
+
+SEC("uprobe")
+int tw_go_write(struct pt_regs* ctx) { return go_enter(ctx, 1); }
+
+// At each return instruction of Read and Write (a uretprobe would rewrite a return
+// address on a stack Go may move): n, the bytes moved, is the first result.
+SEC("uprobe")
+int tw_go_return(struct pt_regs* ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct goroutine_key key = {.tgid = id >> 32, .g = GO_G(ctx)};
+  struct returning* call = take_call(&tw_go_calls, &key);
+  __s64 n = (__s64)GO_ARG1(ctx);
+  if (!call || n <= 0) return 0;
+  // A buffer on the goroutine's stack (a local array) moved with it if the stack grew.
+  struct call* c = &call->c;
+  __u64 lo = 0, hi = 0;
+  go_stack(key.g, &lo, &hi);
+  if (hi != c->stack_hi && c->buf >= c->stack_lo && c->buf < c->stack_hi) c->buf += hi - c->stack_hi;
+  return copy_call(call, id, n);
+}
+
+// (*Conn).Close: the connection's stream ends.
+SEC("uprobe")
+int tw_go_close(struct pt_regs* ctx) {
+  struct object_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .object = GO_ARG1(ctx)};
+  bpf_map_delete_elem(&tw_tls_streams, &key);
   return 0;
 }
 

@@ -15,6 +15,7 @@ enum tapwire_tls_flavor {
   TAPWIRE_TLS_OPENSSL_1_1 = 1,
   TAPWIRE_TLS_OPENSSL_3 = 2,
   TAPWIRE_TLS_GNUTLS = 3, /* the fd comes from gnutls_transport_set_* */
+  TAPWIRE_TLS_GO = 4,     /* crypto/tls in a Go binary: Go's register ABI, hooks by offset */
 };
 
 #define TAPWIRE_TLS_EXEC 2 /* a record's direction when it reports an exec */

@@ -1,0 +1,136 @@
+/**
+ * Go's crypto/tls: where to hook a Go binary. Go links its TLS in and calls its own
+ * functions with its own register ABI (Go 1.17+), so the hooks are uprobes by file
+ * offset: at the entry of (*Conn).Read and (*Conn).Write, at each of their return
+ * instructions (a uretprobe rewrites the return address on a stack Go may move, and
+ * kills the process), and at the entry of (*Conn).Close. Functions are found in the
+ * pc-line table, which stripped binaries (-ldflags='-s -w') keep.
+ */
+import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
+
+/** What native/tls attaches for one Go binary. */
+export interface GoHook {
+  name: string;
+  /** File offset of the instruction probed. */
+  offset: number;
+  program: 'read' | 'write' | 'return' | 'close';
+}
+
+export interface GoBinary {
+  /** The toolchain that built it, e.g. "go1.19.8". */
+  version: string;
+  /** Offset of poll.FD's pollDesc within net's netFD: Go 1.21 put SysFile before it. */
+  pollDescOffset: number;
+  hooks: GoHook[];
+}
+
+const READ = 'crypto/tls.(*Conn).Read';
+const WRITE = 'crypto/tls.(*Conn).Write';
+const CLOSE = 'crypto/tls.(*Conn).Close';
+
+/** Whether `elf` was built by Go: it has Go's build-information section. */
+export function isGo(elf: ElfFile): boolean {
+  return elf.sections.has('.go.buildinfo');
+}
+
+/** The toolchain version Go 1.18+ writes inline in .go.buildinfo, or null. */
+function versionOf(elf: ElfFile): string | null {
+  const s = elf.sections.get('.go.buildinfo');
+  if (!s || s.size < 33) return null;
+  const head = elf.read(s.offset, Math.min(s.size, 64 + 32));
+  if (head.toString('latin1', 0, 14) !== '\xff Go buildinf:' || (head[15]! & 2) === 0) return null;
+  let length = 0;
+  let at = 32;
+  for (let shift = 0; at < head.length; shift += 7) {
+    const b = head[at++]!;
+    length |= (b & 0x7f) << shift;
+    if (b < 0x80) break;
+  }
+  return head.toString('latin1', at, Math.min(at + length, head.length));
+}
+
+/** Functions' start and end addresses by name, for `names`, from Go 1.18+'s pc-line table. */
+function functions(elf: ElfFile, names: string[]): Map<string, { start: number; end: number }> {
+  // A position-independent build keeps the table among its relocated read-only data.
+  const tab = elf.section('.gopclntab') ?? elf.section('.data.rel.ro.gopclntab');
+  if (!tab) throw new Error('has no .gopclntab section');
+  const magic = tab.readUInt32LE(0);
+  if (magic !== 0xfffffff0 && magic !== 0xfffffff1) throw new Error('was built by Go before 1.18, which tapwire does not read');
+  if (tab[7] !== 8) throw new Error('is not a 64-bit Go binary');
+  const word = (at: number): number => Number(tab.readBigUInt64LE(at));
+  const nfunc = word(8);
+  // A position-independent binary has its text start filled by a relocation at load;
+  // the .text section gives it then.
+  const textStart = word(24) || (elf.sections.get('.text')?.addr ?? 0);
+  const funcNames = word(32);
+  const functab = word(64);
+  const wanted = new Set(names);
+  const found = new Map<string, { start: number; end: number }>();
+  for (let i = 0; i < nfunc && found.size < wanted.size; i++) {
+    const entry = functab + i * 8;
+    const func = functab + tab.readUInt32LE(entry + 4);
+    const nameAt = funcNames + tab.readInt32LE(func + 4);
+    const name = tab.toString('latin1', nameAt, tab.indexOf(0, nameAt));
+    if (!wanted.has(name)) continue;
+    // The table is sorted by address and ends with the end of the last function.
+    found.set(name, { start: textStart + tab.readUInt32LE(entry), end: textStart + tab.readUInt32LE(entry + 8) });
+  }
+  return found;
+}
+
+/** The addresses of the return instructions in [start, end) of `code` (which starts at `start`). */
+function returns(machine: number, code: Buffer, start: number): number[] {
+  const out: number[] = [];
+  if (machine === EM_AARCH64) {
+    // Fixed-width instructions: RET (to x30) is one word.
+    for (let at = 0; at + 4 <= code.length; at += 4) if (code.readUInt32LE(at) === 0xd65f03c0) out.push(start + at);
+    return out;
+  }
+  // Variable-width: decoded from the start, so no byte inside another instruction counts.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const iced = require('iced-x86') as typeof import('iced-x86');
+  const decoder = new iced.Decoder(64, code, iced.DecoderOptions.None);
+  decoder.ip = BigInt(start);
+  const instr = new iced.Instruction();
+  try {
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      if (instr.flowControl === iced.FlowControl.Return) out.push(Number(instr.ip));
+    }
+  } finally {
+    instr.free();
+    decoder.free();
+  }
+  return out;
+}
+
+/** Where to hook the Go binary `elf`; throws an Error whose message is the reason it cannot be. */
+export function goHooks(elf: ElfFile): GoBinary {
+  if (elf.machine !== EM_X86_64 && elf.machine !== EM_AARCH64) throw new Error('is a Go binary for an architecture tapwire does not read');
+  const version = versionOf(elf);
+  const minor = version ? Number(/^go1\.(\d+)/.exec(version)?.[1] ?? NaN) : NaN;
+  if (!(minor >= 18)) throw new Error(`was built by ${version ?? 'a Go before 1.18'}, which tapwire does not read`);
+  const found = functions(elf, [READ, WRITE, CLOSE]);
+  const read = found.get(READ);
+  const write = found.get(WRITE);
+  if (!read || !write) throw new Error('is a Go binary without crypto/tls');
+  const hooks: GoHook[] = [];
+  const at = (name: string, address: number, program: GoHook['program']): void => {
+    const offset = elf.fileOffset(address);
+    if (offset < 0) throw new Error(`has ${name} outside its loaded segments`);
+    hooks.push({ name, offset, program });
+  };
+  for (const [name, fn, program] of [
+    [READ, read, 'read'],
+    [WRITE, write, 'write'],
+  ] as const) {
+    at(name, fn.start, program);
+    const offset = elf.fileOffset(fn.start);
+    const rets = returns(elf.machine, elf.read(offset, fn.end - fn.start), fn.start);
+    if (rets.length === 0) throw new Error(`has no return instruction in ${name}`);
+    for (const ret of rets) at(name, ret, 'return');
+  }
+  const close = found.get(CLOSE);
+  if (close) at(CLOSE, close.start, 'close');
+  return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks };
+}

@@ -1,0 +1,3 @@
+module tapwire.test/go-tls
+
+go 1.18

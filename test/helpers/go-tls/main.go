@@ -1,0 +1,110 @@
+// A Go TLS peer for the TLS plugin's tests: crypto/tls through net/http, as Go programs
+// use it, so nothing of the test's making sits between the plugin and Go's library.
+//
+//	go-tls client [-wait] [-conns N] URL   GET URL N times, each on a new connection
+//	                                       (after a line on stdin with -wait); prints each
+//	                                       connection's local port and the body's length
+//	go-tls server CERT KEY BYTES           HTTPS on 127.0.0.1, a random port (printed),
+//	                                       answering every request with BYTES bytes
+//	go-tls pipe                            a client and a server over net.Pipe, no socket
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	switch os.Args[1] {
+	case "client":
+		client(os.Args[2:])
+	case "server":
+		server(os.Args[2], os.Args[3], os.Args[4])
+	case "pipe":
+		pipe()
+	}
+}
+
+func client(args []string) {
+	fs := flag.NewFlagSet("client", flag.ExitOnError)
+	wait := fs.Bool("wait", false, "wait for a line on stdin first")
+	conns := fs.Int("conns", 1, "requests, each on its own connection")
+	fs.Parse(args)
+	if *wait {
+		fmt.Println("ready")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+	}
+	for i := 0; i < *conns; i++ {
+		var port int
+		dialer := &net.Dialer{}
+		tr := &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err == nil {
+					port = c.LocalAddr().(*net.TCPAddr).Port
+				}
+				return c, err
+			},
+		}
+		url := fs.Arg(0)
+		if *conns > 1 {
+			url += "-" + strconv.Itoa(i)
+		}
+		r, err := (&http.Client{Transport: tr}).Get(url)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		tr.CloseIdleConnections()
+		fmt.Println(port, len(b))
+	}
+}
+
+func server(cert, key, size string) {
+	n, _ := strconv.Atoi(size)
+	body := strings.Repeat("g", n)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("listening", ln.Addr().(*net.TCPAddr).Port)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", size)
+		io.WriteString(w, body)
+	})
+	srv := &http.Server{Handler: h, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	panic(srv.ServeTLS(ln, cert, key))
+}
+
+func pipe() {
+	cert, err := tls.LoadX509KeyPair(os.Args[2], os.Args[3])
+	if err != nil {
+		panic(err)
+	}
+	a, b := net.Pipe()
+	srv := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert}})
+	go func() {
+		buf := make([]byte, 100)
+		n, _ := srv.Read(buf)
+		srv.Write([]byte("pong:" + string(buf[:n])))
+		srv.Close()
+	}()
+	cli := tls.Client(a, &tls.Config{InsecureSkipVerify: true})
+	cli.Write([]byte("ping-over-a-pipe"))
+	reply, _ := io.ReadAll(cli)
+	fmt.Println(string(reply))
+}
