@@ -80,13 +80,14 @@ https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (
 }).listen(0, '127.0.0.1', function () { console.log('listening ' + this.address().port); });`;
 
 // The Go peer (go-tls/main.go) in the builds users ship: the toolchain's default, stripped
-// of symbols and DWARF, static without cgo, and position-independent. Built once per
-// source (helpers/built.js), with a cache of Go's own under the same folder.
+// of symbols and DWARF, static without cgo, position-independent, and for arm64 (read,
+// not run). Built once per source (helpers/built.js), with Go's own cache beside it.
 const GO_BUILDS = {
-  default: [],
-  stripped: ['-ldflags=-s -w'],
-  static: [],
-  pie: ['-buildmode=pie'],
+  default: { flags: [], env: {} },
+  stripped: { flags: ['-ldflags=-s -w'], env: {} },
+  static: { flags: [], env: { CGO_ENABLED: '0' } },
+  pie: { flags: ['-buildmode=pie'], env: {} },
+  arm64: { flags: [], env: { CGO_ENABLED: '0', GOARCH: 'arm64' } },
 };
 
 function goPeers() {
@@ -94,11 +95,10 @@ function goPeers() {
   const files = ['main.go', 'go.mod'].map((f) => path.join(source, f));
   const dir = built('go-tls', files, JSON.stringify(GO_BUILDS), (into) => {
     const env = { ...process.env, HOME: into, GOCACHE: path.join(into, '.cache'), GOFLAGS: '', GO111MODULE: 'on' };
-    for (const [name, flags] of Object.entries(GO_BUILDS)) {
-      const cgo = name === 'static' ? '0' : '1';
-      execFileSync('go', ['build', ...flags, '-o', path.join(into, name), '.'], {
+    for (const [name, build] of Object.entries(GO_BUILDS)) {
+      execFileSync('go', ['build', ...build.flags, '-o', path.join(into, name), '.'], {
         cwd: source,
-        env: { ...env, CGO_ENABLED: cgo },
+        env: { ...env, ...build.env },
         stdio: 'pipe',
       });
     }

@@ -11,7 +11,9 @@ import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
 /** What native/tls attaches for one Go binary. */
 export interface GoHook {
   name: string;
-  /** File offset of the instruction probed. */
+  /** Virtual address of the instruction probed, as the binary links it. */
+  address: number;
+  /** Its file offset, where the uprobe is attached. */
   offset: number;
   program: 'read' | 'write' | 'return' | 'close';
 }
@@ -106,6 +108,7 @@ function returns(machine: number, code: Buffer, start: number): number[] {
 
 /** Where to hook the Go binary `elf`; throws an Error whose message is the reason it cannot be. */
 export function goHooks(elf: ElfFile): GoBinary {
+  if (!isGo(elf)) throw new Error('is not a Go binary');
   if (elf.machine !== EM_X86_64 && elf.machine !== EM_AARCH64) throw new Error('is a Go binary for an architecture tapwire does not read');
   const version = versionOf(elf);
   const minor = version ? Number(/^go1\.(\d+)/.exec(version)?.[1] ?? NaN) : NaN;
@@ -118,7 +121,7 @@ export function goHooks(elf: ElfFile): GoBinary {
   const at = (name: string, address: number, program: GoHook['program']): void => {
     const offset = elf.fileOffset(address);
     if (offset < 0) throw new Error(`has ${name} outside its loaded segments`);
-    hooks.push({ name, offset, program });
+    hooks.push({ name, address, offset, program });
   };
   for (const [name, fn, program] of [
     [READ, read, 'read'],

@@ -501,13 +501,13 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
 // capacity; the running goroutine in a register of its own. The first is also the C
 // return register, which PT_REGS_RC names on both.
 #if defined(__TARGET_ARCH_x86)
-#define GO_ARG2(regs) ((regs)->rbx)
-#define GO_G(regs) ((regs)->r14)
+#define GO_ARG2(r) ((r)->rbx)
+#define GO_G(r) ((r)->r14)
 #elif defined(__TARGET_ARCH_arm64)
-#define GO_ARG2(regs) (((const struct user_pt_regs*)(regs))->regs[1])
-#define GO_G(regs) (((const struct user_pt_regs*)(regs))->regs[28])
+#define GO_ARG2(r) (((const struct user_pt_regs*)(r))->regs[1])
+#define GO_G(r) (((const struct user_pt_regs*)(r))->regs[28])
 #endif
-#define GO_ARG1(regs) PT_REGS_RC(regs)
+#define GO_ARG1(r) PT_REGS_RC(r)
 
 // A tls.Conn's socket fd, where its net.Conn is a *net.TCPConn (or another netFD
 // wrapper of that shape): Conn.conn's data word leads to the netFD, whose poll.FD holds
