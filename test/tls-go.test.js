@@ -127,6 +127,27 @@ describe("TLS plugin: Go's crypto/tls", function () {
     assert.notEqual(streams[0], streams[1]);
   });
 
+  it('short-lived clients, four at a time: every request and every response, also the last before exit', async function () {
+    // A program that exits right after its last response may never return from that
+    // request's Write: the write must be taken all the same.
+    const runs = [];
+    for (let i = 0; i < 5; i++) {
+      runs.push(
+        ...(await Promise.all(
+          ['default', 'stripped', 'static', 'pie'].map((b) =>
+            runClient(peers[b], ['client', '-conns', '2', `https://127.0.0.1:${sPort}/burst-${b}-${i}`]),
+          ),
+        )),
+      );
+    }
+    for (const { pid } of runs) {
+      await until(`${pid}'s two responses`, () => (text(from(pid, 'read')).match(/HTTP\/1\.0 200 ok/g) ?? []).length === 2);
+      const requests = from(pid, 'write').map((e) => /GET (\/burst-\S+) /.exec(e.data.toString('latin1'))?.[1]);
+      assert.equal(requests.length, 2, `${pid}: ${requests}`);
+      assert.ok(requests.every((r) => r && /-[01]$/.test(r)));
+    }
+  });
+
   it('a Go server: the request read, a 1 MiB response written whole and in order, on the server side of the connection', async function () {
     const body = execFileSync('curl', ['-sk', '--http1.1', `https://127.0.0.1:${goPort}/hello-go-server`], { maxBuffer: 4 << 20 });
     assert.equal(body.length, 1024 * 1024);

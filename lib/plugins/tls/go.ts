@@ -1,9 +1,9 @@
 /**
  * Go's crypto/tls: where to hook a Go binary. Go links its TLS in and calls its own
  * functions with its own register ABI (Go 1.17+), so the hooks are uprobes by file
- * offset: at the entry of (*Conn).Read and (*Conn).Write, at each of their return
- * instructions (a uretprobe rewrites the return address on a stack Go may move, and
- * kills the process), and at the entry of (*Conn).Close. Functions are found in the
+ * offset: at the entry of (*Conn).Read and (*Conn).Write, at each return instruction of
+ * Read (a uretprobe rewrites the return address on a stack Go may move, and kills the
+ * process), and at the entry of (*Conn).Close. Functions are found in the
  * pc-line table, which stripped binaries (-ldflags='-s -w') keep.
  */
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
@@ -123,16 +123,12 @@ export function goHooks(elf: ElfFile): GoBinary {
     if (offset < 0) throw new Error(`has ${name} outside its loaded segments`);
     hooks.push({ name, address, offset, program });
   };
-  for (const [name, fn, program] of [
-    [READ, read, 'read'],
-    [WRITE, write, 'write'],
-  ] as const) {
-    at(name, fn.start, program);
-    const offset = elf.fileOffset(fn.start);
-    const rets = returns(elf.machine, elf.read(offset, fn.end - fn.start), fn.start);
-    if (rets.length === 0) throw new Error(`has no return instruction in ${name}`);
-    for (const ret of rets) at(name, ret, 'return');
-  }
+  // Read's bytes are there when it returns; Write's when it is called (native/tls/bpf).
+  at(READ, read.start, 'read');
+  const rets = returns(elf.machine, elf.read(elf.fileOffset(read.start), read.end - read.start), read.start);
+  if (rets.length === 0) throw new Error(`has no return instruction in ${READ}`);
+  for (const ret of rets) at(READ, ret, 'return');
+  at(WRITE, write.start, 'write');
   const close = found.get(CLOSE);
   if (close) at(CLOSE, close.start, 'close');
   return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks };

@@ -135,8 +135,10 @@ struct {
   __type(value, __s32);
 } tw_tls_fds SEC(".maps");
 
+// A call whose return never runs (its thread or goroutine was in it when the process
+// exited) leaves its entry: LRU tables let such entries make room, never block new calls.
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 16384);
   __type(key, __u64); /* pid_tgid: one call in flight per thread */
   __type(value, struct call);
@@ -151,7 +153,7 @@ struct goroutine_key {
 };
 
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 16384);
   __type(key, struct goroutine_key);
   __type(value, struct call);
@@ -502,9 +504,11 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
 // return register, which PT_REGS_RC names on both.
 #if defined(__TARGET_ARCH_x86)
 #define GO_ARG2(r) ((r)->rbx)
+#define GO_ARG3(r) ((r)->rcx)
 #define GO_G(r) ((r)->r14)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_ARG2(r) (((const struct user_pt_regs*)(r))->regs[1])
+#define GO_ARG3(r) (((const struct user_pt_regs*)(r))->regs[2])
 #define GO_G(r) (((const struct user_pt_regs*)(r))->regs[28])
 #endif
 #define GO_ARG1(r) PT_REGS_RC(r)
@@ -544,8 +548,18 @@ static __always_inline int go_enter(struct pt_regs* regs, __u16 direction) {
   c.fd = go_fd(c.ssl);
   c.sk = connection_of(c.fd, &c.conn);
   stream_of(tgid, &c);
-  bpf_map_update_elem(&tw_go_calls, &key, &c, BPF_ANY);
-  return 0;
+  if (direction == 0) {
+    bpf_map_update_elem(&tw_go_calls, &key, &c, BPF_ANY);
+    return 0;
+  }
+  // Write: b is the plaintext, all of it written unless the connection fails. Taken
+  // now: the goroutine may never return from the call (the program exits first).
+  __s64 len = (__s64)GO_ARG3(regs);
+  __u32 zero = 0;
+  struct returning* call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
+  if (!call || len <= 0) return 0;
+  call->c = c;
+  return copy_call(call, id, len);
 }
 
 SEC("uprobe")
@@ -554,8 +568,8 @@ int tw_go_read(struct pt_regs* ctx) { return go_enter(ctx, 0); }
 SEC("uprobe")
 int tw_go_write(struct pt_regs* ctx) { return go_enter(ctx, 1); }
 
-// At each return instruction of Read and Write (a uretprobe would rewrite a return
-// address on a stack Go may move): n, the bytes moved, is the first result.
+// At each return instruction of Read (a uretprobe would rewrite a return address on a
+// stack Go may move): n, the bytes read, is the first result.
 SEC("uprobe")
 int tw_go_return(struct pt_regs* ctx) {
   __u64 id = bpf_get_current_pid_tgid();
