@@ -8,7 +8,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const { openCapturer, HeaderView, TCP } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
-const { certificate, startServer, stop, runClient, goPeers } = require('./helpers/tls-peers');
+const { certificate, startServer, stop, runClient, goPeers, goToolchains, GO_BUILDS } = require('./helpers/tls-peers');
 const { until } = require('./helpers/poll');
 
 const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
@@ -21,6 +21,8 @@ describe("TLS plugin: Go's crypto/tls", function () {
   let sPort;
   let goServer;
   let goPort;
+  let h2Server;
+  let h2Port;
   let cap;
   const events = [];
   let reading;
@@ -41,6 +43,8 @@ describe("TLS plugin: Go's crypto/tls", function () {
     );
     goServer = await startServer(peers.default, ['server', cert.cert, cert.key, String(1024 * 1024)], /listening \d+/);
     goPort = Number(/listening (\d+)/.exec(goServer.readyOutput)[1]);
+    h2Server = await startServer(peers.default, ['server', cert.cert, cert.key, '100', 'h2'], /listening \d+/);
+    h2Port = Number(/listening (\d+)/.exec(h2Server.readyOutput)[1]);
   });
 
   after(async function () {
@@ -49,6 +53,7 @@ describe("TLS plugin: Go's crypto/tls", function () {
     await readingPackets;
     await stop(sServer);
     await stop(goServer);
+    await stop(h2Server);
     if (cert) fs.rmSync(cert.dir, { recursive: true, force: true });
   });
 
@@ -56,7 +61,7 @@ describe("TLS plugin: Go's crypto/tls", function () {
     const named = [peers.stripped, peers.static, peers.pie];
     cap = await openCapturer({
       interfaces: ['lo'],
-      filter: `tcp port ${sPort} or tcp port ${goPort}`,
+      filter: `tcp port ${sPort} or tcp port ${goPort} or tcp port ${h2Port}`,
       tls: { mode: 'required', targets: named },
     });
     assert.equal(cap.selection.tls.active, true, cap.selection.tls.reason);
@@ -92,7 +97,7 @@ describe("TLS plugin: Go's crypto/tls", function () {
       local: { address: '127.0.0.1', port: local },
       remote: { address: '127.0.0.1', port: remote },
     });
-    const client = Math.max(local, remote) === sPort || local === goPort ? remote : local;
+    const client = [sPort, goPort, h2Port].includes(remote) ? local : remote;
     const server = client === local ? remote : local;
     await until(`the SYN ${client}>${server}`, () => opened.has(`${client}>${server}`));
   };
@@ -163,6 +168,47 @@ describe("TLS plugin: Go's crypto/tls", function () {
     const curlPort = read().connection.remote.port;
     for (const e of mine()) await assertConnection(e, goPort, curlPort);
   });
+
+  it('a Go server speaking HTTP/2 (ALPN h2) to curl: the frames both ways, on the connection', async function () {
+    const body = execFileSync('curl', ['-sk', '--http2', `https://127.0.0.1:${h2Port}/hello-h2`]);
+    assert.equal(body.toString(), 'g'.repeat(100));
+    const mine = () => events.filter((e) => e.pid === h2Server.pid);
+    // The client's connection preface, then frames: a DATA frame carries the body as is.
+    await until('the body written', () => text(mine().filter((e) => e.direction === 'write')).includes('g'.repeat(100)));
+    assert.match(text(mine().filter((e) => e.direction === 'read')), /^PRI \* HTTP\/2\.0\r\n\r\nSM\r\n\r\n/);
+    const curlPort = mine()[0].connection.remote.port;
+    for (const e of mine()) await assertConnection(e, h2Port, curlPort);
+    assert.equal(new Set(mine().map((e) => e.stream)).size, 1);
+  });
+
+  // Every other Go installed (Debian's versioned ones: bookworm-backports has 1.22 and
+  // 1.23, whose netFD layout differs), its default and stripped builds, hooked at exec.
+  for (const { version, go } of goToolchains().slice(1)) {
+    it(`${version}: a client in the default and stripped builds, hooked at its exec, on the connection`, async function () {
+      this.timeout(600000);
+      const builds = goPeers(go, { default: GO_BUILDS.default, stripped: GO_BUILDS.stripped });
+      for (const [build, file] of Object.entries(builds)) {
+        const child = spawn(file, ['client', '-wait', `https://127.0.0.1:${sPort}/hello-${version}-${build}`], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        await until('ready', () => out.includes('ready'));
+        await until(
+          `${file} hooked`,
+          () => cap.tls.targets.some((t) => t.go === version && fs.realpathSync(t.path) === fs.realpathSync(file)),
+          30000,
+        );
+        child.stdin.end('go\n');
+        assert.equal(await exited, 0);
+        const port = Number(out.split('\n')[1].split(' ')[0]);
+        await until('the response', () => /HTTP\/1\.0 200 ok/.test(text(from(child.pid, 'read'))));
+        assert.match(text(from(child.pid, 'write')), new RegExp(`^GET /hello-${version}-${build} HTTP/1\\.1\\r\\n`));
+        for (const e of events.filter((x) => x.pid === child.pid)) await assertConnection(e, port, sPort);
+      }
+    });
+  }
 
   it('a Go process started after open, named nowhere, is hooked at its exec', async function () {
     const child = spawn(peers.static, ['client', '-wait', `https://127.0.0.1:${sPort}/hello-go-late`], {

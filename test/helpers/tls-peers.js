@@ -90,13 +90,43 @@ const GO_BUILDS = {
   arm64: { flags: [], env: { CGO_ENABLED: '0', GOARCH: 'arm64' } },
 };
 
-function goPeers() {
+/**
+ * The Go toolchains installed: `go` on PATH first, then Debian's versioned ones
+ * (/usr/lib/go-1.NN, from the archive or backports), each version once.
+ */
+function goToolchains() {
+  const found = new Map();
+  const candidates = [
+    'go',
+    ...fs
+      .readdirSync('/usr/lib')
+      .filter((d) => /^go-1\.\d+$/.test(d))
+      .map((d) => `/usr/lib/${d}/bin/go`),
+  ];
+  for (const go of candidates) {
+    try {
+      const version = execFileSync(go, ['env', 'GOVERSION'], {
+        encoding: 'utf8',
+        env: { ...process.env, HOME: os.tmpdir(), GOTOOLCHAIN: 'local' },
+      }).trim();
+      if (!found.has(version)) found.set(version, go);
+    } catch {
+      // not runnable here
+    }
+  }
+  return [...found].map(([version, go]) => ({ version, go }));
+}
+
+/** The peer's builds by name, built by toolchain `go` (default: the one on PATH), each a path. */
+function goPeers(go = 'go', builds = GO_BUILDS) {
   const source = path.join(__dirname, 'go-tls');
   const files = ['main.go', 'go.mod'].map((f) => path.join(source, f));
-  const dir = built('go-tls', files, JSON.stringify(GO_BUILDS), (into) => {
-    const env = { ...process.env, HOME: into, GOCACHE: path.join(into, '.cache'), GOFLAGS: '', GO111MODULE: 'on' };
-    for (const [name, build] of Object.entries(GO_BUILDS)) {
-      execFileSync('go', ['build', ...build.flags, '-o', path.join(into, name), '.'], {
+  const version = execFileSync(go, ['version'], { encoding: 'utf8', env: { ...process.env, HOME: os.tmpdir(), GOTOOLCHAIN: 'local' } });
+  const dir = built('go-tls', files, JSON.stringify({ version, builds }), (into) => {
+    // GOTOOLCHAIN=local: a newer Go never looks for another toolchain on the network.
+    const env = { ...process.env, HOME: into, GOCACHE: path.join(into, '.cache'), GOFLAGS: '', GO111MODULE: 'on', GOTOOLCHAIN: 'local' };
+    for (const [name, build] of Object.entries(builds)) {
+      execFileSync(go, ['build', ...build.flags, '-o', path.join(into, name), '.'], {
         cwd: source,
         env: { ...env, ...build.env },
         stdio: 'pipe',
@@ -104,7 +134,7 @@ function goPeers() {
     }
     fs.rmSync(path.join(into, '.cache'), { recursive: true, force: true });
   });
-  return Object.fromEntries(Object.keys(GO_BUILDS).map((name) => [name, path.join(dir, name)]));
+  return Object.fromEntries(Object.keys(builds).map((name) => [name, path.join(dir, name)]));
 }
 
-module.exports = { certificate, startServer, stop, runClient, goPeers, NODE_SERVER };
+module.exports = { certificate, startServer, stop, runClient, goPeers, goToolchains, GO_BUILDS, NODE_SERVER };

@@ -4,8 +4,9 @@
 //	go-tls client [-wait] [-conns N] URL   GET URL N times, each on a new connection
 //	                                       (after a line on stdin with -wait); prints each
 //	                                       connection's local port and the body's length
-//	go-tls server CERT KEY BYTES           HTTPS on 127.0.0.1, a random port (printed),
-//	                                       answering every request with BYTES bytes
+//	go-tls server CERT KEY BYTES [h2]      HTTPS on 127.0.0.1, a random port (printed),
+//	                                       answering every request with BYTES bytes;
+//	                                       HTTP/1.1 only, or HTTP/2 by ALPN with h2
 //	go-tls pipe                            a client and a server over net.Pipe, no socket
 package main
 
@@ -28,7 +29,7 @@ func main() {
 	case "client":
 		client(os.Args[2:])
 	case "server":
-		server(os.Args[2], os.Args[3], os.Args[4])
+		server(os.Args[2], os.Args[3], os.Args[4], len(os.Args) > 5 && os.Args[5] == "h2")
 	case "pipe":
 		pipe()
 	}
@@ -73,7 +74,7 @@ func client(args []string) {
 	}
 }
 
-func server(cert, key, size string) {
+func server(cert, key, size string, h2 bool) {
 	n, _ := strconv.Atoi(size)
 	body := strings.Repeat("g", n)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -86,7 +87,11 @@ func server(cert, key, size string) {
 		w.Header().Set("Content-Length", size)
 		io.WriteString(w, body)
 	})
-	srv := &http.Server{Handler: h, TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	srv := &http.Server{Handler: h}
+	if !h2 {
+		// An empty map, not nil: net/http then offers no HTTP/2.
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
 	panic(srv.ServeTLS(ln, cert, key))
 }
 
