@@ -6,9 +6,19 @@
 const assert = require('node:assert/strict');
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { openCapturer, HeaderView, TCP } = require('..');
+const { openCapturer } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
-const { certificate, startServer, stop, runClient, goPeers, goToolchains, GO_BUILDS } = require('./helpers/tls-peers');
+const {
+  certificate,
+  startServer,
+  startSServer,
+  stop,
+  runClient,
+  watchCapture,
+  goPeers,
+  goToolchains,
+  GO_BUILDS,
+} = require('./helpers/tls-peers');
 const { until } = require('./helpers/poll');
 
 const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
@@ -25,10 +35,9 @@ describe("TLS plugin: Go's crypto/tls", function () {
   let h2Port;
   let cap;
   const events = [];
-  let reading;
   // Each connection the capture saw open (its SYN), as "client port>server port".
   const opened = new Set();
-  let readingPackets;
+  let watching;
 
   before(async function () {
     this.timeout(600000); // the Go builds, in an emulated kernel's guest
@@ -36,11 +45,7 @@ describe("TLS plugin: Go's crypto/tls", function () {
     peers = goPeers();
     cert = certificate();
     sPort = 20000 + ((process.pid + 7) % 20000);
-    sServer = await startServer(
-      'openssl',
-      ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'],
-      /ACCEPT/,
-    );
+    sServer = await startSServer(cert, sPort);
     goServer = await startServer(peers.default, ['server', cert.cert, cert.key, String(1024 * 1024)], /listening \d+/);
     goPort = Number(/listening (\d+)/.exec(goServer.readyOutput)[1]);
     h2Server = await startServer(peers.default, ['server', cert.cert, cert.key, '100', 'h2'], /listening \d+/);
@@ -49,8 +54,7 @@ describe("TLS plugin: Go's crypto/tls", function () {
 
   after(async function () {
     await cap?.close();
-    await reading;
-    await readingPackets;
+    await watching;
     await stop(sServer);
     await stop(goServer);
     await stop(h2Server);
@@ -74,18 +78,7 @@ describe("TLS plugin: Go's crypto/tls", function () {
       assert.deepEqual(t.functions, GO_FUNCTIONS);
       assert.equal(t.named, file !== peers.default);
     }
-    reading = (async () => {
-      for await (const e of cap.tls) events.push(e);
-    })();
-    readingPackets = (async () => {
-      const h = new HeaderView();
-      for await (const batch of cap) {
-        for (let i = 0; i < batch.length; i++) {
-          batch.headersAt(i, h);
-          if (h.isTcp && h.tcpFlags & TCP.SYN && !(h.tcpFlags & TCP.ACK)) opened.add(`${h.srcPort}>${h.dstPort}`);
-        }
-      }
-    })();
+    watching = watchCapture(cap, events, opened);
   });
 
   const from = (pid, direction) => events.filter((e) => e.pid === pid && e.direction === direction);

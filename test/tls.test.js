@@ -6,9 +6,9 @@
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const { openCapturer, tlsPlugin, HeaderView, TCP, MAX_CALL_BYTES } = require('..');
+const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
-const { certificate, startServer, stop, runClient, NODE_SERVER } = require('./helpers/tls-peers');
+const { certificate, startServer, startSServer, stop, runClient, watchCapture, NODE_SERVER } = require('./helpers/tls-peers');
 const { runChildUntilReady } = require('./helpers/hosts');
 const { until } = require('./helpers/poll');
 const { bpfList } = require('./helpers/bpftool');
@@ -33,28 +33,22 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   let nodePort;
   let cap;
   const events = [];
-  let reading;
-  // The client port of each connection the capture saw open (its SYN), for the events' connections.
+  // Each connection the capture saw open (its SYN), as "client port>server port".
   const opened = new Set();
-  let readingPackets;
+  let watching;
 
   before(async function () {
     await requirePrivileges(this, ['openssl', 'curl', 'python3', 'bpftool', 'tshark', 'gnutls-cli', 'wget']);
     cert = certificate();
     sPort = 20000 + (process.pid % 20000);
-    sServer = await startServer(
-      'openssl',
-      ['s_server', '-accept', `127.0.0.1:${sPort}`, '-cert', cert.cert, '-key', cert.key, '-www'],
-      /ACCEPT/,
-    );
+    sServer = await startSServer(cert, sPort);
     nodeServer = await startServer(process.execPath, ['-e', NODE_SERVER, cert.key, cert.cert], /listening \d+/);
     nodePort = Number(/listening (\d+)/.exec(nodeServer.readyOutput)[1]);
   });
 
   after(async function () {
     await cap?.close();
-    await reading;
-    await readingPackets;
+    await watching;
     await stop(sServer);
     await stop(nodeServer);
   });
@@ -66,18 +60,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     assert.ok(cap.tls);
     assert.ok(cap.tls.targets.some((t) => /libssl\.so/.test(t.path)));
     assert.ok(cap.tls.targets.some((t) => t.path === fs.realpathSync(process.execPath)));
-    reading = (async () => {
-      for await (const e of cap.tls) events.push(e);
-    })();
-    readingPackets = (async () => {
-      const h = new HeaderView();
-      for await (const batch of cap) {
-        for (let i = 0; i < batch.length; i++) {
-          batch.headersAt(i, h);
-          if (h.isTcp && h.tcpFlags & TCP.SYN && !(h.tcpFlags & TCP.ACK) && h.dstPort === sPort) opened.add(h.srcPort);
-        }
-      }
-    })();
+    watching = watchCapture(cap, events, opened);
   });
 
   // The connection an event names is the one the packets show: the client's port opened
@@ -93,7 +76,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   const clientPort = async (pid) => {
     const ports = [...new Set(events.filter((e) => e.pid === pid && e.connection).map((e) => e.connection.local.port))];
     assert.equal(ports.length, 1, `one connection from ${pid}: ${ports}`);
-    await until(`the SYN from port ${ports[0]}`, () => opened.has(ports[0]));
+    await until(`the SYN from port ${ports[0]}`, () => opened.has(`${ports[0]}>${sPort}`));
     return ports[0];
   };
 
@@ -163,7 +146,7 @@ for i in range(2):
       const w = from(pid, 'write').find((e) => e.data.includes(`hello-python-${i} `));
       assert.ok(w, `request ${i} was captured`);
       assert.ok(w.fd >= 0, 'Python reads and writes through a socket BIO: the fd is known');
-      await until(`the SYN from port ${port}`, () => opened.has(port));
+      await until(`the SYN from port ${port}`, () => opened.has(`${port}>${sPort}`));
       for (const e of events.filter((x) => x.pid === pid && x.stream === w.stream)) assertConnection(e, port);
       streams.push(w.stream);
     }

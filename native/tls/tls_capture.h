@@ -1,8 +1,8 @@
 // The TLS plugin's native half: loads the uprobe programs (skeleton), attaches them to
 // SSL_read/SSL_write(_ex), GnuTLS's and Go's functions in the libraries and binaries it
-// is given (by file, so later
-// processes are covered; links are owned by file descriptors), and hands the ring
-// buffer's records to JavaScript in batches, which joins a call's chunks.
+// is given (by file, so later processes are covered; links are owned by file
+// descriptors), and hands the ring buffer's records to JavaScript in batches, which
+// joins a call's chunks.
 #pragma once
 #include <napi.h>
 

@@ -51,6 +51,34 @@ function stop(child) {
   });
 }
 
+/** `openssl s_server -www` on 127.0.0.1:`port`: any request gets its status page. */
+function startSServer(cert, port) {
+  return startServer('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', cert.cert, '-key', cert.key, '-www'], /ACCEPT/);
+}
+
+/**
+ * Reads open capture `cap` until it closes: its TLS events into `events`, and each
+ * connection its packets show opening (a SYN) into `opened` as "client port>server
+ * port", for the events' connections to be checked against. Resolves when both end.
+ */
+function watchCapture(cap, events, opened) {
+  const { HeaderView, TCP } = require('../..');
+  return Promise.all([
+    (async () => {
+      for await (const e of cap.tls) events.push(e);
+    })(),
+    (async () => {
+      const h = new HeaderView();
+      for await (const batch of cap) {
+        for (let i = 0; i < batch.length; i++) {
+          batch.headersAt(i, h);
+          if (h.isTcp && h.tcpFlags & TCP.SYN && !(h.tcpFlags & TCP.ACK)) opened.add(`${h.srcPort}>${h.dstPort}`);
+        }
+      }
+    })(),
+  ]);
+}
+
 /** Runs a client to completion; resolves with { pid, stdout }. */
 function runClient(cmd, args, input) {
   return new Promise((resolve, reject) => {
@@ -137,4 +165,4 @@ function goPeers(go = 'go', builds = GO_BUILDS) {
   return Object.fromEntries(Object.keys(builds).map((name) => [name, path.join(dir, name)]));
 }
 
-module.exports = { certificate, startServer, stop, runClient, goPeers, goToolchains, GO_BUILDS, NODE_SERVER };
+module.exports = { certificate, startServer, startSServer, stop, runClient, watchCapture, goPeers, goToolchains, GO_BUILDS, NODE_SERVER };

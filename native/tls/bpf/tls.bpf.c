@@ -542,13 +542,14 @@ static __always_inline int go_enter(struct pt_regs* regs, __u16 direction) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
   if (!captured(tgid)) return 0;
-  struct goroutine_key key = {.tgid = tgid, .g = GO_G(regs)};
   struct call c = {.buf = GO_ARG2(regs), .ssl = GO_ARG1(regs), .direction = direction, .target = target};
-  go_stack(key.g, &c.stack_lo, &c.stack_hi);
   c.fd = go_fd(c.ssl);
   c.sk = connection_of(c.fd, &c.conn);
   stream_of(tgid, &c);
   if (direction == 0) {
+    // Read: copied at its return, where the stack it started on tells whether b moved.
+    struct goroutine_key key = {.tgid = tgid, .g = GO_G(regs)};
+    go_stack(key.g, &c.stack_lo, &c.stack_hi);
     bpf_map_update_elem(&tw_go_calls, &key, &c, BPF_ANY);
     return 0;
   }
