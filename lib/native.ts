@@ -116,12 +116,15 @@ export interface TlsCaptureOptions {
 }
 
 export interface TlsCapture extends KernelSource<{ lostRecords: number; truncatedBytes: number }> {
-  /** The functions hooked in the file; a Go binary comes with where (lib/plugins/tls/go.ts). */
+  /**
+   * The functions hooked in the file. Where to hook comes with a Go binary
+   * (lib/plugins/tls/go.ts) and, found, OpenSSL's internal functions (lib/plugins/tls/openssl.ts).
+   */
   attach(
     path: string,
     index: number,
     flavor: number,
-    go?: { pollDescOffset: number; hooks: { name: string; offset: number; program: string }[] },
+    where?: { pollDescOffset: number; hooks: { name: string; offset: number; program: string }[] } | { read: number; write: number },
   ): string[];
 }
 

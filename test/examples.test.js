@@ -312,12 +312,18 @@ describe('the README', function () {
    */
   async function runLine(line, { then, stopAt } = {}) {
     const run = start(local(line), { cwd: dir, env });
-    await until(`${line}: listening`, () => /listening on/.test(run.output()) || run.child.exitCode !== null, 60_000);
-    await then?.();
-    if (stopAt) {
-      if (stopAt !== true) await until(`${line}: ${stopAt}`, () => stopAt.test(run.stdout()), 30_000);
-      run.child.kill('SIGINT');
+    try {
+      await until(`${line}: listening`, () => /listening on/.test(run.output()) || run.child.exitCode !== null, 60_000);
+      await then?.();
+      if (stopAt && stopAt !== true) await until(`${line}: ${stopAt}`, () => stopAt.test(run.stdout()), 30_000);
+    } catch (err) {
+      // A line that never printed what was awaited is stopped (mocha would wait on it),
+      // and what it did print goes with the failure.
+      run.child.kill('SIGKILL');
+      err.message += `\n--- its output:\n${run.output()}`;
+      throw err;
     }
+    if (stopAt) run.child.kill('SIGINT');
     return run.done;
   }
 

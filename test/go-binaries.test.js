@@ -1,8 +1,8 @@
 'use strict';
 // Where the TLS plugin hooks a Go binary, checked against Go's own disassembler (`go tool
-// objdump`) and readelf: the entry of crypto/tls's (*Conn).Read, Write and Close and
-// every return instruction of Read, on amd64 and arm64 builds, also where the
-// symbol table was stripped. No kernel is involved: the hooks run in test/tls-go.test.js.
+// objdump`) and readelf: the stack check's branch of crypto/tls's (*Conn).Read and
+// Write, Read's call to runtime.memmove and Close's entry, on amd64 and arm64 builds,
+// also where the symbol table was stripped. No kernel is involved: the hooks run in test/tls-go.test.js.
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const { requireTools } = require('./helpers/privileged');
@@ -11,17 +11,26 @@ const { goTarget } = require('../dist/plugins/tls/targets');
 
 const FUNCTIONS = ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write', 'crypto/tls.(*Conn).Close'];
 
-/** Each function's entry and RET addresses, as `go tool objdump` lists them. */
+/**
+ * Each function's entry, its first branch (the stack check's, JBE or BLS) and its
+ * calls to runtime.memmove, as `go tool objdump` lists them.
+ */
 function disassembled(file) {
   const out = new Map();
   for (const name of FUNCTIONS) {
     const pattern = `^${name.replace(/[.()*]/g, (c) => `\\${c}`)}$`;
     const text = execFileSync('go', ['tool', 'objdump', '-s', pattern, file], { encoding: 'utf8', env: { ...process.env, HOME: '/tmp' } });
-    const addresses = [...text.matchAll(/^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)/gm)];
-    assert.ok(addresses.length > 0, `${name} in ${file}`);
+    const lines = [...text.matchAll(/^\s+\S+\s+0x([0-9a-f]+)\s+[0-9a-f]+\s+(\S+)\s*(\S*)/gm)].map((m) => ({
+      address: parseInt(m[1], 16),
+      op: m[2],
+      arg: m[3],
+    }));
+    assert.ok(lines.length > 0, `${name} in ${file}`);
+    const branch = lines.find((l) => /^(J[A-Z]+|B[A-Z.]*|CALL|RET)$/.test(l.op));
     out.set(name, {
-      entry: parseInt(addresses[0][1], 16),
-      returns: addresses.filter((m) => m[2] === 'RET').map((m) => parseInt(m[1], 16)),
+      entry: lines[0].address,
+      check: /^(JBE|BLS)$/.test(branch.op) ? branch.address : null,
+      copies: lines.filter((l) => /^(CALL|BL)$/.test(l.op) && l.arg === 'runtime.memmove(SB)').map((l) => l.address),
     });
   }
   return out;
@@ -46,22 +55,19 @@ describe('Go binaries: where the TLS plugin hooks them', function () {
   });
 
   for (const build of ['default', 'pie', 'static', 'arm64']) {
-    it(`${build} build: the entries and every return go tool objdump shows, at readelf's file offsets`, function () {
+    it(`${build} build: the stack checks, the copy and the entry go tool objdump shows, at readelf's file offsets`, function () {
       const target = goTarget(peers[build]);
       assert.match(target.version, /^go1\.\d+/);
       const want = disassembled(peers[build]);
-      for (const name of FUNCTIONS) {
-        const hooks = target.hooks.filter((h) => h.name === name);
-        const { entry, returns } = want.get(name);
-        assert.deepEqual(
-          hooks.filter((h) => h.program !== 'return').map((h) => h.address),
-          [entry],
-        );
-        const rets = hooks.filter((h) => h.program === 'return').map((h) => h.address);
-        // Read is copied at its returns; Write at its entry, Close only ends the stream.
-        assert.deepEqual(rets, name.endsWith('Read') ? returns : [], `${name}'s returns`);
-        if (name.endsWith('Read')) assert.ok(rets.length > 0);
-      }
+      const [read, write, close] = FUNCTIONS.map((name) => want.get(name));
+      const where = (name, program) => target.hooks.filter((h) => h.name === name && h.program === program).map((h) => h.address);
+      assert.ok(read.check && write.check, 'objdump shows both stack checks');
+      assert.deepEqual(where(FUNCTIONS[0], 'read'), [read.check]);
+      assert.equal(read.copies.length, 1, "Read's one copy");
+      assert.deepEqual(where(FUNCTIONS[0], 'copy'), read.copies);
+      assert.deepEqual(where(FUNCTIONS[1], 'write'), [write.check]);
+      assert.deepEqual(where(FUNCTIONS[2], 'close'), [close.entry]);
+      assert.equal(target.hooks.length, 4);
       const segs = segments(peers[build]);
       for (const h of target.hooks) {
         const seg = segs.find(([vaddr, , size]) => h.address >= vaddr && h.address < vaddr + size);

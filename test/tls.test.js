@@ -95,6 +95,34 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     for (const e of events.filter((x) => x.pid === pid)) assertConnection(e, port);
   });
 
+  it('openssl s_server -www (reads and writes through BIO_f_ssl): the request read and the page written, with the connection', async function () {
+    const { pid } = await runClient('curl', ['-sk', '--http1.1', `https://127.0.0.1:${sPort}/hello-www`]);
+    const server = sServer.pid;
+    // The server answered earlier tests' requests too: this one's are told by curl's pid and the path.
+    await until("s_server's read of the request", () => /GET \/hello-www HTTP\/1\.1\r\n/.test(text(from(server, 'read'))));
+    await until("curl's read of s_server's page", () => /HTTP\/1\.0 200 ok/.test(text(from(pid, 'read'))));
+    const reads = from(server, 'read').length;
+    assert.ok(
+      from(server, 'write').some((e) => e.timestampNs > from(server, 'read')[reads - 1].timestampNs),
+      'the page written after the request read',
+    );
+    // Its reads and writes go through ssl_read_internal and ssl_write_internal, hooked
+    // in place of the exported functions: never twice for one call.
+    const lib = cap.tls.targets.find((t) => t.functions.includes('ssl_read_internal'));
+    assert.ok(lib, `a library hooked at its internal functions: ${JSON.stringify(cap.tls.targets)}`);
+    assert.ok(!lib.functions.includes('SSL_read'));
+    assert.equal(text(from(pid, 'read')).split('HTTP/1.0 200 ok').length, 2, 'the page read once by curl');
+    // The server's side of the connection curl opened: curl's port is the remote one.
+    const port = await clientPort(pid);
+    const mine = from(server, 'read').filter((e) => /hello-www/.test(e.data.toString('latin1')));
+    assert.equal(mine.length, 1);
+    assert.deepEqual(mine[0].connection, {
+      protocol: 'tcp',
+      local: { address: '127.0.0.1', port: sPort },
+      remote: { address: '127.0.0.1', port },
+    });
+  });
+
   for (const [client, args, request] of [
     ['gnutls-cli', (port) => ['--insecure', '-p', String(port), '127.0.0.1'], 'GET /hello-gnutls HTTP/1.0\r\n\r\n'],
     ['wget', (port) => ['-q', '-O', '-', '--no-check-certificate', `https://127.0.0.1:${port}/hello-wget`], ''],
@@ -182,7 +210,7 @@ while s.recv(65536): pass
     await until("the late process's request", () => from(pid, 'write').some((e) => e.data.includes('/hello-late')));
     const w = from(pid, 'write').find((e) => e.data.includes('/hello-late'));
     assert.equal(w.library, copy, 'the call was in the copy, not the system library');
-    assert.ok(cap.tls.targets.some((t) => t.path === copy && t.functions.includes('SSL_write')));
+    assert.ok(cap.tls.targets.some((t) => t.path === copy && t.functions.some((f) => /^(SSL_write|ssl_write_internal)$/.test(f))));
     assert.ok(w.connection && w.connection.remote.port === sPort);
   });
 

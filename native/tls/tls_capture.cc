@@ -132,26 +132,30 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, 
   return programs;
 }
 
-// attach(path, index, flavor, go?) → the functions hooked in that file. A function the
-// file does not export is skipped: OpenSSL 1.1.0 has no _ex forms, GnuTLS 3.7 no
-// _set_int. A Go binary comes with `go`: { pollDescOffset, hooks: [{ name, offset, program }] },
-// found by lib/plugins/tls/go.ts.
+// attach(path, index, flavor, where?) → the functions hooked in that file. A function
+// the file does not export is skipped: OpenSSL 1.1.0 has no _ex forms, GnuTLS 3.7 no
+// _set_int. A Go binary comes with where = { pollDescOffset, hooks: [{ name, offset,
+// program }] } (lib/plugins/tls/go.ts); an OpenSSL library whose internal functions were
+// found with where = { read, write }, their file offsets (lib/plugins/tls/openssl.ts).
 Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!skel_) throw PlainError(env, "the TLS capture is closed", "ECLOSED");
   std::string path = info[0].As<Napi::String>();
   uint32_t flavor = info[2].As<Napi::Number>().Uint32Value();
-  Napi::Object go = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object();
-  uint32_t pollDescOffset = go.IsEmpty() ? 0 : UintOption(go, "pollDescOffset");
+  Napi::Object where = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object();
+  uint32_t pollDescOffset = flavor == TAPWIRE_TLS_GO ? UintOption(where, "pollDescOffset") : 0;
   struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), flavor, pollDescOffset);
-  if (flavor == TAPWIRE_TLS_GO) return AttachGo(env, path, programs, go.Get("hooks").As<Napi::Array>());
+  if (flavor == TAPWIRE_TLS_GO) return AttachGo(env, path, programs, where.Get("hooks").As<Napi::Array>());
   struct Hook {
     const char* name;
     struct bpf_program* entry;
-    bool returns;  // the data is copied at return
+    bool returns;       // the data is copied at return
+    size_t offset = 0;  // by file offset; 0: by the exported name
   };
+  auto offset = [&](const char* key) { return size_t(where.Get(key).As<Napi::Number>().Int64Value()); };
   // GnuTLS's record functions take (session, buffer) as SSL_read and SSL_write take
   // (ssl, buffer): the same programs read them; the flavor tells where the fd is.
+  // OpenSSL's internal functions take the _ex forms' arguments.
   std::vector<Hook> hooks;
   if (flavor == TAPWIRE_TLS_GNUTLS) {
     hooks = {
@@ -162,6 +166,12 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
         {"gnutls_transport_set_ptr", programs->progs.tw_gnutls_transport, false},
         {"gnutls_transport_set_ptr2", programs->progs.tw_gnutls_transport, false},
         {"gnutls_deinit", programs->progs.tw_tls_free, false},
+    };
+  } else if (!where.IsEmpty()) {
+    hooks = {
+        {"ssl_write_internal", programs->progs.tw_ssl_write_ex, true, offset("write")},
+        {"ssl_read_internal", programs->progs.tw_ssl_read_ex, true, offset("read")},
+        {"SSL_free", programs->progs.tw_tls_free, false},
     };
   } else {
     hooks = {
@@ -174,9 +184,9 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   for (auto& hook : hooks) {
     for (bool retprobe : {false, true}) {
       if (retprobe && !hook.returns) break;
-      LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = hook.name);
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = hook.offset ? nullptr : hook.name);
       struct bpf_program* prog = retprobe ? programs->progs.tw_ssl_return : hook.entry;
-      BpfLink link(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts));
+      BpfLink link(bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), hook.offset, &opts));
       if (!link) {
         int err = errno;
         if (err == ENOENT && !retprobe) break;  // not exported here
@@ -198,11 +208,11 @@ Napi::Array TlsCapture::AttachGo(Napi::Env env, const std::string& path, struct 
     Napi::Object hook = hooks.Get(i).As<Napi::Object>();
     std::string name = hook.Get("name").As<Napi::String>();
     std::string kind = hook.Get("program").As<Napi::String>();
-    struct bpf_program* prog = kind == "read"     ? programs->progs.tw_go_read
-                               : kind == "write"  ? programs->progs.tw_go_write
-                               : kind == "return" ? programs->progs.tw_go_return
-                               : kind == "close"  ? programs->progs.tw_go_close
-                                                  : nullptr;
+    struct bpf_program* prog = kind == "read"    ? programs->progs.tw_go_read
+                               : kind == "write" ? programs->progs.tw_go_write
+                               : kind == "copy"  ? programs->progs.tw_go_copy
+                               : kind == "close" ? programs->progs.tw_go_close
+                                                 : nullptr;
     if (!prog) throw PlainError(env, ("no Go program " + kind).c_str(), "EINVAL");
     size_t offset = size_t(hook.Get("offset").As<Napi::Number>().Int64Value());
     LIBBPF_OPTS(bpf_uprobe_opts, opts);

@@ -1,7 +1,8 @@
 /**
- * Just enough of an ELF64 little-endian file to find a Go binary's sections and turn a
- * virtual address into the file offset a uprobe is attached at. Reads by position, so
- * a large binary is never loaded whole to learn what it is.
+ * Just enough of an ELF64 little-endian file to find a Go binary's sections, a library's
+ * exported functions, and turn a virtual address into the file offset a uprobe is
+ * attached at. Reads by position, so a large binary is never loaded whole to learn what
+ * it is.
  */
 import fs from 'node:fs';
 
@@ -79,6 +80,24 @@ export class ElfFile {
   section(name: string): Buffer | null {
     const s = this.sections.get(name);
     return s ? this.read(s.offset, s.size) : null;
+  }
+
+  /** The addresses of the defined functions among `names` that the file exports (.dynsym). */
+  exported(names: string[]): Map<string, number> {
+    const found = new Map<string, number>();
+    const symbols = this.section('.dynsym');
+    const strings = this.section('.dynstr');
+    if (!symbols || !strings) return found;
+    const wanted = new Set(names);
+    for (let at = 0; at + 24 <= symbols.length; at += 24) {
+      const type = symbols[at + 4]! & 0xf;
+      const value = Number(symbols.readBigUInt64LE(at + 8));
+      if (type !== 2 /* STT_FUNC */ || symbols.readUInt16LE(at + 6) === 0 /* undefined */ || value === 0) continue;
+      const nameAt = symbols.readUInt32LE(at);
+      const name = strings.toString('latin1', nameAt, strings.indexOf(0, nameAt));
+      if (wanted.has(name)) found.set(name, value);
+    }
+    return found;
   }
 
   /** The file offset of virtual address `vaddr`, or -1 when no loaded segment holds it. */

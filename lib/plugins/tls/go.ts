@@ -1,10 +1,14 @@
 /**
  * Go's crypto/tls: where to hook a Go binary. Go links its TLS in and calls its own
  * functions with its own register ABI (Go 1.17+), so the hooks are uprobes by file
- * offset: at the entry of (*Conn).Read and (*Conn).Write, at each return instruction of
- * Read (a uretprobe rewrites the return address on a stack Go may move, and kills the
- * process), and at the entry of (*Conn).Close. Functions are found in the
- * pc-line table, which stripped binaries (-ldflags='-s -w') keep.
+ * offset, each on an instruction the kernel emulates rather than single-steps (a
+ * debug trap per call, which costs tens of microseconds in a virtual machine): the
+ * branch of the stack check that opens (*Conn).Read and (*Conn).Write, where the
+ * arguments are still in their registers, and the one call to runtime.memmove in Read,
+ * its bytes.Reader's copy out of the decrypted record (no return probe: a uretprobe
+ * rewrites a return address on a stack Go may move, and kills the process). Close is
+ * hooked at its entry. Functions are found in the pc-line table, which stripped
+ * binaries (-ldflags='-s -w') keep.
  */
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
 
@@ -15,7 +19,7 @@ export interface GoHook {
   address: number;
   /** Its file offset, where the uprobe is attached. */
   offset: number;
-  program: 'read' | 'write' | 'return' | 'close';
+  program: 'read' | 'copy' | 'write' | 'close';
 }
 
 export interface GoBinary {
@@ -29,6 +33,7 @@ export interface GoBinary {
 const READ = 'crypto/tls.(*Conn).Read';
 const WRITE = 'crypto/tls.(*Conn).Write';
 const CLOSE = 'crypto/tls.(*Conn).Close';
+const MEMMOVE = 'runtime.memmove';
 
 /** Whether `elf` was built by Go: it has Go's build-information section. */
 export function isGo(elf: ElfFile): boolean {
@@ -80,12 +85,29 @@ function functions(elf: ElfFile, names: string[]): Map<string, { start: number; 
   return found;
 }
 
-/** The addresses of the return instructions in [start, end) of `code` (which starts at `start`). */
-function returns(machine: number, code: Buffer, start: number): number[] {
-  const out: number[] = [];
+interface Branch {
+  at: number;
+  /** A direct call's destination. */
+  target?: number;
+  kind: 'stack-check' | 'call' | 'other';
+}
+
+/**
+ * The control transfers in `code` (which starts at `start`), in order: the stack
+ * check's branch (JBE, B.LS), direct calls, and the rest.
+ */
+function branches(machine: number, code: Buffer, start: number): Branch[] {
+  const out: Branch[] = [];
   if (machine === EM_AARCH64) {
-    // Fixed-width instructions: RET (to x30) is one word.
-    for (let at = 0; at + 4 <= code.length; at += 4) if (code.readUInt32LE(at) === 0xd65f03c0) out.push(start + at);
+    // Fixed-width instructions: B.cond with condition LS, and BL.
+    for (let at = 0; at + 4 <= code.length; at += 4) {
+      const word = code.readUInt32LE(at);
+      // `>>> 0`: JavaScript's & yields a signed 32-bit number.
+      const is = (mask: number, value: number): boolean => (word & mask) >>> 0 === value;
+      if (is(0xff000010, 0x54000000)) out.push({ at: start + at, kind: (word & 0xf) === 9 ? 'stack-check' : 'other' });
+      else if (is(0xfc000000, 0x94000000)) out.push({ at: start + at, kind: 'call', target: start + at + ((word << 6) >> 4) });
+      else if (is(0x7c000000, 0x14000000) || is(0xfe000000, 0xd6000000)) out.push({ at: start + at, kind: 'other' });
+    }
     return out;
   }
   // Variable-width: decoded from the start, so no byte inside another instruction counts.
@@ -97,7 +119,12 @@ function returns(machine: number, code: Buffer, start: number): number[] {
   try {
     while (decoder.canDecode) {
       decoder.decodeOut(instr);
-      if (instr.flowControl === iced.FlowControl.Return) out.push(Number(instr.ip));
+      if (instr.flowControl === iced.FlowControl.Next) continue;
+      const at = Number(instr.ip);
+      if (instr.mnemonic === iced.Mnemonic.Jbe) out.push({ at, kind: 'stack-check' });
+      else if (instr.flowControl === iced.FlowControl.Call && instr.op0Kind === iced.OpKind.NearBranch64)
+        out.push({ at, kind: 'call', target: Number(instr.nearBranchTarget) });
+      else out.push({ at, kind: 'other' });
     }
   } finally {
     instr.free();
@@ -113,9 +140,10 @@ export function goHooks(elf: ElfFile): GoBinary {
   const version = versionOf(elf);
   const minor = version ? Number(/^go1\.(\d+)/.exec(version)?.[1] ?? NaN) : NaN;
   if (!(minor >= 18)) throw new Error(`was built by ${version ?? 'a Go before 1.18'}, which tapwire does not read`);
-  const found = functions(elf, [READ, WRITE, CLOSE]);
+  const found = functions(elf, [READ, WRITE, CLOSE, MEMMOVE]);
   const read = found.get(READ);
   const write = found.get(WRITE);
+  const memmove = found.get(MEMMOVE);
   if (!read || !write) throw new Error('is a Go binary without crypto/tls');
   const hooks: GoHook[] = [];
   const at = (name: string, address: number, program: GoHook['program']): void => {
@@ -123,12 +151,19 @@ export function goHooks(elf: ElfFile): GoBinary {
     if (offset < 0) throw new Error(`has ${name} outside its loaded segments`);
     hooks.push({ name, address, offset, program });
   };
-  // Read's bytes are there when it returns; Write's when it is called (native/tls/bpf).
-  at(READ, read.start, 'read');
-  const rets = returns(elf.machine, elf.read(elf.fileOffset(read.start), read.end - read.start), read.start);
-  if (rets.length === 0) throw new Error(`has no return instruction in ${READ}`);
-  for (const ret of rets) at(READ, ret, 'return');
-  at(WRITE, write.start, 'write');
+  const code = (fn: { start: number; end: number }): Branch[] =>
+    branches(elf.machine, elf.read(elf.fileOffset(fn.start), fn.end - fn.start), fn.start);
+  // The stack check is a function's first branch; one that has none cannot be hooked.
+  const stackCheck = (name: string, list: Branch[]): number => {
+    if (list[0]?.kind !== 'stack-check') throw new Error(`has no stack check opening ${name}`);
+    return list[0].at;
+  };
+  const readCode = code(read);
+  at(READ, stackCheck(READ, readCode), 'read');
+  const copies = memmove ? readCode.filter((b) => b.kind === 'call' && b.target === memmove.start) : [];
+  if (copies.length !== 1) throw new Error(`has ${copies.length} calls to ${MEMMOVE} in ${READ}, not the one tapwire reads`);
+  at(READ, copies[0]!.at, 'copy');
+  at(WRITE, stackCheck(WRITE, code(write)), 'write');
   const close = found.get(CLOSE);
   if (close) at(CLOSE, close.start, 'close');
   return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks };

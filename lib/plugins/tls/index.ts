@@ -11,6 +11,7 @@ import { BusyError, ClosedError, InvalidOptionError, TapwireError, fromNative } 
 import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
+import { openSslInternals } from './openssl';
 import { TLS_RECORD as R } from './record';
 import { Flavor, findTargets, goTarget, wanted, type Skipped, type Target } from './targets';
 import { drainInterval } from '../../drain-interval';
@@ -71,7 +72,8 @@ const SCAN_DELAYS_MS = [20, 200, 2000, 10000];
 const MAX_PENDING_SCANS = 1024;
 
 /** The functions whose calls carry data: a target without one is not hooked. */
-const DATA_FUNCTION = /^(SSL_(read|write)(_ex)?|gnutls_record_(recv|send)|crypto\/tls\.\(\*Conn\)\.(Read|Write))$/;
+const DATA_FUNCTION =
+  /^(SSL_(read|write)(_ex)?|ssl_(read|write)_internal|gnutls_record_(recv|send)|crypto\/tls\.\(\*Conn\)\.(Read|Write))$/;
 
 /** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
 export const MAX_CALL_BYTES = 256 * 1024;
@@ -173,8 +175,11 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         this.targets.push({ ...target, functions, go: go.version });
         return;
       }
+      // OpenSSL's internal functions, where found, stand in for its exported ones.
+      const internals = target.flavor === Flavor.GnuTls ? null : openSslInternals(target.path);
       for (const flavor of flavors) {
-        const functions = this.#native!.attach(target.path, this.targets.length, flavor);
+        const where = flavor === Flavor.GnuTls ? undefined : (internals ?? undefined);
+        const functions = this.#native!.attach(target.path, this.targets.length, flavor, where);
         if (functions.some((f) => DATA_FUNCTION.test(f))) {
           this.targets.push({ ...target, flavor, functions });
           return;

@@ -1,8 +1,9 @@
-// TLS plaintext from OpenSSL, GnuTLS and Go callers: uprobes on SSL_read/SSL_write (and
-// the _ex forms), gnutls_record_recv/gnutls_record_send and Go's crypto/tls
-// (*Conn).Read/Write note the buffer, the connection and the socket at entry; at return,
-// the bytes the call moved are copied into a ring buffer in chunks. Attached by file,
-// so processes started later are covered too.
+// TLS plaintext from OpenSSL, GnuTLS and Go callers: uprobes on SSL_read/SSL_write (or
+// OpenSSL's internal functions under them), gnutls_record_recv/gnutls_record_send note
+// the buffer, the connection and the socket at entry; at return, the bytes the call
+// moved are copied into a ring buffer in chunks. Go's crypto/tls (*Conn).Write is taken
+// at entry, (*Conn).Read at its copy out of the record. Attached by file, so processes
+// started later are covered too.
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <asm/unistd.h>
@@ -86,10 +87,6 @@ struct call {
   __s32 fd;
   __u16 direction;
   __u16 target;
-  // Go: the goroutine's stack at entry. A buffer on it moves when the stack grows
-  // during the call, by as much as the stack's top moved.
-  __u64 stack_lo;
-  __u64 stack_hi;
 };
 
 // A TLS object (an SSL, a gnutls_session_t) within a process.
@@ -456,6 +453,8 @@ __noinline int copy_chunk(__u64 off, __u64 small) {
 
 // The call in `tw_tls_returning` moved `len` bytes: they go to the ring in chunks.
 static __always_inline int copy_call(struct returning* call, __u64 id, __u64 len) {
+  // ssl_write_internal reports success for a write of no bytes: nothing to deliver.
+  if (len == 0) return 0;
   call->id = id;
   call->ts = bpf_ktime_get_ns();
   call->len = len;
@@ -490,7 +489,9 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
   int result = (int)ret;
   __u64 len = 0;
   if (call->c.moved) {
-    if (result != 1 || bpf_probe_read_user(&len, sizeof(len), (void*)call->c.moved)) return 0;
+    // The _ex forms return 1 on success; ssl_read_internal and ssl_write_internal any
+    // positive number.
+    if (result <= 0 || bpf_probe_read_user(&len, sizeof(len), (void*)call->c.moved)) return 0;
   } else {
     if (result <= 0) return 0;
     len = result;
@@ -502,14 +503,19 @@ int BPF_KRETPROBE(tw_ssl_return, long ret) {
 // same registers from the first, the receiver first and a slice as pointer, length,
 // capacity; the running goroutine in a register of its own. The first is also the C
 // return register, which PT_REGS_RC names on both.
+// GO_STACK_GROWS: at the stack check's branch (JBE, B.LS), whether it is taken: the
+// function then grows its stack and starts over, and the probe fires again.
 #if defined(__TARGET_ARCH_x86)
 #define GO_ARG2(r) ((r)->rbx)
 #define GO_ARG3(r) ((r)->rcx)
 #define GO_G(r) ((r)->r14)
+#define GO_STACK_GROWS(r) (((r)->eflags & 0x41) != 0) /* CF or ZF */
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_ARG2(r) (((const struct user_pt_regs*)(r))->regs[1])
 #define GO_ARG3(r) (((const struct user_pt_regs*)(r))->regs[2])
 #define GO_G(r) (((const struct user_pt_regs*)(r))->regs[28])
+#define GO_PSTATE(r) (((const struct user_pt_regs*)(r))->pstate)
+#define GO_STACK_GROWS(r) (!(GO_PSTATE(r) & (1ull << 29)) || (GO_PSTATE(r) & (1ull << 30))) /* !C or Z */
 #endif
 #define GO_ARG1(r) PT_REGS_RC(r)
 
@@ -530,15 +536,16 @@ static __always_inline __s32 go_fd(__u64 conn) {
   return (__s32)sysfd;
 }
 
-// A goroutine's stack bounds: runtime.g starts with them (stack.lo, stack.hi).
-static __always_inline void go_stack(__u64 g, __u64* lo, __u64* hi) {
-  __u64 bounds[2] = {};
-  bpf_probe_read_user(bounds, sizeof(bounds), (void*)g);
-  *lo = bounds[0];
-  *hi = bounds[1];
-}
+// The probes sit on instructions the kernel emulates (a conditional branch, a call)
+// rather than steps out of line: a single step costs a debug trap, which a virtual
+// machine may turn into an exit, tens of microseconds per call.
 
+// Read and Write, at the branch of their stack check: the arguments are still in
+// their registers there. Read's is noted for its copy; Write's bytes are the plaintext,
+// all of it written unless the connection fails, taken now: the goroutine may never
+// return from the call (the program exits first).
 static __always_inline int go_enter(struct pt_regs* regs, __u16 direction) {
+  if (GO_STACK_GROWS(regs)) return 0;
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
   if (!captured(tgid)) return 0;
@@ -547,14 +554,10 @@ static __always_inline int go_enter(struct pt_regs* regs, __u16 direction) {
   c.sk = connection_of(c.fd, &c.conn);
   stream_of(tgid, &c);
   if (direction == 0) {
-    // Read: copied at its return, where the stack it started on tells whether b moved.
     struct goroutine_key key = {.tgid = tgid, .g = GO_G(regs)};
-    go_stack(key.g, &c.stack_lo, &c.stack_hi);
     bpf_map_update_elem(&tw_go_calls, &key, &c, BPF_ANY);
     return 0;
   }
-  // Write: b is the plaintext, all of it written unless the connection fails. Taken
-  // now: the goroutine may never return from the call (the program exits first).
   __s64 len = (__s64)GO_ARG3(regs);
   __u32 zero = 0;
   struct returning* call = bpf_map_lookup_elem(&tw_tls_returning, &zero);
@@ -569,20 +572,17 @@ int tw_go_read(struct pt_regs* ctx) { return go_enter(ctx, 0); }
 SEC("uprobe")
 int tw_go_write(struct pt_regs* ctx) { return go_enter(ctx, 1); }
 
-// At each return instruction of Read (a uretprobe would rewrite a return address on a
-// stack Go may move): n, the bytes read, is the first result.
+// Read's one copy out of the decrypted record, the call to runtime.memmove(to, from,
+// n) its bytes.Reader makes: n bytes from the record are what Read returns. Read from
+// their source, so a caller's buffer on a stack that moves does not matter.
 SEC("uprobe")
-int tw_go_return(struct pt_regs* ctx) {
+int tw_go_copy(struct pt_regs* ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   struct goroutine_key key = {.tgid = id >> 32, .g = GO_G(ctx)};
   struct returning* call = take_call(&tw_go_calls, &key);
-  __s64 n = (__s64)GO_ARG1(ctx);
+  __s64 n = (__s64)GO_ARG3(ctx);
   if (!call || n <= 0) return 0;
-  // A buffer on the goroutine's stack (a local array) moved with it if the stack grew.
-  struct call* c = &call->c;
-  __u64 lo = 0, hi = 0;
-  go_stack(key.g, &lo, &hi);
-  if (hi != c->stack_hi && c->buf >= c->stack_lo && c->buf < c->stack_hi) c->buf += hi - c->stack_hi;
+  call->c.buf = GO_ARG2(ctx);
   return copy_call(call, id, n);
 }
 

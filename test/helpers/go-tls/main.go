@@ -8,10 +8,14 @@
 //	                                       answering every request with BYTES bytes;
 //	                                       HTTP/1.1 only, or HTTP/2 by ALPN with h2
 //	go-tls pipe                            a client and a server over net.Pipe, no socket
+//	go-tls load URL small|big SECONDS      bench/tls.js's client: GETs on 8 keep-alive
+//	                                       connections, or 1 MiB POSTs on one, for
+//	                                       SECONDS; prints {done, bytes, seconds} as JSON
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"flag"
@@ -22,6 +26,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 func main() {
@@ -32,6 +39,9 @@ func main() {
 		server(os.Args[2], os.Args[3], os.Args[4], len(os.Args) > 5 && os.Args[5] == "h2")
 	case "pipe":
 		pipe()
+	case "load":
+		seconds, _ := strconv.ParseFloat(os.Args[4], 64)
+		load(os.Args[2], os.Args[3] == "big", seconds)
 	}
 }
 
@@ -112,4 +122,48 @@ func pipe() {
 	cli.Write([]byte("ping-over-a-pipe"))
 	reply, _ := io.ReadAll(cli)
 	fmt.Println(string(reply))
+}
+
+func load(url string, big bool, seconds float64) {
+	workers := 8
+	var body []byte
+	if big {
+		workers = 1
+		body = make([]byte, 1<<20)
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+		MaxIdleConnsPerHost: workers,
+		MaxConnsPerHost:     workers,
+	}
+	client := &http.Client{Transport: tr}
+	var done, moved int64
+	start := time.Now()
+	end := start.Add(time.Duration(seconds * float64(time.Second)))
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				var r *http.Response
+				var err error
+				if big {
+					r, err = client.Post(url, "application/octet-stream", bytes.NewReader(body))
+				} else {
+					r, err = client.Get(url)
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				io.Copy(io.Discard, r.Body)
+				r.Body.Close()
+				atomic.AddInt64(&done, 1)
+				atomic.AddInt64(&moved, int64(len(body)))
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("{\"done\": %d, \"bytes\": %d, \"seconds\": %f}\n", done, moved, time.Since(start).Seconds())
 }
