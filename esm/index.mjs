@@ -33,6 +33,7 @@ export const {
   tlsPlugin,
   TlsPlugin,
   MAX_CALL_BYTES,
+  keyLogLine,
   ClosedError,
   BusyError,
   FileError,

@@ -77,6 +77,8 @@ export interface Backend {
   stats(): BackendStats;
   /** The name of interface `index`: this host's for a live backend, the file's own for a replay. */
   interfaceName(index: number): string | undefined;
+  /** A replayed pcapng file: the TLS secrets of its Decryption Secrets Blocks read so far, as key log lines. */
+  keyLog?(): string;
   /** What capture files say of the interface beside its name (the network namespace it is in). */
   interfaceDescription?(index: number): string | undefined;
 }

@@ -49,6 +49,11 @@ export class BoundedQueue<T> {
     return this.#ended && this.#items.length === 0;
   }
 
+  /** Bytes of the items waiting to be read. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Hands `item` to a waiting reader, or keeps it (pausing the source above the high-water mark). */
   push(item: T): void {
     const waiter = this.#waiter;

@@ -165,6 +165,15 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     return this.#source.interfaceName(index);
   }
 
+  /**
+   * A replayed pcapng file's TLS secrets, from the Decryption Secrets Blocks read so far
+   * (all of them once the replay has ended), as NSS key log lines; '' for any other
+   * capture (a live one yields its secrets in `cap.tls.secrets`).
+   */
+  keyLog(): string {
+    return this.#source.keyLog?.() ?? '';
+  }
+
   /** What capture files say of interface `index` beside its name: its network namespace, when `netns` was given. */
   interfaceDescription(index: number): string | undefined {
     return this.#source.interfaceDescription?.(index);

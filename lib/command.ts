@@ -19,6 +19,7 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Capturer } from './capturer';
 import { ownCgroup } from './cgroup';
@@ -134,6 +135,26 @@ function removeStale(parent: string): void {
   }
 }
 
+/**
+ * With `tls: { keys: true }` and the TLS plugin running: a key log file (mode 0600, in a
+ * directory only root can enter) that the command's TLS libraries append their secrets
+ * to (SSLKEYLOGFILE for OpenSSL, GnuTLS, curl, python; node's --tls-keylog, as node
+ * ignores SSLKEYLOGFILE), followed into cap.tls.secrets; the environment that says so,
+ * and what removes the file once the capture is closed.
+ */
+function keyLog(capturer: Capturer, options: CaptureOptions, env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; remove(): void } | null {
+  const tls = options.tls;
+  if (!capturer.tls || typeof tls !== 'object' || tls === null || tls.keys !== true) return null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tapwire-keys-'));
+  const file = path.join(dir, 'keylog');
+  capturer.tls.followKeyLog(file);
+  const nodeOptions = [env.NODE_OPTIONS, `--tls-keylog=${file}`].filter(Boolean).join(' ');
+  return {
+    env: { ...env, SSLKEYLOGFILE: file, NODE_OPTIONS: nodeOptions },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
 /** Starts the command with this process in `dir` for the length of spawn(), so the child is born there. */
 function spawnIn(dir: string, home: string, command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
   const self = String(process.pid);
@@ -175,18 +196,22 @@ export async function captureCommand(
   live.add(dir);
   let capturer: Capturer;
   let child: ChildProcess;
+  let keys: ReturnType<typeof keyLog> = null;
   try {
     capturer = await openCapturer({ ...captureOptions, cgroup: dir });
     try {
       signal?.throwIfAborted();
+      keys = keyLog(capturer, captureOptions, spawnOptions?.env ?? process.env);
       child = spawnIn(dir, home, command, args, {
         stdio: 'inherit',
         ...spawnOptions,
+        ...(keys ? { env: keys.env } : {}),
         ...(signal ? { signal } : {}),
         ...(killSignal !== undefined ? { killSignal } : {}),
       });
     } catch (err) {
       await capturer.close();
+      keys?.remove();
       throw err;
     }
   } catch (err) {
@@ -204,6 +229,7 @@ export async function captureCommand(
       if (settled) return;
       settled = true;
       void capturer.close().then(() => {
+        keys?.remove();
         if (live.has(dir)) releaseSoon(dir);
         if (outcome instanceof Error) {
           if (callerListens) exited.catch(() => {});

@@ -35,7 +35,17 @@ export {
   type OutputOptions,
 } from './pcapng';
 export type { TlsOption, TlsOptions, TlsState } from './tls';
-export { tlsPlugin, TlsPlugin, MAX_CALL_BYTES, type TlsEvent, type TlsStats, type Connection, type Endpoint } from './plugins/tls';
+export {
+  tlsPlugin,
+  TlsPlugin,
+  MAX_CALL_BYTES,
+  keyLogLine,
+  type TlsEvent,
+  type TlsSecret,
+  type TlsStats,
+  type Connection,
+  type Endpoint,
+} from './plugins/tls';
 export type { Plugin, PluginHost } from './backend';
 export {
   TapwireError,

@@ -21,6 +21,12 @@ export interface TlsOptions {
   targets?: string[];
   /** Also capture this process's own TLS calls (default false). */
   includeSelf?: boolean;
+  /**
+   * Also read the handshakes' secrets into `cap.tls.secrets` (default false): Go
+   * binaries' writeKeyLog, and the key log of a command captureCommand runs. They
+   * decrypt the captured traffic: handle them as the keys they are.
+   */
+  keys?: boolean;
   /** Ring buffer for TLS events, bytes (default 8 MiB). */
   bufferSize?: number;
 }

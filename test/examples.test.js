@@ -444,7 +444,7 @@ describe('the README', function () {
       assert.match(r.stdout, new RegExp(`IP 127\\.0\\.0\\.1\\.\\d+ > 127\\.0\\.0\\.1\\.${ports.https}: tcp \\d+$`, 'm'));
     },
     "tapwire http -i lo 'tcp port 8080'": async (line) => {
-      const exchange = new RegExp(`^\\S+ GET http://127\\.0\\.0\\.1:${ports.http}/readme-http \\d{3} [\\d.]+ ms HTTP/1\\.1$`, 'm');
+      const exchange = new RegExp(`^\\S+ GET http://127\\.0\\.0\\.1:${ports.http}/readme-http \\d{3} [\\d.]+ (µs|ms|s) HTTP/1\\.1$`, 'm');
       const r = await runLine(line, { then: () => curl(`http://127.0.0.1:${ports.http}/readme-http`), stopAt: exchange });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, exchange);

@@ -1,15 +1,16 @@
 'use strict';
 // Where the TLS plugin hooks a Go binary, checked against Go's own disassembler (`go tool
 // objdump`) and readelf: the stack check's branch of crypto/tls's (*Conn).Read and
-// Write, Read's call to runtime.memmove and Close's entry, on amd64 and arm64 builds,
-// also where the symbol table was stripped. No kernel is involved: the hooks run in test/tls-go.test.js.
+// Write and of (*Config).writeKeyLog, Read's call to runtime.memmove and Close's
+// entry, on amd64 and arm64 builds, also where the symbol table was stripped. No
+// kernel is involved: the hooks run in test/tls-go.test.js.
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const { requireTools } = require('./helpers/privileged');
 const { goPeers } = require('./helpers/tls-peers');
 const { goTarget } = require('../dist/plugins/tls/targets');
 
-const FUNCTIONS = ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write', 'crypto/tls.(*Conn).Close'];
+const FUNCTIONS = ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write', 'crypto/tls.(*Conn).Close', 'crypto/tls.(*Config).writeKeyLog'];
 
 /**
  * Each function's entry, its first branch (the stack check's, JBE or BLS) and its
@@ -59,7 +60,7 @@ describe('Go binaries: where the TLS plugin hooks them', function () {
       const target = goTarget(peers[build]);
       assert.match(target.version, /^go1\.\d+/);
       const want = disassembled(peers[build]);
-      const [read, write, close] = FUNCTIONS.map((name) => want.get(name));
+      const [read, write, close, keylog] = FUNCTIONS.map((name) => want.get(name));
       const where = (name, program) => target.hooks.filter((h) => h.name === name && h.program === program).map((h) => h.address);
       assert.ok(read.check && write.check, 'objdump shows both stack checks');
       assert.deepEqual(where(FUNCTIONS[0], 'read'), [read.check]);
@@ -67,7 +68,8 @@ describe('Go binaries: where the TLS plugin hooks them', function () {
       assert.deepEqual(where(FUNCTIONS[0], 'copy'), read.copies);
       assert.deepEqual(where(FUNCTIONS[1], 'write'), [write.check]);
       assert.deepEqual(where(FUNCTIONS[2], 'close'), [close.entry]);
-      assert.equal(target.hooks.length, 4);
+      assert.deepEqual(where(FUNCTIONS[3], 'keylog'), [keylog.check]);
+      assert.equal(target.hooks.length, 5);
       const segs = segments(peers[build]);
       for (const h of target.hooks) {
         const seg = segs.find(([vaddr, , size]) => h.address >= vaddr && h.address < vaddr + size);

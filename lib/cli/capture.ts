@@ -19,20 +19,22 @@ import type { TlsPlugin } from '../plugins/tls';
 import type { TlsOption } from '../tls';
 import { integerArg, last, parseArgs, sizeArg, UsageError, type Parsed } from './args';
 import { describePacket } from '../describe';
+import { copySecrets, HoldBack, KeyLogFile } from './keys';
 import { StatusLine } from './status';
 
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
                         [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
                         [--netns NAME|PATH|PID | --cgroup PATH] [--backend auto|ebpf|raw-socket]
-                        [--tls[=auto|required]] [-P] [--pid PID]... [--comm NAME]...
+                        [--tls[=auto|required]] [--embed-keys] [--keylog FILE]
+                        [-P] [--pid PID]... [--comm NAME]...
                         [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
 
 const SPEC = {
   valued: 'icswrfQCGW',
   flags: 'nDhP',
-  longValued: ['backend', 'netns', 'cgroup', 'pid', 'comm'],
+  longValued: ['backend', 'netns', 'cgroup', 'pid', 'comm', 'keylog'],
   longOptional: ['tls'],
-  longFlags: ['pcap', 'help', 'process'],
+  longFlags: ['pcap', 'help', 'process', 'embed-keys'],
   hints: {
     interface: 'i',
     count: 'c',
@@ -68,6 +70,12 @@ interface Command {
   showProcess: boolean;
   /** --pid, --comm: only packets whose process (or, on loopback, other end) is one of these. */
   owners: { pids: Set<number>; comms: Set<string> } | undefined;
+  /** --tls was given: the plaintext is written or printed. */
+  tlsData: boolean;
+  /** --embed-keys: TLS secrets into the pcapng file of -w. */
+  embedKeys: boolean;
+  /** --keylog FILE: TLS secrets appended to this NSS key log. */
+  keylog: string | undefined;
 }
 
 function ownerSelection(parsed: Parsed): Command['owners'] {
@@ -118,13 +126,22 @@ function command(all: readonly string[]): Command {
   const owners = ownerSelection(parsed);
   const showProcess = flag('P') || flag('process');
   const netns = last(parsed, 'netns');
+  const embedKeys = flag('embed-keys');
+  const keylog = last(parsed, 'keylog');
+  if (embedKeys && (last(parsed, 'w') === undefined || flag('pcap')))
+    throw new UsageError('--embed-keys writes the keys into the pcapng file of -w');
+  if (keylog === '') throw new UsageError('--keylog needs a file name');
+  if (embedKeys && read !== undefined) throw new UsageError('--embed-keys takes the keys of a live capture, not of -r');
+  // With -r, --keylog writes out the secrets the file holds.
+  const keys = read === undefined && (embedKeys || keylog !== undefined);
   const options: CaptureOptions = {
     filter: filterFlag ?? expression,
     // tcpdump's -s 0: the largest snapshot.
     snaplen: snaplen === 0 ? undefined : snaplen,
     interfaces,
     backend: last(parsed, 'backend') as CaptureOptions['backend'],
-    tls: tlsOption(parsed),
+    // The keys come from the TLS plugin: they imply --tls.
+    tls: keys ? { mode: tlsOption(parsed) === 'required' ? 'required' : 'auto', keys: true } : tlsOption(parsed),
     // All digits: a pid, as in nsenter -t; anything else names the namespace or its path.
     netns: netns !== undefined && /^[0-9]+$/.test(netns) ? Number(netns) : netns,
     cgroup: last(parsed, 'cgroup'),
@@ -160,6 +177,9 @@ function command(all: readonly string[]): Command {
     run,
     showProcess,
     owners,
+    embedKeys,
+    keylog,
+    tlsData: tlsOption(parsed) !== undefined,
   };
 }
 
@@ -249,6 +269,16 @@ function openWriter(cmd: Command, cap: Capturer, stop: () => void): CaptureFileW
     : new PcapngWriter(target, { end: false, filter: cmd.options.filter, source: cap });
 }
 
+/** Where the TLS secrets go, or why there are none: a file with them decrypts the capture. */
+function announceKeys(cap: Capturer, cmd: Command): void {
+  const where = [cmd.embedKeys ? `into ${cmd.write}` : '', cmd.keylog !== undefined ? `into ${cmd.keylog}` : ''].filter(Boolean);
+  process.stderr.write(
+    cap.tls
+      ? `tapwire: TLS secrets go ${where.join(' and ')}: they decrypt this capture; keep the file${where.length > 1 ? 's' : ''} as secret as the keys\n`
+      : 'tapwire: no TLS secrets: TLS capture is off\n',
+  );
+}
+
 /** What is captured and how, on stderr, as tcpdump says it. */
 function announce(cmd: Command, cap: Capturer): void {
   const { stderr } = process;
@@ -319,7 +349,13 @@ function pick(cmd: Command, batch: Batch, room: number): number[] {
 }
 
 /** Hands `picked` of `batch` to the writer, or prints them; resolves when there is room for more. */
-async function output(cmd: Command, cap: Capturer, writer: CaptureFileWriter | null, batch: Batch, picked: number[]): Promise<void> {
+async function output(
+  cmd: Command,
+  cap: Capturer,
+  writer: CaptureFileWriter | HoldBack | null,
+  batch: Batch,
+  picked: number[],
+): Promise<void> {
   if (picked.length === 0) return;
   if (writer) {
     let select: ((i: number) => boolean) | undefined;
@@ -328,14 +364,21 @@ async function output(cmd: Command, cap: Capturer, writer: CaptureFileWriter | n
       for (const i of picked) mask[i] = 1;
       select = (i) => mask[i] === 1;
     }
-    if (!writer.write(batch, select)) await writer.drained();
+    if (writer instanceof HoldBack) await writer.write(batch, select);
+    else if (!writer.write(batch, select)) await writer.drained();
   } else if (!process.stdout.write(lines(cap, batch, picked, cmd.perInterface, cmd.showProcess))) {
     await drained(process.stdout);
   }
 }
 
 /** The packet loop: until -c is reached, the capture ends, or the output goes away. */
-async function copyPackets(cmd: Command, cap: Capturer, writer: CaptureFileWriter | null, kept: Kept, io: Interruptions): Promise<void> {
+async function copyPackets(
+  cmd: Command,
+  cap: Capturer,
+  writer: CaptureFileWriter | HoldBack | null,
+  kept: Kept,
+  io: Interruptions,
+): Promise<void> {
   for await (const batch of cap) {
     if (io.ended) break;
     const picked = pick(cmd, batch, cmd.count - kept.packets);
@@ -365,12 +408,15 @@ export async function capture(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd.pcap && cmd.write === undefined) throw new UsageError('--pcap chooses the format of -w; there is no -w');
+  // A key log that cannot be written fails before anything is captured.
+  const keyLogFile = cmd.keylog !== undefined ? new KeyLogFile(cmd.keylog) : null;
 
   const running = cmd.run ? await captureCommand(cmd.run[0]!, cmd.run.slice(1), { ...cmd.options, spawn: { stdio: 'inherit' } }) : null;
   const cap = running ? running.capturer : await openCapturer(cmd.options);
   const stop = (): void => void cap.close();
   const io = new Interruptions(stop, running);
   let writer: CaptureFileWriter | null = null;
+  let hold: HoldBack | null = null;
   let status: StatusLine | null = null;
   const kept: Kept = { packets: 0, bytes: 0 };
   let failure: unknown = null;
@@ -383,13 +429,27 @@ export async function capture(argv: readonly string[]): Promise<number> {
         return { packets: kept.packets, bytes: kept.bytes, drops: s.drops.kernel + s.drops.ring + s.drops.userspace };
       }, process.stderr);
     }
-    const tlsLoop = cap.tls ? writeTls(cap.tls, writer, process.stdout) : null;
-    await copyPackets(cmd, cap, writer, kept, io);
+    // --embed-keys and --keylog alone want the secrets: the plaintext is read (it shares
+    // the secrets' ring) but not written; --tls as well writes both.
+    const tlsLoop = cap.tls ? writeTls(cap.tls, cmd.tlsData ? writer : 'discard', process.stdout) : null;
+    const embed = cmd.embedKeys && (writer instanceof PcapngWriter || writer instanceof RotatingWriter) ? writer : null;
+    const keysLoop = cap.tls && (embed || keyLogFile) ? copySecrets(cap.tls, keyLogFile, embed) : null;
+    if ((cmd.embedKeys || keyLogFile) && cap.selection.backend !== 'file') announceKeys(cap, cmd);
+    hold = embed ? new HoldBack(embed) : null;
+    await copyPackets(cmd, cap, hold ?? writer, kept, io);
     await cap.close();
     await tlsLoop;
+    await keysLoop;
+    if (cap.selection.backend === 'file') keyLogFile?.append(cap.keyLog());
   } catch (err) {
     failure = err;
   }
+  try {
+    await hold?.end();
+  } catch (err) {
+    failure ??= err;
+  }
+  keyLogFile?.close();
   status?.stop();
   await cap.close();
   // A command that cannot be started exits as env(1) and the shells say: 127 not found, 126 not runnable.
@@ -423,8 +483,9 @@ export async function capture(argv: readonly string[]): Promise<number> {
  * Wireshark dissects as HTTP (with the connection's addresses where known), or one
  * line per call on stdout.
  */
-async function writeTls(tls: TlsPlugin, writer: CaptureFileWriter | null, out: NodeJS.WriteStream): Promise<void> {
+async function writeTls(tls: TlsPlugin, writer: CaptureFileWriter | 'discard' | null, out: NodeJS.WriteStream): Promise<void> {
   for await (const ev of tls) {
+    if (writer === 'discard') continue;
     if (writer instanceof PcapngWriter || (writer instanceof RotatingWriter && !writer.limitReached)) {
       const outgoing = ev.direction === 'write';
       const c = ev.connection;

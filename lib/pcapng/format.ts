@@ -11,6 +11,9 @@ export const PB = 0x00000002;
 export const SPB = 0x00000003;
 export const ISB = 0x00000005;
 export const EPB = 0x00000006;
+/** Decryption Secrets Block, and its secrets type for a TLS key log ("TLSK"). */
+export const DSB = 0x0000000a;
+export const SECRETS_TLS_KEY_LOG = 0x544c534b;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 // Option codes, per block type.

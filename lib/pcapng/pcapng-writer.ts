@@ -2,8 +2,8 @@
  * A streaming pcapng writer: a Section Header, an Interface Description Block for each
  * interface as it first appears, an Enhanced Packet Block per packet (nanosecond
  * timestamps, direction flags, and the owning process where the capture attributes
- * packets), and Interface Statistics Blocks on close. Each batch becomes one Buffer
- * and one write.
+ * packets), Decryption Secrets Blocks for TLS keys, and Interface Statistics Blocks on
+ * close. Each batch becomes one Buffer and one write.
  */
 import os from 'node:os';
 import type { Writable } from 'node:stream';
@@ -150,6 +150,15 @@ export class PcapngWriter implements CaptureFileWriter {
     return this.#out.write(out);
   }
 
+  /**
+   * Writes TLS secrets (NSS key log lines, each ending in a newline) as a Decryption
+   * Secrets Block: Wireshark uses them for the packets after it in the file.
+   */
+  writeSecrets(keyLog: string): boolean {
+    this.#assertOpen();
+    return this.#out.write(secretsBlock(keyLog));
+  }
+
   drained(): Promise<void> {
     return this.#out.drained();
   }
@@ -214,6 +223,15 @@ function sectionHeader(): Buffer {
     [f.SHB_USERAPPL, Buffer.from('tapwire')],
   ]);
   return f.encodeBlock(f.SHB, Buffer.concat([fixed, options]));
+}
+
+function secretsBlock(keyLog: string): Buffer {
+  const data = Buffer.from(keyLog, 'latin1');
+  const body = Buffer.alloc(8 + f.pad4(data.length));
+  body.writeUInt32LE(f.SECRETS_TLS_KEY_LOG, 0);
+  body.writeUInt32LE(data.length, 4);
+  data.copy(body, 8);
+  return f.encodeBlock(f.DSB, body);
 }
 
 function interfaceDescription(linkType: number, name: string | undefined, description: string | undefined, filter: string): Buffer {

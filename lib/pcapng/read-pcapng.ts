@@ -63,6 +63,7 @@ function options(r: Fields, pos: number, end: number, each: (code: number, at: n
 export class PcapngParser implements CaptureFileParser {
   readonly format = 'pcapng';
   readonly interfaces: SectionInterface[] = [];
+  readonly secrets: string[] = [];
   readonly #path: string;
   #little = true;
   /** Where this section's interface 0 is in `interfaces`. */
@@ -187,8 +188,16 @@ export class PcapngParser implements CaptureFileParser {
         });
         return;
       }
+      case f.DSB: {
+        if (length < 20) throw damaged(this.#path, at, 'a decryption secrets block is too short');
+        const size = r.u32(pos + 12);
+        if (pos + 16 + size > end) throw damaged(this.#path, at, `a decryption secrets block does not hold its ${size} bytes`);
+        // TLS key logs are kept; other secrets (WireGuard, SSH...) are not tapwire's to read.
+        if (r.u32(pos + 8) === f.SECRETS_TLS_KEY_LOG) this.secrets.push(r.buf.toString('latin1', pos + 16, pos + 16 + size));
+        return;
+      }
       default:
-        return; // Name resolution, decryption secrets, custom blocks...: not packets.
+        return; // Name resolution, custom blocks...: not packets.
     }
   }
 

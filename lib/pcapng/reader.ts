@@ -41,6 +41,8 @@ export interface CaptureFileParser {
    * `offset`, calling `onRecord` for each packet; returns the bytes consumed.
    */
   parse(buf: Buffer, offset: number, onRecord: OnRecord): number;
+  /** pcapng: the TLS key logs of the Decryption Secrets Blocks read so far. */
+  readonly secrets?: readonly string[];
 }
 
 /** A reader over one buffer in the file's byte order. */

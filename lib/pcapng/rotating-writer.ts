@@ -54,6 +54,9 @@ interface Current {
   until: number;
 }
 
+/** Secrets repeated in each new file at most (a TLS 1.3 connection has five). */
+const MAX_REPEATED_SECRETS = 50_000;
+
 const NO_DROPS: DropCounts = { kernel: 0, ring: 0, userspace: 0 };
 
 function positive(name: string, value: number | undefined): void {
@@ -76,6 +79,8 @@ export class RotatingWriter extends EventEmitter implements CaptureFileWriter {
   #closingFiles: Promise<void> = Promise.resolve();
   #failure: unknown = null;
   #closed: Promise<void> | null = null;
+  /** Secrets seen so far (key log lines), written again at the head of each new file. */
+  readonly #secrets: string[] = [];
 
   constructor(options: RotatingWriterOptions) {
     super();
@@ -152,6 +157,26 @@ export class RotatingWriter extends EventEmitter implements CaptureFileWriter {
     return writer.writeUpperPdu(pdu);
   }
 
+  /**
+   * pcapng only: TLS secrets (key log lines) into the current file, and into every file
+   * after it, ahead of its packets: each file decrypts on its own. The last
+   * MAX_REPEATED_SECRETS lines are repeated.
+   */
+  writeSecrets(keyLog: string): boolean {
+    if (this.#closed) throw new ClosedError('capture file writer');
+    this.#throwFailure();
+    if (this.#options.format === 'pcap') throw new InvalidOptionError('TLS secrets need the pcapng format');
+    if (this.#limitReached) return true;
+    this.#secrets.push(...keyLog.split('\n').filter(Boolean));
+    if (this.#secrets.length > MAX_REPEATED_SECRETS) this.#secrets.splice(0, this.#secrets.length - MAX_REPEATED_SECRETS);
+    // A file opened now starts with every secret kept, these among them.
+    if (!this.#current) {
+      this.#turnOver(Math.floor(Date.now() / 1000), 'time');
+      return true;
+    }
+    return (this.#current.writer as PcapngWriter).writeSecrets(keyLog);
+  }
+
   async drained(): Promise<void> {
     await this.#closingFiles;
     this.#throwFailure();
@@ -215,6 +240,7 @@ export class RotatingWriter extends EventEmitter implements CaptureFileWriter {
       o.format === 'pcap'
         ? new PcapWriter(partial, { snaplen: o.snaplen })
         : new PcapngWriter(partial, { filter: o.filter, source: o.source });
+    if (writer instanceof PcapngWriter && this.#secrets.length > 0) writer.writeSecrets(`${this.#secrets.join('\n')}\n`);
     this.#current = { writer, path, partial, drops: o.drops?.(), until: o.interval ? start + o.interval : Infinity };
     this.#opened++;
   }

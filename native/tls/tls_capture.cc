@@ -208,11 +208,12 @@ Napi::Array TlsCapture::AttachGo(Napi::Env env, const std::string& path, struct 
     Napi::Object hook = hooks.Get(i).As<Napi::Object>();
     std::string name = hook.Get("name").As<Napi::String>();
     std::string kind = hook.Get("program").As<Napi::String>();
-    struct bpf_program* prog = kind == "read"    ? programs->progs.tw_go_read
-                               : kind == "write" ? programs->progs.tw_go_write
-                               : kind == "copy"  ? programs->progs.tw_go_copy
-                               : kind == "close" ? programs->progs.tw_go_close
-                                                 : nullptr;
+    struct bpf_program* prog = kind == "read"     ? programs->progs.tw_go_read
+                               : kind == "write"  ? programs->progs.tw_go_write
+                               : kind == "copy"   ? programs->progs.tw_go_copy
+                               : kind == "close"  ? programs->progs.tw_go_close
+                               : kind == "keylog" ? programs->progs.tw_go_keylog
+                                                  : nullptr;
     if (!prog) throw PlainError(env, ("no Go program " + kind).c_str(), "EINVAL");
     size_t offset = size_t(hook.Get("offset").As<Napi::Number>().Int64Value());
     LIBBPF_OPTS(bpf_uprobe_opts, opts);

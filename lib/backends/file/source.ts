@@ -148,6 +148,10 @@ export class FileSource implements Backend {
     return this.#parser.interfaces[index]?.name;
   }
 
+  keyLog(): string {
+    return (this.#parser.secrets ?? []).map((text) => (text.endsWith('\n') ? text : `${text}\n`)).join('');
+  }
+
   #wakeUp(): void {
     const wake = this.#wake;
     this.#wake = null;

@@ -7,8 +7,9 @@
  * arguments are still in their registers, and the one call to runtime.memmove in Read,
  * its bytes.Reader's copy out of the decrypted record (no return probe: a uretprobe
  * rewrites a return address on a stack Go may move, and kills the process). Close is
- * hooked at its entry. Functions are found in the pc-line table, which stripped
- * binaries (-ldflags='-s -w') keep.
+ * hooked at its entry; (*Config).writeKeyLog, for the secrets, at its stack check.
+ * Functions are found in the pc-line table, which stripped binaries (-ldflags='-s -w')
+ * keep.
  */
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
 
@@ -19,7 +20,7 @@ export interface GoHook {
   address: number;
   /** Its file offset, where the uprobe is attached. */
   offset: number;
-  program: 'read' | 'copy' | 'write' | 'close';
+  program: 'read' | 'copy' | 'write' | 'close' | 'keylog';
 }
 
 export interface GoBinary {
@@ -34,6 +35,7 @@ const READ = 'crypto/tls.(*Conn).Read';
 const WRITE = 'crypto/tls.(*Conn).Write';
 const CLOSE = 'crypto/tls.(*Conn).Close';
 const MEMMOVE = 'runtime.memmove';
+const KEYLOG = 'crypto/tls.(*Config).writeKeyLog';
 
 /** Whether `elf` was built by Go: it has Go's build-information section. */
 export function isGo(elf: ElfFile): boolean {
@@ -140,7 +142,7 @@ export function goHooks(elf: ElfFile): GoBinary {
   const version = versionOf(elf);
   const minor = version ? Number(/^go1\.(\d+)/.exec(version)?.[1] ?? NaN) : NaN;
   if (!(minor >= 18)) throw new Error(`was built by ${version ?? 'a Go before 1.18'}, which tapwire does not read`);
-  const found = functions(elf, [READ, WRITE, CLOSE, MEMMOVE]);
+  const found = functions(elf, [READ, WRITE, CLOSE, MEMMOVE, KEYLOG]);
   const read = found.get(READ);
   const write = found.get(WRITE);
   const memmove = found.get(MEMMOVE);
@@ -166,5 +168,9 @@ export function goHooks(elf: ElfFile): GoBinary {
   at(WRITE, stackCheck(WRITE, code(write)), 'write');
   const close = found.get(CLOSE);
   if (close) at(CLOSE, close.start, 'close');
+  // Called at each handshake step with the secrets, whatever the program's KeyLogWriter:
+  // attached only when keys are asked for.
+  const keylog = found.get(KEYLOG);
+  if (keylog) at(KEYLOG, stackCheck(KEYLOG, code(keylog)), 'keylog');
   return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks };
 }

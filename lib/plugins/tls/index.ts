@@ -11,6 +11,7 @@ import { BusyError, ClosedError, InvalidOptionError, TapwireError, fromNative } 
 import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
+import { KeyLogFollower, type TlsSecret } from './key-log';
 import { openSslInternals } from './openssl';
 import { TLS_RECORD as R } from './record';
 import { Flavor, findTargets, goTarget, wanted, type Skipped, type Target } from './targets';
@@ -19,6 +20,7 @@ import { resolveCgroup } from '../../cgroup';
 import { ringBufferSize } from '../../ring-size';
 
 export type { Connection, Endpoint } from './connection';
+export { keyLogLine, type TlsSecret } from './key-log';
 
 // openCapturer({ tls }) sets `cap.tls`: the plugin declares it, so the Capturer knows no plugin.
 declare module '../../capturer' {
@@ -57,15 +59,21 @@ export interface TlsEvent {
 export interface TlsStats {
   events: number;
   bytes: number;
+  /** Secrets read, with `keys`. */
+  secrets: number;
   /**
-   * Records the ring buffer had no room for, bytes of calls beyond MAX_CALL_BYTES, and
-   * execs whose libraries were not looked for (more than MAX_PENDING_SCANS waiting).
+   * Records the ring buffer had no room for, bytes of calls beyond MAX_CALL_BYTES,
+   * execs whose libraries were not looked for (more than MAX_PENDING_SCANS waiting), and
+   * secrets not kept because 16 MiB of them waited unread.
    */
-  lost: { records: number; truncatedBytes: number; execScans: number };
+  lost: { records: number; truncatedBytes: number; execScans: number; secrets: number };
 }
 
-/** A record's direction when it reports an exec (TAPWIRE_TLS_EXEC). */
+/** A record's direction when it reports an exec (TAPWIRE_TLS_EXEC), or carries a secret (TAPWIRE_TLS_SECRET). */
 const EXEC = 2;
+const SECRET = 3;
+/** A secret record's data: label, client random and secret at these offsets, each after its length byte (tls.h). */
+const SECRET_PARTS = [0, 1 + 48, 2 + 48 + 32] as const;
 /** After an exec, when (ms) the process's libraries are looked for: after its loader, and after a start-up dlopen. */
 const SCAN_DELAYS_MS = [20, 200, 2000, 10000];
 /** Execs waiting for a scan at most: beyond them (an exec storm), execs are counted, not scanned. */
@@ -78,6 +86,8 @@ const DATA_FUNCTION =
 /** A call's data arrives whole up to this many bytes (64 chunks of 4 KiB, joined here). */
 export const MAX_CALL_BYTES = 256 * 1024;
 const MiB = 1024 * 1024;
+/** Bytes of secrets kept for a reader that has not taken them. */
+const SECRETS_WAITING = 16 * MiB;
 /** Ring space handed over per batch of records. */
 const BATCH_BYTES = 4 * MiB;
 
@@ -105,6 +115,18 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     resume: () => this.#native?.resume(),
     busy: 'another loop is already reading this TLS plugin',
   });
+  readonly #secrets = new BoundedQueue<TlsSecret>({
+    // Secrets have no kernel ring of their own to pause: past the mark, they are counted
+    // in lost.secrets instead (a reader that never reads them).
+    highWaterMark: SECRETS_WAITING,
+    sizeOf: (secret) => secret.secret.length + 64,
+    pause: () => undefined,
+    resume: () => undefined,
+    busy: 'another loop is already reading these TLS secrets',
+  });
+  readonly #followers: KeyLogFollower[] = [];
+  #secretCount = 0;
+  #secretsLost = 0;
   #closed = false;
   readonly #partials = new Map<number, Partial>();
   /** Files hooked or skipped, by device and inode: each is tried once. */
@@ -171,6 +193,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     try {
       if (target.flavor === Flavor.Go) {
         const go = goTarget(target.path);
+        if (!this.#options.keys) go.hooks = go.hooks.filter((h) => h.program !== 'keylog');
         const functions = this.#native!.attach(target.path, this.targets.length, Flavor.Go, go);
         this.targets.push({ ...target, functions, go: go.version });
         return;
@@ -229,6 +252,10 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         this.#onExec(record.getUint32(R.PID, true));
         continue;
       }
+      if (record.getUint8(R.DIRECTION) === SECRET) {
+        this.#onSecret(record, chunk);
+        continue;
+      }
       // A thread's calls return one after another, and a call's chunks are reserved in
       // order: chunks join per thread, and offset 0 starts the next call.
       const tid = record.getUint32(R.TID, true);
@@ -257,20 +284,26 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     }
   }
 
-  #emit(record: DataView, data: Buffer, truncated: boolean): void {
-    const pid = record.getUint32(R.PID, true);
-    const fd = record.getInt32(R.FD, true);
+  /** What every record says: when, who, and in which file. */
+  #common(record: DataView): Pick<TlsEvent, 'timestamp' | 'timestampNs' | 'pid' | 'tid' | 'comm' | 'library'> {
     const high = record.getUint32(R.TIME_NS + 4, true);
     const low = record.getUint32(R.TIME_NS, true);
     const at = record.byteOffset + R.COMM;
     const nul = new Uint8Array(record.buffer, at, R.COMM_BYTES).indexOf(0);
-    const event: TlsEvent = {
+    return {
       timestamp: (high * 4294967296 + low) / 1e6,
       timestampNs: (BigInt(high) << 32n) | BigInt(low),
-      pid,
+      pid: record.getUint32(R.PID, true),
       tid: record.getUint32(R.TID, true),
       comm: Buffer.from(record.buffer, at, nul < 0 ? R.COMM_BYTES : nul).toString('latin1'),
       library: this.targets[record.getUint16(R.TARGET, true)]?.path ?? 'unknown',
+    };
+  }
+
+  #emit(record: DataView, data: Buffer, truncated: boolean): void {
+    const fd = record.getInt32(R.FD, true);
+    const event: TlsEvent = {
+      ...this.#common(record),
       direction: record.getUint8(R.DIRECTION) ? 'write' : 'read',
       data,
       stream: String(record.getUint32(R.STREAM + 4, true) * 4294967296 + record.getUint32(R.STREAM, true)),
@@ -284,6 +317,47 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     this.#queue.push(event);
   }
 
+  #onSecret(record: DataView, data: Buffer): void {
+    const [label, random, secret] = SECRET_PARTS.map((at) => data.subarray(at + 1, at + 1 + (data[at] ?? 0))) as [Buffer, Buffer, Buffer];
+    const common = this.#common(record);
+    this.#pushSecret({
+      timestamp: common.timestamp,
+      timestampNs: common.timestampNs,
+      pid: common.pid,
+      comm: common.comm,
+      source: 'uprobe',
+      library: common.library,
+      label: label.toString('latin1'),
+      clientRandom: Buffer.from(random),
+      secret: Buffer.from(secret),
+    });
+  }
+
+  #pushSecret(secret: TlsSecret): void {
+    if (this.#closed) return;
+    this.#secretCount++;
+    if (this.#secrets.bytes > SECRETS_WAITING) this.#secretsLost++;
+    else this.#secrets.push(secret);
+  }
+
+  /**
+   * The TLS secrets of the handshakes seen, with `keys`: from Go binaries' writeKeyLog
+   * and from key log files the plugin follows (`followKeyLog`). Ends when the plugin closes.
+   */
+  get secrets(): AsyncIterable<TlsSecret> {
+    return { [Symbol.asyncIterator]: () => this.#secrets.reader() };
+  }
+
+  /**
+   * Reads the NSS key log `file` as it grows (created empty, mode 0600, if absent), each
+   * line a secret in `secrets`, until the plugin closes. captureCommand points a
+   * command's SSLKEYLOGFILE and node's --tls-keylog at one.
+   */
+  followKeyLog(file: string): void {
+    if (this.#closed) throw new ClosedError('TLS plugin');
+    this.#followers.push(new KeyLogFollower(file, (secret) => this.#pushSecret(secret)));
+  }
+
   /** Events in the order the calls returned; ends when the plugin closes. */
   [Symbol.asyncIterator](): AsyncIterator<TlsEvent> {
     return this.#queue.reader();
@@ -294,7 +368,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     return {
       events: this.#events,
       bytes: this.#bytes,
-      lost: { records: s.lostRecords, truncatedBytes: s.truncatedBytes, execScans: this.#scansDropped },
+      secrets: this.#secretCount,
+      lost: { records: s.lostRecords, truncatedBytes: s.truncatedBytes, execScans: this.#scansDropped, secrets: this.#secretsLost },
     };
   }
 
@@ -314,8 +389,10 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     // Calls whose chunks did not all arrive end here, marked truncated.
     for (const p of this.#partials.values()) this.#emit(p.record, Buffer.concat(p.parts), true);
     this.#partials.clear();
+    for (const follower of this.#followers.splice(0)) follower.close();
     this.#closed = true;
     this.#queue.end();
+    this.#secrets.end();
   }
 }
 
@@ -331,6 +408,7 @@ function check(options: TlsOptions): void {
   if (bufferSize !== undefined && (!Number.isInteger(bufferSize) || bufferSize < 65536 || bufferSize > 1024 * MiB)) {
     throw new InvalidOptionError('tls.bufferSize must be an integer from 65536 to 1 GiB');
   }
+  if (options.keys !== undefined && typeof options.keys !== 'boolean') throw new InvalidOptionError('tls.keys must be a boolean');
 }
 
 /** A TLS plugin to register with cap.use(). Plaintext is captured only once registered. */

@@ -586,6 +586,62 @@ int tw_go_copy(struct pt_regs* ctx) {
   return copy_call(call, id, n);
 }
 
+// Go's (*Config).writeKeyLog(label string, clientRandom, secret []byte), called at each
+// handshake step whether or not the program set a KeyLogWriter: the secret, as a key
+// log line's parts, at the branch of its stack check (as Read and Write).
+#if defined(__TARGET_ARCH_x86)
+#define GO_ARG4(r) ((r)->rdi)
+#define GO_ARG5(r) ((r)->rsi)
+#define GO_ARG7(r) ((r)->r9)
+#define GO_ARG8(r) ((r)->r10)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_ARG4(r) (((const struct user_pt_regs*)(r))->regs[3])
+#define GO_ARG5(r) (((const struct user_pt_regs*)(r))->regs[4])
+#define GO_ARG7(r) (((const struct user_pt_regs*)(r))->regs[6])
+#define GO_ARG8(r) (((const struct user_pt_regs*)(r))->regs[7])
+#endif
+#define SECRET_DATA (3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN + TAPWIRE_TLS_SECRET_MAX)
+
+SEC("uprobe")
+int tw_go_keylog(struct pt_regs* ctx) {
+  if (GO_STACK_GROWS(ctx)) return 0;
+  __u64 id = bpf_get_current_pid_tgid();
+  if (!captured(id >> 32)) return 0;
+  __u64 label_len = GO_ARG3(ctx), random_len = GO_ARG5(ctx), secret_len = GO_ARG8(ctx);
+  // Anything but a key log line's parts is not read: nothing is made up.
+  if (label_len == 0 || label_len > TAPWIRE_TLS_LABEL_MAX || random_len != TAPWIRE_TLS_RANDOM_LEN || secret_len == 0 ||
+      secret_len > TAPWIRE_TLS_SECRET_MAX)
+    return 0;
+  struct tapwire_tls_record* r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r) + SECRET_DATA, 0);
+  if (!r) {
+    add(TAPWIRE_TLS_LOST_RECORDS, 1);
+    return 0;
+  }
+  __builtin_memset(r, 0, sizeof(*r));
+  __u8* d = (__u8*)(r + 1);
+  d[0] = label_len;
+  d[1 + TAPWIRE_TLS_LABEL_MAX] = random_len;
+  d[2 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN] = secret_len;
+  if (bpf_probe_read_user(d + 1, label_len, (void*)GO_ARG2(ctx)) ||
+      bpf_probe_read_user(d + 2 + TAPWIRE_TLS_LABEL_MAX, TAPWIRE_TLS_RANDOM_LEN, (void*)GO_ARG4(ctx)) ||
+      bpf_probe_read_user(d + 3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN, secret_len, (void*)GO_ARG7(ctx))) {
+    bpf_ringbuf_discard(r, 0);
+    add(TAPWIRE_TLS_LOST_RECORDS, 1);
+    return 0;
+  }
+  r->monotonic_ns = bpf_ktime_get_ns();
+  r->pid = id >> 32;
+  r->tid = (__u32)id;
+  r->total_len = SECRET_DATA;
+  r->chunk_len = SECRET_DATA;
+  r->fd = -1;
+  r->direction = TAPWIRE_TLS_SECRET;
+  r->target = target;
+  bpf_get_current_comm(r->comm, sizeof(r->comm));
+  bpf_ringbuf_submit(r, ring_wakeup(&tw_tls_events, sizeof(*r) + SECRET_DATA, wakeup_bytes));
+  return 0;
+}
+
 // (*Conn).Close: the connection's stream ends.
 SEC("uprobe")
 int tw_go_close(struct pt_regs* ctx) {

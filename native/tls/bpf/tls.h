@@ -19,6 +19,12 @@ enum tapwire_tls_flavor {
 };
 
 #define TAPWIRE_TLS_EXEC 2 /* a record's direction when it reports an exec */
+/* A record's direction when it carries a TLS secret: its data is the label, the client
+ * random and the secret, each a length byte then that many bytes. */
+#define TAPWIRE_TLS_SECRET 3
+#define TAPWIRE_TLS_LABEL_MAX 48
+#define TAPWIRE_TLS_RANDOM_LEN 32
+#define TAPWIRE_TLS_SECRET_MAX 64
 
 enum tapwire_tls_counter {
   TAPWIRE_TLS_LOST_RECORDS = 0, /* did not fit the ring buffer */
@@ -36,7 +42,7 @@ struct tapwire_tls_record {
   __u32 offset;    /* of this chunk within the call */
   __u32 chunk_len;
   __s32 fd;       /* the socket under the SSL object, or -1 */
-  __u8 direction; /* 0 read, 1 write, 2 the process `pid` exec'd (no data): its libraries are looked for */
+  __u8 direction; /* 0 read, 1 write, 2 the process `pid` exec'd (no data): its libraries are looked for, 3 a secret */
   __u8 truncated; /* the call moved more than arrives */
   __u16 target;   /* which attached file the call was in */
   __u8 family;    /* of the connection below: AF_INET, AF_INET6, or 0 when unknown */

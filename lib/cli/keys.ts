@@ -1,0 +1,101 @@
+/**
+ * `tapwire capture --embed-keys` and `--keylog FILE`: the TLS secrets the plugin reads,
+ * into the pcapng file as Decryption Secrets Blocks (Wireshark then decrypts the
+ * captured packets from the file alone) and appended to an NSS key log file.
+ *
+ * Wireshark reads a file in one pass and uses a secret only for the packets after it,
+ * while a handshake's secret is read a little after its packets arrive: packets are
+ * held back HOLD_MS (at most HOLD_BYTES) before they are written, and secrets are
+ * written as they come, ahead of them.
+ */
+import fs from 'node:fs';
+import type { Batch } from '../batch';
+import { fromFileSystem } from '../errors';
+import type { CaptureFileWriter, Select } from '../pcapng';
+import { keyLogLine, type TlsPlugin } from '../plugins/tls';
+
+const HOLD_MS = 1000;
+const HOLD_BYTES = 64 * 1024 * 1024;
+
+/** An NSS key log file, opened (created with mode 0600, or appended to) before the capture starts. */
+export class KeyLogFile {
+  readonly #fd: number;
+  readonly #path: string;
+
+  constructor(file: string) {
+    this.#path = file;
+    try {
+      this.#fd = fs.openSync(file, 'a', 0o600);
+      // An existing file keeps its mode under open(2): it holds keys, so only its owner reads it.
+      fs.fchmodSync(this.#fd, 0o600);
+    } catch (err) {
+      throw fromFileSystem(err, 'open the key log', file);
+    }
+  }
+
+  append(lines: string): void {
+    try {
+      fs.writeSync(this.#fd, lines);
+    } catch (err) {
+      throw fromFileSystem(err, 'write the key log', this.#path);
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.#fd);
+  }
+}
+
+/** Batches on their way to `writer`, each written once HOLD_MS old (or when more than HOLD_BYTES wait). */
+export class HoldBack {
+  readonly #writer: CaptureFileWriter;
+  readonly #held: { batch: Batch; select: Select | undefined; at: number }[] = [];
+  #bytes = 0;
+  /** Writes happen one after another: the loop's and the timer's. */
+  #writing: Promise<void> = Promise.resolve();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(writer: CaptureFileWriter) {
+    this.#writer = writer;
+    this.#timer = setInterval(() => void this.#flush(false).catch(() => {}), 100);
+    this.#timer.unref();
+  }
+
+  /** Holds `batch`; resolves once the writer has room again. */
+  write(batch: Batch, select?: Select): Promise<void> {
+    this.#held.push({ batch, select, at: Date.now() });
+    this.#bytes += batch.data.byteLength;
+    return this.#flush(false);
+  }
+
+  /** Writes everything held (the capture ended). */
+  async end(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#flush(true);
+  }
+
+  #flush(all: boolean): Promise<void> {
+    this.#writing = this.#writing.then(async () => {
+      const due = Date.now() - HOLD_MS;
+      while (this.#held.length > 0 && (all || this.#held[0]!.at <= due || this.#bytes > HOLD_BYTES)) {
+        const { batch, select } = this.#held.shift()!;
+        this.#bytes -= batch.data.byteLength;
+        if (!this.#writer.write(batch, select)) await this.#writer.drained();
+      }
+    });
+    return this.#writing;
+  }
+}
+
+/** Each secret the plugin reads, as a key log line into `file` and into the capture file. */
+export async function copySecrets(
+  tls: TlsPlugin,
+  file: KeyLogFile | null,
+  writer: { writeSecrets(keyLog: string): boolean; drained(): Promise<void> } | null,
+): Promise<void> {
+  for await (const secret of tls.secrets) {
+    const line = `${keyLogLine(secret)}\n`;
+    file?.append(line);
+    if (writer && !writer.writeSecrets(line)) await writer.drained();
+  }
+}
