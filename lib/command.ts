@@ -26,6 +26,8 @@ import { ownCgroup } from './cgroup';
 import { fromFileSystem, InvalidOptionError } from './errors';
 import { openCapturer } from './open';
 import type { CaptureOptions } from './options';
+import { goBinary } from './plugins/tls/targets';
+import { tlsMode, type TlsOptions } from './tls';
 
 export interface CommandCaptureOptions extends Omit<CaptureOptions, 'cgroup' | 'interfaces' | 'netns' | 'file' | 'signal'> {
   /** How the command is started (child_process.spawn's options; default stdio: 'inherit'). */
@@ -155,6 +157,35 @@ function keyLog(capturer: Capturer, options: CaptureOptions, env: NodeJS.Process
   };
 }
 
+/** The file `command` names, as spawn() would find it on PATH, or null. */
+function executable(command: string, options: SpawnOptions | undefined): string | null {
+  const cwd = typeof options?.cwd === 'string' ? options.cwd : process.cwd();
+  const dirs = command.includes('/') ? [cwd] : ((options?.env ?? process.env).PATH ?? '').split(':').filter(Boolean);
+  for (const dir of dirs) {
+    const file = path.resolve(cwd, dir, command);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/**
+ * The `tls` option with the command's own executable among the targets when it is a Go
+ * binary: hooked before it starts, rather than at its exec, which a Go program's first
+ * handshake can beat.
+ */
+function withCommand(tls: CaptureOptions['tls'], command: string, options: SpawnOptions | undefined): CaptureOptions['tls'] {
+  if (tlsMode(tls) === 'off') return tls;
+  const file = executable(command, options);
+  if (file === null || !goBinary(file)) return tls;
+  const given: TlsOptions = typeof tls === 'object' && tls !== null ? tls : { mode: tls === 'required' ? 'required' : 'auto' };
+  return { ...given, targets: [...(given.targets ?? []), file] };
+}
+
 /** Starts the command with this process in `dir` for the length of spawn(), so the child is born there. */
 function spawnIn(dir: string, home: string, command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
   const self = String(process.pid);
@@ -198,7 +229,7 @@ export async function captureCommand(
   let child: ChildProcess;
   let keys: ReturnType<typeof keyLog> = null;
   try {
-    capturer = await openCapturer({ ...captureOptions, cgroup: dir });
+    capturer = await openCapturer({ ...captureOptions, tls: withCommand(captureOptions.tls, command, spawnOptions), cgroup: dir });
     try {
       signal?.throwIfAborted();
       keys = keyLog(capturer, captureOptions, spawnOptions?.env ?? process.env);

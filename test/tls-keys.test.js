@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { openCapturer } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
-const { certificate, startServer, startSServer, stop, runClient, goPeers } = require('./helpers/tls-peers');
+const { certificate, startServer, startSServer, stop, runClient, goPeers, GO_BUILDS } = require('./helpers/tls-peers');
 const { until } = require('./helpers/poll');
 
 const BIN = path.join(__dirname, '..', 'bin', 'tapwire.js');
@@ -58,6 +58,7 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
   let cert;
   let dir;
   let go;
+  let goStatic; // a build no process runs when a capture opens
   let s13; // openssl s_server, TLS 1.3
   let s12; // openssl s_server, TLS 1.2 only
   let h2; // a Go server speaking HTTP/2
@@ -66,7 +67,9 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
   before(async function () {
     this.timeout(600000);
     await requirePrivileges(this, ['openssl', 'curl', 'python3', 'tshark', 'go']);
-    go = goPeers('go', { default: { flags: [], env: {} } }).default;
+    const peers = goPeers('go', { default: GO_BUILDS.default, static: GO_BUILDS.static });
+    go = peers.default;
+    goStatic = peers.static;
     cert = certificate();
     dir = fs.mkdtempSync(path.join(cert.dir, 'keys-'));
     ports.s13 = 20000 + ((process.pid + 101) % 20000);
@@ -176,7 +179,7 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
     assert.deepEqual(again.sort(), ['/hello-go-12', '/hello-go-13']);
   });
 
-  it('-- CMD: curl, python and node write their secrets to the key log tapwire gives them; tshark decrypts each', async function () {
+  it('-- CMD: curl, python and node write their secrets to the key log tapwire gives them, a Go command is hooked before it starts; tshark decrypts each', async function () {
     const clients = [
       ['curl', ['-sk', '--http1.1', `https://127.0.0.1:${ports.s13}/hello-curl`], '/hello-curl'],
       [
@@ -192,6 +195,8 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
         ['-e', `require('https').get('https://127.0.0.1:${ports.s13}/hello-node', { rejectUnauthorized: false }, (r) => r.resume())`],
         '/hello-node',
       ],
+      // Go ignores SSLKEYLOGFILE: its writeKeyLog is hooked before the command starts.
+      [goStatic, ['client', `https://127.0.0.1:${ports.s13}/hello-go-cmd`], '/hello-go-cmd'],
     ];
     for (const [cmd, args, uri] of clients) {
       const file = path.join(dir, `${path.basename(cmd)}.pcapng`);

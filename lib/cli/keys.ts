@@ -15,6 +15,7 @@ import type { CaptureFileWriter, Select } from '../pcapng';
 import { keyLogLine, type TlsPlugin } from '../plugins/tls';
 
 const HOLD_MS = 1000;
+const TICK_MS = 100;
 const HOLD_BYTES = 64 * 1024 * 1024;
 
 /** An NSS key log file, opened (created with mode 0600, or appended to) before the capture starts. */
@@ -46,24 +47,33 @@ export class KeyLogFile {
   }
 }
 
-/** Batches on their way to `writer`, each written once HOLD_MS old (or when more than HOLD_BYTES wait). */
+/**
+ * Batches on their way to `writer`, each written once HOLD_MS old (or when more than
+ * HOLD_BYTES wait). Age is counted in ticks of this process's own timer, not by the
+ * clock: while the event loop is held up (a close detaching uprobes), no batch comes
+ * of age before the secrets read meanwhile are written.
+ */
 export class HoldBack {
   readonly #writer: CaptureFileWriter;
-  readonly #held: { batch: Batch; select: Select | undefined; at: number }[] = [];
+  readonly #held: { batch: Batch; select: Select | undefined; tick: number }[] = [];
   #bytes = 0;
+  #ticks = 0;
   /** Writes happen one after another: the loop's and the timer's. */
   #writing: Promise<void> = Promise.resolve();
   readonly #timer: NodeJS.Timeout;
 
   constructor(writer: CaptureFileWriter) {
     this.#writer = writer;
-    this.#timer = setInterval(() => void this.#flush(false).catch(() => {}), 100);
+    this.#timer = setInterval(() => {
+      this.#ticks++;
+      void this.#flush(false).catch(() => {});
+    }, TICK_MS);
     this.#timer.unref();
   }
 
   /** Holds `batch`; resolves once the writer has room again. */
   write(batch: Batch, select?: Select): Promise<void> {
-    this.#held.push({ batch, select, at: Date.now() });
+    this.#held.push({ batch, select, tick: this.#ticks });
     this.#bytes += batch.data.byteLength;
     return this.#flush(false);
   }
@@ -76,8 +86,8 @@ export class HoldBack {
 
   #flush(all: boolean): Promise<void> {
     this.#writing = this.#writing.then(async () => {
-      const due = Date.now() - HOLD_MS;
-      while (this.#held.length > 0 && (all || this.#held[0]!.at <= due || this.#bytes > HOLD_BYTES)) {
+      const due = this.#ticks - HOLD_MS / TICK_MS;
+      while (this.#held.length > 0 && (all || this.#held[0]!.tick <= due || this.#bytes > HOLD_BYTES)) {
         const { batch, select } = this.#held.shift()!;
         this.#bytes -= batch.data.byteLength;
         if (!this.#writer.write(batch, select)) await this.#writer.drained();

@@ -376,6 +376,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   /** Detaches every uprobe, hands over what was captured (iteration then ends). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // The key logs' last lines first: detaching below can hold the event loop up a while.
+    for (const follower of this.#followers.splice(0)) follower.close();
     for (const timer of this.#scans.values()) clearTimeout(timer);
     this.#scans.clear();
     if (this.#native) {
@@ -389,7 +391,6 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     // Calls whose chunks did not all arrive end here, marked truncated.
     for (const p of this.#partials.values()) this.#emit(p.record, Buffer.concat(p.parts), true);
     this.#partials.clear();
-    for (const follower of this.#followers.splice(0)) follower.close();
     this.#closed = true;
     this.#queue.end();
     this.#secrets.end();

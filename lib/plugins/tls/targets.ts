@@ -44,7 +44,7 @@ export function wanted(flavor: Flavor): string {
 }
 
 /** Whether `file` is a Go binary (it has Go's build information); false for anything unreadable. */
-function goBinary(file: string): boolean {
+export function goBinary(file: string): boolean {
   let elf: ElfFile;
   try {
     elf = new ElfFile(file);
