@@ -84,8 +84,9 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
     ports.h2 = Number(/listening (\d+)/.exec(h2.readyOutput)[1]);
   });
 
-  afterEach(function () {
-    for (const child of running) child.kill('SIGKILL');
+  afterEach(async function () {
+    // Gone before the next test (or file) counts what the kernel holds.
+    await Promise.all([...running].map((child) => new Promise((resolve) => child.once('close', resolve).kill('SIGKILL'))));
   });
 
   after(async function () {

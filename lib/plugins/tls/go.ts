@@ -23,12 +23,24 @@ export interface GoHook {
   program: 'read' | 'copy' | 'write' | 'close' | 'keylog';
 }
 
+/** The key log labels Go's crypto/tls passes to writeKeyLog. */
+const LABELS = [
+  'CLIENT_RANDOM',
+  'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
+  'SERVER_HANDSHAKE_TRAFFIC_SECRET',
+  'CLIENT_TRAFFIC_SECRET_0',
+  'SERVER_TRAFFIC_SECRET_0',
+  'EXPORTER_SECRET',
+];
+
 export interface GoBinary {
   /** The toolchain that built it, e.g. "go1.19.8". */
   version: string;
   /** Offset of poll.FD's pollDesc within net's netFD: Go 1.21 put SysFile before it. */
   pollDescOffset: number;
   hooks: GoHook[];
+  /** Where each key log label's bytes are in the binary (link-time addresses): a label a uprobe could not read is named by its address. */
+  labels: Map<number, string>;
 }
 
 const READ = 'crypto/tls.(*Conn).Read';
@@ -172,5 +184,17 @@ export function goHooks(elf: ElfFile): GoBinary {
   // attached only when keys are asked for.
   const keylog = found.get(KEYLOG);
   if (keylog) at(KEYLOG, stackCheck(KEYLOG, code(keylog)), 'keylog');
-  return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks };
+  return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks, labels: keyLogLabels(elf) };
+}
+
+/** The link-time address of every occurrence of each key log label in the binary's read-only data. */
+function keyLogLabels(elf: ElfFile): Map<number, string> {
+  const out = new Map<number, string>();
+  const section = elf.sections.get('.rodata');
+  const data = elf.section('.rodata');
+  if (!section || !data) return out;
+  for (const label of LABELS) {
+    for (let at = data.indexOf(label); at >= 0; at = data.indexOf(label, at + 1)) out.set(section.addr + at, label);
+  }
+  return out;
 }

@@ -125,6 +125,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     busy: 'another loop is already reading these TLS secrets',
   });
   readonly #followers: KeyLogFollower[] = [];
+  /** By target index, a Go binary's writeKeyLog probe address and its labels' addresses. */
+  readonly #goLabels = new Map<number, { probe: number; labels: Map<number, string> }>();
   #secretCount = 0;
   #secretsLost = 0;
   #closed = false;
@@ -194,6 +196,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       if (target.flavor === Flavor.Go) {
         const go = goTarget(target.path);
         if (!this.#options.keys) go.hooks = go.hooks.filter((h) => h.program !== 'keylog');
+        const keylog = go.hooks.find((h) => h.program === 'keylog');
+        if (keylog) this.#goLabels.set(this.targets.length, { probe: keylog.address, labels: go.labels });
         const functions = this.#native!.attach(target.path, this.targets.length, Flavor.Go, go);
         this.targets.push({ ...target, functions, go: go.version });
         return;
@@ -318,7 +322,12 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   }
 
   #onSecret(record: DataView, data: Buffer): void {
-    const [label, random, secret] = SECRET_PARTS.map((at) => data.subarray(at + 1, at + 1 + (data[at] ?? 0))) as [Buffer, Buffer, Buffer];
+    const [read, random, secret] = SECRET_PARTS.map((at) => data.subarray(at + 1, at + 1 + (data[at] ?? 0))) as [Buffer, Buffer, Buffer];
+    const label = read.length > 0 ? read.toString('latin1') : this.#labelAt(record);
+    if (label === undefined) {
+      this.#secretsLost++;
+      return;
+    }
     const common = this.#common(record);
     this.#pushSecret({
       timestamp: common.timestamp,
@@ -327,10 +336,21 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       comm: common.comm,
       source: 'uprobe',
       library: common.library,
-      label: label.toString('latin1'),
+      label,
       clientRandom: Buffer.from(random),
       secret: Buffer.from(secret),
     });
+  }
+
+  /**
+   * The label the probe could not read, by its address: the record carries it and the
+   * probe's own, so the binary's load offset (a position-independent one's) cancels out.
+   */
+  #labelAt(record: DataView): string | undefined {
+    const go = this.#goLabels.get(record.getUint16(R.TARGET, true));
+    if (!go) return undefined;
+    const address = record.getBigUint64(R.SSL, true) - (record.getBigUint64(R.STREAM, true) - BigInt(go.probe));
+    return go.labels.get(Number(address));
   }
 
   #pushSecret(secret: TlsSecret): void {

@@ -622,8 +622,15 @@ int tw_go_keylog(struct pt_regs* ctx) {
   d[0] = label_len;
   d[1 + TAPWIRE_TLS_LABEL_MAX] = random_len;
   d[2 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN] = secret_len;
-  if (bpf_probe_read_user(d + 1, label_len, (void*)GO_ARG2(ctx)) ||
-      bpf_probe_read_user(d + 2 + TAPWIRE_TLS_LABEL_MAX, TAPWIRE_TLS_RANDOM_LEN, (void*)GO_ARG4(ctx)) ||
+  // The label is a constant in the binary's read-only data, on a page this process may
+  // never have touched (and a uprobe cannot fault in): unread, it goes as its address
+  // and the probe's, for user space to name from the file (lib/plugins/tls/go.ts).
+  if (bpf_probe_read_user(d + 1, label_len, (void*)GO_ARG2(ctx))) {
+    d[0] = 0;
+    r->ssl = GO_ARG2(ctx);
+    r->stream = PT_REGS_IP(ctx);
+  }
+  if (bpf_probe_read_user(d + 2 + TAPWIRE_TLS_LABEL_MAX, TAPWIRE_TLS_RANDOM_LEN, (void*)GO_ARG4(ctx)) ||
       bpf_probe_read_user(d + 3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN, secret_len, (void*)GO_ARG7(ctx))) {
     bpf_ringbuf_discard(r, 0);
     add(TAPWIRE_TLS_LOST_RECORDS, 1);

@@ -20,7 +20,8 @@ enum tapwire_tls_flavor {
 
 #define TAPWIRE_TLS_EXEC 2 /* a record's direction when it reports an exec */
 /* A record's direction when it carries a TLS secret: its data is the label, the client
- * random and the secret, each a length byte then that many bytes. */
+ * random and the secret, each a length byte then that many bytes. A label of length 0
+ * could not be read: `ssl` holds its address and `stream` the probe's. */
 #define TAPWIRE_TLS_SECRET 3
 #define TAPWIRE_TLS_LABEL_MAX 48
 #define TAPWIRE_TLS_RANDOM_LEN 32
