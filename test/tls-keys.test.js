@@ -91,6 +91,7 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
 
   after(async function () {
     for (const server of [s13, s12, h2]) await stop(server);
+    if (cert) fs.rmSync(cert.dir, { recursive: true, force: true });
   });
 
   it("openCapturer({ tls: { keys: true } }): a Go client's secrets, each naming the ClientHello the packets carry", async function () {
