@@ -134,6 +134,7 @@ function command(all: readonly string[]): Command {
   if (embedKeys && read !== undefined) throw new UsageError('--embed-keys takes the keys of a live capture, not of -r');
   // With -r, --keylog writes out the secrets the file holds.
   const keys = read === undefined && (embedKeys || keylog !== undefined);
+  const tls = tlsOption(parsed);
   const options: CaptureOptions = {
     filter: filterFlag ?? expression,
     // tcpdump's -s 0: the largest snapshot.
@@ -141,7 +142,7 @@ function command(all: readonly string[]): Command {
     interfaces,
     backend: last(parsed, 'backend') as CaptureOptions['backend'],
     // The keys come from the TLS plugin: they imply --tls.
-    tls: keys ? { mode: tlsOption(parsed) === 'required' ? 'required' : 'auto', keys: true } : tlsOption(parsed),
+    tls: keys ? { mode: tls === 'required' ? 'required' : 'auto', keys: true } : tls,
     // All digits: a pid, as in nsenter -t; anything else names the namespace or its path.
     netns: netns !== undefined && /^[0-9]+$/.test(netns) ? Number(netns) : netns,
     cgroup: last(parsed, 'cgroup'),
@@ -179,7 +180,7 @@ function command(all: readonly string[]): Command {
     owners,
     embedKeys,
     keylog,
-    tlsData: tlsOption(parsed) !== undefined,
+    tlsData: tls !== undefined,
   };
 }
 

@@ -12,6 +12,7 @@
  * keep.
  */
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
+import { eachInstruction } from './x86';
 
 /** What native/tls attaches for one Go binary. */
 export interface GoHook {
@@ -124,31 +125,22 @@ function branches(machine: number, code: Buffer, start: number): Branch[] {
     }
     return out;
   }
-  // Variable-width: decoded from the start, so no byte inside another instruction counts.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const iced = require('iced-x86') as typeof import('iced-x86');
-  const decoder = new iced.Decoder(64, code, iced.DecoderOptions.None);
-  decoder.ip = BigInt(start);
-  const instr = new iced.Instruction();
-  try {
-    while (decoder.canDecode) {
-      decoder.decodeOut(instr);
-      if (instr.flowControl === iced.FlowControl.Next) continue;
-      const at = Number(instr.ip);
-      if (instr.mnemonic === iced.Mnemonic.Jbe) out.push({ at, kind: 'stack-check' });
-      else if (instr.flowControl === iced.FlowControl.Call && instr.op0Kind === iced.OpKind.NearBranch64)
-        out.push({ at, kind: 'call', target: Number(instr.nearBranchTarget) });
-      else out.push({ at, kind: 'other' });
-    }
-  } finally {
-    instr.free();
-    decoder.free();
-  }
+  eachInstruction(code, start, (instr, iced) => {
+    if (instr.flowControl === iced.FlowControl.Next) return;
+    const at = Number(instr.ip);
+    if (instr.mnemonic === iced.Mnemonic.Jbe) out.push({ at, kind: 'stack-check' });
+    else if (instr.flowControl === iced.FlowControl.Call && instr.op0Kind === iced.OpKind.NearBranch64)
+      out.push({ at, kind: 'call', target: Number(instr.nearBranchTarget) });
+    else out.push({ at, kind: 'other' });
+  });
   return out;
 }
 
-/** Where to hook the Go binary `elf`; throws an Error whose message is the reason it cannot be. */
-export function goHooks(elf: ElfFile): GoBinary {
+/**
+ * Where to hook the Go binary `elf` (with `keys`, also writeKeyLog, and where its labels
+ * are); throws an Error whose message is the reason it cannot be.
+ */
+export function goHooks(elf: ElfFile, keys: boolean): GoBinary {
   if (!isGo(elf)) throw new Error('is not a Go binary');
   if (elf.machine !== EM_X86_64 && elf.machine !== EM_AARCH64) throw new Error('is a Go binary for an architecture tapwire does not read');
   const version = versionOf(elf);
@@ -180,11 +172,15 @@ export function goHooks(elf: ElfFile): GoBinary {
   at(WRITE, stackCheck(WRITE, code(write)), 'write');
   const close = found.get(CLOSE);
   if (close) at(CLOSE, close.start, 'close');
-  // Called at each handshake step with the secrets, whatever the program's KeyLogWriter:
-  // attached only when keys are asked for.
-  const keylog = found.get(KEYLOG);
+  // Called at each handshake step with the secrets, whatever the program's KeyLogWriter.
+  const keylog = keys ? found.get(KEYLOG) : undefined;
   if (keylog) at(KEYLOG, stackCheck(KEYLOG, code(keylog)), 'keylog');
-  return { version: version!, pollDescOffset: minor >= 21 ? 32 : 24, hooks, labels: keyLogLabels(elf) };
+  return {
+    version: version!,
+    pollDescOffset: minor >= 21 ? 32 : 24,
+    hooks,
+    labels: keylog ? keyLogLabels(elf) : new Map<number, string>(),
+  };
 }
 
 /** The link-time address of every occurrence of each key log label in the binary's read-only data. */

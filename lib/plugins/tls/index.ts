@@ -194,8 +194,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     const flavors = target.flavor === Flavor.Unknown ? [Flavor.Unknown, Flavor.GnuTls] : [target.flavor];
     try {
       if (target.flavor === Flavor.Go) {
-        const go = goTarget(target.path);
-        if (!this.#options.keys) go.hooks = go.hooks.filter((h) => h.program !== 'keylog');
+        const go = goTarget(target.path, this.#options.keys === true);
         const keylog = go.hooks.find((h) => h.program === 'keylog');
         if (keylog) this.#goLabels.set(this.targets.length, { probe: keylog.address, labels: go.labels });
         const functions = this.#native!.attach(target.path, this.targets.length, Flavor.Go, go);

@@ -8,7 +8,9 @@
  * a build whose wrappers do not have the expected shape (node's, which inlines them)
  * keeps the exported hooks.
  */
+import type { InstructionInfoFactory, UsedRegister } from 'iced-x86';
 import { ElfFile, EM_X86_64 } from './elf';
+import { eachInstruction } from './x86';
 
 /** File offsets of the internal read and write functions. */
 export interface OpenSslInternals {
@@ -25,37 +27,33 @@ const DECODED = 64; // bytes: more than either wrapper needs to reach its call
  * jump, with no branch and no write to an argument register before it.
  */
 function passedTo(elf: ElfFile, wrapper: number, strict: boolean): number | null {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const iced = require('iced-x86') as typeof import('iced-x86');
-  const decoder = new iced.Decoder(64, elf.read(elf.fileOffset(wrapper), DECODED), iced.DecoderOptions.None);
-  decoder.ip = BigInt(wrapper);
-  const instr = new iced.Instruction();
-  const factory = new iced.InstructionInfoFactory();
-  const args = new Set<number>(ARGUMENTS.map((r) => iced.Register[r]));
-  const written = [iced.OpAccess.Write, iced.OpAccess.CondWrite, iced.OpAccess.ReadWrite, iced.OpAccess.ReadCondWrite];
+  let target: number | null = null;
+  let factory: InstructionInfoFactory | undefined;
   try {
-    while (decoder.canDecode) {
-      decoder.decodeOut(instr);
+    eachInstruction(elf.read(elf.fileOffset(wrapper), DECODED), wrapper, (instr, iced) => {
       const flow = instr.flowControl;
       const direct = instr.op0Kind === iced.OpKind.NearBranch64;
-      if ((flow === iced.FlowControl.Call || flow === iced.FlowControl.UnconditionalBranch) && direct)
-        return Number(instr.nearBranchTarget);
-      if (strict && flow !== iced.FlowControl.Next) return null;
-      if (!strict) continue;
-      const info = factory.info(instr);
-      // iced's typings leave the list untyped; its entries are UsedRegister.
-      for (const used of info.usedRegisters() as import('iced-x86').UsedRegister[]) {
-        const touched = args.has(iced.RegisterExt.fullRegister(used.register)) && written.includes(used.access);
-        used.free();
-        if (touched) return null;
+      if ((flow === iced.FlowControl.Call || flow === iced.FlowControl.UnconditionalBranch) && direct) {
+        target = Number(instr.nearBranchTarget);
+        return true;
       }
-    }
-    return null;
+      if (!strict) return false;
+      if (flow !== iced.FlowControl.Next) return true;
+      factory ??= new iced.InstructionInfoFactory();
+      const args = new Set<number>(ARGUMENTS.map((r) => iced.Register[r]));
+      const written = [iced.OpAccess.Write, iced.OpAccess.CondWrite, iced.OpAccess.ReadWrite, iced.OpAccess.ReadCondWrite];
+      // iced's typings leave the list untyped; its entries are UsedRegister.
+      let touched = false;
+      for (const used of factory.info(instr).usedRegisters() as UsedRegister[]) {
+        touched ||= args.has(iced.RegisterExt.fullRegister(used.register)) && written.includes(used.access);
+        used.free();
+      }
+      return touched;
+    });
   } finally {
-    factory.free();
-    instr.free();
-    decoder.free();
+    factory?.free();
   }
+  return target;
 }
 
 /**

@@ -58,11 +58,11 @@ export function goBinary(file: string): boolean {
   }
 }
 
-/** Where to hook the Go binary `file`; throws an Error whose message is why it cannot be. */
-export function goTarget(file: string): GoBinary {
+/** Where to hook the Go binary `file` (with `keys`, its writeKeyLog too); throws an Error whose message is why it cannot be. */
+export function goTarget(file: string, keys = false): GoBinary {
   const elf = new ElfFile(file);
   try {
-    return goHooks(elf);
+    return goHooks(elf, keys);
   } finally {
     elf.close();
   }
