@@ -95,6 +95,7 @@ describe('captureCommand: spawn semantics', function () {
       assert.equal(run.capturer.closed, true);
       assert.ok(!fs.existsSync(run.cgroup));
       assert.deepEqual(commandCgroups(), before);
+      if (path.isAbsolute(command)) fs.rmSync(path.dirname(command), { recursive: true, force: true });
     });
   }
 

@@ -235,9 +235,18 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
 
   it('with -G, each file holds the secrets of every connection before it and its own', async function () {
     const pattern = path.join(dir, 'rot-%s.pcapng');
-    const run = await startCapture(['-i', 'lo', '--embed-keys', '-G', '1', '-w', pattern, `tcp port ${ports.s13}`]);
+    const PERIOD = 2;
+    const run = await startCapture(['-i', 'lo', '--embed-keys', '-G', String(PERIOD), '-w', pattern, `tcp port ${ports.s13}`]);
+    // A connection cut across two files decrypts in neither (its handshake is in one, its
+    // data in the other; tcpdump -G cuts the same way): each client starts as a file
+    // begins, and the next in a later one.
+    const atPeriodStart = async () => {
+      const into = Date.now() % (PERIOD * 1000);
+      await new Promise((resolve) => setTimeout(resolve, PERIOD * 1000 - into + 20));
+    };
+    await atPeriodStart();
     await runClient(go, ['client', `https://127.0.0.1:${ports.s13}/hello-first`]);
-    await new Promise((resolve) => setTimeout(resolve, 2200));
+    await atPeriodStart();
     await runClient(go, ['client', `https://127.0.0.1:${ports.s13}/hello-second`]);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await stopCapture(run);

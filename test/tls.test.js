@@ -51,6 +51,7 @@ describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
     await watching;
     await stop(sServer);
     await stop(nodeServer);
+    if (cert) fs.rmSync(cert.dir, { recursive: true, force: true });
   });
 
   it("openCapturer({ tls: 'required' }) captures packets and registers the plugin as cap.tls", async function () {

@@ -70,12 +70,19 @@ function createLink() {
 function removeLink(link) {
   live.delete(link);
   // Deleting the namespace deletes its veth end, which deletes the pair; the outer end
-  // goes too in case the namespace could not.
+  // goes too in case the namespace could not. A namespace still listed after `ip netns
+  // del` is tried again a few times, then reported: never left behind silently.
   let failure;
-  try {
-    ip('netns', 'del', link.ns);
-  } catch (err) {
-    failure = err;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      ip('netns', 'del', link.ns);
+      failure = undefined;
+    } catch (err) {
+      failure = err;
+    }
+    if (!fs.existsSync(`/run/netns/${link.ns}`)) break;
+    failure ??= new Error('still listed after ip netns del');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   }
   try {
     ip('link', 'del', link.outer);
