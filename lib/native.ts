@@ -124,8 +124,12 @@ export interface TlsCapture extends KernelSource<{ lostRecords: number; truncate
     path: string,
     index: number,
     flavor: number,
-    where?: { pollDescOffset: number; hooks: { name: string; offset: number; program: string }[] } | { read: number; write: number },
+    where?:
+      | { pollDescOffset: number; hooks: { name: string; offset: number; program: string }[] }
+      | { read?: number; write?: number; keylog?: number; logSecret?: number; randomOffset?: number },
   ): string[];
+  /** Removes the uprobes made so far on a worker thread (seconds for hundreds of them); detach() still ends the rest. */
+  unhook(): Promise<void>;
 }
 
 export interface LinkWatch {

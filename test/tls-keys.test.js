@@ -96,16 +96,7 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
 
   it("openCapturer({ tls: { keys: true } }): a Go client's secrets, each naming the ClientHello the packets carry", async function () {
     const cap = await openCapturer({ interfaces: ['lo'], filter: `tcp port ${ports.s13}`, tls: { mode: 'required', keys: true } });
-    const secrets = [];
-    const payloads = [];
-    const reading = Promise.all([
-      (async () => {
-        for await (const s of cap.tls.secrets) secrets.push(s);
-      })(),
-      (async () => {
-        for await (const batch of cap) for (const p of batch) payloads.push(Buffer.from(p.data));
-      })(),
-    ]);
+    const { secrets, payloads, reading } = collect(cap);
     const { pid } = await runClient(go, ['client', `https://127.0.0.1:${ports.s13}/hello-go-lib`]);
     await until('the handshake secrets', () => secrets.filter((s) => s.pid === pid).length >= 4);
     await cap.close();
@@ -133,6 +124,82 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
     );
     assert.equal(cap.tls.stats().secrets, secrets.length);
     assert.equal(cap.tls.stats().lost.secrets, 0);
+  });
+
+  it('OpenSSL processes tapwire did not start (python and node running before the capture, curl after; TLS 1.3 and 1.2): their secrets from libssl and the node binary, each naming its ClientHello', async function () {
+    const py = await startFetcher('python');
+    const nodeClient = await startFetcher('node');
+    try {
+      const filter = `tcp port ${ports.s13} or tcp port ${ports.s12}`;
+      const cap = await openCapturer({ interfaces: ['lo'], filter, tls: { mode: 'required', keys: true } });
+      const libssl = cap.tls.targets.find((t) => t.functions.includes('nss_keylog_int'));
+      assert.ok(libssl, `the key log function found in libssl: ${JSON.stringify(cap.tls.targets)}`);
+      // Node's binary inlines it into ssl_log_secret, whose symbol it keeps.
+      const nodeBinary = cap.tls.targets.find((t) => t.path === fs.realpathSync(process.execPath));
+      assert.ok(nodeBinary?.functions.includes('ssl_log_secret'), JSON.stringify(cap.tls.targets));
+      const { secrets, payloads, reading } = collect(cap);
+      await py.get(`https://127.0.0.1:${ports.s13}/hello-py`);
+      await nodeClient.get(`https://127.0.0.1:${ports.s13}/hello-node`);
+      const curl13 = await runClient('curl', ['-sk', '--tlsv1.3', `https://127.0.0.1:${ports.s13}/hello-curl-13`]);
+      const curl12 = await runClient('curl', ['-sk', `https://127.0.0.1:${ports.s12}/hello-curl-12`]);
+      const of = (pid) => secrets.filter((s) => s.pid === pid);
+      await until(
+        "every handshake's secrets",
+        () => of(py.pid).length >= 4 && of(nodeClient.pid).length >= 4 && of(curl13.pid).length >= 4 && of(curl12.pid).length >= 1,
+      );
+      await cap.close();
+      await reading;
+      const tls13 = [
+        'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
+        'CLIENT_TRAFFIC_SECRET_0',
+        'SERVER_HANDSHAKE_TRAFFIC_SECRET',
+        'SERVER_TRAFFIC_SECRET_0',
+      ];
+      for (const [pid, labels, library] of [
+        [py.pid, tls13, libssl],
+        [nodeClient.pid, tls13, nodeBinary],
+        [curl13.pid, tls13, libssl],
+        [curl12.pid, ['CLIENT_RANDOM'], libssl],
+      ]) {
+        const mine = of(pid);
+        assert.deepEqual([...new Set(mine.map((s) => s.label))].filter((l) => l !== 'EXPORTER_SECRET').sort(), labels);
+        assert.equal(new Set(mine.map((s) => s.clientRandom.toString('hex'))).size, 1, 'one connection, one client random');
+        for (const s of mine) {
+          assert.equal(s.source, 'uprobe');
+          assert.equal(s.library, library.path);
+          assert.equal(s.secret.length, 48); // s_server picks TLS_AES_256_GCM_SHA384, or a 1.2 master secret
+        }
+        assert.ok(
+          payloads.some((p) => p.includes(mine[0].clientRandom)),
+          `pid ${pid}: the ClientHello with that random is among the packets`,
+        );
+      }
+      assert.equal(cap.tls.stats().lost.secrets, 0);
+    } finally {
+      py.stop();
+      nodeClient.stop();
+    }
+  });
+
+  it('--embed-keys -w: tshark decrypts, from the file alone, curl and a python process that ran before the capture (TLS 1.3 and 1.2)', async function () {
+    const py = await startFetcher('python');
+    try {
+      const file = path.join(dir, 'openssl.pcapng');
+      const run = await startCapture(['-i', 'lo', '--embed-keys', '-w', file, `tcp port ${ports.s13} or tcp port ${ports.s12}`]);
+      await py.get(`https://127.0.0.1:${ports.s13}/hello-py-file`);
+      await runClient('curl', ['-sk', '--tlsv1.3', `https://127.0.0.1:${ports.s13}/hello-curl-file-13`]);
+      await runClient('curl', ['-sk', `https://127.0.0.1:${ports.s12}/hello-curl-file-12`]);
+      await stopCapture(run);
+      const uris = tshark(file, [ports.s13, ports.s12], 'tls and http.request', ['http.request.uri']);
+      assert.deepEqual(uris.sort(), ['/hello-curl-file-12', '/hello-curl-file-13', '/hello-py-file']);
+      // Each secret once, though the client and the server on this host both log it.
+      const lines = blocks(file)
+        .filter((b) => b.type === 0x0a)
+        .flatMap(secretLines);
+      assert.equal(new Set(lines).size, lines.length, lines.join('\n'));
+    } finally {
+      py.stop();
+    }
   });
 
   it('--embed-keys -w: tshark decrypts a Go client over TLS 1.3 and 1.2 and HTTP/2, from the file alone; -r --keylog reads them back', async function () {
@@ -294,6 +361,21 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
   });
 });
 
+/** Reads `cap`'s secrets and packet payloads until it closes (`reading` then resolves). */
+function collect(cap) {
+  const secrets = [];
+  const payloads = [];
+  const reading = Promise.all([
+    (async () => {
+      for await (const s of cap.tls.secrets) secrets.push(s);
+    })(),
+    (async () => {
+      for await (const batch of cap) for (const p of batch) payloads.push(Buffer.from(p.data));
+    })(),
+  ]);
+  return { secrets, payloads, reading };
+}
+
 /** A pcapng file's blocks (little-endian, as tapwire writes them): type and body. */
 function blocks(file) {
   const buf = fs.readFileSync(file);
@@ -313,6 +395,65 @@ function secretLines(block) {
     .toString('latin1', 8, 8 + block.body.readUInt32LE(4))
     .trim()
     .split('\n');
+}
+
+/** Fetchers that read URLs from stdin, print "ready" once loaded, and "done" after each response. */
+const FETCHERS = {
+  python: [
+    'python3',
+    '-c',
+    [
+      'import ssl, sys, urllib.request',
+      'ctx = ssl._create_unverified_context()',
+      "print('ready', flush=True)",
+      'for line in sys.stdin:',
+      '    urllib.request.urlopen(line.strip(), context=ctx).read()',
+      "    print('done', flush=True)",
+    ].join('\n'),
+  ],
+  node: [
+    process.execPath,
+    '-e',
+    `const https = require('https');
+    require('readline').createInterface({ input: process.stdin }).on('line', (url) =>
+      https.get(url, { rejectUnauthorized: false, agent: false }, (r) => r.resume().on('end', () => console.log('done'))));
+    console.log('ready');`,
+  ],
+};
+
+/**
+ * A fetcher process (FETCHERS), started (its TLS library loaded) before the test's
+ * capture: `get(url)` resolves once the response is read.
+ */
+async function startFetcher(kind) {
+  const [cmd, ...args] = FETCHERS[kind];
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = [];
+  let waiting = null;
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    lines.push(...d.split('\n').filter(Boolean));
+    waiting?.();
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const next = () =>
+    Promise.race([
+      new Promise((resolve) => {
+        waiting = () => lines.length > 0 && resolve(lines.shift());
+        waiting();
+      }),
+      exited.then((code) => {
+        throw new Error(`${kind} exited ${code}`);
+      }),
+    ]);
+  assert.equal(await next(), 'ready');
+  return {
+    pid: child.pid,
+    async get(url) {
+      child.stdin.write(`${url}\n`);
+      assert.equal(await next(), 'done');
+    },
+    stop: () => child.kill('SIGKILL'),
+  };
 }
 
 function spawnSync(argv) {

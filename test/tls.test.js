@@ -378,6 +378,14 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
     const own = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1', tls: 'required' });
     const mine = [...progIds()].filter((id) => !before.has(id));
     assert.ok(mine.length >= 5, 'entry and return programs loaded');
+    // The kernel removes uprobes one by one, each after a grace period: that happens on a
+    // worker thread, and this thread's timers run meanwhile.
+    let ticked = false;
+    const unhooked = own.tls.close();
+    setTimeout(() => (ticked = true), 0);
+    assert.equal(own.tls.close(), unhooked, 'one close, however often asked');
+    await unhooked;
+    assert.ok(ticked, 'a timer ran while the uprobes were removed');
     await own.close();
     await until('programs freed after close', () => mine.every((id) => !progIds().has(id)));
 

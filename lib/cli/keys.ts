@@ -97,14 +97,25 @@ export class HoldBack {
   }
 }
 
-/** Each secret the plugin reads, as a key log line into `file` and into the capture file. */
+/** How many recent key log lines are remembered to write each once. */
+const RECENT_LINES = 4096;
+
+/**
+ * Each secret the plugin reads, as a key log line into `file` and into the capture file;
+ * a line already written lately (both ends of a connection on this host, a command's key
+ * log and its library's uprobe) is not written again.
+ */
 export async function copySecrets(
   tls: TlsPlugin,
   file: KeyLogFile | null,
   writer: { writeSecrets(keyLog: string): boolean; drained(): Promise<void> } | null,
 ): Promise<void> {
+  const recent = new Set<string>();
   for await (const secret of tls.secrets) {
     const line = `${keyLogLine(secret)}\n`;
+    if (recent.has(line)) continue;
+    recent.add(line);
+    if (recent.size > RECENT_LINES) recent.delete(recent.values().next().value!);
     file?.append(line);
     if (writer && !writer.writeSecrets(line)) await writer.drained();
   }

@@ -34,7 +34,9 @@ bool IsRawTracepoint(const struct bpf_program* prog) { return bpf_program__type(
 
 }  // namespace
 
-Napi::Function TlsCapture::Init(Napi::Env env) { return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach")}); }
+Napi::Function TlsCapture::Init(Napi::Env env) {
+  return Define(env, "TlsCapture", {InstanceMethod<&TlsCapture::Attach>("attach"), InstanceMethod<&TlsCapture::Unhook>("unhook")});
+}
 
 // new TlsCapture({ ringSize, wakeupBytes, batchBytes, selfTgid, pids: number[] | null, cgroup: string | null,
 //                  drainIntervalMs }, onBatch)
@@ -92,7 +94,7 @@ TlsCapture::~TlsCapture() { Release(); }
 
 // The programs for one file, its index and OpenSSL flavor set before load, sharing the
 // maps of skel_. One load per file replaces an attach cookie, which Linux 5.10 lacks.
-struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, uint32_t goPollDescOffset) {
+struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, uint32_t goPollDescOffset, uint32_t sslRandomOffset) {
   LibbpfLog libbpf;
   hooked_.emplace_back(tls::open());
   struct tls* programs = hooked_.back().get();
@@ -104,6 +106,7 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, 
   programs->rodata->target = uint16_t(index);
   programs->rodata->flavor = uint8_t(flavor);
   programs->rodata->go_poll_desc_offset = goPollDescOffset;
+  programs->rodata->ssl_random_offset = sslRandomOffset;
   struct {
     struct bpf_map* mine;
     struct bpf_map* shared;
@@ -136,7 +139,9 @@ struct tls* TlsCapture::LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, 
 // the file does not export is skipped: OpenSSL 1.1.0 has no _ex forms, GnuTLS 3.7 no
 // _set_int. A Go binary comes with where = { pollDescOffset, hooks: [{ name, offset,
 // program }] } (lib/plugins/tls/go.ts); an OpenSSL library whose internal functions were
-// found with where = { read, write }, their file offsets (lib/plugins/tls/openssl.ts).
+// found with where = { read, write }, their file offsets; with keys, where = { keylog }
+// the offset of the function every secret goes through, or { logSecret, randomOffset }
+// its caller's and where the client random is (lib/plugins/tls/openssl.ts).
 Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!skel_) throw PlainError(env, "the TLS capture is closed", "ECLOSED");
@@ -144,7 +149,8 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
   uint32_t flavor = info[2].As<Napi::Number>().Uint32Value();
   Napi::Object where = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object();
   uint32_t pollDescOffset = flavor == TAPWIRE_TLS_GO ? UintOption(where, "pollDescOffset") : 0;
-  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), flavor, pollDescOffset);
+  uint32_t randomOffset = flavor != TAPWIRE_TLS_GO && !where.IsEmpty() && where.Has("randomOffset") ? UintOption(where, "randomOffset") : 0;
+  struct tls* programs = LoadFor(env, info[1].As<Napi::Number>().Uint32Value(), flavor, pollDescOffset, randomOffset);
   if (flavor == TAPWIRE_TLS_GO) return AttachGo(env, path, programs, where.Get("hooks").As<Napi::Array>());
   struct Hook {
     const char* name;
@@ -167,7 +173,7 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
         {"gnutls_transport_set_ptr2", programs->progs.tw_gnutls_transport, false},
         {"gnutls_deinit", programs->progs.tw_tls_free, false},
     };
-  } else if (!where.IsEmpty()) {
+  } else if (!where.IsEmpty() && where.Has("read")) {
     hooks = {
         {"ssl_write_internal", programs->progs.tw_ssl_write_ex, true, offset("write")},
         {"ssl_read_internal", programs->progs.tw_ssl_read_ex, true, offset("read")},
@@ -180,6 +186,9 @@ Napi::Value TlsCapture::Attach(const Napi::CallbackInfo& info) {
         {"SSL_free", programs->progs.tw_tls_free, false},
     };
   }
+  if (flavor != TAPWIRE_TLS_GNUTLS && !where.IsEmpty() && where.Has("keylog"))
+    hooks.push_back({"nss_keylog_int", programs->progs.tw_openssl_keylog, false, offset("keylog")});
+  if (randomOffset) hooks.push_back({"ssl_log_secret", programs->progs.tw_openssl_log_secret, false, offset("logSecret")});
   Napi::Array attached = Napi::Array::New(env);
   for (auto& hook : hooks) {
     for (bool retprobe : {false, true}) {
@@ -280,6 +289,37 @@ void TlsCapture::Drain() {
 
 // No call enters the ring after this returns; a flush then hands over every record.
 void TlsCapture::Detach(Napi::Env) { links_.clear(); }
+
+namespace {
+
+// Destroys links on a libuv worker thread. The kernel removes uprobes one at a time, each
+// after a grace period (about 100 ms each on 6.18, side by side or not): 14 took 2.2 s,
+// which on the JavaScript thread stalled the event loop of whatever embeds the capture.
+class Unhooking : public Napi::AsyncWorker {
+ public:
+  Unhooking(Napi::Env env, std::vector<BpfLink> links)
+      : Napi::AsyncWorker(env, "tapwire:TlsCapture.unhook"), links_(std::move(links)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute() override { links_.clear(); }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::vector<BpfLink> links_;
+  Napi::Promise::Deferred deferred_;
+};
+
+}  // namespace
+
+// unhook() → Promise: the links made so far go off the JavaScript thread. Files hooked
+// meanwhile keep theirs until detach(), which close() calls after.
+Napi::Value TlsCapture::Unhook(const Napi::CallbackInfo& info) {
+  auto* worker = new Unhooking(info.Env(), std::move(links_));
+  links_.clear();
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();  // the worker deletes itself once settled
+  return promise;
+}
 
 void TlsCapture::ReadCounters() {
   int fd = bpf_map__fd(skel_->maps.tw_tls_counters);

@@ -26,7 +26,8 @@ class TlsCapture : public KernelSource<TlsCapture> {
 
  private:
   Napi::Value Attach(const Napi::CallbackInfo& info);
-  struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, uint32_t goPollDescOffset);
+  Napi::Value Unhook(const Napi::CallbackInfo& info);
+  struct tls* LoadFor(Napi::Env env, uint32_t index, uint32_t flavor, uint32_t goPollDescOffset, uint32_t sslRandomOffset);
   Napi::Array AttachGo(Napi::Env env, const std::string& path, struct tls* programs, Napi::Array hooks);
 
   bool IsOpen() const override { return skel_ != nullptr; }

@@ -84,9 +84,18 @@ export class ElfFile {
 
   /** The addresses of the defined functions among `names` that the file exports (.dynsym). */
   exported(names: string[]): Map<string, number> {
+    return this.#functions('.dynsym', '.dynstr', names);
+  }
+
+  /** As exported(), from the full symbol table (.symtab) a file not stripped keeps. */
+  defined(names: string[]): Map<string, number> {
+    return this.#functions('.symtab', '.strtab', names);
+  }
+
+  #functions(table: string, strtab: string, names: string[]): Map<string, number> {
     const found = new Map<string, number>();
-    const symbols = this.section('.dynsym');
-    const strings = this.section('.dynstr');
+    const symbols = this.section(table);
+    const strings = this.section(strtab);
     if (!symbols || !strings) return found;
     const wanted = new Set(names);
     for (let at = 0; at + 24 <= symbols.length; at += 24) {

@@ -12,6 +12,7 @@
  * keep.
  */
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
+import { labelAddresses } from './labels';
 import { eachInstruction } from './x86';
 
 /** What native/tls attaches for one Go binary. */
@@ -23,16 +24,6 @@ export interface GoHook {
   offset: number;
   program: 'read' | 'copy' | 'write' | 'close' | 'keylog';
 }
-
-/** The key log labels Go's crypto/tls passes to writeKeyLog. */
-const LABELS = [
-  'CLIENT_RANDOM',
-  'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
-  'SERVER_HANDSHAKE_TRAFFIC_SECRET',
-  'CLIENT_TRAFFIC_SECRET_0',
-  'SERVER_TRAFFIC_SECRET_0',
-  'EXPORTER_SECRET',
-];
 
 export interface GoBinary {
   /** The toolchain that built it, e.g. "go1.19.8". */
@@ -179,18 +170,6 @@ export function goHooks(elf: ElfFile, keys: boolean): GoBinary {
     version: version!,
     pollDescOffset: minor >= 21 ? 32 : 24,
     hooks,
-    labels: keylog ? keyLogLabels(elf) : new Map<number, string>(),
+    labels: keylog ? labelAddresses(elf) : new Map<number, string>(),
   };
-}
-
-/** The link-time address of every occurrence of each key log label in the binary's read-only data. */
-function keyLogLabels(elf: ElfFile): Map<number, string> {
-  const out = new Map<number, string>();
-  const section = elf.sections.get('.rodata');
-  const data = elf.section('.rodata');
-  if (!section || !data) return out;
-  for (const label of LABELS) {
-    for (let at = data.indexOf(label); at >= 0; at = data.indexOf(label, at + 1)) out.set(section.addr + at, label);
-  }
-  return out;
 }

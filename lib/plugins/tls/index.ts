@@ -12,7 +12,7 @@ import { native, type TlsCapture } from '../../native';
 import type { TlsOptions } from '../../tls';
 import { connectionOf, type Connection } from './connection';
 import { KeyLogFollower, type TlsSecret } from './key-log';
-import { openSslInternals } from './openssl';
+import { openSslInternals, openSslSecrets } from './openssl';
 import { TLS_RECORD as R } from './record';
 import { Flavor, findTargets, goTarget, wanted, type Skipped, type Target } from './targets';
 import { drainInterval } from '../../drain-interval';
@@ -126,10 +126,11 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   });
   readonly #followers: KeyLogFollower[] = [];
   /** By target index, a Go binary's writeKeyLog probe address and its labels' addresses. */
-  readonly #goLabels = new Map<number, { probe: number; labels: Map<number, string> }>();
+  readonly #labels = new Map<number, { probe: number; labels: Map<number, string> }>();
   #secretCount = 0;
   #secretsLost = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #partials = new Map<number, Partial>();
   /** Files hooked or skipped, by device and inode: each is tried once. */
   readonly #known = new Set<string>();
@@ -196,17 +197,20 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
       if (target.flavor === Flavor.Go) {
         const go = goTarget(target.path, this.#options.keys === true);
         const keylog = go.hooks.find((h) => h.program === 'keylog');
-        if (keylog) this.#goLabels.set(this.targets.length, { probe: keylog.address, labels: go.labels });
+        if (keylog) this.#labels.set(this.targets.length, { probe: keylog.address, labels: go.labels });
         const functions = this.#native!.attach(target.path, this.targets.length, Flavor.Go, go);
         this.targets.push({ ...target, functions, go: go.version });
         return;
       }
-      // OpenSSL's internal functions, where found, stand in for its exported ones.
+      // OpenSSL's internal functions, where found, stand in for its exported ones; with
+      // keys, the one every secret goes through is hooked too.
       const internals = target.flavor === Flavor.GnuTls ? null : openSslInternals(target.path);
+      const keys = target.flavor === Flavor.GnuTls || this.#options.keys !== true ? null : openSslSecrets(target.path);
       for (const flavor of flavors) {
-        const where = flavor === Flavor.GnuTls ? undefined : (internals ?? undefined);
+        const where = flavor === Flavor.GnuTls || !(internals || keys) ? undefined : { ...internals, ...keys?.where };
         const functions = this.#native!.attach(target.path, this.targets.length, flavor, where);
         if (functions.some((f) => DATA_FUNCTION.test(f))) {
+          if (keys && flavor !== Flavor.GnuTls) this.#labels.set(this.targets.length, { probe: keys.address, labels: keys.labels });
           this.targets.push({ ...target, flavor, functions });
           return;
         }
@@ -226,6 +230,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
    * Calls it makes before that are not seen.
    */
   #onExec(pid: number): void {
+    if (this.#closing) return;
     // A process that execs again (a shell script, a shim) starts its scans over.
     clearTimeout(this.#scans.get(pid));
     this.#scans.delete(pid);
@@ -235,7 +240,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     }
     const scan = (step: number): void => {
       this.#scans.delete(pid);
-      if (!this.#native) return;
+      if (!this.#native || this.#closing) return;
       // A process's executable does not change until it execs again: looked at once.
       for (const target of findTargets([], this.#known, pid, step === 0).targets) this.#hook(target, false);
       if (step + 1 < SCAN_DELAYS_MS.length)
@@ -346,10 +351,10 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
    * probe's own, so the binary's load offset (a position-independent one's) cancels out.
    */
   #labelAt(record: DataView): string | undefined {
-    const go = this.#goLabels.get(record.getUint16(R.TARGET, true));
-    if (!go) return undefined;
-    const address = record.getBigUint64(R.SSL, true) - (record.getBigUint64(R.STREAM, true) - BigInt(go.probe));
-    return go.labels.get(Number(address));
+    const file = this.#labels.get(record.getUint16(R.TARGET, true));
+    if (!file) return undefined;
+    const address = record.getBigUint64(R.SSL, true) - (record.getBigUint64(R.STREAM, true) - BigInt(file.probe));
+    return file.labels.get(Number(address));
   }
 
   #pushSecret(secret: TlsSecret): void {
@@ -393,14 +398,21 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
   }
 
   /** Detaches every uprobe, hands over what was captured (iteration then ends). Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    // The key logs' last lines first: detaching below can hold the event loop up a while.
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // The key logs' last lines are read now: the command that wrote them has ended.
     for (const follower of this.#followers.splice(0)) follower.close();
     for (const timer of this.#scans.values()) clearTimeout(timer);
     this.#scans.clear();
     if (this.#native) {
-      // Unhooked first, so the flush hands over every call that returned before.
+      // The uprobes go on a worker thread (seconds for hundreds); records keep coming
+      // meanwhile. A file hooked since goes with detach(): unhooked first, so the flush
+      // hands over every call that returned before.
+      await this.#native.unhook();
       this.#native.detach();
       this.#native.flush();
       this.#native.close();

@@ -10,6 +10,7 @@
  */
 import type { InstructionInfoFactory, UsedRegister } from 'iced-x86';
 import { ElfFile, EM_X86_64 } from './elf';
+import { labelAddresses } from './labels';
 import { eachInstruction } from './x86';
 
 /** File offsets of the internal read and write functions. */
@@ -19,6 +20,23 @@ export interface OpenSslInternals {
 }
 
 const ARGUMENTS = ['RDI', 'RSI', 'RDX', 'RCX'] as const;
+
+/** `find` over the amd64 ELF file `file`; null when it is none, or on any error reading it (any doubt: nothing found). */
+function onAmd64<T>(file: string, find: (elf: ElfFile) => T | null): T | null {
+  let elf: ElfFile;
+  try {
+    elf = new ElfFile(file);
+  } catch {
+    return null;
+  }
+  try {
+    return elf.machine === EM_X86_64 ? find(elf) : null;
+  } catch {
+    return null;
+  } finally {
+    elf.close();
+  }
+}
 const DECODED = 64; // bytes: more than either wrapper needs to reach its call
 
 /**
@@ -61,14 +79,7 @@ function passedTo(elf: ElfFile, wrapper: number, strict: boolean): number | null
  * told for certain (any doubt keeps the exported hooks, which are never wrong).
  */
 export function openSslInternals(file: string): OpenSslInternals | null {
-  let elf: ElfFile;
-  try {
-    elf = new ElfFile(file);
-  } catch {
-    return null;
-  }
-  try {
-    if (elf.machine !== EM_X86_64) return null;
+  return onAmd64(file, (elf) => {
     const f = elf.exported(['SSL_read', 'SSL_read_ex', 'SSL_write', 'SSL_write_ex']);
     const internal = (plain: string, ex: string): number | null => {
       const [a, b] = [f.get(plain), f.get(ex)];
@@ -83,9 +94,175 @@ export function openSslInternals(file: string): OpenSslInternals | null {
     if (read === null || write === null || read === write) return null;
     const [r, w] = [elf.fileOffset(read), elf.fileOffset(write)];
     return r < 0 || w < 0 ? null : { read: r, write: w };
-  } catch {
-    return null;
-  } finally {
-    elf.close();
-  }
+  });
+}
+
+/** Where OpenSSL's nss_keylog_int is, through which every secret of every handshake goes. */
+interface OpenSslKeyLog {
+  /** Its address as the file links it (a label the probe cannot read is named relative to it). */
+  address: number;
+  /** Its file offset, where the uprobe goes. */
+  offset: number;
+  /** The key log labels' addresses in the file. */
+  labels: Map<number, string>;
+}
+
+const LEA_RSI_RIP = Buffer.from([0x48, 0x8d, 0x35]); // lea rsi, [rip + disp32]
+const LABEL = 'CLIENT_RANDOM';
+
+/**
+ * Finds nss_keylog_int(label, ssl, client_random, random_len, secret, secret_len) in the
+ * OpenSSL library `file`, or null when it cannot be told for certain. Neither it nor
+ * ssl_log_secret(ssl, label, secret, secret_len), its one caller for the secrets, is
+ * exported. TLS 1.2's master secret is logged as `ssl_log_secret(s, "CLIENT_RANDOM", ...)`:
+ * the call after code that puts that label's address in rsi is ssl_log_secret, which must
+ * be a thunk handing its arguments on (label to rdi, secret to r8 and its length to r9, a
+ * 32-byte client random) with one direct jump or call: that target is nss_keylog_int.
+ * Every such call site must agree. A build that inlines it (node's) gives null.
+ */
+function openSslKeyLog(file: string): OpenSslKeyLog | null {
+  return onAmd64(file, (elf) => {
+    const labels = labelAddresses(elf);
+    const wanted = new Set([...labels].filter(([, l]) => l === LABEL).map(([a]) => a));
+    const text = elf.sections.get('.text');
+    const code = elf.section('.text');
+    if (!text || !code || wanted.size === 0) return null;
+    const found = new Set<number>();
+    for (let at = code.indexOf(LEA_RSI_RIP); at >= 0 && at + 7 <= code.length; at = code.indexOf(LEA_RSI_RIP, at + 1)) {
+      const lea = text.addr + at;
+      if (!wanted.has(lea + 7 + code.readInt32LE(at + 3))) continue;
+      const logSecret = firstCall(code.subarray(at, at + CALL_WITHIN), lea);
+      const keylog = logSecret === null ? null : thunkTarget(elf, logSecret);
+      if (keylog === null) return null;
+      found.add(keylog);
+    }
+    if (found.size !== 1) return null;
+    const address = [...found][0]!;
+    const offset = elf.fileOffset(address);
+    return offset < 0 ? null : { address, offset, labels };
+  });
+}
+
+const CALL_WITHIN = 48; // bytes after the label's lea: its call loads three more arguments first
+
+/** The target of the first direct call in `code` (at `start`), if nothing branches before it. */
+function firstCall(code: Buffer, start: number): number | null {
+  let target: number | null = null;
+  eachInstruction(code, start, (instr, iced) => {
+    if (instr.flowControl === iced.FlowControl.Next) return false;
+    if (instr.flowControl === iced.FlowControl.Call && instr.op0Kind === iced.OpKind.NearBranch64) target = Number(instr.nearBranchTarget);
+    return true;
+  });
+  return target;
+}
+
+/**
+ * Where the thunk at `at` hands ssl_log_secret's arguments on as nss_keylog_int's: its
+ * first control transfer must be a direct jump or call, and before it the label must go
+ * to rdi, the secret to r8, its length to r9, and 32 (the client random's length) to ecx.
+ */
+function thunkTarget(elf: ElfFile, at: number): number | null {
+  let target: number | null = null;
+  const moves = new Set<string>();
+  eachInstruction(elf.read(elf.fileOffset(at), DECODED), at, (instr, iced) => {
+    const flow = instr.flowControl;
+    if (flow !== iced.FlowControl.Next) {
+      const direct = instr.op0Kind === iced.OpKind.NearBranch64;
+      if (direct && (flow === iced.FlowControl.UnconditionalBranch || flow === iced.FlowControl.Call))
+        target = Number(instr.nearBranchTarget);
+      return true;
+    }
+    if (instr.mnemonic !== iced.Mnemonic.Mov) return false;
+    const to = iced.Register[instr.op0Register];
+    if (instr.op1Kind === iced.OpKind.Register) moves.add(`${to}<-${iced.Register[instr.op1Register]}`);
+    else if (instr.op1Kind === iced.OpKind.Immediate32) moves.add(`${to}<-${instr.immediate32}`);
+    return false;
+  });
+  const expected = ['RDI<-RSI', 'R8<-RDX', 'R9<-RCX', 'ECX<-32'];
+  return target !== null && expected.every((m) => moves.has(m)) ? target : null;
+}
+
+/** Where a build that inlines nss_keylog_int logs its secrets: ssl_log_secret, by its symbol. */
+interface OpenSslLogSecret {
+  /** Its address as the file links it. */
+  address: number;
+  /** Its file offset, where the uprobe goes. */
+  offset: number;
+  /** Where the client random is in the SSL object it takes. */
+  randomOffset: number;
+  /** The key log labels' addresses in the file. */
+  labels: Map<number, string>;
+}
+
+const CALLER_SAVED = ['RAX', 'RCX', 'RDX', 'RSI', 'RDI', 'R8', 'R9', 'R10', 'R11'];
+const LOG_SECRET_BYTES = 512;
+
+/**
+ * ssl_log_secret(ssl, label, secret, secret_len) in `file` (node's binary keeps its
+ * symbol table and inlines nss_keylog_int into it), and where it reads the client random
+ * from: the first address it takes at a fixed distance into the SSL object, followed
+ * through the registers that hold the object (rdi, and callee-saved copies across calls).
+ * Null when the symbol is absent or that cannot be told for certain.
+ */
+function openSslLogSecret(file: string): OpenSslLogSecret | null {
+  return onAmd64(file, (elf) => {
+    const address = elf.defined(['ssl_log_secret']).get('ssl_log_secret');
+    const offset = address === undefined ? -1 : elf.fileOffset(address);
+    if (address === undefined || offset < 0) return null;
+    let randomOffset: number | null = null;
+    const ssl = new Set<number>();
+    let factory: InstructionInfoFactory | undefined;
+    try {
+      eachInstruction(elf.read(offset, LOG_SECRET_BYTES), address, (instr, iced) => {
+        const full = (r: number): number => iced.RegisterExt.fullRegister(r);
+        if (ssl.size === 0) ssl.add(iced.Register.RDI);
+        const flow = instr.flowControl;
+        if (flow === iced.FlowControl.Return || flow === iced.FlowControl.IndirectBranch) return true;
+        if (instr.mnemonic === iced.Mnemonic.Lea && ssl.has(full(instr.memoryBase)) && instr.memoryIndex === iced.Register.None) {
+          const disp = Number(instr.memoryDisplacement);
+          if (disp > 0 && disp < 0x10000) randomOffset = disp;
+          return true;
+        }
+        if (flow === iced.FlowControl.Call) {
+          for (const r of CALLER_SAVED) ssl.delete(iced.Register[r as keyof typeof iced.Register]);
+          return false;
+        }
+        const copy =
+          instr.mnemonic === iced.Mnemonic.Mov && instr.op0Kind === iced.OpKind.Register && instr.op1Kind === iced.OpKind.Register;
+        if (copy && ssl.has(full(instr.op1Register))) {
+          ssl.add(full(instr.op0Register));
+          return false;
+        }
+        factory ??= new iced.InstructionInfoFactory();
+        const written = [iced.OpAccess.Write, iced.OpAccess.CondWrite, iced.OpAccess.ReadWrite, iced.OpAccess.ReadCondWrite];
+        for (const used of factory.info(instr).usedRegisters() as UsedRegister[]) {
+          if (written.includes(used.access)) ssl.delete(full(used.register));
+          used.free();
+        }
+        return false;
+      });
+    } finally {
+      factory?.free();
+    }
+    return randomOffset === null ? null : { address, offset, randomOffset, labels: labelAddresses(elf) };
+  });
+}
+
+/**
+ * Where to read the OpenSSL library or binary `file`'s secrets: nss_keylog_int, or
+ * ssl_log_secret where that is inlined; null where neither can be told for certain.
+ */
+export function openSslSecrets(
+  file: string,
+): { where: { keylog: number } | { logSecret: number; randomOffset: number }; address: number; labels: Map<number, string> } | null {
+  const keylog = openSslKeyLog(file);
+  if (keylog) return { where: { keylog: keylog.offset }, address: keylog.address, labels: keylog.labels };
+  const logSecret = openSslLogSecret(file);
+  if (logSecret)
+    return {
+      where: { logSecret: logSecret.offset, randomOffset: logSecret.randomOffset },
+      address: logSecret.address,
+      labels: logSecret.labels,
+    };
+  return null;
 }

@@ -31,6 +31,9 @@ const volatile __u16 target = 0;
 const volatile __u8 flavor = TAPWIRE_TLS_UNKNOWN;
 // Go: where poll.FD's pollDesc sits in a netFD (after Sysfd; Go 1.21 put SysFile between).
 const volatile __u32 go_poll_desc_offset = 24;
+// Where the client random is in an SSL object, for a build that inlines nss_keylog_int
+// (lib/plugins/tls/openssl.ts reads it from ssl_log_secret's code).
+const volatile __u32 ssl_random_offset = 0;
 
 // The kernel's own types, only the fields read here; libbpf relocates them by the
 // kernel's BTF. They lead from a thread's fd to its TCP connection.
@@ -602,15 +605,12 @@ int tw_go_copy(struct pt_regs* ctx) {
 #endif
 #define SECRET_DATA (3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN + TAPWIRE_TLS_SECRET_MAX)
 
-SEC("uprobe")
-int tw_go_keylog(struct pt_regs* ctx) {
-  if (GO_STACK_GROWS(ctx)) return 0;
-  __u64 id = bpf_get_current_pid_tgid();
-  if (!captured(id >> 32)) return 0;
-  __u64 label_len = GO_ARG3(ctx), random_len = GO_ARG5(ctx), secret_len = GO_ARG8(ctx);
-  // Anything but a key log line's parts is not read: nothing is made up.
-  if (label_len == 0 || label_len > TAPWIRE_TLS_LABEL_MAX || random_len != TAPWIRE_TLS_RANDOM_LEN || secret_len == 0 ||
-      secret_len > TAPWIRE_TLS_SECRET_MAX)
+// A key log line's parts as a record: the label (`label_len` bytes, or a C string when
+// 0), the client random and the secret. Anything but a key log line's parts is not read:
+// nothing is made up.
+static __always_inline int send_secret(struct pt_regs* ctx, __u64 id, __u64 label, __u64 label_len, __u64 random, __u64 random_len,
+                                       __u64 secret, __u64 secret_len) {
+  if (label_len > TAPWIRE_TLS_LABEL_MAX || random_len != TAPWIRE_TLS_RANDOM_LEN || secret_len == 0 || secret_len > TAPWIRE_TLS_SECRET_MAX)
     return 0;
   struct tapwire_tls_record* r = bpf_ringbuf_reserve(&tw_tls_events, sizeof(*r) + SECRET_DATA, 0);
   if (!r) {
@@ -619,19 +619,22 @@ int tw_go_keylog(struct pt_regs* ctx) {
   }
   __builtin_memset(r, 0, sizeof(*r));
   __u8* d = (__u8*)(r + 1);
-  d[0] = label_len;
   d[1 + TAPWIRE_TLS_LABEL_MAX] = random_len;
   d[2 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN] = secret_len;
-  // The label is a constant in the binary's read-only data, on a page this process may
+  // The label is a constant in the file's read-only data, on a page this process may
   // never have touched (and a uprobe cannot fault in): unread, it goes as its address
-  // and the probe's, for user space to name from the file (lib/plugins/tls/go.ts).
-  if (bpf_probe_read_user(d + 1, label_len, (void*)GO_ARG2(ctx))) {
+  // and the probe's, for user space to name from the file (lib/plugins/tls/labels.ts).
+  long got =
+      label_len ? bpf_probe_read_user(d + 1, label_len, (void*)label) : bpf_probe_read_user_str(d + 1, TAPWIRE_TLS_LABEL_MAX, (void*)label);
+  if (got < 0 || (!label_len && got <= 1)) {
     d[0] = 0;
-    r->ssl = GO_ARG2(ctx);
+    r->ssl = label;
     r->stream = PT_REGS_IP(ctx);
+  } else {
+    d[0] = label_len ? label_len : got - 1;
   }
-  if (bpf_probe_read_user(d + 2 + TAPWIRE_TLS_LABEL_MAX, TAPWIRE_TLS_RANDOM_LEN, (void*)GO_ARG4(ctx)) ||
-      bpf_probe_read_user(d + 3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN, secret_len, (void*)GO_ARG7(ctx))) {
+  if (bpf_probe_read_user(d + 2 + TAPWIRE_TLS_LABEL_MAX, TAPWIRE_TLS_RANDOM_LEN, (void*)random) ||
+      bpf_probe_read_user(d + 3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN, secret_len, (void*)secret)) {
     bpf_ringbuf_discard(r, 0);
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return 0;
@@ -647,6 +650,42 @@ int tw_go_keylog(struct pt_regs* ctx) {
   bpf_get_current_comm(r->comm, sizeof(r->comm));
   bpf_ringbuf_submit(r, ring_wakeup(&tw_tls_events, sizeof(*r) + SECRET_DATA, wakeup_bytes));
   return 0;
+}
+
+SEC("uprobe")
+int tw_go_keylog(struct pt_regs* ctx) {
+  if (GO_STACK_GROWS(ctx)) return 0;
+  __u64 id = bpf_get_current_pid_tgid();
+  if (!captured(id >> 32)) return 0;
+  if (GO_ARG3(ctx) == 0) return 0;
+  return send_secret(ctx, id, GO_ARG2(ctx), GO_ARG3(ctx), GO_ARG4(ctx), GO_ARG5(ctx), GO_ARG7(ctx), GO_ARG8(ctx));
+}
+
+// OpenSSL's nss_keylog_int(label, ssl, client_random, random_len, secret, secret_len),
+// which every secret of every handshake goes through (TLS 1.2's master secret as
+// CLIENT_RANDOM, each TLS 1.3 traffic secret), whether or not the program set a key log
+// callback (lib/plugins/tls/openssl.ts finds it).
+#if defined(__TARGET_ARCH_x86)
+#define C_ARG6(r) ((r)->r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define C_ARG6(r) (((const struct user_pt_regs*)(r))->regs[5])
+#endif
+
+SEC("uprobe")
+int tw_openssl_keylog(struct pt_regs* ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  if (!captured(id >> 32)) return 0;
+  return send_secret(ctx, id, PT_REGS_PARM1(ctx), 0, PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), C_ARG6(ctx));
+}
+
+// ssl_log_secret(ssl, label, secret, secret_len), where a build inlines nss_keylog_int
+// into it (node's): the same parts, the client random from inside the SSL object.
+SEC("uprobe")
+int tw_openssl_log_secret(struct pt_regs* ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  if (!captured(id >> 32)) return 0;
+  return send_secret(ctx, id, PT_REGS_PARM2(ctx), 0, PT_REGS_PARM1(ctx) + ssl_random_offset, TAPWIRE_TLS_RANDOM_LEN, PT_REGS_PARM3(ctx),
+                     PT_REGS_PARM4(ctx));
 }
 
 // (*Conn).Close: the connection's stream ends.
