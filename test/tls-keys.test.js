@@ -66,7 +66,7 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
 
   before(async function () {
     this.timeout(600000);
-    await requirePrivileges(this, ['openssl', 'curl', 'python3', 'tshark', 'go']);
+    await requirePrivileges(this, ['openssl', 'curl', 'python3', 'tshark', 'go', 'gnutls-serv']);
     const peers = goPeers('go', { default: GO_BUILDS.default, static: GO_BUILDS.static });
     go = peers.default;
     goStatic = peers.static;
@@ -181,25 +181,45 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
     }
   });
 
-  it('--embed-keys -w: tshark decrypts, from the file alone, curl and a python process that ran before the capture (TLS 1.3 and 1.2)', async function () {
+  it('--embed-keys -w: tshark decrypts, from the file alone, python and node processes that ran before the capture and curl (TLS 1.3 and 1.2), against a GnuTLS server', async function () {
+    // gnutls-serv gives no secrets: every key comes from the clients' own libraries.
+    const port = 20000 + ((process.pid + 303) % 20000);
+    const gnutls = await startServer(
+      'gnutls-serv',
+      ['--http', '--x509certfile', cert.cert, '--x509keyfile', cert.key, '-p', String(port)],
+      /listening on IPv4/,
+    );
     const py = await startFetcher('python');
+    const nodeClient = await startFetcher('node');
     try {
       const file = path.join(dir, 'openssl.pcapng');
-      const run = await startCapture(['-i', 'lo', '--embed-keys', '-w', file, `tcp port ${ports.s13} or tcp port ${ports.s12}`]);
-      await py.get(`https://127.0.0.1:${ports.s13}/hello-py-file`);
-      await runClient('curl', ['-sk', '--tlsv1.3', `https://127.0.0.1:${ports.s13}/hello-curl-file-13`]);
-      await runClient('curl', ['-sk', `https://127.0.0.1:${ports.s12}/hello-curl-file-12`]);
+      const run = await startCapture(['-i', 'lo', '--embed-keys', '-w', file, `tcp port ${port}`]);
+      const url = `https://127.0.0.1:${port}`;
+      await py.get(`${url}/hello-py-file`);
+      await nodeClient.get(`${url}/hello-node-file`);
+      await runClient('curl', ['-sk', '--tlsv1.3', `${url}/hello-curl-file-13`]);
+      await runClient('curl', ['-sk', '--tls-max', '1.2', `${url}/hello-curl-file-12`]);
       await stopCapture(run);
-      const uris = tshark(file, [ports.s13, ports.s12], 'tls and http.request', ['http.request.uri']);
-      assert.deepEqual(uris.sort(), ['/hello-curl-file-12', '/hello-curl-file-13', '/hello-py-file']);
-      // Each secret once, though the client and the server on this host both log it.
-      const lines = blocks(file)
-        .filter((b) => b.type === 0x0a)
-        .flatMap(secretLines);
-      assert.equal(new Set(lines).size, lines.length, lines.join('\n'));
+      const uris = tshark(file, [port], 'tls and http.request', ['http.request.uri']);
+      assert.deepEqual(uris.sort(), ['/hello-curl-file-12', '/hello-curl-file-13', '/hello-node-file', '/hello-py-file']);
     } finally {
       py.stop();
+      nodeClient.stop();
+      await stop(gnutls);
     }
+  });
+
+  it('--embed-keys -w: each secret once, though the client and the server on this host both log it', async function () {
+    const file = path.join(dir, 'twice.pcapng');
+    const run = await startCapture(['-i', 'lo', '--embed-keys', '-w', file, `tcp port ${ports.s13}`]);
+    await runClient('curl', ['-sk', `https://127.0.0.1:${ports.s13}/hello-twice`]);
+    await stopCapture(run);
+    assert.deepEqual(tshark(file, [ports.s13], 'tls and http.request', ['http.request.uri']), ['/hello-twice']);
+    const lines = blocks(file)
+      .filter((b) => b.type === 0x0a)
+      .flatMap(secretLines);
+    assert.ok(lines.length >= 4, lines.join('\n'));
+    assert.equal(new Set(lines).size, lines.length, lines.join('\n'));
   });
 
   it('--embed-keys -w: tshark decrypts a Go client over TLS 1.3 and 1.2 and HTTP/2, from the file alone; -r --keylog reads them back', async function () {
