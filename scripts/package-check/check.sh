@@ -7,7 +7,7 @@
 # compilation and the replay of the file it captured. Then, for each Node release line
 # named on the command line, the same tarball installed and run on the host by that
 # line's official binary (scripts/package-check/node.sh): load, probe, a filtered live
-# capture on each backend, and the TLS plaintext of that node's own https client.
+# capture on each backend, and the TLS plaintext and secrets of that node's own https client.
 #   check.sh [LINE...]    e.g. check.sh 22 24 26
 # One PASS/FAIL line per check (prefixed "node VERSION:" for a Node line's); exits 1 on
 # any failure. Needs root (chroot, mounts, packet capture).
@@ -277,9 +277,10 @@ for line in "${lines[@]}"; do
     node -e '
       const [label, execPath, r] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
       const ok = r.hooked && r.client.exit === 0 && r.client.answered && r.wrote && r.read && r.packets > 0 &&
-        r.libraries.length === 1 && r.libraries[0] === execPath;
-      console.log(`${ok ? "PASS" : "FAIL"}: ${label}TLS plaintext of its own https client (OpenSSL ${r.openssl} in the node binary): ` +
+        r.libraries.length === 1 && r.libraries[0] === execPath && r.secrets.count >= 4 && r.secrets.inHello;
+      console.log(`${ok ? "PASS" : "FAIL"}: ${label}TLS plaintext and secrets of its own https client (OpenSSL ${r.openssl} in the node binary): ` +
         `request line written ${r.wrote ? "seen" : "NOT seen"}, response read ${r.read ? "seen" : "NOT seen"}, from ${r.libraries.join(", ") || "no file"}; ` +
+        `${r.secrets.count} secrets (${r.secrets.labels.join(" ")}), ${r.secrets.inHello ? "naming its ClientHello" : "NOT naming its ClientHello"}; ` +
         `${r.packets} packets on the port (${r.backend}${r.attach ? `, ${r.attach}` : ""})`);
       process.exit(ok ? 0 : 1);
     ' "$label" "$(readlink -f "$node")" "$(tail -n1 <<<"$result")" || failures=$((failures + 1))

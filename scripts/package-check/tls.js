@@ -3,7 +3,8 @@
 // packed tarball is installed in: captures loopback with tls: 'required' while a child
 // process of this same node binary (its own https module, so the OpenSSL linked into
 // that binary) fetches a page from an https server in this process. Prints one JSON
-// line: which files the plugin hooked, and what plaintext it read from the child.
+// line: which files the plugin hooked, what plaintext it read from the child, and
+// whether the child's TLS secrets name the ClientHello the packets carry.
 // Usage: node tls.js    (needs openssl for a throwaway certificate)
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -29,10 +30,23 @@ async function main() {
   await once(server, 'listening');
   const { port } = server.address();
 
-  const cap = await openCapturer({ interfaces: ['lo'], filter: `tcp port ${port}`, tls: 'required', signal: AbortSignal.timeout(60_000) });
+  const cap = await openCapturer({
+    interfaces: ['lo'],
+    filter: `tcp port ${port}`,
+    tls: { mode: 'required', keys: true },
+    signal: AbortSignal.timeout(60_000),
+  });
   let packets = 0;
+  const payloads = [];
   const counting = (async () => {
-    for await (const batch of cap) packets += batch.length;
+    for await (const batch of cap) {
+      packets += batch.length;
+      for (const p of batch) payloads.push(Buffer.from(p.data));
+    }
+  })();
+  const secrets = [];
+  const keying = (async () => {
+    for await (const s of cap.tls.secrets) secrets.push(s);
   })();
   const events = [];
   const reading = (async () => {
@@ -53,7 +67,9 @@ async function main() {
       .join('');
   const wrote = () => text('write').includes(`GET /tapwire-${nonce} HTTP/1.1`);
   const read = () => text('read').includes(`tapwire says ${nonce}`);
-  for (let waited = 0; !(wrote() && read()) && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  const keys = () => secrets.filter((s) => s.pid === child.pid);
+  for (let waited = 0; !(wrote() && read() && keys().length >= 4) && waited < 10_000; waited += 100)
+    await new Promise((r) => setTimeout(r, 100));
 
   const execPath = fs.realpathSync(process.execPath);
   const result = {
@@ -68,7 +84,14 @@ async function main() {
     read: read(),
   };
   await cap.close();
-  await Promise.all([counting, reading]);
+  await Promise.all([counting, reading, keying]);
+  const randoms = new Set(keys().map((s) => s.clientRandom.toString('hex')));
+  result.secrets = {
+    count: keys().length,
+    labels: [...new Set(keys().map((s) => s.label))].sort(),
+    // One connection: one client random, the one its ClientHello carries.
+    inHello: randoms.size === 1 && payloads.some((p) => p.includes(keys()[0].clientRandom)),
+  };
   server.close();
   fs.rmSync(dir, { recursive: true, force: true });
   result.packets = packets;

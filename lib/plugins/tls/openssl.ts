@@ -8,7 +8,7 @@
  * a build whose wrappers do not have the expected shape (node's, which inlines them)
  * keeps the exported hooks.
  */
-import type { InstructionInfoFactory, UsedRegister } from 'iced-x86';
+import type { InstructionInfoFactory, Register, UsedRegister } from 'iced-x86';
 import { ElfFile, EM_X86_64 } from './elf';
 import { labelAddresses } from './labels';
 import { eachInstruction } from './x86';
@@ -194,8 +194,7 @@ interface OpenSslLogSecret {
   labels: Map<number, string>;
 }
 
-const CALLER_SAVED = ['RAX', 'RCX', 'RDX', 'RSI', 'RDI', 'R8', 'R9', 'R10', 'R11'];
-const LOG_SECRET_BYTES = 512;
+const LOG_SECRET_BYTES = 1024;
 
 /**
  * ssl_log_secret(ssl, label, secret, secret_len) in `file` (node's binary keeps its
@@ -210,26 +209,52 @@ function openSslLogSecret(file: string): OpenSslLogSecret | null {
     const offset = address === undefined ? -1 : elf.fileOffset(address);
     if (address === undefined || offset < 0) return null;
     let randomOffset: number | null = null;
-    const ssl = new Set<number>();
+    const ssl = new Set<Register>(); // registers holding the SSL object
+    const spilled = new Set<bigint>(); // frame slots holding it
     let factory: InstructionInfoFactory | undefined;
     try {
       eachInstruction(elf.read(offset, LOG_SECRET_BYTES), address, (instr, iced) => {
-        const full = (r: number): number => iced.RegisterExt.fullRegister(r);
-        if (ssl.size === 0) ssl.add(iced.Register.RDI);
+        const full = (r: Register): Register => iced.RegisterExt.fullRegister(r);
+        if (ssl.size === 0 && spilled.size === 0) ssl.add(iced.Register.RDI);
         const flow = instr.flowControl;
         if (flow === iced.FlowControl.Return || flow === iced.FlowControl.IndirectBranch) return true;
-        if (instr.mnemonic === iced.Mnemonic.Lea && ssl.has(full(instr.memoryBase)) && instr.memoryIndex === iced.Register.None) {
-          const disp = Number(instr.memoryDisplacement);
-          if (disp > 0 && disp < 0x10000) randomOffset = disp;
-          return true;
+        const isMov = instr.mnemonic === iced.Mnemonic.Mov;
+        const slot = (op: number): bigint | null =>
+          instr.opKind(op) === iced.OpKind.Memory &&
+          full(instr.memoryBase) === iced.Register.RBP &&
+          instr.memoryIndex === iced.Register.None
+            ? instr.memoryDisplacement
+            : null;
+        // The random is read as 32 bytes: its address taken, a byte of it at an index
+        // (a hex loop), or 16 of them at once; the object's pointer fields are not.
+        if (ssl.has(full(instr.memoryBase)) && [0, 1].some((op) => instr.opKind(op) === iced.OpKind.Memory)) {
+          const lea = instr.mnemonic === iced.Mnemonic.Lea && instr.memoryIndex === iced.Register.None;
+          const size = iced.MemorySizeExt.size(instr.memorySize);
+          const bytes =
+            (size === 1 && instr.memoryIndex !== iced.Register.None) || (size === 16 && instr.memoryIndex === iced.Register.None);
+          if (lea || bytes) {
+            const disp = Number(instr.memoryDisplacement);
+            if (disp > 0 && disp < 0x10000) randomOffset = disp;
+            return true;
+          }
         }
         if (flow === iced.FlowControl.Call) {
-          for (const r of CALLER_SAVED) ssl.delete(iced.Register[r as keyof typeof iced.Register]);
+          const R = iced.Register;
+          for (const r of [R.RAX, R.RCX, R.RDX, R.RSI, R.RDI, R.R8, R.R9, R.R10, R.R11]) ssl.delete(r); // caller-saved
           return false;
         }
-        const copy =
-          instr.mnemonic === iced.Mnemonic.Mov && instr.op0Kind === iced.OpKind.Register && instr.op1Kind === iced.OpKind.Register;
-        if (copy && ssl.has(full(instr.op1Register))) {
+        if (isMov && instr.op0Kind === iced.OpKind.Register && instr.op1Kind === iced.OpKind.Register && ssl.has(full(instr.op1Register))) {
+          ssl.add(full(instr.op0Register));
+          return false;
+        }
+        const to = isMov && instr.op1Kind === iced.OpKind.Register ? slot(0) : null;
+        if (to !== null) {
+          if (ssl.has(full(instr.op1Register))) spilled.add(to);
+          else spilled.delete(to);
+          return false;
+        }
+        const from = isMov && instr.op0Kind === iced.OpKind.Register ? slot(1) : null;
+        if (from !== null && spilled.has(from)) {
           ssl.add(full(instr.op0Register));
           return false;
         }
