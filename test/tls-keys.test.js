@@ -370,6 +370,29 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
       );
   });
 
+  it('a libssl whose key log function cannot be told for certain: plaintext hooked, no secrets read from it, and why', async function () {
+    // The same library with its CLIENT_RANDOM label renamed: nothing leads to nss_keylog_int.
+    const libssl = fs.realpathSync('/usr/lib/x86_64-linux-gnu/libssl.so.3');
+    const copy = path.join(dir, 'libssl.so.3');
+    const bytes = fs.readFileSync(libssl);
+    const at = bytes.indexOf('CLIENT_RANDOM\0');
+    assert.ok(at > 0);
+    bytes.write('CLIENT_RANDOX', at, 'latin1');
+    fs.writeFileSync(copy, bytes);
+    const cap = await openCapturer({ interfaces: ['lo'], filter: 'tcp port 1', tls: { mode: 'required', keys: true, targets: [copy] } });
+    try {
+      const target = cap.tls.targets.find((t) => t.path === copy);
+      assert.ok(target, JSON.stringify(cap.tls.targets));
+      assert.ok(target.functions.includes('ssl_read_internal'), target.functions.join());
+      assert.ok(!target.functions.includes('nss_keylog_int'), target.functions.join());
+      assert.match(target.noKeys, /could not be told for certain in this build: no secrets are read rather than wrong ones/);
+      const system = cap.tls.targets.find((t) => t.path === libssl);
+      assert.equal(system?.noKeys, undefined, 'the system libssl gives its secrets');
+    } finally {
+      await cap.close();
+    }
+  });
+
   it('bad input: an unwritable key log is a coded error before capture; --embed-keys needs -w', function () {
     let r = spawnSync([BIN, 'capture', '-i', 'lo', '--keylog', '/nonexistent/dir/keys.log', 'udp']);
     assert.equal(r.status, 1, r.stderr);

@@ -278,6 +278,7 @@ function announceKeys(cap: Capturer, cmd: Command): void {
       ? `tapwire: TLS secrets go ${where.join(' and ')}: they decrypt this capture; keep the file${where.length > 1 ? 's' : ''} as secret as the keys\n`
       : 'tapwire: no TLS secrets: TLS capture is off\n',
   );
+  for (const t of cap.tls?.targets ?? []) if (t.noKeys) process.stderr.write(`tapwire: no TLS secrets from ${t.path}: ${t.noKeys}\n`);
 }
 
 /** What is captured and how, on stderr, as tcpdump says it. */

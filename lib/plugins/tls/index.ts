@@ -199,7 +199,8 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         const keylog = go.hooks.find((h) => h.program === 'keylog');
         if (keylog) this.#labels.set(this.targets.length, { probe: keylog.address, labels: go.labels });
         const functions = this.#native!.attach(target.path, this.targets.length, Flavor.Go, go);
-        this.targets.push({ ...target, functions, go: go.version });
+        const noKeys = this.#options.keys === true && !keylog ? 'crypto/tls.(*Config).writeKeyLog was not found' : undefined;
+        this.targets.push({ ...target, functions, go: go.version, ...(noKeys && { noKeys }) });
         return;
       }
       // OpenSSL's internal functions, where found, stand in for its exported ones; with
@@ -211,7 +212,7 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
         const functions = this.#native!.attach(target.path, this.targets.length, flavor, where);
         if (functions.some((f) => DATA_FUNCTION.test(f))) {
           if (keys && flavor !== Flavor.GnuTls) this.#labels.set(this.targets.length, { probe: keys.address, labels: keys.labels });
-          this.targets.push({ ...target, flavor, functions });
+          this.targets.push({ ...target, flavor, functions, ...(this.#options.keys === true && { noKeys: noKeysReason(flavor, keys) }) });
           return;
         }
       }
@@ -426,6 +427,13 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
     this.#queue.end();
     this.#secrets.end();
   }
+}
+
+/** With keys, why a library gives none (undefined: it gives them). */
+function noKeysReason(flavor: Flavor, keys: unknown): string | undefined {
+  if (flavor === Flavor.GnuTls) return 'GnuTLS secrets are read only from commands tapwire runs (SSLKEYLOGFILE)';
+  if (keys) return undefined;
+  return "OpenSSL's key log function (nss_keylog_int, or node's ssl_log_secret) could not be told for certain in this build: no secrets are read rather than wrong ones";
 }
 
 function check(options: TlsOptions): void {

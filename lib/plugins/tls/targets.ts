@@ -31,6 +31,8 @@ export interface Target {
   functions?: string[];
   /** A Go binary's toolchain, e.g. "go1.19.8". */
   go?: string;
+  /** With `keys`: why this file gives no secrets (absent: it gives them). */
+  noKeys?: string;
 }
 
 export interface Skipped {

@@ -605,6 +605,15 @@ int tw_go_copy(struct pt_regs* ctx) {
 #endif
 #define SECRET_DATA (3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN + TAPWIRE_TLS_SECRET_MAX)
 
+// `n`, known to the verifier as at most `max` where it is used: a length checked earlier
+// can come back from the stack with its bounds lost (Linux 5.10 and 6.1 do).
+static __always_inline __u32 at_most(__u64 n, __u32 max) {
+  __u32 v = n > max ? max : n;
+  // The clamped value itself is passed on, not the register it was clamped from.
+  asm volatile("" : "+r"(v));
+  return v;
+}
+
 // A key log line's parts as a record: the label (`label_len` bytes, or a C string when
 // 0), the client random and the secret. Anything but a key log line's parts is not read:
 // nothing is made up.
@@ -624,8 +633,8 @@ static __always_inline int send_secret(struct pt_regs* ctx, __u64 id, __u64 labe
   // The label is a constant in the file's read-only data, on a page this process may
   // never have touched (and a uprobe cannot fault in): unread, it goes as its address
   // and the probe's, for user space to name from the file (lib/plugins/tls/labels.ts).
-  long got =
-      label_len ? bpf_probe_read_user(d + 1, label_len, (void*)label) : bpf_probe_read_user_str(d + 1, TAPWIRE_TLS_LABEL_MAX, (void*)label);
+  long got = label_len ? bpf_probe_read_user(d + 1, at_most(label_len, TAPWIRE_TLS_LABEL_MAX), (void*)label)
+                       : bpf_probe_read_user_str(d + 1, TAPWIRE_TLS_LABEL_MAX, (void*)label);
   if (got < 0 || (!label_len && got <= 1)) {
     d[0] = 0;
     r->ssl = label;
@@ -634,7 +643,8 @@ static __always_inline int send_secret(struct pt_regs* ctx, __u64 id, __u64 labe
     d[0] = label_len ? label_len : got - 1;
   }
   if (bpf_probe_read_user(d + 2 + TAPWIRE_TLS_LABEL_MAX, TAPWIRE_TLS_RANDOM_LEN, (void*)random) ||
-      bpf_probe_read_user(d + 3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN, secret_len, (void*)secret)) {
+      bpf_probe_read_user(d + 3 + TAPWIRE_TLS_LABEL_MAX + TAPWIRE_TLS_RANDOM_LEN, at_most(secret_len, TAPWIRE_TLS_SECRET_MAX),
+                          (void*)secret)) {
     bpf_ringbuf_discard(r, 0);
     add(TAPWIRE_TLS_LOST_RECORDS, 1);
     return 0;
