@@ -8,7 +8,7 @@
  * a build whose wrappers do not have the expected shape (node's, which inlines them)
  * keeps the exported hooks.
  */
-import type { InstructionInfoFactory, Register, UsedRegister } from 'iced-x86';
+import type { Register } from 'iced-x86';
 import { ElfFile, EM_X86_64 } from './elf';
 import { labelAddresses } from './labels';
 import { eachInstruction } from './x86';
@@ -46,31 +46,18 @@ const DECODED = 64; // bytes: more than either wrapper needs to reach its call
  */
 function passedTo(elf: ElfFile, wrapper: number, strict: boolean): number | null {
   let target: number | null = null;
-  let factory: InstructionInfoFactory | undefined;
-  try {
-    eachInstruction(elf.read(elf.fileOffset(wrapper), DECODED), wrapper, (instr, iced) => {
-      const flow = instr.flowControl;
-      const direct = instr.op0Kind === iced.OpKind.NearBranch64;
-      if ((flow === iced.FlowControl.Call || flow === iced.FlowControl.UnconditionalBranch) && direct) {
-        target = Number(instr.nearBranchTarget);
-        return true;
-      }
-      if (!strict) return false;
-      if (flow !== iced.FlowControl.Next) return true;
-      factory ??= new iced.InstructionInfoFactory();
-      const args = new Set<number>(ARGUMENTS.map((r) => iced.Register[r]));
-      const written = [iced.OpAccess.Write, iced.OpAccess.CondWrite, iced.OpAccess.ReadWrite, iced.OpAccess.ReadCondWrite];
-      // iced's typings leave the list untyped; its entries are UsedRegister.
-      let touched = false;
-      for (const used of factory.info(instr).usedRegisters() as UsedRegister[]) {
-        touched ||= args.has(iced.RegisterExt.fullRegister(used.register)) && written.includes(used.access);
-        used.free();
-      }
-      return touched;
-    });
-  } finally {
-    factory?.free();
-  }
+  eachInstruction(elf.read(elf.fileOffset(wrapper), DECODED), wrapper, (instr, iced, writes) => {
+    const flow = instr.flowControl;
+    const direct = instr.op0Kind === iced.OpKind.NearBranch64;
+    if ((flow === iced.FlowControl.Call || flow === iced.FlowControl.UnconditionalBranch) && direct) {
+      target = Number(instr.nearBranchTarget);
+      return true;
+    }
+    if (!strict) return false;
+    if (flow !== iced.FlowControl.Next) return true;
+    const args = new Set<Register>(ARGUMENTS.map((r) => iced.Register[r]));
+    return writes().some((r) => args.has(r));
+  });
   return target;
 }
 
@@ -97,50 +84,44 @@ export function openSslInternals(file: string): OpenSslInternals | null {
   });
 }
 
-/** Where OpenSSL's nss_keylog_int is, through which every secret of every handshake goes. */
-interface OpenSslKeyLog {
-  /** Its address as the file links it (a label the probe cannot read is named relative to it). */
-  address: number;
-  /** Its file offset, where the uprobe goes. */
-  offset: number;
-  /** The key log labels' addresses in the file. */
-  labels: Map<number, string>;
-}
-
 const LEA_RSI_RIP = Buffer.from([0x48, 0x8d, 0x35]); // lea rsi, [rip + disp32]
 const LABEL = 'CLIENT_RANDOM';
 
+/** A function to hook: its address as the file links it, and its file offset. */
+interface Found {
+  address: number;
+  offset: number;
+}
+
 /**
  * Finds nss_keylog_int(label, ssl, client_random, random_len, secret, secret_len) in the
- * OpenSSL library `file`, or null when it cannot be told for certain. Neither it nor
- * ssl_log_secret(ssl, label, secret, secret_len), its one caller for the secrets, is
- * exported. TLS 1.2's master secret is logged as `ssl_log_secret(s, "CLIENT_RANDOM", ...)`:
- * the call after code that puts that label's address in rsi is ssl_log_secret, which must
- * be a thunk handing its arguments on (label to rdi, secret to r8 and its length to r9, a
- * 32-byte client random) with one direct jump or call: that target is nss_keylog_int.
- * Every such call site must agree. A build that inlines it (node's) gives null.
+ * OpenSSL library `elf` (whose key log labels are at `labels`), or null when it cannot be
+ * told for certain. Neither it nor ssl_log_secret(ssl, label, secret, secret_len), its one
+ * caller for the secrets, is exported. TLS 1.2's master secret is logged as
+ * `ssl_log_secret(s, "CLIENT_RANDOM", ...)`: the call after code that puts that label's
+ * address in rsi is ssl_log_secret, which must be a thunk handing its arguments on (label
+ * to rdi, secret to r8 and its length to r9, a 32-byte client random) with one direct
+ * jump or call: that target is nss_keylog_int. Every such call site must agree. A build
+ * that inlines it (node's) gives null.
  */
-function openSslKeyLog(file: string): OpenSslKeyLog | null {
-  return onAmd64(file, (elf) => {
-    const labels = labelAddresses(elf);
-    const wanted = new Set([...labels].filter(([, l]) => l === LABEL).map(([a]) => a));
-    const text = elf.sections.get('.text');
-    const code = elf.section('.text');
-    if (!text || !code || wanted.size === 0) return null;
-    const found = new Set<number>();
-    for (let at = code.indexOf(LEA_RSI_RIP); at >= 0 && at + 7 <= code.length; at = code.indexOf(LEA_RSI_RIP, at + 1)) {
-      const lea = text.addr + at;
-      if (!wanted.has(lea + 7 + code.readInt32LE(at + 3))) continue;
-      const logSecret = firstCall(code.subarray(at, at + CALL_WITHIN), lea);
-      const keylog = logSecret === null ? null : thunkTarget(elf, logSecret);
-      if (keylog === null) return null;
-      found.add(keylog);
-    }
-    if (found.size !== 1) return null;
-    const address = [...found][0]!;
-    const offset = elf.fileOffset(address);
-    return offset < 0 ? null : { address, offset, labels };
-  });
+function keyLogIn(elf: ElfFile, labels: Map<number, string>): Found | null {
+  const wanted = new Set([...labels].filter(([, l]) => l === LABEL).map(([a]) => a));
+  const text = elf.sections.get('.text');
+  const code = elf.section('.text');
+  if (!text || !code || wanted.size === 0) return null;
+  const found = new Set<number>();
+  for (let at = code.indexOf(LEA_RSI_RIP); at >= 0 && at + 7 <= code.length; at = code.indexOf(LEA_RSI_RIP, at + 1)) {
+    const lea = text.addr + at;
+    if (!wanted.has(lea + 7 + code.readInt32LE(at + 3))) continue;
+    const logSecret = firstCall(code.subarray(at, at + CALL_WITHIN), lea);
+    const keylog = logSecret === null ? null : thunkTarget(elf, logSecret);
+    if (keylog === null) return null;
+    found.add(keylog);
+  }
+  if (found.size !== 1) return null;
+  const address = [...found][0]!;
+  const offset = elf.fileOffset(address);
+  return offset < 0 ? null : { address, offset };
 }
 
 const CALL_WITHIN = 48; // bytes after the label's lea: its call loads three more arguments first
@@ -182,112 +163,98 @@ function thunkTarget(elf: ElfFile, at: number): number | null {
   return target !== null && expected.every((m) => moves.has(m)) ? target : null;
 }
 
-/** Where a build that inlines nss_keylog_int logs its secrets: ssl_log_secret, by its symbol. */
-interface OpenSslLogSecret {
-  /** Its address as the file links it. */
-  address: number;
-  /** Its file offset, where the uprobe goes. */
-  offset: number;
-  /** Where the client random is in the SSL object it takes. */
-  randomOffset: number;
-  /** The key log labels' addresses in the file. */
-  labels: Map<number, string>;
-}
-
 const LOG_SECRET_BYTES = 1024;
 
 /**
- * ssl_log_secret(ssl, label, secret, secret_len) in `file` (node's binary keeps its
+ * ssl_log_secret(ssl, label, secret, secret_len) in `elf` (node's binary keeps its
  * symbol table and inlines nss_keylog_int into it), and where it reads the client random
  * from: the first address it takes at a fixed distance into the SSL object, followed
- * through the registers that hold the object (rdi, and callee-saved copies across calls).
- * Null when the symbol is absent or that cannot be told for certain.
+ * through the registers and frame slots that hold the object (rdi, copies, callee-saved
+ * registers across calls, spills). Null when the symbol is absent or that cannot be told
+ * for certain.
  */
-function openSslLogSecret(file: string): OpenSslLogSecret | null {
-  return onAmd64(file, (elf) => {
-    const address = elf.defined(['ssl_log_secret']).get('ssl_log_secret');
-    const offset = address === undefined ? -1 : elf.fileOffset(address);
-    if (address === undefined || offset < 0) return null;
-    let randomOffset: number | null = null;
-    const ssl = new Set<Register>(); // registers holding the SSL object
-    const spilled = new Set<bigint>(); // frame slots holding it
-    let factory: InstructionInfoFactory | undefined;
-    try {
-      eachInstruction(elf.read(offset, LOG_SECRET_BYTES), address, (instr, iced) => {
-        const full = (r: Register): Register => iced.RegisterExt.fullRegister(r);
-        if (ssl.size === 0 && spilled.size === 0) ssl.add(iced.Register.RDI);
-        const flow = instr.flowControl;
-        if (flow === iced.FlowControl.Return || flow === iced.FlowControl.IndirectBranch) return true;
-        const isMov = instr.mnemonic === iced.Mnemonic.Mov;
-        const slot = (op: number): bigint | null =>
-          instr.opKind(op) === iced.OpKind.Memory &&
-          full(instr.memoryBase) === iced.Register.RBP &&
-          instr.memoryIndex === iced.Register.None
-            ? instr.memoryDisplacement
-            : null;
-        // The random is read as 32 bytes: its address taken, a byte of it at an index
-        // (a hex loop), or 16 of them at once; the object's pointer fields are not.
-        if (ssl.has(full(instr.memoryBase)) && [0, 1].some((op) => instr.opKind(op) === iced.OpKind.Memory)) {
-          const lea = instr.mnemonic === iced.Mnemonic.Lea && instr.memoryIndex === iced.Register.None;
-          const size = iced.MemorySizeExt.size(instr.memorySize);
-          const bytes =
-            (size === 1 && instr.memoryIndex !== iced.Register.None) || (size === 16 && instr.memoryIndex === iced.Register.None);
-          if (lea || bytes) {
-            const disp = Number(instr.memoryDisplacement);
-            if (disp > 0 && disp < 0x10000) randomOffset = disp;
-            return true;
-          }
-        }
-        if (flow === iced.FlowControl.Call) {
-          const R = iced.Register;
-          for (const r of [R.RAX, R.RCX, R.RDX, R.RSI, R.RDI, R.R8, R.R9, R.R10, R.R11]) ssl.delete(r); // caller-saved
-          return false;
-        }
-        if (isMov && instr.op0Kind === iced.OpKind.Register && instr.op1Kind === iced.OpKind.Register && ssl.has(full(instr.op1Register))) {
-          ssl.add(full(instr.op0Register));
-          return false;
-        }
-        const to = isMov && instr.op1Kind === iced.OpKind.Register ? slot(0) : null;
-        if (to !== null) {
-          if (ssl.has(full(instr.op1Register))) spilled.add(to);
-          else spilled.delete(to);
-          return false;
-        }
-        const from = isMov && instr.op0Kind === iced.OpKind.Register ? slot(1) : null;
-        if (from !== null && spilled.has(from)) {
-          ssl.add(full(instr.op0Register));
-          return false;
-        }
-        factory ??= new iced.InstructionInfoFactory();
-        const written = [iced.OpAccess.Write, iced.OpAccess.CondWrite, iced.OpAccess.ReadWrite, iced.OpAccess.ReadCondWrite];
-        for (const used of factory.info(instr).usedRegisters() as UsedRegister[]) {
-          if (written.includes(used.access)) ssl.delete(full(used.register));
-          used.free();
-        }
-        return false;
-      });
-    } finally {
-      factory?.free();
+function logSecretIn(elf: ElfFile): (Found & { randomOffset: number }) | null {
+  const address = elf.defined(['ssl_log_secret']).get('ssl_log_secret');
+  const offset = address === undefined ? -1 : elf.fileOffset(address);
+  if (address === undefined || offset < 0) return null;
+  let randomOffset: number | null = null;
+  const ssl = new Set<Register>(); // registers holding the SSL object
+  const spilled = new Set<bigint>(); // frame slots holding it
+  let started = false;
+  eachInstruction(elf.read(offset, LOG_SECRET_BYTES), address, (instr, iced, writes) => {
+    const full = (r: Register): Register => iced.RegisterExt.fullRegister(r);
+    if (!started) {
+      started = true;
+      ssl.add(iced.Register.RDI);
     }
-    return randomOffset === null ? null : { address, offset, randomOffset, labels: labelAddresses(elf) };
+    const flow = instr.flowControl;
+    if (flow === iced.FlowControl.Return || flow === iced.FlowControl.IndirectBranch) return true;
+    const isMov = instr.mnemonic === iced.Mnemonic.Mov;
+    const slot = (op: number): bigint | null =>
+      instr.opKind(op) === iced.OpKind.Memory && full(instr.memoryBase) === iced.Register.RBP && instr.memoryIndex === iced.Register.None
+        ? instr.memoryDisplacement
+        : null;
+    // The random is read as 32 bytes: its address taken, a byte of it at an index
+    // (a hex loop), or 16 of them at once; the object's pointer fields are not.
+    if (ssl.has(full(instr.memoryBase)) && [0, 1].some((op) => instr.opKind(op) === iced.OpKind.Memory)) {
+      const lea = instr.mnemonic === iced.Mnemonic.Lea && instr.memoryIndex === iced.Register.None;
+      const size = iced.MemorySizeExt.size(instr.memorySize);
+      const bytes = (size === 1 && instr.memoryIndex !== iced.Register.None) || (size === 16 && instr.memoryIndex === iced.Register.None);
+      if (lea || bytes) {
+        const disp = Number(instr.memoryDisplacement);
+        if (disp > 0 && disp < 0x10000) randomOffset = disp;
+        return true;
+      }
+    }
+    if (flow === iced.FlowControl.Call) {
+      const R = iced.Register;
+      for (const r of [R.RAX, R.RCX, R.RDX, R.RSI, R.RDI, R.R8, R.R9, R.R10, R.R11]) ssl.delete(r); // caller-saved
+      return false;
+    }
+    if (isMov && instr.op0Kind === iced.OpKind.Register && instr.op1Kind === iced.OpKind.Register && ssl.has(full(instr.op1Register))) {
+      ssl.add(full(instr.op0Register));
+      return false;
+    }
+    const to = isMov && instr.op1Kind === iced.OpKind.Register ? slot(0) : null;
+    if (to !== null) {
+      if (ssl.has(full(instr.op1Register))) spilled.add(to);
+      else spilled.delete(to);
+      return false;
+    }
+    const from = isMov && instr.op0Kind === iced.OpKind.Register ? slot(1) : null;
+    if (from !== null && spilled.has(from)) {
+      ssl.add(full(instr.op0Register));
+      return false;
+    }
+    for (const r of writes()) ssl.delete(r);
+    return false;
   });
+  return randomOffset === null ? null : { address, offset, randomOffset };
+}
+
+/** `find`, or null where it throws (any doubt: nothing found). */
+function attempt<T>(find: () => T | null): T | null {
+  try {
+    return find();
+  } catch {
+    return null;
+  }
 }
 
 /**
  * Where to read the OpenSSL library or binary `file`'s secrets: nss_keylog_int, or
  * ssl_log_secret where that is inlined; null where neither can be told for certain.
+ * The file is opened and its labels found once for both.
  */
 export function openSslSecrets(
   file: string,
 ): { where: { keylog: number } | { logSecret: number; randomOffset: number }; address: number; labels: Map<number, string> } | null {
-  const keylog = openSslKeyLog(file);
-  if (keylog) return { where: { keylog: keylog.offset }, address: keylog.address, labels: keylog.labels };
-  const logSecret = openSslLogSecret(file);
-  if (logSecret)
-    return {
-      where: { logSecret: logSecret.offset, randomOffset: logSecret.randomOffset },
-      address: logSecret.address,
-      labels: logSecret.labels,
-    };
-  return null;
+  return onAmd64(file, (elf) => {
+    const labels = labelAddresses(elf);
+    const keylog = attempt(() => keyLogIn(elf, labels));
+    if (keylog) return { where: { keylog: keylog.offset }, address: keylog.address, labels };
+    const logSecret = attempt(() => logSecretIn(elf));
+    if (!logSecret) return null;
+    return { where: { logSecret: logSecret.offset, randomOffset: logSecret.randomOffset }, address: logSecret.address, labels };
+  });
 }
