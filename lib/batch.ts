@@ -76,6 +76,21 @@ export class Packet {
     return this.#batch.dataAt(this.#i);
   }
 
+  /** The captured byte at `offset` (from the link-layer header on); -1 past the captured bytes. */
+  byteAt(offset: number): number {
+    return this.#batch.byteAt(this.#i, offset);
+  }
+
+  /** The big-endian (network order) 16-bit integer at `offset`; -1 past the captured bytes. */
+  u16(offset: number): number {
+    return this.#batch.u16At(this.#i, offset);
+  }
+
+  /** The big-endian (network order) 32-bit unsigned integer at `offset`; -1 past the captured bytes. */
+  u32(offset: number): number {
+    return this.#batch.u32At(this.#i, offset);
+  }
+
   /**
    * The packet's link, network and transport headers, read in place (made on first read,
    * then kept). In a hot loop, reuse one view with `batch.headersAt(i, view)` instead.
@@ -169,6 +184,35 @@ export class Batch implements Iterable<Packet> {
     // Buffer.from makes the view directly; subarray() would find its constructor through
     // Symbol.species first, which cost twice as much.
     return Buffer.from(this.#buffer, this.offsetAt(i), this.capturedLengthAt(i));
+  }
+
+  /**
+   * Packet i's byte at `offset`, read in the batch's memory (no view made); -1 when
+   * `offset` is not an integer inside its captured bytes, as absent headers read.
+   */
+  byteAt(i: number, offset: number): number {
+    return this.#inside(i, offset, 1) ? this.data[this.offsetAt(i) + offset]! : -1;
+  }
+
+  /** Packet i's big-endian 16-bit integer at `offset` (as `byteAt`, -1 outside). */
+  u16At(i: number, offset: number): number {
+    if (!this.#inside(i, offset, 2)) return -1;
+    const d = this.data;
+    const o = this.offsetAt(i) + offset;
+    return (d[o]! << 8) | d[o + 1]!;
+  }
+
+  /** Packet i's big-endian unsigned 32-bit integer at `offset` (as `byteAt`, -1 outside). */
+  u32At(i: number, offset: number): number {
+    if (!this.#inside(i, offset, 4)) return -1;
+    const d = this.data;
+    const o = this.offsetAt(i) + offset;
+    return d[o]! * 0x1000000 + ((d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!);
+  }
+
+  /** Whether `size` bytes at `offset` are inside packet i's captured bytes. */
+  #inside(i: number, offset: number, size: number): boolean {
+    return Number.isInteger(offset) && offset >= 0 && offset + size <= this.capturedLengthAt(i);
   }
 
   /**

@@ -46,8 +46,11 @@ function here(): string {
 }
 
 function shipped(): string {
-  const list = prebuilt();
-  return list.length > 0 ? `the package's prebuilt addon is for ${list.join(', ')}` : 'this copy of the package holds no prebuilt addon';
+  const list = prebuilt().sort();
+  if (list.length === 0) return 'this copy of the package holds no prebuilt addon';
+  return list.length === 1
+    ? `the package's prebuilt addon is for ${list[0]}`
+    : `the package's prebuilt addons are for ${list.join(' and ')}`;
 }
 
 /**

@@ -38,11 +38,11 @@ fi
 {
   echo "tapwire: cannot build the native addon from source here:"
   for p in "${problems[@]}"; do echo "  - $p"; done
-  if [ "$(uname -m)" = x86_64 ] && [ -e /lib64/ld-linux-x86-64.so.2 ]; then
-    echo "  No build is needed on linux-x64 with glibc: the package ships a prebuilt addon"
-    echo "  (drop --build-from-source to use it)."
+  if { [ "$(uname -m)" = x86_64 ] && [ -e /lib64/ld-linux-x86-64.so.2 ]; } || { [ "$(uname -m)" = aarch64 ] && [ -e /lib/ld-linux-aarch64.so.1 ]; }; then
+    echo "  No build is needed on linux-x64 or linux-arm64 with glibc: the package ships a"
+    echo "  prebuilt addon (drop --build-from-source to use it)."
   else
-    echo "  The package ships a prebuilt addon for linux-x64 (glibc) only."
+    echo "  The package ships prebuilt addons for linux-x64 and linux-arm64 (glibc) only."
   fi
 } >&2
 exit 1

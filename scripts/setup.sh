@@ -10,6 +10,8 @@ packages=(
   clang bpftool                            # BPF programs and their skeletons
   flex bison dpkg-dev bzip2 xz-utils       # the static libraries from source packages (scripts/static-deps.sh)
   debootstrap                              # the prebuild's and the package check's Debian 11 root
+  linux-libc-dev-arm64-cross qemu-user-static  # the linux-arm64 prebuild: its BPF headers, its check under qemu-user
+  qemu-system-arm                          # the package check: the arm64 prebuild on Debian's arm64 kernel
   libpcap-dev                              # the benchmark's peer, the npm cap package
   iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
   openssl curl                             # tests: TLS peers (s_server, s_client, curl)

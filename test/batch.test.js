@@ -69,4 +69,31 @@ describe('batches and packets', function () {
       ['hello', 'world'],
     );
   });
+
+  it('byte and integer readers read each packet in place, big-endian, and -1 outside its captured bytes', function () {
+    const first = Buffer.from([0x45, 0x00, 0x01, 0xff, 0xfe, 0xdc, 0xba, 0x98]);
+    const second = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x80]);
+    const batch = batchOf([first, second]);
+    const [a, b] = [...batch];
+    for (let o = 0; o < first.length; o++) {
+      assert.equal(a.byteAt(o), first[o]);
+      assert.equal(batch.byteAt(0, o), first[o]);
+    }
+    for (let o = 0; o + 2 <= first.length; o++) assert.equal(a.u16(o), first.readUInt16BE(o));
+    for (let o = 0; o + 4 <= first.length; o++) assert.equal(a.u32(o), first.readUInt32BE(o));
+    // Unsigned where the top bit is set, and never a byte of the next packet.
+    assert.equal(b.u32(0), 0xffffffff);
+    assert.equal(b.u32(1), 0xffffff80);
+    assert.equal(b.u16(4), -1);
+    assert.equal(a.u32(5), -1);
+    assert.equal(a.byteAt(first.length), -1);
+    for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+      assert.equal(a.byteAt(bad), -1);
+      assert.equal(a.u16(bad), -1);
+      assert.equal(a.u32(bad), -1);
+    }
+    // A packet index the batch does not hold.
+    assert.equal(batch.byteAt(2, 0), -1);
+    assert.equal(batch.u32At(-1, 0), -1);
+  });
 });

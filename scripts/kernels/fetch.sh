@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Downloads one of Debian's packaged kernels and unpacks it for scripts/kernels/vm.sh:
-#   fetch.sh 6.12|6.1|5.10   → prints the directory holding vmlinuz and lib/modules/RELEASE
+#   fetch.sh 6.12|6.1|5.10|6.1-arm64   → prints the directory holding vmlinuz and lib/modules/RELEASE
 # 6.12 is Debian 13's kernel as bookworm-backports carries it (a distro kernel with tcx),
-# 6.1 Debian 12's (bookworm), 5.10 Debian 11's (bullseye-security). apt runs with a
+# 6.1 Debian 12's (bookworm), 5.10 Debian 11's (bullseye-security); 6.1-arm64 is
+# Debian 12's arm64 kernel, which vm.sh boots in qemu-system-aarch64. apt runs with a
 # private sources list and state directory, so the system's apt setup is untouched.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
-series=${1:?usage: fetch.sh 6.12|6.1|5.10}
+series=${1:?usage: fetch.sh 6.12|6.1|5.10|6.1-arm64}
+arch=amd64
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache="$root/deps/kernels"
 mirror=${TAPWIRE_DEBIAN_MIRROR:-http://deb.debian.org}
@@ -16,7 +18,8 @@ case $series in
   6.12) suites=("debian bookworm-backports") release_glob='6.12.*+deb12-amd64' release_re='6\.12\.[0-9]+\+deb12-amd64' ;;
   6.1) suites=("debian bookworm" "debian-security bookworm-security") release_glob='6.1.0-*-amd64' release_re='6\.1\.0-[0-9]+-amd64' ;;
   5.10) suites=("debian bullseye" "debian-security bullseye-security") release_glob='5.10.0-*-amd64' release_re='5\.10\.0-[0-9]+-amd64' ;;
-  *) echo "fetch.sh: no recipe for kernel $series (have 6.12, 6.1, 5.10)" >&2; exit 2 ;;
+  6.1-arm64) arch=arm64 suites=("debian bookworm" "debian-security bookworm-security") release_glob='6.1.0-*-arm64' release_re='6\.1\.0-[0-9]+-arm64' ;;
+  *) echo "fetch.sh: no recipe for kernel $series (have 6.12, 6.1, 5.10, 6.1-arm64)" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the glob is meant to expand
 existing=$(printf '%s
@@ -25,7 +28,7 @@ if [ -n "$existing" ] && [ -f "$existing/vmlinuz" ] && [ -f "$existing/ready" ];
   echo "${existing%/}"
   exit 0
 fi
-apt_dir="$cache/apt"
+apt_dir="$cache/apt-$arch"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
 : > "$apt_dir/sources.list"
 for s in "${suites[@]}"; do
@@ -33,7 +36,8 @@ for s in "${suites[@]}"; do
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror/$archive $suite main" >> "$apt_dir/sources.list"
 done
 opts=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=- \
-  -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir" -o Debug::NoLocking=1 -o APT::Sandbox::User=root \
+  -o APT::Architecture="$arch" -o APT::Architectures="$arch")
 {
   apt-get "${opts[@]}" update -qq
   pkg=$(apt-cache "${opts[@]}" search --names-only "^linux-image-$release_re\$" |

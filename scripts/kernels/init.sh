@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
 # The initramfs's /init (scripts/kernels/vm.sh packs it with a static busybox and the
-# modules it loads): mounts the host's / read-only over virtio-9p under an overlay with
-# a tmpfs upper layer, and switches into it to run guest.sh with the host's userland.
+# modules it loads): mounts the shared root (the host's /, or VM_ROOT) read-only over
+# virtio-9p under an overlay with a tmpfs upper layer, and switches into it to run
+# guest.sh with that userland.
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev
 mount -t proc proc /proc

@@ -3,8 +3,10 @@
 # command in it as root, in the current directory, with CI and TAPWIRE_* passed on.
 #   vm.sh KERNEL_DIR -- CMD [ARGS...]    exits with CMD's exit code (125: the VM failed)
 # The host's / is shared read-only (virtio-9p) under a tmpfs overlay, so the guest sees
-# this checkout, its build and node_modules, and writes nothing back. TCG only: these
-# machines have no usable KVM. VM_MEMORY (default 3G) and VM_CPUS (2) size the guest.
+# this checkout, its build and node_modules, and writes nothing back. VM_ROOT=DIR boots
+# over DIR instead (another machine's userland: an arm64 kernel needs arm64-root.sh's),
+# and the command runs in / there. TCG only: these machines have no usable KVM.
+# VM_MEMORY (default 3G) and VM_CPUS (2) size the guest.
 set -euo pipefail
 kdir=$(cd "${1:?usage: vm.sh KERNEL_DIR -- CMD...}" && pwd)
 shift
@@ -12,12 +14,25 @@ shift
 [ $# -gt 0 ] || { echo "vm.sh: no command" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 release=$(basename "$kdir")
+guest_root=${VM_ROOT:-/}
+case $release in
+  *-arm64) arch=arm64 ;;
+  *) arch=amd64 ;;
+esac
+[ "$arch" = amd64 ] || [ -n "${VM_ROOT:-}" ] || { echo "vm.sh: an $arch kernel needs VM_ROOT (an $arch userland)" >&2; exit 2; }
+# The guest's second stage must be inside the root it switches to.
+stage2=$here/guest.sh
+if [ -n "${VM_ROOT:-}" ]; then
+  mkdir -p "$guest_root/.tapwire-vm"
+  cp "$here/guest.sh" "$guest_root/.tapwire-vm/guest.sh"
+  stage2=/.tapwire-vm/guest.sh
+fi
 
 initramfs="$kdir/initramfs.cpio.gz"
 if [ ! -f "$initramfs" ] || [ "$here/init.sh" -nt "$initramfs" ] || [ "$0" -nt "$initramfs" ]; then
   stage=$(mktemp -d)
   mkdir -p "$stage/bin" "$stage/etc" "$stage/lib/modules/$release"
-  cp /bin/busybox "$stage/bin/busybox"
+  cp "$guest_root/bin/busybox" "$stage/bin/busybox"
   cp "$here/init.sh" "$stage/init"
   chmod +x "$stage/init"
   mods="$kdir/lib/modules/$release"
@@ -43,7 +58,7 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 {
-  echo "cd $(printf %q "$PWD")"
+  echo "cd $(printf %q "$([ -n "${VM_ROOT:-}" ] && echo / || echo "$PWD")")"
   for v in CI HOME $(compgen -e | grep '^TAPWIRE_' || true); do
     [ -n "${!v:-}" ] && echo "export $v=$(printf %q "${!v}")"
   done
@@ -52,12 +67,20 @@ trap 'rm -rf "$out"' EXIT
 } > "$out/cmd"
 
 status=125
-qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp "${VM_CPUS:-2}" -m "${VM_MEMORY:-3G}" -nic none \
-  -no-reboot -vga none -display none -monitor none -serial stdio \
+if [ "$arch" = arm64 ]; then
+  # pauth-impdef: TCG's architected pointer authentication costs more than the rest of the CPU.
+  machine=(qemu-system-aarch64 -machine 'virt,accel=tcg' -cpu 'max,pauth-impdef=on') console=ttyAMA0
+else
+  machine=(qemu-system-x86_64 -machine 'q35,accel=tcg' -cpu max -vga none) console=ttyS0
+fi
+"${machine[@]}" -smp "${VM_CPUS:-2}" -m "${VM_MEMORY:-3G}" -nic none \
+  -no-reboot -display none -monitor none -serial stdio \
   -kernel "$kdir/vmlinuz" -initrd "$initramfs" \
-  -append "console=ttyS0 quiet loglevel=1 panic=-1 tapwire.stage2=$here/guest.sh" \
-  -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+  -append "console=$console quiet loglevel=1 panic=-1 tapwire.stage2=$stage2" \
+  -fsdev local,id=hostroot,path="$guest_root",security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+  -fsdev local,id=kernel,path="$kdir",security_model=none,readonly=on \
+  -device virtio-9p-pci,fsdev=kernel,mount_tag=kernel \
   -fsdev local,id=out,path="$out",security_model=none \
   -device virtio-9p-pci,fsdev=out,mount_tag=out </dev/null || true
 [ -f "$out/rc" ] && status=$(cat "$out/rc")

@@ -7,10 +7,11 @@
 # compilation and the replay of the file it captured. Then, for each Node release line
 # named on the command line, the same tarball installed and run on the host by that
 # line's official binary (scripts/package-check/node.sh): load, probe, a filtered live
-# capture on each backend, and the TLS plaintext and secrets of that node's own https client.
+# capture on each backend, and the TLS plaintext and secrets of that node's own https
+# client. Last, the same tarball on Debian's arm64 kernel booted in qemu (arm64.sh).
 #   check.sh [LINE...]    e.g. check.sh 22 24 26
-# One PASS/FAIL line per check (prefixed "node VERSION:" for a Node line's); exits 1 on
-# any failure. Needs root (chroot, mounts, packet capture).
+# One PASS/FAIL line per check (prefixed "node VERSION:" for a Node line's, "arm64:" for
+# the arm64 machine's); exits 1 on any failure. Needs root (chroot, mounts, packet capture).
 set -uo pipefail
 lines=("$@")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,6 +19,7 @@ here="$root/scripts/package-check"
 cd "$root" || exit 1
 . scripts/lib/report.sh
 . scripts/lib/mounts.sh
+. scripts/package-check/judge.sh
 work="$root/deps/package-check"
 slim="$work/root"
 count=50
@@ -34,26 +36,6 @@ finish() {
   echo "package check: $failures failed, $((SECONDS - started)) s"
   [ "$failures" -eq 0 ] && exit 0 || exit 1
 }
-# probe_ok LABEL FILE: whether every feature in `tapwire probe --json`'s output is ok.
-probe_ok() {
-  node -e '
-    const [label, file] = process.argv.slice(1);
-    const r = require(file);
-    const bad = Object.entries(r.features).filter(([, f]) => !f.ok).map(([n, f]) => `${n} (${f.reason})`);
-    if (bad.length) { console.log(`FAIL: ${label}tapwire probe: not ok: ${bad.join("; ")}`); process.exit(1); }
-    console.log(`PASS: ${label}tapwire probe: every feature ok (${Object.keys(r.features).join(" ")}); auto chooses ${r.auto.backend}; TLS ${r.tls.active ? "on" : "off"}`);
-  ' "$1" "$2" || failures=$((failures + 1))
-}
-# capture_ok LABEL COUNT JSON: whether loopback.js captured each of its COUNT datagrams once, losing none.
-capture_ok() {
-  node -e '
-    const [label, count, r] = [process.argv[1], Number(process.argv[2]), JSON.parse(process.argv[3])];
-    const d = r.drops.kernel + r.drops.ring + r.drops.userspace;
-    const ok = r.received === count && r.in === count && r.out === 0 && r.packets === count && d === 0;
-    console.log(`${ok ? "PASS" : "FAIL"}: ${label}live capture on lo with ${r.backend}${r.attach ? ` (${r.attach})` : ""}, filtered to its port: sent ${count}, received ${r.received}, captured ${r.in} in + ${r.out} out, ${d} dropped`);
-    process.exit(ok ? 0 : 1);
-  ' "$1" "$2" "$3" || failures=$((failures + 1))
-}
 # in_slim ARGS...: node with ARGS inside the slim root, with an empty environment.
 chroot=$(command -v chroot)
 in_slim() { env -i PATH=/usr/bin HOME=/tmp "$chroot" "$slim" /usr/bin/node "$@"; }
@@ -61,12 +43,14 @@ in_slim() { env -i PATH=/usr/bin HOME=/tmp "$chroot" "$slim" /usr/bin/node "$@";
 remove_root "$slim" || finish
 rm -rf "$work" && mkdir -p "$work"
 
-# 1. The prebuild, from these sources, in the Debian 11 root.
-if npm run prebuild >"$work/prebuild.log" 2>&1; then
-  pass "npm run prebuild"
-else
-  fail "npm run prebuild (log: $work/prebuild.log):"; tail -n 20 "$work/prebuild.log"; finish
-fi
+# 1. The prebuilds, from these sources, in the Debian 11 root: linux-x64, and linux-arm64 cross-built.
+for arch in x64 arm64; do
+  if npm run prebuild -- "$arch" >"$work/prebuild-$arch.log" 2>&1; then
+    pass "npm run prebuild -- $arch"
+  else
+    fail "npm run prebuild -- $arch (log: $work/prebuild-$arch.log):"; tail -n 20 "$work/prebuild-$arch.log"; finish
+  fi
+done
 old=$(bash scripts/bullseye-root.sh)
 
 # 2. The tarball: what it holds and what it leaves out.
@@ -77,14 +61,14 @@ tarball="$work/$(node -p "require('$work/pack.json')[0].filename")"
 node -e '
   const [p] = require(process.argv[1]);
   const files = new Set(p.files.map((f) => f.path));
-  const need = ["prebuilds/linux-x64/tapwire.glibc.node", "dist/index.js", "dist/index.d.ts", "esm/index.mjs",
+  const need = ["prebuilds/linux-x64/tapwire.glibc.node", "prebuilds/linux-arm64/tapwire.glibc.node", "dist/index.js", "dist/index.d.ts", "esm/index.mjs",
     "esm/index.d.mts", "bin/tapwire.js", "binding.gyp", "native/addon.cc", "native/ebpf/bpf/capture.bpf.c",
     "scripts/static-deps.sh", "scripts/bpf-skeleton.sh", "scripts/build-requirements.sh", "LICENSE", "README.md", "CHANGELOG.md"];
   const absent = need.filter((f) => !files.has(f));
   const extra = [...files].filter((f) => /^(test|bench|examples|deps|lib|build)\/|fixtures|\.map$|\.tgz$/.test(f));
   const size = `${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${p.entryCount} files`;
   if (absent.length || extra.length) { console.log(`FAIL: npm pack: ${size}; missing ${absent.join(" ") || "nothing"}; should not hold ${extra.join(" ") || "anything else"}`); process.exit(1); }
-  console.log(`PASS: npm pack: ${size}: prebuild, dist, types, both entry points, CLI, source build; no tests, benches, fixtures`);
+  console.log(`PASS: npm pack: ${size}: prebuilds (x64, arm64), dist, types, both entry points, CLI, source build; no tests, benches, fixtures`);
 ' "$work/pack.json" || failures=$((failures + 1))
 
 # 3. Installs into empty projects: without scripts, and with them (the prebuild, no compiler run).
@@ -166,7 +150,7 @@ fi
 # prebuild as it does on Alpine), the install stops before any build, with one sentence.
 if LIBC=musl install_into "$work/musl"; then
   fail "npm install with LIBC=musl succeeded, though no prebuild fits musl"
-elif grep -q "tapwire does not run on musl libc (Alpine Linux): the package's prebuilt addon is for linux-x64 (glibc)" "$work/musl.log" &&
+elif grep -q "tapwire does not run on musl libc (Alpine Linux): the package's prebuilt addons are for linux-arm64 (glibc) and linux-x64 (glibc)" "$work/musl.log" &&
      ! grep -q -e 'No native build was found' -e 'gyp info' -e 'missing system packages' "$work/musl.log"; then
   pass "npm install where no prebuild fits (musl, as LIBC=musl): stops before any build, saying musl is not supported and what to use"
 else
@@ -236,8 +220,10 @@ else
   fail "on Alpine (/etc/alpine-release in the slim root): $alpine"
 fi
 
-# 6. The installed binary itself.
-bash scripts/check-binary.sh "$work/bare/node_modules/tapwire/prebuilds/linux-x64/tapwire.glibc.node" "$old" || failures=$((failures + 1))
+# 6. The installed binaries themselves.
+for arch in x64 arm64; do
+  bash scripts/check-binary.sh "$work/bare/node_modules/tapwire/prebuilds/linux-$arch/tapwire.glibc.node" "$old" || failures=$((failures + 1))
+done
 
 # 7. Each Node line users run, with its official binary: npm itself runs on it, so the
 # install script (node-gyp-build choosing the prebuild) does too.
@@ -274,18 +260,16 @@ for line in "${lines[@]}"; do
     fi
   done
   if result=$(cd "$project" && on_node node tls.js 2>&1); then
-    node -e '
-      const [label, execPath, r] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
-      const ok = r.hooked && r.client.exit === 0 && r.client.answered && r.wrote && r.read && r.packets > 0 &&
-        r.libraries.length === 1 && r.libraries[0] === execPath && r.secrets.count >= 4 && r.secrets.inHello;
-      console.log(`${ok ? "PASS" : "FAIL"}: ${label}TLS plaintext and secrets of its own https client (OpenSSL ${r.openssl} in the node binary): ` +
-        `request line written ${r.wrote ? "seen" : "NOT seen"}, response read ${r.read ? "seen" : "NOT seen"}, from ${r.libraries.join(", ") || "no file"}; ` +
-        `${r.secrets.count} secrets (${r.secrets.labels.join(" ")}), ${r.secrets.inHello ? "naming its ClientHello" : "NOT naming its ClientHello"}; ` +
-        `${r.packets} packets on the port (${r.backend}${r.attach ? `, ${r.attach}` : ""})`);
-      process.exit(ok ? 0 : 1);
-    ' "$label" "$(readlink -f "$node")" "$(tail -n1 <<<"$result")" || failures=$((failures + 1))
+    tls_ok "$label" "$(readlink -f "$node")" secrets "$(tail -n1 <<<"$result")"
   else
     fail "${label}TLS capture of its own https client: $result"
   fi
 done
+
+# 8. An arm64 machine: Debian's arm64 kernel in qemu-system-aarch64, over an arm64 userland
+# with the official arm64 Node, the tarball installed there (scripts/package-check/arm64.sh).
+while IFS= read -r result; do
+  echo "$result"
+  [[ $result == FAIL:* ]] && failures=$((failures + 1))
+done < <(bash "$here/arm64.sh" "$tarball" 2>&1 | grep -E '^(PASS|FAIL):')
 finish

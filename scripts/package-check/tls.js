@@ -2,10 +2,11 @@
 // Run by the package check with one of the official Node binaries, from a project the
 // packed tarball is installed in: captures loopback with tls: 'required' while a child
 // process of this same node binary (its own https module, so the OpenSSL linked into
-// that binary) fetches a page from an https server in this process. Prints one JSON
-// line: which files the plugin hooked, what plaintext it read from the child, and
-// whether the child's TLS secrets name the ClientHello the packets carry.
-// Usage: node tls.js    (needs openssl for a throwaway certificate)
+// that binary), or curl (the system's libssl), fetches a page from an https server in
+// this process. Prints one JSON line: which files the plugin hooked, what plaintext it
+// read from the child, and whether the child's TLS secrets name the ClientHello the
+// packets carry (or why the file it used gives none: `noKeys`).
+// Usage: node tls.js [node|curl]    (needs openssl for a throwaway certificate)
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const https = require('node:https');
@@ -53,9 +54,12 @@ async function main() {
     for await (const ev of cap.tls) events.push(ev);
   })();
 
+  const fetcher = process.argv[2] ?? 'node';
   const client = `require('node:https').get({ host: '127.0.0.1', port: ${port}, path: '/tapwire-${nonce}', rejectUnauthorized: false },
     (res) => { res.setEncoding('utf8'); let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => console.log(body)); });`;
-  const child = spawn(process.execPath, ['-e', client], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [file, args] =
+    fetcher === 'curl' ? ['curl', ['-sk', `https://127.0.0.1:${port}/tapwire-${nonce}`]] : [process.execPath, ['-e', client]];
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let answer = '';
   child.stdout.on('data', (d) => (answer += d));
   const [code] = await once(child, 'close');
@@ -72,14 +76,16 @@ async function main() {
     await new Promise((r) => setTimeout(r, 100));
 
   const execPath = fs.realpathSync(process.execPath);
+  const libraries = [...new Set(events.filter((e) => e.pid === child.pid).map((e) => e.library))];
   const result = {
     node: process.version,
     openssl: process.versions.openssl,
+    client: { fetcher, exit: code, answered: answer.includes(`tapwire says ${nonce}`) },
     backend: cap.backend,
     attach: cap.selection.attach ?? null,
     hooked: cap.tls.targets.some((t) => t.path === execPath),
-    client: { exit: code, answered: answer.includes(`tapwire says ${nonce}`) },
-    libraries: [...new Set(events.filter((e) => e.pid === child.pid).map((e) => e.library))],
+    libraries,
+    noKeys: cap.tls.targets.filter((t) => libraries.includes(t.path) && t.noKeys).map((t) => t.noKeys),
     wrote: wrote(),
     read: read(),
   };

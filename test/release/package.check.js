@@ -1,7 +1,8 @@
 'use strict';
 // The package as npm users install it (scripts/package-check/check.sh: prebuild in a
 // Debian 11 root, pack, install, capture inside a slim Debian 11 root; then the same
-// tarball under the official binary of each Node line `engines` names). A property of
+// tarball under the official binary of each Node line `engines` names, and on Debian's
+// arm64 kernel booted in qemu-system-aarch64 with the official arm64 Node). A property of
 // the package, not of a kernel: `npm run test:package` runs it once, on the host, and
 // CI counts it beside the suite (it needs the npm registry, which a kernel-matrix
 // guest does not reach).
@@ -23,7 +24,17 @@ describe('package', function () {
   let run;
 
   before(async function () {
-    await requirePrivileges(this, ['debootstrap', 'chroot', 'objdump', 'nm', 'clang', 'bpftool', 'openssl']);
+    await requirePrivileges(this, [
+      'debootstrap',
+      'chroot',
+      'objdump',
+      'nm',
+      'clang',
+      'bpftool',
+      'openssl',
+      'qemu-aarch64-static',
+      'qemu-system-aarch64',
+    ]);
     const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'package-check', 'check.sh'), ...OTHER_LINES], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,7 +56,7 @@ describe('package', function () {
   }
 
   it('packed tarball in a slim Debian 11 root: installs without a build step, captures on loopback, compiles filters, replays; ldd and symbol floors', function () {
-    expectPart((l) => !/^node \d/.test(l), 15);
+    expectPart((l) => !/^(node \d|arm64:)/.test(l), 15);
     assert.equal(run.status, run.lines.some((l) => l.startsWith('FAIL')) ? 1 : 0, run.output);
   });
 
@@ -54,4 +65,8 @@ describe('package', function () {
       expectPart((l) => l.startsWith(`node ${line}.`), 6);
     });
   }
+
+  it('on an arm64 machine (Debian 12 arm64 kernel in qemu, official arm64 Node): the install takes the arm64 prebuild, which probes, captures on each backend and by cgroup with attribution into files tshark reads, and reads the TLS plaintext of node and curl', function () {
+    expectPart((l) => l.startsWith('arm64: '), 11);
+  });
 });

@@ -433,6 +433,9 @@ export class TlsPlugin implements Plugin, AsyncIterable<TlsEvent> {
 function noKeysReason(flavor: Flavor, keys: unknown): string | undefined {
   if (flavor === Flavor.GnuTls) return 'GnuTLS secrets are read only from commands tapwire runs (SSLKEYLOGFILE)';
   if (keys) return undefined;
+  // The processes on a host run its own architecture's code.
+  if (process.arch !== 'x64')
+    return `OpenSSL's key log function is found by decoding x86-64 code, which this ${process.arch} build is not: its secrets are read only from commands tapwire runs (SSLKEYLOGFILE)`;
   return "OpenSSL's key log function (nss_keylog_int, or node's ssl_log_secret) could not be told for certain in this build: no secrets are read rather than wrong ones";
 }
 
