@@ -12,6 +12,7 @@ const { openCapturer } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, startSServer, stop, runClient, goPeers, GO_BUILDS } = require('./helpers/tls-peers');
 const { until } = require('./helpers/poll');
+const { createLink, removeLink } = require('./helpers/netns');
 
 const BIN = path.join(__dirname, '..', 'bin', 'tapwire.js');
 
@@ -300,6 +301,32 @@ describe('TLS secrets: Wireshark decrypts what tapwire captured', function () {
       assert.equal(r.code, 0, r.stderr);
       const uris = tshark(file, [ports.s13, ports.s12], 'tls and http.request', ['http.request.uri']);
       assert.deepEqual(uris, [uri], `${cmd}: ${r.stderr}`);
+    }
+  });
+
+  it('ip netns exec NS tapwire capture --embed-keys -w f -- curl: the secrets of a command run in another network namespace, against a server there; tshark decrypts', async function () {
+    const link = createLink();
+    const server = await startServer(
+      'ip',
+      ['netns', 'exec', link.ns, 'openssl', 's_server', '-accept', `127.0.0.1:${ports.s13}`, '-cert', cert.cert, '-key', cert.key, '-www'],
+      /ACCEPT/,
+    );
+    try {
+      const file = path.join(dir, 'netns.pcapng');
+      const r = await new Promise((resolve) => {
+        const args = ['netns', 'exec', link.ns, process.execPath, BIN, 'capture', '--embed-keys', '-w', file];
+        const child = spawn('ip', [...args, '--', 'curl', '-sk', '--http1.1', `https://127.0.0.1:${ports.s13}/hello-netns`], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(tshark(file, [ports.s13], 'tls and http.request', ['http.request.uri']), ['/hello-netns'], r.stderr);
+    } finally {
+      await stop(server);
+      removeLink(link);
     }
   });
 

@@ -66,12 +66,13 @@ for run in ebpf raw-socket ebpf:cgroup; do
   fi
 done
 
-# OpenSSL's key log function is found by decoding x86-64 code: here each file says why it gives no secrets.
+# libssl's key log function is found in its arm64 code, and curl's secrets name its
+# ClientHello; node's binary inlines it, which only x86-64 code is decoded for: it says why.
 node=$(readlink -f "$(command -v node)")
-for client in "node $node" "curl /usr/lib/aarch64-linux-gnu/libssl.so.3"; do
-  read -r fetcher library <<<"$client"
+for client in "node $node why" "curl /usr/lib/aarch64-linux-gnu/libssl.so.3 secrets"; do
+  read -r fetcher library keys <<<"$client"
   if result=$(node tls.js "$fetcher" 2>&1); then
-    tls_ok "$label" "$library" why "$(tail -n1 <<<"$result")"
+    tls_ok "$label" "$library" "$keys" "$(tail -n1 <<<"$result")"
   else
     fail "${label}TLS capture of the $fetcher https client: $result"
   fi

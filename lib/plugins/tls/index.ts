@@ -434,8 +434,9 @@ function noKeysReason(flavor: Flavor, keys: unknown): string | undefined {
   if (flavor === Flavor.GnuTls) return 'GnuTLS secrets are read only from commands tapwire runs (SSLKEYLOGFILE)';
   if (keys) return undefined;
   // The processes on a host run its own architecture's code.
-  if (process.arch !== 'x64')
-    return `OpenSSL's key log function is found by decoding x86-64 code, which this ${process.arch} build is not: its secrets are read only from commands tapwire runs (SSLKEYLOGFILE)`;
+  if (process.arch === 'arm64') {
+    return "OpenSSL's key log function could not be told for certain in this build (on arm64 only a libssl that hands it on from ssl_log_secret is decoded; node's, which inlines it, is not): its secrets are read only from commands tapwire runs (SSLKEYLOGFILE, --tls-keylog)";
+  }
   return "OpenSSL's key log function (nss_keylog_int, or node's ssl_log_secret) could not be told for certain in this build: no secrets are read rather than wrong ones";
 }
 

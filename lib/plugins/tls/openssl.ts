@@ -9,7 +9,8 @@
  * keeps the exported hooks.
  */
 import type { Register } from 'iced-x86';
-import { ElfFile, EM_X86_64 } from './elf';
+import { branches, decodeA64 } from './arm64';
+import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf';
 import { labelAddresses } from './labels';
 import { eachInstruction } from './x86';
 
@@ -21,8 +22,8 @@ export interface OpenSslInternals {
 
 const ARGUMENTS = ['RDI', 'RSI', 'RDX', 'RCX'] as const;
 
-/** `find` over the amd64 ELF file `file`; null when it is none, or on any error reading it (any doubt: nothing found). */
-function onAmd64<T>(file: string, find: (elf: ElfFile) => T | null): T | null {
+/** `find` over the ELF file `file` if it is for one of `machines`; null otherwise, or on any error reading it (any doubt: nothing found). */
+function onElf<T>(file: string, machines: readonly number[], find: (elf: ElfFile) => T | null): T | null {
   let elf: ElfFile;
   try {
     elf = new ElfFile(file);
@@ -30,7 +31,7 @@ function onAmd64<T>(file: string, find: (elf: ElfFile) => T | null): T | null {
     return null;
   }
   try {
-    return elf.machine === EM_X86_64 ? find(elf) : null;
+    return machines.includes(elf.machine) ? find(elf) : null;
   } catch {
     return null;
   } finally {
@@ -66,7 +67,7 @@ function passedTo(elf: ElfFile, wrapper: number, strict: boolean): number | null
  * told for certain (any doubt keeps the exported hooks, which are never wrong).
  */
 export function openSslInternals(file: string): OpenSslInternals | null {
-  return onAmd64(file, (elf) => {
+  return onElf(file, [EM_X86_64], (elf) => {
     const f = elf.exported(['SSL_read', 'SSL_read_ex', 'SSL_write', 'SSL_write_ex']);
     const internal = (plain: string, ex: string): number | null => {
       const [a, b] = [f.get(plain), f.get(ex)];
@@ -105,16 +106,33 @@ interface Found {
  * that inlines it (node's) gives null.
  */
 function keyLogIn(elf: ElfFile, labels: Map<number, string>): Found | null {
+  return keyLogAt(elf, labels, function* (addr, code, wanted) {
+    for (let at = code.indexOf(LEA_RSI_RIP); at >= 0 && at + 7 <= code.length; at = code.indexOf(LEA_RSI_RIP, at + 1)) {
+      const lea = addr + at;
+      if (!wanted.has(lea + 7 + code.readInt32LE(at + 3))) continue;
+      const logSecret = firstCall(code.subarray(at, at + CALL_WITHIN), lea);
+      yield logSecret === null ? null : thunkTarget(elf, logSecret);
+    }
+  });
+}
+
+/**
+ * The one function every call site of the CLIENT_RANDOM label leads to: `sites` yields,
+ * for each place in .text (at `addr`, its bytes `code`) that takes one of the label's
+ * addresses (`wanted`), where that call hands its secret on (null: it cannot be told).
+ * Null when any cannot, when they disagree, or when there is none.
+ */
+function keyLogAt(
+  elf: ElfFile,
+  labels: Map<number, string>,
+  sites: (addr: number, code: Buffer, wanted: Set<number>) => Iterable<number | null>,
+): Found | null {
   const wanted = new Set([...labels].filter(([, l]) => l === LABEL).map(([a]) => a));
   const text = elf.sections.get('.text');
   const code = elf.section('.text');
   if (!text || !code || wanted.size === 0) return null;
   const found = new Set<number>();
-  for (let at = code.indexOf(LEA_RSI_RIP); at >= 0 && at + 7 <= code.length; at = code.indexOf(LEA_RSI_RIP, at + 1)) {
-    const lea = text.addr + at;
-    if (!wanted.has(lea + 7 + code.readInt32LE(at + 3))) continue;
-    const logSecret = firstCall(code.subarray(at, at + CALL_WITHIN), lea);
-    const keylog = logSecret === null ? null : thunkTarget(elf, logSecret);
+  for (const keylog of sites(text.addr, code, wanted)) {
     if (keylog === null) return null;
     found.add(keylog);
   }
@@ -161,6 +179,81 @@ function thunkTarget(elf: ElfFile, at: number): number | null {
   });
   const expected = ['RDI<-RSI', 'R8<-RDX', 'R9<-RCX', 'ECX<-32'];
   return target !== null && expected.every((m) => moves.has(m)) ? target : null;
+}
+
+const A64_CALL_WITHIN = 12; // instructions after the label's address is formed
+
+/**
+ * keyLogIn for arm64 code: the label's address is formed in x1 (ADRP, then ADD), and the
+ * first BL after it (nothing branching, and x1 not written, between) calls
+ * ssl_log_secret(ssl x0, label x1, secret x2, len x3); its thunk must leave label in x0,
+ * ssl in x1, 32 in x3, secret in x4 and len in x5 at its one direct branch, whose
+ * target is nss_keylog_int. Every call site must agree.
+ */
+function keyLogInA64(elf: ElfFile, labels: Map<number, string>): Found | null {
+  return keyLogAt(elf, labels, function* (addr, code, wanted) {
+    const at = (i: number) => decodeA64(code.readUInt32LE(i * 4), addr + i * 4);
+    const words = Math.floor(code.length / 4);
+    const pages = new Map<number, number>(); // register → the page its last ADRP formed
+    for (let i = 0; i < words; i++) {
+      const insn = at(i);
+      if (insn.op === 'adrp') {
+        pages.set(insn.rd, insn.value);
+        continue;
+      }
+      if (insn.op !== 'add' || insn.rd !== 1 || !pages.has(insn.rn) || !wanted.has(pages.get(insn.rn)! + insn.imm)) continue;
+      let logSecret: number | null = null;
+      for (let j = i + 1; j < Math.min(words, i + 1 + A64_CALL_WITHIN); j++) {
+        const next = at(j);
+        if (next.op === 'bl') {
+          logSecret = next.target;
+          break;
+        }
+        const word = code.readUInt32LE(j * 4);
+        if (branches(word) || (word & 31) === 1) break;
+      }
+      yield logSecret === null ? null : thunkTargetA64(elf, logSecret);
+    }
+  });
+}
+
+const A64_THUNK = 16; // instructions: more than the thunk needs to reach its branch
+
+/** thunkTarget for arm64: the registers followed through moves from ssl_log_secret's arguments. */
+function thunkTargetA64(elf: ElfFile, at: number): number | null {
+  const code = elf.read(elf.fileOffset(at), A64_THUNK * 4);
+  // What each register holds, as the name of an argument or a number; unknown otherwise.
+  const held = new Map<number, string | number>([
+    [0, 'ssl'],
+    [1, 'label'],
+    [2, 'secret'],
+    [3, 'len'],
+  ]);
+  for (let i = 0; i + 4 <= code.length; i += 4) {
+    const insn = decodeA64(code.readUInt32LE(i), at + i);
+    if (insn.op === 'b' || insn.op === 'bl') {
+      const expected: [number, string | number][] = [
+        [0, 'label'],
+        [1, 'ssl'],
+        [3, 32],
+        [4, 'secret'],
+        [5, 'len'],
+      ];
+      return expected.every(([r, v]) => held.get(r) === v) ? insn.target : null;
+    }
+    if (insn.op === 'mov') {
+      const value = held.get(insn.rm);
+      if (value === undefined) held.delete(insn.rd);
+      else held.set(insn.rd, value);
+    } else if (insn.op === 'movz') {
+      held.set(insn.rd, insn.imm);
+    } else if (insn.op === 'add' || insn.op === 'adrp') {
+      held.delete(insn.rd); // the client random's address, x2: not checked
+    } else {
+      return null;
+    }
+  }
+  return null;
 }
 
 const LOG_SECRET_BYTES = 1024;
@@ -249,8 +342,12 @@ function attempt<T>(find: () => T | null): T | null {
 export function openSslSecrets(
   file: string,
 ): { where: { keylog: number } | { logSecret: number; randomOffset: number }; address: number; labels: Map<number, string> } | null {
-  return onAmd64(file, (elf) => {
+  return onElf(file, [EM_X86_64, EM_AARCH64], (elf) => {
     const labels = labelAddresses(elf);
+    if (elf.machine === EM_AARCH64) {
+      const keylog = attempt(() => keyLogInA64(elf, labels));
+      return keylog && { where: { keylog: keylog.offset }, address: keylog.address, labels };
+    }
     const keylog = attempt(() => keyLogIn(elf, labels));
     if (keylog) return { where: { keylog: keylog.offset }, address: keylog.address, labels };
     const logSecret = attempt(() => logSecretIn(elf));
