@@ -13,9 +13,6 @@ export type A64 =
   | { op: 'b' | 'bl'; target: number }
   | { op: 'other'; word: number };
 
-/** Register 31 as a source: SP for ADD, XZR for ORR. */
-export const SP = 31;
-
 function signed(value: number, bits: number): number {
   return value >= 2 ** (bits - 1) ? value - 2 ** bits : value;
 }

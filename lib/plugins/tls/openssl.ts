@@ -192,25 +192,28 @@ const A64_CALL_WITHIN = 12; // instructions after the label's address is formed
  */
 function keyLogInA64(elf: ElfFile, labels: Map<number, string>): Found | null {
   return keyLogAt(elf, labels, function* (addr, code, wanted) {
-    const at = (i: number) => decodeA64(code.readUInt32LE(i * 4), addr + i * 4);
+    const word = (i: number) => code.readUInt32LE(i * 4);
     const words = Math.floor(code.length / 4);
-    const pages = new Map<number, number>(); // register → the page its last ADRP formed
+    const pages = new Map<number, number>(); // register → the page its ADRP formed, while nothing else wrote it
     for (let i = 0; i < words; i++) {
-      const insn = at(i);
+      const insn = decodeA64(word(i), addr + i * 4);
       if (insn.op === 'adrp') {
         pages.set(insn.rd, insn.value);
         continue;
       }
-      if (insn.op !== 'add' || insn.rd !== 1 || !pages.has(insn.rn) || !wanted.has(pages.get(insn.rn)! + insn.imm)) continue;
+      const page = insn.op === 'add' ? pages.get(insn.rn) : undefined;
+      // Most instructions name the register they write in bits 0-4: any other use there
+      // only forgets a page, which can lose a call site (then nothing is found), never invent one.
+      pages.delete(word(i) & 31);
+      if (insn.op !== 'add' || insn.rd !== 1 || page === undefined || !wanted.has(page + insn.imm)) continue;
       let logSecret: number | null = null;
       for (let j = i + 1; j < Math.min(words, i + 1 + A64_CALL_WITHIN); j++) {
-        const next = at(j);
+        const next = decodeA64(word(j), addr + j * 4);
         if (next.op === 'bl') {
           logSecret = next.target;
           break;
         }
-        const word = code.readUInt32LE(j * 4);
-        if (branches(word) || (word & 31) === 1) break;
+        if (branches(word(j)) || (word(j) & 31) === 1) break;
       }
       yield logSecret === null ? null : thunkTargetA64(elf, logSecret);
     }
