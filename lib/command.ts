@@ -26,7 +26,7 @@ import { ownCgroup } from './cgroup';
 import { fromFileSystem, InvalidOptionError } from './errors';
 import { openCapturer } from './open';
 import type { CaptureOptions } from './options';
-import { goBinary } from './plugins/tls/targets';
+import { executableFlavor } from './plugins/tls/targets';
 import { tlsMode, type TlsOptions } from './tls';
 
 export interface CommandCaptureOptions extends Omit<CaptureOptions, 'cgroup' | 'interfaces' | 'netns' | 'file' | 'signal'> {
@@ -175,13 +175,13 @@ function executable(command: string, options: SpawnOptions | undefined): string 
 
 /**
  * The `tls` option with the command's own executable among the targets when it is a Go
- * binary: hooked before it starts, rather than at its exec, which a Go program's first
- * handshake can beat.
+ * binary or links OpenSSL in: hooked before it starts, rather than at its exec, which
+ * its first handshake can beat.
  */
 function withCommand(tls: CaptureOptions['tls'], command: string, options: SpawnOptions | undefined): CaptureOptions['tls'] {
   if (tlsMode(tls) === 'off') return tls;
   const file = executable(command, options);
-  if (file === null || !goBinary(file)) return tls;
+  if (file === null || executableFlavor(file) === null) return tls;
   const given: TlsOptions = typeof tls === 'object' && tls !== null ? tls : { mode: tls === 'required' ? 'required' : 'auto' };
   return { ...given, targets: [...(given.targets ?? []), file] };
 }

@@ -14,7 +14,7 @@ packages=(
   qemu-system-arm                          # the package check: the arm64 prebuild on Debian's arm64 kernel
   libpcap-dev                              # the benchmark's peer, the npm cap package
   iproute2 tcpdump libcap2-bin             # tests: namespaces and veth, reference capture, capsh
-  openssl curl                             # tests: TLS peers (s_server, s_client, curl)
+  openssl curl libssl-dev                  # tests: TLS peers (s_server, s_client, curl, a client linking OpenSSL statically)
   gnutls-bin wget                          # tests: GnuTLS peers (gnutls-cli, wget)
   golang-go                                # tests: the Go TLS peer (test/helpers/go-tls)
   tshark                                   # tests: a second reader of the capture files (with capinfos, editcap)

@@ -4,14 +4,16 @@
 // (GnuTLS), against openssl s_server and a Node https server, all on loopback. Each
 // event's connection is checked against the packets of the same capture.
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
+const path = require('node:path');
 const { openCapturer, tlsPlugin, MAX_CALL_BYTES } = require('..');
 const { requirePrivileges } = require('./helpers/privileged');
 const { certificate, startServer, startSServer, stop, runClient, watchCapture, NODE_SERVER } = require('./helpers/tls-peers');
 const { runChildUntilReady } = require('./helpers/hosts');
 const { until } = require('./helpers/poll');
 const { bpfList } = require('./helpers/bpftool');
+const { built } = require('./helpers/built');
 
 const MiB = 1024 * 1024;
 
@@ -185,8 +187,8 @@ for i in range(2):
   it('a process started after open, with its own copy of libssl on LD_LIBRARY_PATH, is hooked at its exec', async function () {
     const system = cap.tls.targets.find((t) => /\/libssl\.so\.3$/.test(t.path) && !t.path.startsWith('/proc/'));
     assert.ok(system, `a libssl.so.3 hooked at open: ${cap.tls.targets.map((t) => t.path)}`);
-    const dir = fs.mkdtempSync(require('node:path').join(cert.dir, 'own-lib-'));
-    const copy = require('node:path').join(dir, 'libssl.so.3');
+    const dir = fs.mkdtempSync(path.join(cert.dir, 'own-lib-'));
+    const copy = path.join(dir, 'libssl.so.3');
     fs.copyFileSync(system.path, copy);
     assert.ok(!cap.tls.targets.some((t) => t.path === copy), 'the copy is not hooked before the process starts');
     // The library is mapped at start (import ssl); the process connects only once the
@@ -200,7 +202,6 @@ s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ${sPort})))
 s.sendall(b'GET /hello-late HTTP/1.0\\r\\n\\r\\n')
 while s.recv(65536): pass
 `;
-    const { spawn } = require('node:child_process');
     const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, LD_LIBRARY_PATH: dir } });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const pid = child.pid;
@@ -213,6 +214,38 @@ while s.recv(65536): pass
     assert.equal(w.library, copy, 'the call was in the copy, not the system library');
     assert.ok(cap.tls.targets.some((t) => t.path === copy && t.functions.some((f) => /^(SSL_write|ssl_write_internal)$/.test(f))));
     assert.ok(w.connection && w.connection.remote.port === sPort);
+  });
+
+  it('a program linking OpenSSL in statically (its symbols kept), started after open and named nowhere, is hooked at its exec', async function () {
+    const source = path.join(__dirname, 'helpers', 'ssl-static.c');
+    const args = ['-O1', '-o', 'ssl-static', source, '-Wl,-Bstatic', '-lssl', '-lcrypto', '-Wl,-Bdynamic'];
+    const program = path.join(
+      built('ssl-static', [source], JSON.stringify(args), (into) => execFileSync('cc', args, { cwd: into, stdio: 'pipe' })),
+      'ssl-static',
+    );
+    const child = spawn(program, [String(sPort), '/hello-static'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await until('ready', () => out.includes('ready'));
+    const stat = fs.statSync(`/proc/${child.pid}/exe`);
+    const key = `${stat.dev}:${stat.ino}`;
+    await until('the program hooked', () => cap.tls.targets.some((t) => t.key === key), 30000);
+    const target = cap.tls.targets.find((t) => t.key === key);
+    assert.equal(target.path, fs.realpathSync(program));
+    assert.ok(
+      target.functions.some((f) => /^SSL_(read|write)/.test(f)),
+      `${target.functions}`,
+    );
+    child.stdin.end('go\n');
+    assert.equal(await exited, 0);
+    assert.match(out, /HTTP\/1\.0 200/);
+    await until("the program's response", () => /HTTP\/1\.0 200/.test(text(from(child.pid, 'read'))));
+    assert.match(text(from(child.pid, 'write')), /^GET \/hello-static HTTP\/1\.0\r\n/);
+    assert.equal(from(child.pid, 'write')[0].library, target.path);
+    // OpenSSL 3's struct layout, told by its symbols: the connection from its socket BIO.
+    const port = await clientPort(child.pid);
+    for (const e of events.filter((x) => x.pid === child.pid)) assertConnection(e, port);
   });
 
   it("Node's https client: request and response from the node binary", async function () {
@@ -287,7 +320,6 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
   it('the pid restriction captures only the named process', async function () {
     const waiting = `process.stdin.once('data', () => require('https').get({ host: '127.0.0.1', port: ${nodePort}, path: '/only-' + process.pid,
       rejectUnauthorized: false }, (r) => { r.resume(); r.on('end', () => process.exit(0)); }));`;
-    const { spawn } = require('node:child_process');
     const a = spawn(process.execPath, ['-e', waiting], { stdio: ['pipe', 'ignore', 'ignore'] });
     const b = spawn(process.execPath, ['-e', waiting], { stdio: ['pipe', 'ignore', 'ignore'] });
     const only = await openCapturer({ backend: 'ebpf', interfaces: ['lo'], filter: 'tcp port 1' });
@@ -309,8 +341,6 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
   });
 
   it('tapwire capture --tls -w writes the plaintext as HTTP that tshark dissects', async function () {
-    const { spawn } = require('node:child_process');
-    const path = require('node:path');
     const file = path.join(cert.dir, 'tls.pcapng');
     const bin = path.join(__dirname, '..', 'bin', 'tapwire.js');
     const child = spawn(process.execPath, [bin, 'capture', '-i', 'lo', '--tls=required', '-w', file, `tcp port ${sPort}`], {
@@ -417,7 +447,7 @@ for (let i = 0; i < 50; i++) https.get({ host: '127.0.0.1', port: ${nodePort}, p
   });
 
   it('tls.targets: a file with nothing to hook is ERR_INVALID_OPTION with required, a reason with auto', async function () {
-    const notElf = require('node:path').join(cert.dir, 'not-a-library.so');
+    const notElf = path.join(cert.dir, 'not-a-library.so');
     fs.writeFileSync(notElf, 'not an ELF file');
     for (const target of ['/nonexistent/libssl.so.3', '/usr/bin/true', notElf]) {
       const before = progIds();

@@ -116,6 +116,9 @@ done
 for s in "${series[@]%%:*}"; do
   [ -f "deps/kernels/$s.log-path" ] || continue
   log=$(cat "deps/kernels/$s.log-path")
+  # A guest kernel's own complaints say whether a failure was the kernel's or ours.
+  oops=$(grep -E '^\[ *[0-9.]+\] (Oops|BUG|WARNING|general protection|kernel BUG)' "$log" | head -n 5)
+  [ -z "$oops" ] || printf 'kernel messages on %s:\n%s\n' "$(basename "$(dirname "$log")")" "$oops"
   grep -Eq '^ +[0-9]+ failing' "$log" || continue
   echo "failures on $(basename "$(dirname "$log")"):"
   sed -n '/^ \+[0-9]\+ failing/,$p' "$log" | head -n 80

@@ -98,13 +98,17 @@ export class ElfFile {
     const strings = this.section(strtab);
     if (!symbols || !strings) return found;
     const wanted = new Set(names);
+    // Names are decoded only at a wanted length: a large binary has 100,000 symbols or more.
+    const lengths = new Set(names.map((n) => n.length));
     for (let at = 0; at + 24 <= symbols.length; at += 24) {
       const type = symbols[at + 4]! & 0xf;
-      const value = Number(symbols.readBigUInt64LE(at + 8));
-      if (type !== 2 /* STT_FUNC */ || symbols.readUInt16LE(at + 6) === 0 /* undefined */ || value === 0) continue;
+      if (type !== 2 /* STT_FUNC */ || symbols.readUInt16LE(at + 6) === 0 /* undefined */) continue;
       const nameAt = symbols.readUInt32LE(at);
-      const name = strings.toString('latin1', nameAt, strings.indexOf(0, nameAt));
-      if (wanted.has(name)) found.set(name, value);
+      const end = strings.indexOf(0, nameAt);
+      if (!lengths.has(end - nameAt)) continue;
+      const value = Number(symbols.readBigUInt64LE(at + 8));
+      const name = strings.toString('latin1', nameAt, end);
+      if (value !== 0 && wanted.has(name)) found.set(name, value);
     }
     return found;
   }

@@ -45,16 +45,42 @@ export function wanted(flavor: Flavor): string {
   return flavor === Flavor.GnuTls ? 'gnutls_record_recv and gnutls_record_send' : 'SSL_read, SSL_write or their _ex forms';
 }
 
-/** Whether `file` is a Go binary (it has Go's build information); false for anything unreadable. */
-export function goBinary(file: string): boolean {
+// OpenSSL linked into an executable: its read and write functions, and symbols that tell
+// the builds apart, each in an object file a static link cannot leave out (3.0's
+// SSL_CTX_new_ex and BoringSSL's GREASE, beside SSL_read; 1.1.1's TLS 1.3 cipher suites,
+// in the cipher list code). Found in libssl itself, not libcrypto: a shared libssl under
+// another name is told apart the same way. BoringSSL's struct layout is its own: it is hooked with no
+// connection read from its structs (never a guess).
+const OPENSSL_DATA = ['SSL_read', 'SSL_read_ex', 'SSL_write', 'SSL_write_ex'];
+const OPENSSL_BUILDS = ['SSL_CTX_new_ex', 'SSL_CTX_set_ciphersuites', 'SSL_CTX_set_grease_enabled'];
+
+/** An executable's OpenSSL (linked in, its symbols kept in .dynsym or .symtab) and its layout; null for none. */
+function linkedOpenSsl(elf: ElfFile): Flavor | null {
+  const names = [...OPENSSL_DATA, ...OPENSSL_BUILDS];
+  let symbols = elf.exported(names);
+  if (!symbols.has('SSL_read') && !symbols.has('SSL_read_ex')) symbols = elf.defined(names);
+  const either = (a: string, b: string): boolean => symbols.has(a) || symbols.has(b);
+  if (!either('SSL_read', 'SSL_read_ex') || !either('SSL_write', 'SSL_write_ex')) return null;
+  if (symbols.has('SSL_CTX_set_grease_enabled')) return Flavor.Unknown; // BoringSSL
+  if (symbols.has('SSL_CTX_new_ex')) return Flavor.OpenSsl3;
+  return symbols.has('SSL_CTX_set_ciphersuites') ? Flavor.OpenSsl11 : Flavor.Unknown;
+}
+
+/**
+ * What an executable links in that is hooked: Go's crypto/tls, else OpenSSL (a static
+ * link that keeps its symbols); null for neither, or for a file that cannot be read.
+ */
+export function executableFlavor(file: string): Flavor | null {
   let elf: ElfFile;
   try {
     elf = new ElfFile(file);
   } catch {
-    return false;
+    return null;
   }
   try {
-    return isGo(elf);
+    return isGo(elf) ? Flavor.Go : linkedOpenSsl(elf);
+  } catch {
+    return null; // cut short, or not laid out as its headers say
   } finally {
     elf.close();
   }
@@ -131,20 +157,23 @@ function pathHere(file: string, stat: fs.Stats): string {
 /**
  * Every target, each file once (by device and inode, whatever path names it), and the
  * named files that are none; with `pid`, only the libraries that process maps and, with
- * `executable`, the Go binary it runs. Files whose key is in `known` are left out.
+ * `executable`, the executable it runs where that is a Go binary or links OpenSSL in.
+ * Files whose key is in `known` are left out; executables found to be neither are added
+ * to it, so the next exec of the same file is not read again.
  */
 export function findTargets(
   extra: string[],
-  known: ReadonlySet<string> = new Set(),
+  known: Set<string> = new Set(),
   pid?: number,
   executable = false,
 ): { targets: Target[]; skipped: Skipped[] } {
   const byFile = new Map<string, Target>();
   const skipped: Skipped[] = [];
-  // A process's executable counts when it is a Go binary: /proc/PID/exe reaches it from
-  // here also in another mount namespace, or deleted since it started.
-  const addExecutable = (p: string | number): void => add(`/proc/${p}/exe`, Flavor.Go, false);
-  const add = (file: string, flavor: Flavor, named: boolean): void => {
+  // A process's executable counts when it is a Go binary or links OpenSSL in:
+  // /proc/PID/exe reaches it from here also in another mount namespace, or deleted
+  // since it started.
+  const addExecutable = (p: string | number): void => add(`/proc/${p}/exe`, null, false);
+  const add = (file: string, flavor: Flavor | null, named: boolean): void => {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(file);
@@ -163,10 +192,16 @@ export function findTargets(
       found.named ||= named;
       return;
     }
-    // An executable that is no Go binary is no target; a named file that is one is Go's.
-    if (flavor === Flavor.Go || (named && flavor === Flavor.Unknown)) {
-      if (goBinary(file)) flavor = Flavor.Go;
-      else if (flavor === Flavor.Go) return;
+    // An executable that is neither is no target; a named file whose name says nothing is
+    // read the same way (a Go binary, or OpenSSL whose layout its symbols tell).
+    if (flavor === null) {
+      flavor = executableFlavor(file);
+      if (flavor === null) {
+        known.add(key);
+        return;
+      }
+    } else if (named && flavor === Flavor.Unknown) {
+      flavor = executableFlavor(file) ?? Flavor.Unknown;
     }
     byFile.set(key, { path: pathHere(file, stat), flavor, named, key });
   };
