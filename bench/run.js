@@ -121,7 +121,7 @@ async function main() {
 
   const memory = [];
   if (opts.memory !== 'no') {
-    for (const capturer of ['tapwire-ebpf', 'tapwire-ebpf-idle', 'tapwire-raw', 'tapwire-raw-idle']) {
+    for (const capturer of ['tapwire-ebpf', 'tapwire-ebpf-idle', 'tapwire-raw', 'tapwire-raw-zc', 'tapwire-raw-idle']) {
       const scenario = { ...SCENARIOS['64B-max'], name: 'memory-64B-max' };
       const r = await runOne({ framegen, capturer, scenario, count: opts.memoryCount, rep: 1, logDir });
       memory.push(r);

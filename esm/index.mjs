@@ -36,6 +36,7 @@ export const {
   keyLogLine,
   ClosedError,
   BusyError,
+  ReleasedError,
   FileError,
   ProgramRejectedError,
   MissingDependencyError,

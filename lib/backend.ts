@@ -65,6 +65,8 @@ export interface Backend {
   readonly attributes?: boolean;
   /** With attribution: how the sockets open when the capture started were named, in a sentence. */
   readonly existingSockets?: string;
+  /** Whether its batches are lent from the kernel's ring (`zeroCopy` where the backend can). */
+  readonly lends?: boolean;
   /** Present on backends that take plugins (the eBPF backend). */
   readonly pluginHost?: PluginHost;
   /** Starts delivery: every batch goes to `sink`, in capture order per socket; interface changes to `onInterface`. */

@@ -65,5 +65,5 @@ export function buildBatch(entries: readonly BatchEntry[]): Batch {
   });
   const owned = entries.some((e) => e.owner);
   const owners = owned ? new FileOwners(entries.map((e) => e.owner)) : undefined;
-  return new Batch(buffer, entries.length, wireBytes, owners, wide.size > 0 ? wide : undefined);
+  return Batch.of(buffer, entries.length, wireBytes, owners, wide.size > 0 ? wide : undefined);
 }

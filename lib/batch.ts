@@ -1,7 +1,10 @@
 /**
- * A batch is what one kernel block held: one ArrayBuffer with a fixed-size record per
- * packet followed by the packets' bytes (layout: native/common/batch.h). Batches are
- * never reused, so packets and their data stay valid as long as they are referenced.
+ * A batch is what one kernel block held: a fixed-size record per packet (layout:
+ * native/common/batch.h) and the packets' bytes. By default both are copied into one
+ * ArrayBuffer that is never reused, so packets and their data stay valid as long as they
+ * are referenced. A zero-copy batch (`zeroCopy`) is the kernel's block itself, lent
+ * until the consumer takes the next batch or calls release(): reading it after that is
+ * ERR_RELEASED, and copy() keeps one.
  *
  * Two ways to read one: iterate it for Packet objects, or use the indexed accessors
  * (`lengthAt(i)`, `offsetAt(i)` into `batch.data`, ...) which allocate nothing per
@@ -10,6 +13,7 @@
 
 import { Buffer } from 'node:buffer';
 import type { Attribution, Owners, PacketProcess } from './attribution/types';
+import { ReleasedError } from './errors';
 import { BATCH_LINK, BATCH_RECORD } from './layout';
 import { HeaderView } from './headers/view';
 import { linkOf } from './link';
@@ -131,53 +135,139 @@ export class Packet {
   }
 }
 
+/** @internal A zero-copy batch's hold on its kernel block (lib/backends/raw-socket). */
+export interface Lease {
+  /** Bytes of kernel memory held. */
+  readonly size: number;
+  /** Gives the block back to the kernel. */
+  release(): void;
+}
+
 export class Batch implements Iterable<Packet> {
   /** Number of packets. */
   readonly length: number;
   /** Sum of the packets' wire lengths. */
   readonly bytes: number;
-  /** Every packet's bytes; packet i's start at `offsetAt(i)`. */
-  readonly data: Buffer;
-  readonly #meta: Uint32Array;
-  readonly #buffer: ArrayBuffer;
+  #data: Buffer;
+  #meta: Uint32Array;
+  #buffer: ArrayBuffer;
   readonly #owners: Owners | undefined;
   readonly #wide: WideTimes | undefined;
+  #lease: Lease | undefined;
+  #released = false;
 
-  /** @internal */
-  constructor(buffer: ArrayBuffer, count: number, bytes: number, owners?: Owners, wide?: WideTimes) {
-    this.#buffer = buffer;
+  /** @internal Records in `meta` (a fixed-size one per packet), pointing into `data`; `lease` when lent from a kernel ring. */
+  constructor(meta: Uint32Array, data: Buffer, count: number, bytes: number, owners?: Owners, wide?: WideTimes, lease?: Lease) {
+    this.#meta = meta;
+    this.#data = data;
+    this.#buffer = data.buffer as ArrayBuffer;
     this.#owners = owners;
     this.#wide = wide;
-    this.#meta = new Uint32Array(buffer, 0, count * META_WORDS);
+    this.#lease = lease;
     this.length = count;
     this.bytes = bytes;
-    this.data = Buffer.from(buffer);
+  }
+
+  /** @internal A batch that owns `buffer`: `count` records, then the packets' bytes. */
+  static of(buffer: ArrayBuffer, count: number, bytes: number, owners?: Owners, wide?: WideTimes): Batch {
+    return new Batch(new Uint32Array(buffer, 0, count * META_WORDS), Buffer.from(buffer), count, bytes, owners, wide);
+  }
+
+  /** Every packet's bytes; packet i's start at `offsetAt(i)` (for a zero-copy batch, the whole ring). */
+  get data(): Buffer {
+    if (this.#released) throw new ReleasedError();
+    return this.#data;
   }
 
   /** Memory the batch holds, bytes. */
   get byteLength(): number {
-    return this.data.byteLength;
+    return this.#lease ? this.#lease.size : this.#data.byteLength;
+  }
+
+  /** Whether the batch is lent from the kernel's ring (`zeroCopy`) and not yet released. */
+  get lent(): boolean {
+    return this.#lease !== undefined;
+  }
+
+  /**
+   * A zero-copy batch: gives its memory back to the kernel now, before the next batch is
+   * taken; reading it after this is ERR_RELEASED. Any other batch: nothing to do.
+   */
+  release(): void {
+    const lease = this.#lease;
+    if (!lease) return;
+    this.#lease = undefined;
+    this.#released = true;
+    lease.release();
+  }
+
+  /**
+   * A batch with the same packets in memory of its own, valid for as long as it is
+   * referenced: what to keep from a zero-copy batch. Any other batch is its own copy.
+   */
+  copy(): Batch {
+    if (this.#released) throw new ReleasedError();
+    if (!this.#lease) return this;
+    const { meta, data } = this.#compact();
+    return new Batch(meta, data, this.length, this.bytes, this.#owners, this.#wide);
+  }
+
+  /** @internal The capture closes with this batch still lent: it moves into memory of its own, in place. */
+  keep(): void {
+    if (!this.#lease) return;
+    const { meta, data } = this.#compact();
+    this.#meta = meta;
+    this.#data = data;
+    this.#buffer = data.buffer as ArrayBuffer;
+    this.release();
+    this.#released = false;
+  }
+
+  #compact(): { meta: Uint32Array; data: Buffer } {
+    const words = this.length * META_WORDS;
+    let size = words * 4;
+    for (let i = 0; i < this.length; i++) size += this.#meta[i * META_WORDS + CAPLEN]!;
+    const buffer = new ArrayBuffer(size);
+    const meta = new Uint32Array(buffer, 0, words);
+    meta.set(this.#meta.subarray(0, words));
+    const data = Buffer.from(buffer);
+    for (let i = 0, at = words * 4; i < this.length; i++) {
+      const from = meta[i * META_WORDS + OFFSET]!;
+      const length = meta[i * META_WORDS + CAPLEN]!;
+      this.#data.copy(data, at, from, from + length);
+      meta[i * META_WORDS + OFFSET] = at;
+      at += length;
+    }
+    return { meta, data };
+  }
+
+  /** Word `word` of packet i's record; a released batch throws. */
+  #word(i: number, word: number): number {
+    if (this.#released) throw new ReleasedError();
+    return this.#meta[i * META_WORDS + word]!;
   }
 
   at(index: number): Packet | undefined {
+    if (this.#released) throw new ReleasedError();
     const i = index < 0 ? this.length + index : index;
     return i >= 0 && i < this.length ? new Packet(this, i) : undefined;
   }
 
   [Symbol.iterator](): Iterator<Packet> {
+    if (this.#released) throw new ReleasedError();
     return new PacketIterator(this);
   }
 
   lengthAt(i: number): number {
-    return this.#meta[i * META_WORDS + WIRELEN]!;
+    return this.#word(i, WIRELEN);
   }
 
   capturedLengthAt(i: number): number {
-    return this.#meta[i * META_WORDS + CAPLEN]!;
+    return this.#word(i, CAPLEN);
   }
 
   offsetAt(i: number): number {
-    return this.#meta[i * META_WORDS + OFFSET]!;
+    return this.#word(i, OFFSET);
   }
 
   dataAt(i: number): Buffer {
@@ -191,13 +281,13 @@ export class Batch implements Iterable<Packet> {
    * `offset` is not an integer inside its captured bytes, as absent headers read.
    */
   byteAt(i: number, offset: number): number {
-    return this.#inside(i, offset, 1) ? this.data[this.offsetAt(i) + offset]! : -1;
+    return this.#inside(i, offset, 1) ? this.#data[this.offsetAt(i) + offset]! : -1;
   }
 
   /** Packet i's big-endian 16-bit integer at `offset` (as `byteAt`, -1 outside). */
   u16At(i: number, offset: number): number {
     if (!this.#inside(i, offset, 2)) return -1;
-    const d = this.data;
+    const d = this.#data;
     const o = this.offsetAt(i) + offset;
     return (d[o]! << 8) | d[o + 1]!;
   }
@@ -205,7 +295,7 @@ export class Batch implements Iterable<Packet> {
   /** Packet i's big-endian unsigned 32-bit integer at `offset` (as `byteAt`, -1 outside). */
   u32At(i: number, offset: number): number {
     if (!this.#inside(i, offset, 4)) return -1;
-    const d = this.data;
+    const d = this.#data;
     const o = this.offsetAt(i) + offset;
     return d[o]! * 0x1000000 + ((d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!);
   }
@@ -239,18 +329,18 @@ export class Batch implements Iterable<Packet> {
   }
 
   interfaceIndexAt(i: number): number {
-    return this.#meta[i * META_WORDS + IFINDEX]!;
+    return this.#word(i, IFINDEX);
   }
 
   directionAt(i: number): Direction {
-    return this.#meta[i * META_WORDS + LINK]! >>> DIRECTION_SHIFT ? 'out' : 'in';
+    return this.#word(i, LINK) >>> DIRECTION_SHIFT ? 'out' : 'in';
   }
 
   linkTypeAt(i: number): number | null {
     // Sources that know the pcap link type itself (a replayed file) store it + 1.
-    const stored = this.#meta[i * META_WORDS + LINKTYPE]!;
+    const stored = this.#word(i, LINKTYPE);
     if (stored !== 0) return stored - 1;
-    return linkOf(this.#meta[i * META_WORDS + LINK]! & HARDWARE_MASK)?.linkType ?? null;
+    return linkOf(this.#word(i, LINK) & HARDWARE_MASK)?.linkType ?? null;
   }
 
   /** Capture time of packet i, ms since the epoch. */
@@ -260,7 +350,7 @@ export class Batch implements Iterable<Packet> {
 
   /** Whole seconds of packet i's capture time (with `nanosecondsAt`: the exact time, no allocation). */
   secondsAt(i: number): number {
-    return this.#wide?.get(i)?.[0] ?? this.#meta[i * META_WORDS + TS_SEC]!;
+    return this.#wide?.get(i)?.[0] ?? this.#word(i, TS_SEC);
   }
 
   /**
@@ -269,7 +359,7 @@ export class Batch implements Iterable<Packet> {
    * file written from the replay keeps it).
    */
   nanosecondsAt(i: number): number {
-    return this.#wide?.get(i)?.[1] ?? this.#meta[i * META_WORDS + TS_NSEC]!;
+    return this.#wide?.get(i)?.[1] ?? this.#word(i, TS_NSEC);
   }
 
   timestampNsAt(i: number): bigint {

@@ -17,6 +17,8 @@ export interface BoundedQueueOptions<T> {
   resume(): void;
   /** What ERR_BUSY says to a second reader. */
   busy: string;
+  /** The reader is done with `item`: it asked for the next one, or stopped reading. */
+  done?(item: T): void;
 }
 
 interface Waiter<T> {
@@ -31,6 +33,8 @@ export class BoundedQueue<T> {
   #paused = false;
   #reading = false;
   #waiter: Waiter<T> | null = null;
+  /** The item the reader has now: done once it asks for another. */
+  #taken: T | undefined;
   #ended = false;
   /** What stopped the source, handed to the reader after the last item. */
   #failure: Error | null = null;
@@ -59,6 +63,7 @@ export class BoundedQueue<T> {
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = null;
+      this.#taken = item;
       waiter.resolve({ value: item, done: false });
       return;
     }
@@ -93,17 +98,28 @@ export class BoundedQueue<T> {
     if (this.#reading) throw new BusyError(this.#options.busy);
     this.#reading = true;
     return {
-      next: () => this.#next(),
+      next: () => {
+        this.#finishTaken();
+        return this.#next();
+      },
       return: async () => {
+        this.#finishTaken();
         this.#reading = false;
         return { value: undefined, done: true };
       },
     };
   }
 
+  #finishTaken(): void {
+    const taken = this.#taken;
+    this.#taken = undefined;
+    if (taken !== undefined) this.#options.done?.(taken);
+  }
+
   #next(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) {
       const item = this.#items.shift() as T;
+      this.#taken = item;
       this.#bytes -= this.#options.sizeOf(item);
       if (this.#paused && this.#bytes <= this.#options.highWaterMark / 2) {
         this.#paused = false;

@@ -45,6 +45,8 @@ export interface LiveSelection extends Omit<Selection, 'attempts'> {
   tls: TlsState;
   /** Whether packets name their processes (`attribution: true`), and how. */
   attribution: { active: boolean; reason: string };
+  /** Whether batches are the kernel ring's own memory (`zeroCopy: true`), and if not, why. */
+  zeroCopy: { active: boolean; reason: string };
 }
 
 /** A replayed file: no probe and no selection took place. */
@@ -98,6 +100,8 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
         if (!this.#closing) source.resume();
       },
       busy: 'another loop is already reading this capturer',
+      // A zero-copy batch goes back to the kernel once the loop takes the next one.
+      done: (batch) => batch.release(),
     });
     source.start(
       (batch) => this.#deliver(batch),
@@ -119,11 +123,16 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     this.#bytes += batch.bytes;
     const batchListeners = this.listenerCount('batch');
     const packetListeners = this.listenerCount('packet');
-    if (batchListeners) this.emit('batch', batch);
-    if (packetListeners) for (const packet of batch) this.emit('packet', packet);
-    // Batches wait for a reader when one is looping, or when nobody listens yet.
-    if (!this.#queue.reading && (batchListeners || packetListeners)) return;
-    this.#queue.push(batch);
+    // Batches wait for a reader when one is looping, or when nobody listens yet; else a
+    // zero-copy batch goes back to the kernel once its listeners have returned (or thrown).
+    const queued = this.#queue.reading || !(batchListeners || packetListeners);
+    try {
+      if (batchListeners) this.emit('batch', batch);
+      if (packetListeners) for (const packet of batch) this.emit('packet', packet);
+    } finally {
+      if (queued) this.#queue.push(batch);
+      else batch.release();
+    }
   }
 
   /**
@@ -141,9 +150,19 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
     for await (const batch of this) yield* batch;
   }
 
-  /** An object-mode Readable of batches (default) or packets. */
+  /**
+   * An object-mode Readable of batches (default) or packets. A stream reads ahead of its
+   * consumer, so zero-copy batches reach it as copies (`batch.copy()`).
+   */
   readable(unit: 'batches' | 'packets' = 'batches'): Readable {
-    return Readable.from(unit === 'packets' ? this.packets() : this, { objectMode: true });
+    const kept = async function* (batches: AsyncIterable<Batch>): AsyncGenerator<Batch, void, undefined> {
+      for await (const batch of batches) yield batch.copy();
+    };
+    const batches = kept(this);
+    const packets = async function* (): AsyncGenerator<Packet, void, undefined> {
+      for await (const batch of batches) yield* batch;
+    };
+    return Readable.from(unit === 'packets' ? packets() : batches, { objectMode: true });
   }
 
   stats(): CaptureStats {

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_PLUGIN_UNSUPPORTED'
   | 'ERR_CLOSED'
   | 'ERR_BUSY'
+  | 'ERR_RELEASED'
   | 'ERR_FILE'
   | 'ERR_PROGRAM_REJECTED'
   | 'ERR_UNSUPPORTED_PLATFORM'
@@ -156,6 +157,16 @@ export class ClosedError extends TapwireError {
 export class BusyError extends TapwireError {
   constructor(message: string) {
     super('ERR_BUSY', message);
+  }
+}
+
+/** A zero-copy batch was read after its memory went back to the kernel (`zeroCopy`). */
+export class ReleasedError extends TapwireError {
+  constructor() {
+    super(
+      'ERR_RELEASED',
+      'this batch was released: its memory went back to the kernel when the next batch was taken or release() was called (keep one with batch.copy())',
+    );
   }
 }
 

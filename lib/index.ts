@@ -63,6 +63,7 @@ export {
   PluginUnsupportedError,
   ClosedError,
   BusyError,
+  ReleasedError,
   FileError,
   ProgramRejectedError,
   MissingDependencyError,

@@ -36,10 +36,15 @@ export interface PacketRingOptions {
   blockCount: number;
   blockTimeoutMs: number;
   promiscuous: boolean;
+  /** Lend the ring's blocks (views(), release()) rather than copy them: onBatch gets a block's number. */
+  zeroCopy: boolean;
 }
 
 /** `ownersAt`: byte offset of the packets' owners in the buffer (attributing captures), else 0. */
 export type BatchCallback = (buffer: ArrayBuffer, count: number, wireBytes: number, ownersAt: number) => void;
+
+/** A lent block (PacketRing with zeroCopy): its number, its packets and their bytes on the wire. */
+export type LentBatchCallback = (block: number, count: number, wireBytes: number) => void;
 
 /**
  * The lifecycle every kernel source shares (native/common/kernel_source.h): resume()
@@ -59,7 +64,12 @@ export interface KernelSource<Stats> {
   close(): void;
 }
 
-export type PacketRing = KernelSource<{ kernelDrops: number; userspaceDrops: number }>;
+export interface PacketRing extends KernelSource<{ kernelDrops: number; userspaceDrops: number }> {
+  /** zeroCopy: the ring, the packets' records (recordsPerBlock per block), made once at open and detached at close. */
+  views(): [ring: ArrayBuffer, records: ArrayBuffer, recordsPerBlock: number];
+  /** zeroCopy: the lent block goes back to the kernel. */
+  release(block: number): void;
+}
 
 export interface EbpfTarget {
   ifindex: number;
@@ -163,7 +173,7 @@ export interface NativeBinding {
   inNetns<T>(fd: number, fn: () => T): T;
   /** The translated program's verdicts from BPF_PROG_TEST_RUN; null where the kernel builds no test skb. */
   filterVerdicts(program: Buffer, packets: Buffer[], form: 'tc-direct' | 'tc' | 'socket'): (number | null)[];
-  PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback) => PacketRing;
+  PacketRing: new (options: PacketRingOptions, onBatch: BatchCallback | LentBatchCallback) => PacketRing;
   /**
    * Calls onChange with a buffer of u32 (kind, ifindex) pairs: kind 0 when a watched
    * interface goes away, 1 (when following) when one appears.

@@ -154,9 +154,17 @@ async function openLive(resolved: ResolvedOptions): Promise<Capturer> {
         reason: `packets name their processes: ${report.features.attribution.reason}${backend.existingSockets ? `; ${backend.existingSockets}` : ''}`,
       }
     : { active: false, reason: 'not asked for (attribution: true turns it on)' };
+  const zeroCopy = !resolved.zeroCopy
+    ? { active: false, reason: 'not asked for (zeroCopy: true turns it on)' }
+    : backend.lends
+      ? { active: true, reason: "batches are the kernel ring's own blocks, lent until the next batch is taken or release()" }
+      : {
+          active: false,
+          reason: `batches are copies on the ${backend.name} backend: the kernel maps a BPF ring buffer's data read-only, and a write through a view of it would crash the process`,
+        };
   const capturer = new Capturer(
     backend,
-    { ...chosen, ...(backend.attach ? { attach: backend.attach } : {}), probe: report, tls, attribution },
+    { ...chosen, ...(backend.attach ? { attach: backend.attach } : {}), probe: report, tls, attribution, zeroCopy },
     resolved.highWaterMark,
   );
   // Files the caller named in tls.targets that have nothing to hook.

@@ -50,6 +50,13 @@ export interface CaptureOptions {
   batchTimeout?: number;
   /** Bytes of undelivered batches held in JS before capture pauses and the kernel ring takes over (default 64 MiB). */
   highWaterMark?: number;
+  /**
+   * Raw-socket backend: each batch is the kernel ring's own block, not a copy, lent until
+   * the consumer takes the next batch (or the 'batch' handler returns, or it calls
+   * `batch.release()`); reading it after that is ERR_RELEASED, and `batch.copy()` keeps
+   * one. The eBPF backend's batches stay copies (`cap.selection.zeroCopy` says why). Default false.
+   */
+  zeroCopy?: boolean;
   /** Aborting it closes the capturer. */
   signal?: AbortSignal;
   /**
@@ -78,6 +85,7 @@ export interface ResolvedOptions {
   bufferSize: number;
   batchTimeout: number;
   highWaterMark: number;
+  zeroCopy: boolean;
   signal: AbortSignal | undefined;
   packets: boolean;
 }
@@ -109,6 +117,7 @@ const OPTIONS: Record<keyof CaptureOptions, 'live' | 'file' | 'both'> = {
   bufferSize: 'live',
   batchTimeout: 'live',
   highWaterMark: 'both',
+  zeroCopy: 'live',
   signal: 'both',
   packets: 'live',
 };
@@ -206,6 +215,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     throw new InvalidOptionError("attribution needs attach: 'tcx' (or a cgroup capture): a packet socket's filter cannot see sockets");
   }
   if (options.packets !== undefined && typeof options.packets !== 'boolean') throw new InvalidOptionError('packets must be a boolean');
+  if (options.zeroCopy !== undefined && typeof options.zeroCopy !== 'boolean') throw new InvalidOptionError('zeroCopy must be a boolean');
   const packets = options.packets ?? true;
   if (!packets) {
     const clash = (['filter', 'attribution', 'promiscuous'] as const).filter((key) => options[key] !== undefined);
@@ -238,6 +248,7 @@ export function resolveOptions(options: CaptureOptions = {}): ResolvedOptions {
     bufferSize: integer('bufferSize', options.bufferSize, 16 * MiB, 128 * 1024, 1024 * MiB),
     batchTimeout: integer('batchTimeout', options.batchTimeout, 10, 1, 10_000),
     highWaterMark: integer('highWaterMark', options.highWaterMark, 64 * MiB, 0, Number.MAX_SAFE_INTEGER),
+    zeroCopy: options.zeroCopy ?? false,
     signal: options.signal,
     packets,
   };

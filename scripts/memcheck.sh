@@ -55,11 +55,13 @@ asan_test() {
 }
 
 valgrind_capture() {
-  local variants='[{"backend":"raw-socket","batchTimeout":1,"bufferSize":1048576},
-    {"backend":"ebpf","attach":"tcx","bufferSize":1048576},{"backend":"ebpf","attach":"socket","bufferSize":1048576}]'
-  # A kernel without tcx (before 6.6) captures with the two others.
-  node -e 'process.exit(require("./dist/native").native().probe().tcx.ok ? 0 : 1)' ||
-    variants='[{"backend":"raw-socket","batchTimeout":1,"bufferSize":1048576},{"backend":"ebpf","attach":"socket","bufferSize":1048576}]'
+  local raw='{"backend":"raw-socket","batchTimeout":1,"bufferSize":1048576}'
+  local lent='{"backend":"raw-socket","batchTimeout":1,"bufferSize":1048576,"zeroCopy":true}'
+  local tcx='{"backend":"ebpf","attach":"tcx","bufferSize":1048576}'
+  local socket='{"backend":"ebpf","attach":"socket","bufferSize":1048576}'
+  local variants="[$raw,$lent,$tcx,$socket]"
+  # A kernel without tcx (before 6.6) captures with the others.
+  node -e 'process.exit(require("./dist/native").native().probe().tcx.ok ? 0 : 1)' || variants="[$raw,$lent,$socket]"
   TAPWIRE_CYCLES="{\"cycles\":2,\"warmup\":1,\"port\":23990,\"variants\":$variants}" \
     valgrind -s --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
     --num-callers=30 --suppressions=test/memcheck/valgrind.supp node --expose-gc test/fixtures/cycles.js

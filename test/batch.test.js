@@ -97,3 +97,78 @@ describe('batches and packets', function () {
     assert.equal(batch.u32At(-1, 0), -1);
   });
 });
+
+describe('lent batches (zeroCopy), without a kernel: a batch over memory it does not own', function () {
+  const { Batch } = require('../dist/batch');
+  // The records and bytes of a built batch, placed in a larger "ring" at an offset, as a
+  // lent block's are: the records point into the ring.
+  function lent(payloads) {
+    const owned = batchOf(payloads);
+    const words = payloads.length * 8;
+    const ring = Buffer.alloc(4096, 0xee);
+    const meta = new Uint32Array(words);
+    const release = { calls: 0 };
+    let at = 1000;
+    for (let i = 0; i < payloads.length; i++) {
+      const m = new Uint32Array(owned.data.buffer, owned.data.byteOffset, words);
+      meta.set(m.subarray(i * 8, i * 8 + 8), i * 8);
+      owned.dataAt(i).copy(ring, at);
+      meta[i * 8] = at; // OFFSET
+      at += owned.capturedLengthAt(i) + 3;
+    }
+    const batch = new Batch(meta, ring, payloads.length, owned.bytes, undefined, undefined, {
+      size: 65536,
+      release: () => release.calls++,
+    });
+    return { batch, ring, release };
+  }
+
+  it('reads in place; release() gives it back once, and reading it after is ERR_RELEASED', function () {
+    const { batch, release } = lent(['one', 'two!']);
+    assert.equal(batch.lent, true);
+    assert.equal(batch.byteLength, 65536);
+    assert.deepEqual(
+      [...batch].map((p) => p.data.toString()),
+      ['one', 'two!'],
+    );
+    const pkt = batch.at(1);
+    batch.release();
+    batch.release();
+    assert.equal(release.calls, 1);
+    assert.equal(batch.lent, false);
+    for (const read of [
+      () => batch.lengthAt(0),
+      () => batch.data,
+      () => batch.dataAt(0),
+      () => batch.byteAt(0, 0),
+      () => pkt.length,
+      () => [...batch],
+      () => batch.at(0),
+      () => batch.copy(),
+    ]) {
+      assert.throws(read, { code: 'ERR_RELEASED', name: 'ReleasedError' });
+    }
+  });
+
+  it('copy() holds the same packets in memory of its own; keep() moves a lent batch there in place', function () {
+    const { batch, ring, release } = lent(['alpha', 'be']);
+    const copy = batch.copy();
+    assert.equal(copy.lent, false);
+    assert.equal(copy.copy(), copy, 'a batch that is not lent is its own copy');
+    ring.fill(0); // the kernel writes the block again
+    assert.deepEqual(
+      [...copy].map((p) => [p.data.toString(), p.length, p.timestampNs]),
+      [
+        ['alpha', 15, 1700000000123456789n],
+        ['be', 12, 1700000001123456789n],
+      ],
+    );
+    const other = lent(['gamma']);
+    other.batch.keep();
+    assert.equal(other.release.calls, 1, 'the block went back');
+    other.ring.fill(0);
+    assert.equal(other.batch.lent, false);
+    assert.equal(other.batch.dataAt(0).toString(), 'gamma');
+    assert.equal(release.calls, 0, 'copy() lends nothing back');
+  });
+});

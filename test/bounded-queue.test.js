@@ -6,14 +6,16 @@ const { BoundedQueue } = require('../dist/bounded-queue');
 
 function queue(highWaterMark = 10) {
   const calls = [];
+  const finished = [];
   const q = new BoundedQueue({
     highWaterMark,
     sizeOf: (item) => item.length,
     pause: () => calls.push('pause'),
     resume: () => calls.push('resume'),
     busy: 'busy here',
+    done: (item) => finished.push(item),
   });
-  return { q, calls };
+  return { q, calls, finished };
 }
 
 describe('bounded queue', function () {
@@ -30,6 +32,28 @@ describe('bounded queue', function () {
     assert.deepEqual(calls, ['pause', 'resume'], '4 bytes left: resumed');
     await reader.next();
     assert.deepEqual(calls, ['pause', 'resume']);
+  });
+
+  it("is done with an item when the reader asks for the next one, or stops: a zero-copy batch's release", async function () {
+    const { q, finished } = queue(100);
+    let reader = q.reader();
+    q.push('a');
+    q.push('b');
+    assert.equal((await reader.next()).value, 'a');
+    assert.deepEqual(finished, [], 'the reader still has a');
+    const waiting = reader.next().then((r) => r.value);
+    assert.deepEqual(finished, ['a']);
+    assert.equal(await waiting, 'b');
+    const next = reader.next();
+    assert.deepEqual(finished, ['a', 'b']);
+    q.push('c'); // straight to the waiting reader
+    assert.equal((await next).value, 'c');
+    await reader.return();
+    assert.deepEqual(finished, ['a', 'b', 'c'], 'a reader that stops is done with what it had');
+    reader = q.reader();
+    q.end();
+    assert.equal((await reader.next()).done, true);
+    assert.deepEqual(finished, ['a', 'b', 'c'], 'nothing twice');
   });
 
   it('hands an item straight to a waiting reader, holding nothing', async function () {

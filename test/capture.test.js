@@ -15,11 +15,18 @@ const PORT = 5001;
 const UDP_OVERHEAD = 14 + 20 + 8;
 const IFF_PROMISC = 0x100;
 
-const VARIANTS = [{ backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }, { backend: 'raw-socket' }];
+const VARIANTS = [
+  { backend: 'ebpf', attach: 'tcx' },
+  { backend: 'ebpf', attach: 'socket' },
+  { backend: 'raw-socket' },
+  { backend: 'raw-socket', zeroCopy: true },
+];
 
 for (const variant of VARIANTS) {
   const { backend } = variant;
-  describe(`live capture (${Object.values(variant).join(', ')})`, function () {
+  describe(`live capture (${Object.entries(variant)
+    .map(([k, v]) => (k === 'zeroCopy' ? 'zero-copy' : v))
+    .join(', ')})`, function () {
     let link;
 
     before(async function () {

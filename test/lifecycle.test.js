@@ -15,6 +15,7 @@ async function requireAll(ctx, variant) {
 
 const VARIANTS = [
   { backend: 'raw-socket' },
+  { backend: 'raw-socket', zeroCopy: true },
   { backend: 'ebpf', attach: 'tcx' },
   { backend: 'ebpf', attach: 'socket' },
   { backend: 'ebpf', attach: 'socket', tls: 'required' },
@@ -27,7 +28,7 @@ describe('workers and processes that end with capturers open', function () {
 
   for (const variant of VARIANTS) {
     const name = Object.entries(variant)
-      .map(([k, v]) => (k === 'tls' ? `TLS ${v}` : v))
+      .map(([k, v]) => (k === 'tls' ? `TLS ${v}` : k === 'zeroCopy' ? 'zero-copy' : v))
       .join(', ');
     // Several environments at once, each with its own addon instance; the TLS plugin
     // loads its programs once per hooked file, seconds each: fewer workers there.

@@ -27,6 +27,14 @@ function progIds() {
 
 const text = (events) => Buffer.concat(events.map((e) => e.data)).toString('latin1');
 
+/** A TLS client (test/helpers/ssl-static.c) with OpenSSL linked in statically, its symbols kept. */
+function staticProgram() {
+  const source = path.join(__dirname, 'helpers', 'ssl-static.c');
+  const args = ['-O1', '-o', 'ssl-static', source, '-Wl,-Bstatic', '-lssl', '-lcrypto', '-Wl,-Bdynamic'];
+  const dir = built('ssl-static', [source], JSON.stringify(args), (into) => execFileSync('cc', args, { cwd: into, stdio: 'pipe' }));
+  return path.join(dir, 'ssl-static');
+}
+
 describe('TLS plugin: plaintext from OpenSSL through uprobes', function () {
   let cert;
   let sServer;
@@ -217,12 +225,7 @@ while s.recv(65536): pass
   });
 
   it('a program linking OpenSSL in statically (its symbols kept), started after open and named nowhere, is hooked at its exec', async function () {
-    const source = path.join(__dirname, 'helpers', 'ssl-static.c');
-    const args = ['-O1', '-o', 'ssl-static', source, '-Wl,-Bstatic', '-lssl', '-lcrypto', '-Wl,-Bdynamic'];
-    const program = path.join(
-      built('ssl-static', [source], JSON.stringify(args), (into) => execFileSync('cc', args, { cwd: into, stdio: 'pipe' })),
-      'ssl-static',
-    );
+    const program = staticProgram();
     const child = spawn(program, [String(sPort), '/hello-static'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     let out = '';
@@ -246,6 +249,26 @@ while s.recv(65536): pass
     // OpenSSL 3's struct layout, told by its symbols: the connection from its socket BIO.
     const port = await clientPort(child.pid);
     for (const e of events.filter((x) => x.pid === child.pid)) assertConnection(e, port);
+  });
+
+  it('captureCommand of a program linking OpenSSL in statically: hooked before it starts, named in targets', async function () {
+    const { captureCommand } = require('..');
+    const run = await captureCommand(staticProgram(), [String(sPort), '/hello-static-command'], {
+      tls: 'required',
+      filter: `tcp port ${sPort}`,
+      spawn: { stdio: ['pipe', 'pipe', 'inherit'] },
+    });
+    const seen = [];
+    const reading = (async () => {
+      for await (const e of run.capturer.tls) seen.push(e);
+    })();
+    const target = run.capturer.tls.targets.find((t) => t.path === fs.realpathSync(staticProgram()));
+    assert.ok(target?.named, `the command's own executable is a named target: ${run.capturer.tls.targets.map((t) => t.path)}`);
+    run.child.stdin.end('go\n');
+    assert.deepEqual(await run.exited, { code: 0, signal: null });
+    await reading;
+    assert.match(text(seen.filter((e) => e.direction === 'write')), /^GET \/hello-static-command HTTP\/1\.0\r\n/);
+    assert.match(text(seen.filter((e) => e.direction === 'read')), /HTTP\/1\.0 200/);
   });
 
   it("Node's https client: request and response from the node binary", async function () {

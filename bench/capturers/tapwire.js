@@ -49,7 +49,14 @@ async function main() {
   const baselineKb = status('VmRSS');
   const opening = process.hrtime.bigint();
   // TWB_ATTRIBUTION=1: every packet's owner is looked up in the kernel (run.js's tapwire-ebpf-attribution).
-  const cap = await openCapturer({ interfaces: [iface], filter, backend, attribution: process.env.TWB_ATTRIBUTION === '1' });
+  // TWB_ZERO_COPY=1: batches lent from the kernel's ring (run.js's tapwire-raw-zc).
+  const cap = await openCapturer({
+    interfaces: [iface],
+    filter,
+    backend,
+    attribution: process.env.TWB_ATTRIBUTION === '1',
+    zeroCopy: process.env.TWB_ZERO_COPY === '1',
+  });
   const openMs = Number(process.hrtime.bigint() - opening) / 1e6;
   const bound = `baseline_kb=${baselineKb} ring_kb=${status('VmRSS') - baselineKb} hwm_kb=${resolveOptions({}).highWaterMark / 1024}`;
   let stopping = false;

@@ -19,12 +19,12 @@ function capturerSpec(name, framegen) {
     case 'tcpdump-reject':
       return { cmd: ['tcpdump', '-i', IF_R, '-nn', '-w', '/dev/null', REJECT_FILTER], ready: /listening on/, minDrainMs: 2200 };
     default: {
-      const m = /^tapwire-(ebpf|raw)(?:-(packets|reject|idle|latency|attribution|headers|flows))?$/.exec(name);
+      const m = /^tapwire-(ebpf|raw)(-zc)?(?:-(packets|reject|idle|latency|attribution|headers|flows))?$/.exec(name);
       if (!m) throw new Error(`unknown capturer ${name}`);
       const backend = m[1] === 'raw' ? 'raw-socket' : 'ebpf';
-      const mode = ['packets', 'idle', 'latency', 'headers', 'flows'].includes(m[2]) ? m[2] : 'accessors';
-      const filter = m[2] === 'reject' ? REJECT_FILTER : 'udp';
-      const env = m[2] === 'attribution' ? { TWB_ATTRIBUTION: '1' } : undefined;
+      const mode = ['packets', 'idle', 'latency', 'headers', 'flows'].includes(m[3]) ? m[3] : 'accessors';
+      const filter = m[3] === 'reject' ? REJECT_FILTER : 'udp';
+      const env = { ...(m[3] === 'attribution' && { TWB_ATTRIBUTION: '1' }), ...(m[2] && { TWB_ZERO_COPY: '1' }) };
       return { cmd: node('tapwire.js', mode, backend, IF_R, filter), ready: /^ready/m, minDrainMs: 300, env };
     }
   }

@@ -12,6 +12,7 @@ const SCENARIOS = {
 // tapwire-BACKEND[-packets|-reject]: accessors or Packet objects; -reject runs a filter
 // that matches none of the traffic (the kernel-side cost of rejected packets);
 // tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`;
+// tapwire-raw-zc[-packets] read as tapwire-raw[-packets] with `zeroCopy: true`;
 // -headers reads every packet's addresses and ports through a header view, -flows
 // tracks flows (bench/conversations.js runs these).
 const CAPTURERS = [
@@ -22,6 +23,8 @@ const CAPTURERS = [
   'tapwire-raw',
   'tapwire-ebpf-packets',
   'tapwire-raw-packets',
+  'tapwire-raw-zc',
+  'tapwire-raw-zc-packets',
   'tcpdump-reject',
   'tapwire-ebpf-reject',
   'tapwire-ebpf-attribution',

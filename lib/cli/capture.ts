@@ -24,7 +24,7 @@ import { StatusLine } from './status';
 
 export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
                         [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
-                        [--netns NAME|PATH|PID | --cgroup PATH] [--backend auto|ebpf|raw-socket]
+                        [--netns NAME|PATH|PID | --cgroup PATH] [--backend auto|ebpf|raw-socket] [--zero-copy]
                         [--tls[=auto|required]] [--embed-keys] [--keylog FILE]
                         [-P] [--pid PID]... [--comm NAME]...
                         [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
@@ -34,7 +34,7 @@ const SPEC = {
   flags: 'nDhP',
   longValued: ['backend', 'netns', 'cgroup', 'pid', 'comm', 'keylog'],
   longOptional: ['tls'],
-  longFlags: ['pcap', 'help', 'process', 'embed-keys'],
+  longFlags: ['pcap', 'help', 'process', 'embed-keys', 'zero-copy'],
   hints: {
     interface: 'i',
     count: 'c',
@@ -141,6 +141,7 @@ function command(all: readonly string[]): Command {
     snaplen: snaplen === 0 ? undefined : snaplen,
     interfaces,
     backend: last(parsed, 'backend') as CaptureOptions['backend'],
+    zeroCopy: flag('zero-copy') ? true : undefined,
     // The keys come from the TLS plugin: they imply --tls.
     tls: keys ? { mode: tls === 'required' ? 'required' : 'auto', keys: true } : tls,
     // All digits: a pid, as in nsenter -t; anything else names the namespace or its path.

@@ -73,7 +73,8 @@ export class HoldBack {
 
   /** Holds `batch`; resolves once the writer has room again. */
   write(batch: Batch, select?: Select): Promise<void> {
-    this.#held.push({ batch, select, tick: this.#ticks });
+    // Held past the next batch: a lent one (--zero-copy) is copied.
+    this.#held.push({ batch: batch.copy(), select, tick: this.#ticks });
     this.#bytes += batch.data.byteLength;
     return this.#flush(false);
   }

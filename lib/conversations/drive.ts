@@ -61,7 +61,9 @@ export async function* drive<T>(source: ConversationSource, options: DriveOption
   if (batches) {
     loops.push(
       loop(batches, (batch) => {
-        table.flows.addBatch(batch);
+        // Streams keep payload past the batch (held out of order, in parsers): a lent
+        // batch (zeroCopy) is copied first.
+        table.flows.addBatch(batch.copy());
         table.expireTls(table.flows.now, TLS_IDLE_MS);
       }),
     );

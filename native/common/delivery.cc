@@ -66,6 +66,7 @@ void Delivery::Watch(int fd) {
 
 void Delivery::Resume() {
   if (!handles_ || running_ || stopped_) return;
+  starved_ = false;  // one wake-up finds out whether it still is
   if (handles_->pollOpen) {
     if (int rc = uv_poll_start(&handles_->poll, UV_READABLE, OnPoll); rc != 0) throw SystemError(env_, "uv_poll_start", -rc);
   }
@@ -106,6 +107,30 @@ void Delivery::Hand(PooledBuffer& buffer, size_t used, uint32_t count, double by
     Failed();
   }
   napi_close_handle_scope(env_, scope);
+}
+
+void Delivery::Lend(uint32_t block, uint32_t count, double bytes) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return Failed();
+  napi_value index;
+  if (napi_create_uint32(env_, block, &index) == napi_ok) {
+    Call(index, count, bytes, 0);
+  } else {
+    Failed();
+  }
+  napi_close_handle_scope(env_, scope);
+}
+
+void Delivery::Starve() {
+  if (!handles_ || !handles_->pollOpen || starved_) return;
+  uv_poll_stop(&handles_->poll);
+  starved_ = true;
+}
+
+void Delivery::Fed() {
+  if (!starved_) return;
+  starved_ = false;
+  if (handles_ && running_ && handles_->pollOpen) uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
 }
 
 void Delivery::Call(napi_value buffer, uint32_t count, double bytes, size_t ownersAt) {

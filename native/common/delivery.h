@@ -56,6 +56,14 @@ class Delivery {
   // The callback may pause or close the source.
   void Hand(PooledBuffer& buffer, size_t used, uint32_t count, double bytes, size_t ownersAt = 0);
   void Hand(BatchBuilder& batch) { Hand(batch.buffer(), batch.size(), batch.count(), batch.wireBytes(), batch.ownersAt()); }
+  // Hands over a batch the source lends from its own memory: JavaScript gets its
+  // number, `block`, in place of an ArrayBuffer, and gives it back by the source's means.
+  void Lend(uint32_t block, uint32_t count, double bytes);
+  // The source cannot go on until JavaScript gives something back: the fd stops being
+  // watched (it would read as ready, and wake us, until then) ...
+  void Starve();
+  // ... and is watched again once something is given back (if running).
+  void Fed();
   // Stops for good: no callback into JS after this. Idempotent.
   void Close();
 
@@ -82,6 +90,7 @@ class Delivery {
   bool running_ = false;
   bool flushing_ = false;
   bool stopped_ = false;  // JavaScript can no longer be called
+  bool starved_ = false;  // the fd is not watched until Fed()
 };
 
 }  // namespace tapwire

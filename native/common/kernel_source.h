@@ -53,6 +53,9 @@ class KernelSource : public Napi::ObjectWrap<Derived>, private Delivery::Source 
   virtual void Flushing(bool /*detached*/) {}
   // Reads the kernel's counters into the source's own (no JavaScript).
   virtual void ReadCounters() {}
+  // close() from JavaScript, before Release(): what must be done with the environment
+  // (detaching the ArrayBuffers a source lends out of its own memory).
+  virtual void Closing(Napi::Env /*env*/) {}
   virtual void PutStats(Napi::Env env, Napi::Object& out) = 0;
   // Hands over what the kernel has ready, one delivery_.Hand() per batch, while
   // delivery_.wanted(); frees every kernel resource (idempotent, no JavaScript).
@@ -91,6 +94,7 @@ class KernelSource : public Napi::ObjectWrap<Derived>, private Delivery::Source 
   }
   Napi::Value JsClose(const Napi::CallbackInfo& info) {
     if (IsOpen()) ReadCounters();
+    Closing(info.Env());
     Release();
     return info.Env().Undefined();
   }

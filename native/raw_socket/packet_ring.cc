@@ -38,12 +38,58 @@ int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
+// Where a packet's frame can start at the earliest: after its header and address.
+constexpr uint64_t kFrameMin = TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll);
+
+// The packets of the block at `base`, each checked against the block before anything is
+// read through it: fn(offset, header, address) for each until it returns false. Returns
+// how many were walked; the caller counts the rest as lost.
+template <typename Fn>
+uint32_t Walk(uint8_t* base, uint32_t blockSize, const struct tpacket_hdr_v1& bh, Fn&& fn) {
+  auto inBlock = [blockSize](uint64_t offset, uint64_t length) { return offset <= blockSize && length <= blockSize - offset; };
+  uint64_t at = bh.offset_to_first_pkt;
+  uint32_t i = 0;
+  for (; i < bh.num_pkts; i++) {
+    if (!inBlock(at, kFrameMin)) break;
+    const auto* hdr = reinterpret_cast<const struct tpacket3_hdr*>(base + at);
+    const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(base + at + TPACKET_ALIGN(sizeof(*hdr)));
+    if (!inBlock(at + hdr->tp_mac, hdr->tp_snaplen) || !fn(at, *hdr, *sll)) break;
+    at += hdr->tp_next_offset;
+  }
+  return i;
+}
+
+// The kernel strips 802.1Q tags into metadata; the tag goes back where it was, so users
+// (and filters run on the data later) see the frame as sent.
+bool VlanStripped(const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
+  return (hdr.tp_status & TP_STATUS_VLAN_VALID) && sll.sll_hatype == ARPHRD_ETHER && hdr.tp_snaplen >= kMacAddressesLength;
+}
+
+void VlanTag(const struct tpacket3_hdr& hdr, uint8_t* out) {
+  uint16_t tpid = (hdr.tp_status & TP_STATUS_VLAN_TPID_VALID) ? hdr.hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
+  uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr.hv1.tp_vlan_tci))};
+  memcpy(out, tag, sizeof(tag));
+}
+
+// A lent ArrayBuffer's memory: the mapping, kept until the ArrayBuffer is collected
+// (close() unmaps it sooner, once the ArrayBuffer is detached).
+napi_status Lend(napi_env env, const std::shared_ptr<Mapping>& memory, napi_value* result) {
+  auto* held = new std::shared_ptr<Mapping>(memory);
+  napi_status status = napi_create_external_arraybuffer(
+      env, memory->data(), memory->size(), [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Mapping>*>(hint); }, held,
+      result);
+  if (status != napi_ok) delete held;
+  return status;
+}
+
 }  // namespace
 
-Napi::Function PacketRing::Init(Napi::Env env) { return Define(env, "PacketRing"); }
+Napi::Function PacketRing::Init(Napi::Env env) {
+  return Define(env, "PacketRing", {InstanceMethod("views", &PacketRing::Views), InstanceMethod("release", &PacketRing::ReleaseBlock)});
+}
 
-// new PacketRing({ ifindex, filter, blockSize, blockCount, blockTimeoutMs, promiscuous },
-//                onBatch(arrayBuffer, count, wireBytes))
+// new PacketRing({ ifindex, filter, blockSize, blockCount, blockTimeoutMs, promiscuous, zeroCopy },
+//                onBatch(arrayBuffer | block, count, wireBytes))
 PacketRing::PacketRing(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:PacketRing") {
   Open(info.Env(), info[0].As<Napi::Object>());
 }
@@ -76,8 +122,10 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   if (setsockopt(fd_.get(), SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
     throw SystemError(env, "setsockopt(PACKET_RX_RING)", errno);
 
-  ring_ = Mapping::Map(fd_.get(), size_t(blockSize_) * blockCount_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, 0);
-  if (!ring_) throw SystemError(env, "mmap", errno);
+  ring_ = std::make_shared<Mapping>(
+      Mapping::Map(fd_.get(), size_t(blockSize_) * blockCount_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, 0));
+  if (!*ring_) throw SystemError(env, "mmap", errno);
+  if (options.Get("zeroCopy").ToBoolean()) Lend(env);
 
   BindPacketSocket(env, fd_.get(), ifindex);
   if (options.Get("promiscuous").ToBoolean()) AddPromiscuous(env, fd_.get(), ifindex);
@@ -85,52 +133,134 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   delivery_.Watch(fd_.get());
 }
 
+// The ring and a record area beside it become ArrayBuffers once, for the capture's life.
+// A block holds at most blockSize / kFrameMin packets.
+void PacketRing::Lend(Napi::Env env) {
+  recordsPerBlock_ = uint32_t(blockSize_ / kFrameMin);
+  records_ = std::make_shared<Mapping>(Mapping::Anonymous(size_t(recordsPerBlock_) * kMetaWords * sizeof(uint32_t) * blockCount_));
+  if (!*records_) throw SystemError(env, "mmap", errno);
+  napi_value ring, records;
+  if (tapwire::Lend(env, ring_, &ring) != napi_ok || tapwire::Lend(env, records_, &records) != napi_ok) throw Napi::Error::New(env);
+  ringView_ = Napi::Persistent(Napi::ArrayBuffer(env, ring));
+  recordsView_ = Napi::Persistent(Napi::ArrayBuffer(env, records));
+  lent_.assign(blockCount_, false);
+}
+
+Napi::Value PacketRing::Views(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ringView_.IsEmpty()) throw Napi::Error::New(env, "the ring is not lent (zeroCopy) or is closed");
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, ringView_.Value());
+  out.Set(1u, recordsView_.Value());
+  out.Set(2u, Napi::Number::New(env, recordsPerBlock_));
+  return out;
+}
+
+Napi::Value PacketRing::ReleaseBlock(const Napi::CallbackInfo& info) {
+  uint32_t block = info[0].As<Napi::Number>().Uint32Value();
+  if (fd_ && block < lent_.size() && lent_[block]) {
+    lent_[block] = false;
+    auto* desc = reinterpret_cast<struct tpacket_block_desc*>(ring_->data() + size_t(block) * blockSize_);
+    __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    delivery_.Fed();
+  }
+  return info.Env().Undefined();
+}
+
 void PacketRing::Drain() {
   while (fd_ && delivery_.wanted()) {
-    uint8_t* base = ring_.data() + size_t(nextBlock_) * blockSize_;
-    auto* block = reinterpret_cast<struct tpacket_block_desc*>(base);
-    struct tpacket_hdr_v1& bh = block->hdr.bh1;
-    if ((__atomic_load_n(&bh.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
-
-    uint32_t count = bh.num_pkts;
-    uint32_t used = bh.blk_len < blockSize_ ? bh.blk_len : blockSize_;
-    uint32_t room = count < blockSize_ / sizeof(struct tpacket3_hdr) ? count : blockSize_ / sizeof(struct tpacket3_hdr);
-    BatchBuilder batch(delivery_.buffers(), room, used + size_t(room) * kVlanTagLength);
-    // Every offset and length the kernel wrote is checked against the block before
-    // anything is read through it; packets past one that fails are counted as lost.
-    auto inBlock = [this](uint64_t offset, uint64_t length) { return offset <= blockSize_ && length <= blockSize_ - offset; };
-    uint64_t at = bh.offset_to_first_pkt;
-    uint32_t i = 0;
-    for (; batch.ok() && i < count; i++) {
-      if (!inBlock(at, TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll))) break;
-      const auto* hdr = reinterpret_cast<const struct tpacket3_hdr*>(base + at);
-      const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(base + at + TPACKET_ALIGN(sizeof(*hdr)));
-      if (!inBlock(at + hdr->tp_mac, hdr->tp_snaplen)) break;
-      const uint8_t* frame = base + at + hdr->tp_mac;
-      // The kernel strips 802.1Q tags into metadata; put the tag back where it was
-      // so users (and filters run on the data later) see the frame as sent.
-      bool vlan = (hdr->tp_status & TP_STATUS_VLAN_VALID) && sll->sll_hatype == ARPHRD_ETHER && hdr->tp_snaplen >= kMacAddressesLength;
-      uint32_t extra = vlan ? kVlanTagLength : 0;
-      uint8_t* out = batch.Add(hdr->tp_snaplen + extra, hdr->tp_len + extra, uint32_t(sll->sll_ifindex), hdr->tp_sec, hdr->tp_nsec,
-                               sll->sll_hatype, sll->sll_pkttype == PACKET_OUTGOING);
-      if (!out) {
-        userDrops_++;
-      } else if (vlan) {
-        uint16_t tpid = (hdr->tp_status & TP_STATUS_VLAN_TPID_VALID) ? hdr->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
-        uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr->hv1.tp_vlan_tci))};
-        memcpy(out, frame, kMacAddressesLength);
-        memcpy(out + kMacAddressesLength, tag, sizeof(tag));
-        memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength, hdr->tp_snaplen - kMacAddressesLength);
-      } else {
-        memcpy(out, frame, hdr->tp_snaplen);
-      }
-      at += hdr->tp_next_offset;
+    // Blocks are filled in order: one still lent stops the kernel, and us, there.
+    if (!lent_.empty() && lent_[nextBlock_]) {
+      delivery_.Starve();
+      break;
     }
-    userDrops_ += count - i;
-    __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    uint32_t block = nextBlock_;
+    uint8_t* base = ring_->data() + size_t(block) * blockSize_;
+    auto* desc = reinterpret_cast<struct tpacket_block_desc*>(base);
+    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
     nextBlock_ = (nextBlock_ + 1) % blockCount_;
-    if (batch.ok()) delivery_.Hand(batch);
+    if (lent_.empty()) {
+      Copy(base);
+    } else {
+      View(block, base);
+    }
   }
+}
+
+void PacketRing::Copy(uint8_t* base) {
+  struct tpacket_hdr_v1& bh = reinterpret_cast<struct tpacket_block_desc*>(base)->hdr.bh1;
+  uint32_t count = bh.num_pkts;
+  uint32_t used = bh.blk_len < blockSize_ ? bh.blk_len : blockSize_;
+  uint32_t room = count < blockSize_ / sizeof(struct tpacket3_hdr) ? count : blockSize_ / sizeof(struct tpacket3_hdr);
+  BatchBuilder batch(delivery_.buffers(), room, used + size_t(room) * kVlanTagLength);
+  if (!batch.ok()) {
+    userDrops_ += count;  // no memory for the batch
+    __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    return;
+  }
+  uint32_t walked = Walk(base, blockSize_, bh, [&](uint64_t at, const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
+    const uint8_t* frame = base + at + hdr.tp_mac;
+    bool vlan = VlanStripped(hdr, sll);
+    uint32_t extra = vlan ? kVlanTagLength : 0;
+    uint8_t* out = batch.Add(hdr.tp_snaplen + extra, hdr.tp_len + extra, uint32_t(sll.sll_ifindex), hdr.tp_sec, hdr.tp_nsec, sll.sll_hatype,
+                             sll.sll_pkttype == PACKET_OUTGOING);
+    if (!out) {
+      userDrops_++;
+    } else if (vlan) {
+      memcpy(out, frame, kMacAddressesLength);
+      VlanTag(hdr, out + kMacAddressesLength);
+      memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength, hdr.tp_snaplen - kMacAddressesLength);
+    } else {
+      memcpy(out, frame, hdr.tp_snaplen);
+    }
+    return true;
+  });
+  userDrops_ += count - walked;
+  __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+  delivery_.Hand(batch);
+}
+
+// Each packet's record (native/common/batch.h) points into the ring itself. A stripped
+// VLAN tag goes back in place: the addresses move back into the room the kernel leaves
+// between the packet's address and its frame, and the tag follows them.
+void PacketRing::View(uint32_t block, uint8_t* base) {
+  struct tpacket_hdr_v1& bh = reinterpret_cast<struct tpacket_block_desc*>(base)->hdr.bh1;
+  uint32_t* records = reinterpret_cast<uint32_t*>(records_->data()) + size_t(block) * recordsPerBlock_ * kMetaWords;
+  uint64_t blockAt = uint64_t(block) * blockSize_;
+  uint32_t n = 0;
+  double wireBytes = 0;
+  uint32_t walked = Walk(base, blockSize_, bh, [&](uint64_t at, const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
+    if (n == recordsPerBlock_) return false;
+    bool vlan = VlanStripped(hdr, sll);
+    if (vlan && hdr.tp_mac < kFrameMin + kVlanTagLength) {
+      userDrops_++;  // no room before the frame (the kernel always leaves some)
+      return true;
+    }
+    uint32_t extra = vlan ? kVlanTagLength : 0;
+    uint32_t* m = records + size_t(n++) * kMetaWords;
+    m[kOffset] = uint32_t(blockAt + at + hdr.tp_mac - extra);
+    m[kCaplen] = hdr.tp_snaplen + extra;
+    m[kWirelen] = hdr.tp_len + extra;
+    m[kIfindex] = uint32_t(sll.sll_ifindex);
+    m[kTsSec] = hdr.tp_sec;
+    m[kTsNsec] = hdr.tp_nsec;
+    m[kLink] = uint32_t(sll.sll_hatype) | uint32_t(sll.sll_pkttype == PACKET_OUTGOING) << kDirectionShift;
+    m[kLinkType] = 0;
+    wireBytes += m[kWirelen];
+    if (vlan) {
+      uint8_t* frame = base + at + hdr.tp_mac;
+      memmove(frame - kVlanTagLength, frame, kMacAddressesLength);
+      VlanTag(hdr, frame - kVlanTagLength + kMacAddressesLength);
+    }
+    return true;
+  });
+  userDrops_ += bh.num_pkts - walked;
+  if (n == 0) {
+    __atomic_store_n(&bh.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    return;
+  }
+  lent_[block] = true;
+  delivery_.Lend(block, n, wireBytes);
 }
 
 // From here on the socket accepts nothing; the block being filled is retired by the
@@ -154,9 +284,24 @@ void PacketRing::PutStats(Napi::Env env, Napi::Object& out) {
   out.Set("userspaceDrops", Napi::Number::New(env, double(userDrops_)));
 }
 
+// Lent views read nothing from here on (a batch kept past close() sees an empty buffer),
+// so the memory goes now: a mapping of the ring holds the socket open, and with it its
+// promiscuous membership, until it is unmapped.
+void PacketRing::Closing(Napi::Env) {
+  if (ringView_.IsEmpty()) return;
+  ringView_.Value().Detach();
+  recordsView_.Value().Detach();
+  ring_->reset();
+  records_->reset();
+}
+
 void PacketRing::Release() {
   delivery_.Close();
+  ringView_.Reset();
+  recordsView_.Reset();
+  lent_.clear();
   ring_.reset();
+  records_.reset();
   fd_.reset();
 }
 

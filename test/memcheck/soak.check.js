@@ -18,6 +18,7 @@ const CYCLES = 1000;
 const WARMUP = 100;
 const VARIANTS = [
   { backend: 'raw-socket', batchTimeout: 1, bufferSize: MiB },
+  { backend: 'raw-socket', batchTimeout: 1, bufferSize: MiB, zeroCopy: true },
   { backend: 'ebpf', attach: 'tcx', bufferSize: MiB },
   { backend: 'ebpf', attach: 'socket', bufferSize: MiB },
 ];
@@ -26,7 +27,7 @@ describe(`soak: ${CYCLES} open/close cycles`, function () {
   this.timeout(10 * 60_000);
 
   for (const [i, variant] of VARIANTS.entries()) {
-    it(`${variant.backend}${variant.attach ? ` (${variant.attach})` : ''}: no descriptor or BPF object more, memory within ${SOAK_RSS_BOUND / MiB} MiB`, async function () {
+    it(`${variant.backend}${variant.attach ? ` (${variant.attach})` : ''}${variant.zeroCopy ? ' (zero-copy)' : ''}: no descriptor or BPF object more, memory within ${SOAK_RSS_BOUND / MiB} MiB`, async function () {
       await requireVariant(this, variant);
       const config = { cycles: CYCLES, warmup: WARMUP, port: 23100 + i, variants: [variant] };
       const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, '..', 'fixtures', 'cycles.js')], {

@@ -1,5 +1,5 @@
 'use strict';
-// A short capture on each backend (raw-socket; eBPF through tcx where the kernel has it,
+// A short capture on each backend (raw-socket, copying and zero-copy; eBPF through tcx where the kernel has it,
 // and as a socket filter) with node under valgrind's memcheck (scripts/memcheck.sh
 // valgrind): no error, no block definitely lost, every datagram captured. The
 // suppressions (test/memcheck/valgrind.supp) are for V8's conservative stack scan and

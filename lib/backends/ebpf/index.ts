@@ -157,7 +157,7 @@ class EbpfBackend implements Backend {
     const processes = this.attributes ? new ProcessTable() : undefined;
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number, ownersAt: number): void => {
       const owners = processes && new RecordedOwners(buffer, ownersAt, count, processes);
-      this.#sink?.(new Batch(buffer, count, bytes, owners));
+      this.#sink?.(Batch.of(buffer, count, bytes, owners));
     };
     // tcx links and packet sockets are bound to the namespace they are made in.
     const open = (): EbpfCapture =>

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Batch } from '../../batch';
+import { Batch, type Lease } from '../../batch';
 import type { Backend, BackendStats, BatchSink, EndCallback, InterfaceCallback } from '../../backend';
 import { BadFilterError, fromNative, InterfaceGoneError, type NativeError } from '../../errors';
 import { ANY_INTERFACE_DLTS, classicRefusal, dltsOf, FilterPrograms, quoteFilter, unfilterable, withoutLoopbackSends } from '../../filter';
@@ -21,9 +21,12 @@ import {
 import { NetworkNamespace, within } from '../../netns';
 import { echoesSends, linkOf } from '../../link';
 import { native, type PacketRing } from '../../native';
+import { BATCH_RECORD } from '../../layout';
 import type { ResolvedOptions } from '../../options';
 
 const { EINVAL } = os.constants.errno;
+const META_WORDS = BATCH_RECORD.WORDS;
+const META_BYTES = META_WORDS * 4;
 const MAX_BLOCK = 1024 * 1024;
 const MIN_BLOCK = 16 * 1024;
 
@@ -48,9 +51,52 @@ function targets(options: ResolvedOptions, named: readonly Interface[], programs
   });
 }
 
+/**
+ * One ring's blocks as zero-copy batches: the ring and the records native code writes
+ * per block, viewed once; the batches still lent, so a close can keep them.
+ */
+class LentRing {
+  readonly #ring: PacketRing;
+  readonly #data: Buffer;
+  readonly #records: Uint32Array[];
+  readonly #blockSize: number;
+  readonly #lent = new Map<number, Batch>();
+
+  constructor(ring: PacketRing, blockSize: number, blockCount: number) {
+    this.#ring = ring;
+    this.#blockSize = blockSize;
+    const [memory, records, perBlock] = ring.views();
+    this.#data = Buffer.from(memory);
+    this.#records = Array.from(
+      { length: blockCount },
+      (_, b) => new Uint32Array(records, b * perBlock * META_BYTES, perBlock * META_WORDS),
+    );
+  }
+
+  batch(block: number, count: number, bytes: number): Batch {
+    const lease: Lease = {
+      size: this.#blockSize,
+      release: () => {
+        this.#lent.delete(block);
+        this.#ring.release(block);
+      },
+    };
+    const batch = new Batch(this.#records[block]!, this.#data, count, bytes, undefined, undefined, lease);
+    this.#lent.set(block, batch);
+    return batch;
+  }
+
+  /** Before the ring closes: what is still lent moves into memory of its own. */
+  keep(): void {
+    for (const batch of [...this.#lent.values()]) batch.keep();
+  }
+}
+
 class RawSocketBackend implements Backend {
   readonly name = 'raw-socket' as const;
+  readonly lends: boolean;
   readonly #rings: PacketRing[] = [];
+  readonly #lentRings: LentRing[] = [];
   readonly #batchTimeout: number;
   /** The interfaces named: a capture on them ends if one goes away. */
   readonly #named: Interface[];
@@ -76,13 +122,19 @@ class RawSocketBackend implements Backend {
     this.#names = new InterfaceNames(ns);
     this.#batchTimeout = options.batchTimeout;
     const { blockSize, blockCount } = geometry(options.bufferSize);
+    this.lends = options.zeroCopy;
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
-      this.#sink?.(new Batch(buffer, count, bytes));
+      this.#sink?.(Batch.of(buffer, count, bytes));
     };
     try {
       for (const t of targets(options, named, programs)) {
         const refusal = classicRefusal(options.filter, t.filter);
         if (refusal) throw refusal;
+        // A lent block's batch needs the ring's views, which exist once the ring is open.
+        let lent: LentRing | undefined;
+        const onLent = (block: number, count: number, bytes: number): void => {
+          this.#sink?.(lent!.batch(block, count, bytes));
+        };
         const open = (): PacketRing =>
           new (native().PacketRing)(
             {
@@ -92,12 +144,15 @@ class RawSocketBackend implements Backend {
               blockCount,
               blockTimeoutMs: options.batchTimeout,
               promiscuous: options.promiscuous,
+              zeroCopy: options.zeroCopy,
             },
-            onBatch,
+            options.zeroCopy ? onLent : onBatch,
           );
         try {
           // A packet socket captures in the namespace it was made in, for its whole life.
-          this.#rings.push(within(ns, open));
+          const ring = within(ns, open);
+          this.#rings.push(ring);
+          if (options.zeroCopy) this.#lentRings.push((lent = new LentRing(ring, blockSize, blockCount)));
         } catch (err) {
           const e = err as NativeError;
           if (e.nativeCode === 'EFILTER' && e.errno === EINVAL) {
@@ -163,10 +218,10 @@ class RawSocketBackend implements Backend {
     for (const ring of this.#rings) ring.detach();
     // The kernel retires a partly filled block within two block timeouts.
     await sleep(2 * this.#batchTimeout + 5);
-    for (const ring of this.#rings) {
-      ring.flush();
-      ring.close();
-    }
+    for (const ring of this.#rings) ring.flush();
+    // Batches still lent (queued unread, or held) stay valid: they become copies.
+    for (const lent of this.#lentRings) lent.keep();
+    for (const ring of this.#rings) ring.close();
     this.#ns?.close();
   }
 
