@@ -6,7 +6,7 @@
 // 1. Through bench/run.js (the same veth, sender, pinning and CPU accounting as the
 //    capture benchmark): the header-view loop (every packet's addresses and ports
 //    through one reused HeaderView) and flow tracking (every packet into a FlowTable),
-//    each backend, at 64 B max rate and 300k/s, as a ratio to tcpdump's CPU per packet
+//    each backend (and raw-socket's zero-copy batches), at 64 B max rate and 300k/s, as a ratio to tcpdump's CPU per packet
 //    in the same run (the target: ≤ 1.5×), beside the plain accessor loop.
 // 2. HTTP exchanges per second per core: httpExchanges() over a capture file of
 //    keep-alive HTTP/1.1 exchanges, CPU time of this process.
@@ -31,6 +31,9 @@ function captureCosts(dir) {
     'tapwire-raw',
     'tapwire-raw-headers',
     'tapwire-raw-flows',
+    'tapwire-raw-zc',
+    'tapwire-raw-zc-headers',
+    'tapwire-raw-zc-flows',
     'tapwire-ebpf',
     'tapwire-ebpf-headers',
     'tapwire-ebpf-flows',

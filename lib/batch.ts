@@ -35,6 +35,8 @@ export class Packet {
   readonly #batch: Batch;
   readonly #i: number;
   #headers: HeaderView | undefined;
+  /** The batch's memory the headers were read from (a lent batch moves when kept). */
+  #headersFrom: Buffer | undefined;
 
   /** @internal */
   constructor(batch: Batch, index: number) {
@@ -100,7 +102,12 @@ export class Packet {
    * then kept). In a hot loop, reuse one view with `batch.headersAt(i, view)` instead.
    */
   get headers(): HeaderView {
-    return (this.#headers ??= this.#batch.headersAt(this.#i));
+    const data = this.#batch.data;
+    if (this.#headers === undefined || this.#headersFrom !== data) {
+      this.#headers = this.#batch.headersAt(this.#i);
+      this.#headersFrom = data;
+    }
+    return this.#headers;
   }
 
   /** The process that owns the packet's socket (`attribution: true`); null when unknown or not asked for. */
@@ -175,12 +182,13 @@ export class Batch implements Iterable<Packet> {
 
   /** Every packet's bytes; packet i's start at `offsetAt(i)` (for a zero-copy batch, the whole ring). */
   get data(): Buffer {
-    if (this.#released) throw new ReleasedError();
+    this.#readable();
     return this.#data;
   }
 
-  /** Memory the batch holds, bytes. */
+  /** Memory the batch holds, bytes (none once released). */
   get byteLength(): number {
+    if (this.#released) return 0;
     return this.#lease ? this.#lease.size : this.#data.byteLength;
   }
 
@@ -206,13 +214,16 @@ export class Batch implements Iterable<Packet> {
    * referenced: what to keep from a zero-copy batch. Any other batch is its own copy.
    */
   copy(): Batch {
-    if (this.#released) throw new ReleasedError();
+    this.#readable();
     if (!this.#lease) return this;
     const { meta, data } = this.#compact();
     return new Batch(meta, data, this.length, this.bytes, this.#owners, this.#wide);
   }
 
-  /** @internal The capture closes with this batch still lent: it moves into memory of its own, in place. */
+  /**
+   * @internal The batch is still lent where nobody may give it back soon (the capture
+   * closes, or it waits with no loop reading): it moves into memory of its own, in place.
+   */
   keep(): void {
     if (!this.#lease) return;
     const { meta, data } = this.#compact();
@@ -243,18 +254,22 @@ export class Batch implements Iterable<Packet> {
 
   /** Word `word` of packet i's record; a released batch throws. */
   #word(i: number, word: number): number {
-    if (this.#released) throw new ReleasedError();
+    this.#readable();
     return this.#meta[i * META_WORDS + word]!;
   }
 
-  at(index: number): Packet | undefined {
+  #readable(): void {
     if (this.#released) throw new ReleasedError();
+  }
+
+  at(index: number): Packet | undefined {
+    this.#readable();
     const i = index < 0 ? this.length + index : index;
     return i >= 0 && i < this.length ? new Packet(this, i) : undefined;
   }
 
   [Symbol.iterator](): Iterator<Packet> {
-    if (this.#released) throw new ReleasedError();
+    this.#readable();
     return new PacketIterator(this);
   }
 
@@ -315,16 +330,19 @@ export class Batch implements Iterable<Packet> {
 
   /** Packet i's process (see `Packet.process`). */
   processAt(i: number): PacketProcess | null {
+    this.#readable();
     return this.#owners ? this.#owners.processAt(i) : null;
   }
 
   /** Packet i's other local end (see `Packet.peerProcess`). */
   peerProcessAt(i: number): PacketProcess | null {
+    this.#readable();
     return this.#owners ? this.#owners.peerAt(i) : null;
   }
 
   /** How packet i's process was found (see `Packet.attribution`). */
   attributionAt(i: number): Attribution | null {
+    this.#readable();
     return this.#owners ? this.#owners.attributionAt(i) : null;
   }
 

@@ -19,6 +19,8 @@ export interface BoundedQueueOptions<T> {
   busy: string;
   /** The reader is done with `item`: it asked for the next one, or stopped reading. */
   done?(item: T): void;
+  /** The reader stopped with `item` still waiting (it stays queued for a later reader). */
+  unread?(item: T): void;
 }
 
 interface Waiter<T> {
@@ -29,6 +31,8 @@ interface Waiter<T> {
 export class BoundedQueue<T> {
   readonly #options: BoundedQueueOptions<T>;
   readonly #items: T[] = [];
+  /** Each item's size when it was queued, taken off again when it is read. */
+  readonly #sizes: number[] = [];
   #bytes = 0;
   #paused = false;
   #reading = false;
@@ -67,8 +71,10 @@ export class BoundedQueue<T> {
       waiter.resolve({ value: item, done: false });
       return;
     }
+    const size = this.#options.sizeOf(item);
     this.#items.push(item);
-    this.#bytes += this.#options.sizeOf(item);
+    this.#sizes.push(size);
+    this.#bytes += size;
     if (!this.#paused && this.#bytes > this.#options.highWaterMark) {
       this.#paused = true;
       this.#options.pause();
@@ -105,6 +111,7 @@ export class BoundedQueue<T> {
       return: async () => {
         this.#finishTaken();
         this.#reading = false;
+        for (const item of this.#items) this.#options.unread?.(item);
         return { value: undefined, done: true };
       },
     };
@@ -120,7 +127,7 @@ export class BoundedQueue<T> {
     if (this.#items.length > 0) {
       const item = this.#items.shift() as T;
       this.#taken = item;
-      this.#bytes -= this.#options.sizeOf(item);
+      this.#bytes -= this.#sizes.shift()!;
       if (this.#paused && this.#bytes <= this.#options.highWaterMark / 2) {
         this.#paused = false;
         this.#options.resume();

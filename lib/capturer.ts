@@ -100,8 +100,11 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
         if (!this.#closing) source.resume();
       },
       busy: 'another loop is already reading this capturer',
-      // A zero-copy batch goes back to the kernel once the loop takes the next one.
+      // A zero-copy batch goes back to the kernel once the loop takes the next one; one
+      // left waiting by a loop that stopped moves into memory of its own, as one that
+      // arrives with nobody reading does, so the ring never waits on a reader that may not come.
       done: (batch) => batch.release(),
+      unread: (batch) => batch.keep(),
     });
     source.start(
       (batch) => this.#deliver(batch),
@@ -130,8 +133,12 @@ export class Capturer extends EventEmitter<CapturerEvents> implements AsyncItera
       if (batchListeners) this.emit('batch', batch);
       if (packetListeners) for (const packet of batch) this.emit('packet', packet);
     } finally {
-      if (queued) this.#queue.push(batch);
-      else batch.release();
+      if (!queued) batch.release();
+      else if (this.#queue.reading) this.#queue.push(batch);
+      else {
+        batch.keep();
+        this.#queue.push(batch);
+      }
     }
   }
 

@@ -74,8 +74,9 @@ export class HoldBack {
   /** Holds `batch`; resolves once the writer has room again. */
   write(batch: Batch, select?: Select): Promise<void> {
     // Held past the next batch: a lent one (--zero-copy) is copied.
-    this.#held.push({ batch: batch.copy(), select, tick: this.#ticks });
-    this.#bytes += batch.data.byteLength;
+    const held = batch.copy();
+    this.#held.push({ batch: held, select, tick: this.#ticks });
+    this.#bytes += held.data.byteLength;
     return this.#flush(false);
   }
 

@@ -28,6 +28,11 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept {
   return *this;
 }
 
+void Mapping::Blank() {
+  if (data_ && mmap(data_, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+    reset();
+}
+
 void Mapping::reset() {
   if (data_) munmap(data_, size_);
   data_ = nullptr;

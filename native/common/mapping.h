@@ -24,6 +24,10 @@ class Mapping {
   size_t size() const { return size_; }
   explicit operator bool() const { return data_ != nullptr; }
   void reset();
+  // Puts private zero-filled pages where the mapping was, at the same addresses: what it
+  // mapped (and held open) is let go at once, while pointers still into it read zeros
+  // rather than fault until reset().
+  void Blank();
 
  private:
   Mapping(uint8_t* data, size_t size) : data_(data), size_(size) {}

@@ -72,7 +72,7 @@ void VlanTag(const struct tpacket3_hdr& hdr, uint8_t* out) {
 }
 
 // A lent ArrayBuffer's memory: the mapping, kept until the ArrayBuffer is collected
-// (close() unmaps it sooner, once the ArrayBuffer is detached).
+// (close() blanks the ring sooner, once the ArrayBuffer is detached).
 napi_status Lend(napi_env env, const std::shared_ptr<Mapping>& memory, napi_value* result) {
   auto* held = new std::shared_ptr<Mapping>(memory);
   napi_status status = napi_create_external_arraybuffer(
@@ -112,6 +112,12 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   if (AttachClassicFilter(fd_.get(), options.Get("filter").As<Napi::Buffer<uint8_t>>()) != 0)
     throw SystemError(env, "setsockopt(SO_ATTACH_FILTER)", errno, "EFILTER");
 
+  // A lent frame's stripped VLAN tag goes back in place: room for it before every frame.
+  bool zeroCopy = options.Get("zeroCopy").ToBoolean();
+  unsigned int reserve = zeroCopy ? kVlanTagLength : 0;
+  if (reserve && setsockopt(fd_.get(), SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve)) != 0)
+    throw SystemError(env, "setsockopt(PACKET_RESERVE)", errno);
+
   struct tpacket_req3 req;
   memset(&req, 0, sizeof(req));
   req.tp_block_size = blockSize_;
@@ -122,13 +128,13 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   if (setsockopt(fd_.get(), SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0)
     throw SystemError(env, "setsockopt(PACKET_RX_RING)", errno);
 
-  ring_ = std::make_shared<Mapping>(
-      Mapping::Map(fd_.get(), size_t(blockSize_) * blockCount_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, 0));
+  // Not make_shared (GLIBCXX_3.4.26, newer than Node 20's floor: native/common/instance.h).
+  ring_.reset(new Mapping(Mapping::Map(fd_.get(), size_t(blockSize_) * blockCount_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, 0)));
   if (!*ring_) throw SystemError(env, "mmap", errno);
-  if (options.Get("zeroCopy").ToBoolean()) Lend(env);
 
   BindPacketSocket(env, fd_.get(), ifindex);
   if (options.Get("promiscuous").ToBoolean()) AddPromiscuous(env, fd_.get(), ifindex);
+  if (zeroCopy) Lend(env);
 
   delivery_.Watch(fd_.get());
 }
@@ -137,7 +143,7 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
 // A block holds at most blockSize / kFrameMin packets.
 void PacketRing::Lend(Napi::Env env) {
   recordsPerBlock_ = uint32_t(blockSize_ / kFrameMin);
-  records_ = std::make_shared<Mapping>(Mapping::Anonymous(size_t(recordsPerBlock_) * kMetaWords * sizeof(uint32_t) * blockCount_));
+  records_.reset(new Mapping(Mapping::Anonymous(size_t(recordsPerBlock_) * kMetaWords * sizeof(uint32_t) * blockCount_)));
   if (!*records_) throw SystemError(env, "mmap", errno);
   napi_value ring, records;
   if (tapwire::Lend(env, ring_, &ring) != napi_ok || tapwire::Lend(env, records_, &records) != napi_ok) throw Napi::Error::New(env);
@@ -177,7 +183,13 @@ void PacketRing::Drain() {
     uint32_t block = nextBlock_;
     uint8_t* base = ring_->data() + size_t(block) * blockSize_;
     auto* desc = reinterpret_cast<struct tpacket_block_desc*>(base);
-    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      // The kernel calls the socket readable while the block before the one it fills is
+      // not its own: with that block lent, the poll would fire without end. Its release
+      // starts the watch again.
+      if (!lent_.empty() && lent_[(block + blockCount_ - 1) % blockCount_]) delivery_.Starve();
+      break;
+    }
     nextBlock_ = (nextBlock_ + 1) % blockCount_;
     if (lent_.empty()) {
       Copy(base);
@@ -233,7 +245,7 @@ void PacketRing::View(uint32_t block, uint8_t* base) {
     if (n == recordsPerBlock_) return false;
     bool vlan = VlanStripped(hdr, sll);
     if (vlan && hdr.tp_mac < kFrameMin + kVlanTagLength) {
-      userDrops_++;  // no room before the frame (the kernel always leaves some)
+      userDrops_++;  // no room before the frame (PACKET_RESERVE makes it: never seen)
       return true;
     }
     uint32_t extra = vlan ? kVlanTagLength : 0;
@@ -284,19 +296,21 @@ void PacketRing::PutStats(Napi::Env env, Napi::Object& out) {
   out.Set("userspaceDrops", Napi::Number::New(env, double(userDrops_)));
 }
 
-// Lent views read nothing from here on (a batch kept past close() sees an empty buffer),
-// so the memory goes now: a mapping of the ring holds the socket open, and with it its
-// promiscuous membership, until it is unmapped.
+// Lent views read nothing from here on (a batch kept past close() sees an empty buffer).
+// A mapping of the ring holds the socket open, and with it its promiscuous membership:
+// it is blanked now. Native code still reading a view it took before (a write in
+// flight) reads zeros until the ArrayBuffers are collected and the pages unmapped.
 void PacketRing::Closing(Napi::Env) {
   if (ringView_.IsEmpty()) return;
   ringView_.Value().Detach();
   recordsView_.Value().Detach();
-  ring_->reset();
-  records_->reset();
+  ring_->Blank();
 }
 
 void PacketRing::Release() {
   delivery_.Close();
+  // Collected without close(): views may still be referenced; they read zeros from here.
+  if (!ringView_.IsEmpty() && ring_) ring_->Blank();
   ringView_.Reset();
   recordsView_.Reset();
   lent_.clear();

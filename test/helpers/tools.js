@@ -22,11 +22,20 @@ function startTcpdump(iface, filter, { ns, args: extra = [], keep = false } = {}
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (/listening on/.test(stderr)) resolve({ stop: () => stop(child, file, () => stderr, keep) });
+      if (/listening on/.test(stderr)) resolve({ stop: () => stop(child, file, () => stderr, keep), written: () => recordsIn(file) });
     });
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${stderr}`)));
   });
+}
+
+/** Whole records tcpdump has written to `file` so far (a busy machine can keep it behind the traffic). */
+function recordsIn(file) {
+  const buf = fs.readFileSync(file, { flag: 'r' });
+  let n = 0;
+  for (let off = 24; off + 16 <= buf.length && off + 16 + buf.readUInt32LE(off + 8) <= buf.length; n++)
+    off += 16 + buf.readUInt32LE(off + 8);
+  return n;
 }
 
 /** Resolves once `file` has not grown for two polls (at most 5 s): tcpdump, slowed by a busy machine, has written what it read. */

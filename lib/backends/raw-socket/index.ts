@@ -81,7 +81,9 @@ class LentRing {
         this.#ring.release(block);
       },
     };
-    const batch = new Batch(this.#records[block]!, this.#data, count, bytes, undefined, undefined, lease);
+    // Only this batch's records: past them lie an earlier batch's, which at(i) must not find.
+    const records = this.#records[block]!.subarray(0, count * META_WORDS);
+    const batch = new Batch(records, this.#data, count, bytes, undefined, undefined, lease);
     this.#lent.set(block, batch);
     return batch;
   }
