@@ -12,7 +12,7 @@ const SCENARIOS = {
 // tapwire-BACKEND[-packets|-reject]: accessors or Packet objects; -reject runs a filter
 // that matches none of the traffic (the kernel-side cost of rejected packets);
 // tapwire-ebpf-attribution reads as tapwire-ebpf with `attribution: true`;
-// tapwire-raw-zc[-packets] read as tapwire-raw[-packets] with `zeroCopy: true`;
+// tapwire-raw-zc[-packets|-headers|-flows] read as tapwire-raw[...] with `zeroCopy: true`;
 // -headers reads every packet's addresses and ports through a header view, -flows
 // tracks flows (bench/conversations.js runs these).
 const CAPTURERS = [
@@ -32,6 +32,8 @@ const CAPTURERS = [
   'tapwire-raw-headers',
   'tapwire-ebpf-flows',
   'tapwire-raw-flows',
+  'tapwire-raw-zc-headers',
+  'tapwire-raw-zc-flows',
 ];
 const REJECT_FILTER = 'udp port 7';
 
