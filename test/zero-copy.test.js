@@ -161,10 +161,12 @@ describe('zero-copy batches (raw-socket, zeroCopy: true)', function () {
   });
 
   it('batches that arrive with nobody reading, or that a loop left unread, do not hold the ring: a listener added later gets every frame', async function () {
-    // Each burst fits the ring; the two together do not, unless the first burst's blocks are free.
-    const cap = await open({ bufferSize: 512 * 1024 });
+    // Each burst fits the ring (about 240 bytes of it a frame) even when nothing drains it
+    // meanwhile (a slow emulated guest); the two together do not, unless the first
+    // burst's blocks are free again.
+    const cap = await open({ bufferSize: 2 * 1024 * 1024 });
     // Sent while nobody listens or loops: they wait in memory of their own.
-    const early = await sendFromPeer(link, { port: PORT, count: 2000, size: 100 });
+    const early = await sendFromPeer(link, { port: PORT, count: 5000, size: 100 });
     await until('the early frames delivered', () => {
       const { packets, drops } = cap.stats();
       return packets + drops.kernel + drops.userspace >= early;
@@ -178,7 +180,7 @@ describe('zero-copy batches (raw-socket, zeroCopy: true)', function () {
     }
     let later = 0;
     cap.on('batch', (batch) => (later += batch.length));
-    const sent = await sendFromPeer(link, { port: PORT, count: 3000, size: 100 });
+    const sent = await sendFromPeer(link, { port: PORT, count: 5000, size: 100 });
     await until('the listener has every later frame', () => later === sent);
     for await (const batch of cap) {
       read += batch.length;
@@ -315,6 +317,7 @@ for i in range(1000):
     if i % 20 == 19: time.sleep(0.002)
 `;
       await inPeer(link, 'python3', ['-c', paced]);
+      await until('tcpdump has written every frame', () => tcpdump.written() >= 1000);
       const { packets, summary } = await tcpdump.stop();
       child.kill('SIGINT');
       assert.equal(await exited, 0, stderr);
