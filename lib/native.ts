@@ -69,6 +69,8 @@ export interface PacketRing extends KernelSource<{ kernelDrops: number; userspac
   views(): [ring: ArrayBuffer, records: ArrayBuffer, recordsPerBlock: number];
   /** zeroCopy: the lent block goes back to the kernel. */
   release(block: number): void;
+  /** The packets in the block the kernel fills: no flush hands them over until its timer retires it. */
+  unretired(): number;
 }
 
 export interface EbpfTarget {

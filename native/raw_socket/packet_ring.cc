@@ -85,7 +85,9 @@ napi_status Lend(napi_env env, const std::shared_ptr<Mapping>& memory, napi_valu
 }  // namespace
 
 Napi::Function PacketRing::Init(Napi::Env env) {
-  return Define(env, "PacketRing", {InstanceMethod("views", &PacketRing::Views), InstanceMethod("release", &PacketRing::ReleaseBlock)});
+  return Define(env, "PacketRing",
+                {InstanceMethod("views", &PacketRing::Views), InstanceMethod("release", &PacketRing::ReleaseBlock),
+                 InstanceMethod("unretired", &PacketRing::Unretired)});
 }
 
 // new PacketRing({ ifindex, filter, blockSize, blockCount, blockTimeoutMs, promiscuous, zeroCopy },
@@ -171,6 +173,23 @@ Napi::Value PacketRing::ReleaseBlock(const Napi::CallbackInfo& info) {
     delivery_.Fed();
   }
   return info.Env().Undefined();
+}
+
+// Blocks retired and not yet drained come first; the first the kernel still owns is the
+// one it fills (a block it owns holds no packets until then). After detach() nothing
+// more enters it, so its count only waits for the timer.
+Napi::Value PacketRing::Unretired(const Napi::CallbackInfo& info) {
+  uint32_t packets = 0;
+  for (uint32_t i = 0; fd_ && i < blockCount_; i++) {
+    uint32_t block = (nextBlock_ + i) % blockCount_;
+    if (!lent_.empty() && lent_[block]) break;  // the kernel stops before a lent block
+    auto& bh = reinterpret_cast<struct tpacket_block_desc*>(ring_->data() + size_t(block) * blockSize_)->hdr.bh1;
+    if ((__atomic_load_n(&bh.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      packets = __atomic_load_n(&bh.num_pkts, __ATOMIC_RELAXED);
+      break;
+    }
+  }
+  return Napi::Number::New(info.Env(), packets);
 }
 
 void PacketRing::Drain() {

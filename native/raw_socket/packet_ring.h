@@ -35,6 +35,9 @@ class PacketRing : public KernelSource<PacketRing> {
   Napi::Value Views(const Napi::CallbackInfo& info);
   // release(block): the lent block goes back to the kernel.
   Napi::Value ReleaseBlock(const Napi::CallbackInfo& info);
+  // unretired() → the packets in the block the kernel fills, which no flush can hand
+  // over until the kernel's block timer retires it.
+  Napi::Value Unretired(const Napi::CallbackInfo& info);
   void Lend(Napi::Env env);
   // Copies each packet of the block at `base` into a batch.
   void Copy(uint8_t* base);
