@@ -35,6 +35,8 @@ export interface PacketRingOptions {
   blockSize: number;
   blockCount: number;
   blockTimeoutMs: number;
+  /** The filter's cut, applied again to a frame whose VLAN tag is put back. */
+  snaplen: number;
   promiscuous: boolean;
   /** Lend the ring's blocks (views(), release()) rather than copy them: onBatch gets a block's number. */
   zeroCopy: boolean;
@@ -94,6 +96,8 @@ export interface EbpfCaptureOptions {
   batchBytes: number;
   /** Drains every this many ms when no wake-up came (lib/drain-interval.ts). */
   drainIntervalMs: number;
+  /** The filters' cut, applied again to a frame whose VLAN tag is put back. */
+  snaplen: number;
   promiscuous: boolean;
   targets: EbpfTarget[];
   /** Records carry their packet's owner, named by socket hooks linked at this cgroup v2 root. */
@@ -164,8 +168,11 @@ export interface NativeBinding {
    * LINKTYPE_ it records, and `swapped` whether its byte order is not this host's.
    */
   compileFilter(expression: string, linkType: number, snaplen: number, swapped?: boolean): Promise<Buffer>;
-  /** Bytes of the packet the program keeps; 0 when it rejects the packet. */
-  matchFilter(program: Buffer, packet: Buffer, wireLength: number): number;
+  /**
+   * Bytes of the packet the program keeps; 0 when it rejects the packet. `vlanTci`: the
+   * 802.1Q tag the kernel holds in the frame's metadata, which a live link's program tests.
+   */
+  matchFilter(program: Buffer, packet: Buffer, wireLength: number, vlanTci?: number): number;
   /** A file's record as libpcap reads it (`data` rewritten in place); returns its original length. */
   libpcapRecord(linkType: number, swapped: boolean, data: Buffer, wireLength: number): number;
   /** In the calling thread's network namespace, as are interfaces() and every socket the addon makes. */

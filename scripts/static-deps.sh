@@ -102,6 +102,17 @@ build_libpcap() {
     --without-septel --without-snf --without-turbocap --without-dpdk
   make -j"$jobs" libpcap.a
   make install
+  # tapwire's own reach into libpcap's private pcap_t, built against this build's
+  # config.h and archived with it (native/filter/pcap_linux.c says why).
+  # shellcheck disable=SC2086 # two flags
+  "${CC:-cc}" $cflags -I. -c "$root/native/filter/pcap_linux.c" -o tapwire_pcap_linux.o
+  "${AR:-ar}" rs "$prefix/lib/libpcap.a" tapwire_pcap_linux.o
+}
+
+# What else a library's build takes in from this repository: a change rebuilds it.
+recipe() {
+  [ "$1" = libpcap ] && printf -- '-%s' "$(sha1sum "$root/native/filter/pcap_linux.c" | cut -c1-12)"
+  return 0
 }
 
 build_libbpf() {
@@ -129,7 +140,7 @@ cflags="-fPIC -O2"
 jobs=$(nproc)
 mkdir -p "$prefix/include" "$prefix/lib"
 for name in "${libraries[@]}"; do
-  stamp="$prefix/.built-$name-$(cat "$src/$name/.version")"
+  stamp="$prefix/.built-$name-$(cat "$src/$name/.version")$(recipe "$name")"
   [ -f "$stamp" ] && continue
   work=$(mktemp -d)
   log="$prefix/$name.log"

@@ -78,6 +78,8 @@ describe('tapwire command line', function () {
       [['capture', '-c', 'ten'], /ERR_USAGE: -c needs a whole number of at least 1; got "ten"/],
       [['capture', '-c', '0'], /ERR_USAGE: -c needs a whole number/],
       [['capture', '-Q', 'sideways'], /ERR_USAGE: -Q takes in, out or inout/],
+      [['capture', '-B', 'lots'], /ERR_USAGE: -B needs a whole number of at least 1; got "lots"/],
+      [['capture', '-B', '64'], /ERR_INVALID_OPTION: bufferSize must be/],
       [['capture', '-i'], /ERR_USAGE: -i needs a value/],
       [['capture', '-f', 'udp', 'tcp'], /ERR_USAGE: give the filter with -f or as an expression/],
       [['capture', '--pcap'], /ERR_USAGE: --pcap chooses the format of -w/],

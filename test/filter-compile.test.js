@@ -3,15 +3,17 @@
 // libpcap's optimizer takes seconds on a large expression, and the event loop (timers,
 // other captures, a server) goes on meanwhile.
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { openCapturer } = require('..');
 const { native } = require('../dist/native');
-const { requireVariant } = require('./helpers/privileged');
+const { requirePrivileges, requireVariant } = require('./helpers/privileged');
 const { createLink, removeLink } = require('./helpers/netns');
 const { pcapFile, udpFrame } = require('./helpers/files');
 
+const DLT_EN10MB = 1;
 const VARIANTS = [{ backend: 'raw-socket' }, { backend: 'ebpf', attach: 'tcx' }, { backend: 'ebpf', attach: 'socket' }];
 // About 1,500 classic instructions, which libpcap's optimizer takes long over (about half a second here).
 const SLOW = Array.from({ length: 300 }, (_, i) => `udp port ${10000 + i}`).join(' or ');
@@ -60,6 +62,40 @@ describe('filter compilation', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a live link's program is the one tcpdump attaches, instruction for instruction (`tcpdump -dd`), VLAN tests included", async function () {
+    await requirePrivileges(this, ['tcpdump']);
+    for (const expression of ['vlan', 'vlan 42 and udp port 53', 'not vlan and tcp', 'udp port 53', 'host 10.0.0.1 or arp']) {
+      // lo is an Ethernet link to libpcap; tcpdump compiles on the live handle, with its Linux VLAN extensions.
+      const theirs = execFileSync('tcpdump', ['-i', 'lo', '-dd', expression], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .trim()
+        .split('\n')
+        .map((line) => line.match(/0x[0-9a-f]+|\d+/g).map(Number));
+      const program = await native().compileFilter(expression, DLT_EN10MB, 262144);
+      const ours = Array.from({ length: program.length / 8 }, (_, i) => [
+        program.readUInt16LE(i * 8),
+        program[i * 8 + 2],
+        program[i * 8 + 3],
+        program.readUInt32LE(i * 8 + 4),
+      ]);
+      assert.deepEqual(ours, theirs, expression);
+    }
+  });
+
+  it("`vlan N` on a live link matches the tag the kernel holds in metadata, or one left in the bytes; a file's, the bytes only", async function () {
+    const frame = udpFrame(Buffer.from('x'));
+    const inBytes = Buffer.concat([frame.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 42]), frame.subarray(12)]);
+    const live = await native().compileFilter('vlan 42', DLT_EN10MB, 262144);
+    const file = await native().compileFilter('vlan 42', DLT_EN10MB, 262144, false);
+    const match = (program, data, tci) => native().matchFilter(program, data, data.length, tci) > 0;
+    assert.equal(match(live, frame, 42), true, 'tag 42 in metadata');
+    assert.equal(match(live, frame, 0x2000 | 42), true, 'tag 42 with a priority');
+    assert.equal(match(live, frame, 43), false, 'tag 43 in metadata');
+    assert.equal(match(live, frame), false, 'no tag');
+    assert.equal(match(live, inBytes), true, 'tag 42 in the bytes');
+    assert.equal(match(file, frame, 42), false, "a file's program does not read metadata");
+    assert.equal(match(file, inBytes), true);
   });
 
   for (const variant of VARIANTS) {

@@ -70,7 +70,15 @@ describe('filter errors name the reason and quote a bounded part of the expressi
     await requireVariant(this, { backend: 'raw-socket' });
     const { native } = require('../dist/native');
     const unknownOpcode = Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, 0]);
-    const options = { ifindex: 1, filter: unknownOpcode, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false };
+    const options = {
+      ifindex: 1,
+      filter: unknownOpcode,
+      blockSize: 65536,
+      blockCount: 2,
+      blockTimeoutMs: 10,
+      snaplen: 65535,
+      promiscuous: false,
+    };
     assert.throws(() => new (native().PacketRing)(options, () => {}), {
       nativeCode: 'EFILTER',
       errno: os.constants.errno.EINVAL,

@@ -77,7 +77,7 @@ describe('native sources after close()', function () {
   const SOURCES = {
     PacketRing: () =>
       new (native().PacketRing)(
-        { ifindex: 1, filter: acceptAll, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, promiscuous: false },
+        { ifindex: 1, filter: acceptAll, blockSize: 65536, blockCount: 2, blockTimeoutMs: 10, snaplen: 65535, promiscuous: false },
         () => {},
       ),
     EbpfCapture: () =>
@@ -88,6 +88,7 @@ describe('native sources after close()', function () {
           wakeupBytes: 1 << 16,
           batchBytes: 1 << 18,
           drainIntervalMs: 10,
+          snaplen: 65535,
           promiscuous: false,
           targets: [{ ifindex: 1, hardwareType: 772, filter: acceptAll, outgoing: false }],
         },

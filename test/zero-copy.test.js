@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { openCapturer } = require('..');
 const { requireVariant } = require('./helpers/privileged');
-const { createLinkWithSink, inPeer, sendFromPeer } = require('./helpers/netns');
+const { addVlan, createLinkWithSink, inPeer, sendFromPeer } = require('./helpers/netns');
 const { readPcap, startTcpdump } = require('./helpers/tools');
 const { until } = require('./helpers/poll');
 
@@ -149,13 +149,18 @@ describe('zero-copy batches (raw-socket, zeroCopy: true)', function () {
       if (idle === null) {
         // The block before the one the kernel fills is lent: the socket polls readable
         // all the while, which must not turn into a busy loop. The event loop's thread
-        // is measured, not the process: V8's compiler and collector threads ran for
-        // 340 ms of 600 in an emulated guest with two others beside it.
-        const cpu = loopThreadCpuMs();
-        const started = process.hrtime.bigint();
-        await new Promise((resolve) => setTimeout(resolve, 600));
-        const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-        idle = { cpuMs: loopThreadCpuMs() - cpu, wallMs };
+        // is measured, not the process (V8's compiler and collector threads ran for
+        // 340 ms of 600 in an emulated guest with two others beside it), over three
+        // windows, the quietest kept: a spin runs through all three, a collection of
+        // the suite's heap on this thread (190 ms there) does not.
+        for (let w = 0; w < 3; w++) {
+          const cpu = loopThreadCpuMs();
+          const started = process.hrtime.bigint();
+          await new Promise((resolve) => setTimeout(resolve, 600));
+          const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+          const window = { cpuMs: loopThreadCpuMs() - cpu, wallMs };
+          if (idle === null || window.cpuMs < idle.cpuMs) idle = window;
+        }
         assert.equal(batch.lengthAt(0), UDP_OVERHEAD + 30);
         await sendFromPeer(link, { port: PORT, count: 50, size: 30 });
       }
@@ -248,26 +253,17 @@ describe('zero-copy batches (raw-socket, zeroCopy: true)', function () {
   });
 
   it('VLAN-tagged frames read as tcpdump wrote them: the tag the kernel strips is put back in place', async function () {
+    let vlan;
     try {
-      execFileSync('ip', ['link', 'add', 'link', link.outer, 'name', `${link.outer}.v`, 'type', 'vlan', 'id', String(VLAN_ID)], {
-        stdio: 'pipe',
-      });
+      vlan = addVlan(link, VLAN_ID);
     } catch (err) {
-      this.skip(`the kernel lacks 802.1Q VLAN devices (ip link add type vlan: ${String(err.stderr).trim()})`);
+      if (err.unsupported) this.skip(err.unsupported);
+      throw err;
     }
     try {
-      execFileSync('ip', ['-n', link.ns, 'link', 'add', 'link', link.inner, 'name', 'v', 'type', 'vlan', 'id', String(VLAN_ID)]);
-      execFileSync('ip', ['addr', 'add', '198.19.77.2/30', 'dev', `${link.outer}.v`]);
-      execFileSync('ip', ['-n', link.ns, 'addr', 'add', '198.19.77.1/30', 'dev', 'v']);
-      execFileSync('ip', ['link', 'set', `${link.outer}.v`, 'up']);
-      execFileSync('ip', ['-n', link.ns, 'link', 'set', 'v', 'up']);
-      const peerMac = JSON.parse(execFileSync('ip', ['-n', link.ns, '-j', 'link', 'show', 'v'], { encoding: 'utf8' }))[0].address;
-      execFileSync('ip', ['neigh', 'replace', '198.19.77.1', 'lladdr', peerMac, 'dev', `${link.outer}.v`, 'nud', 'permanent']);
-      // The frames as the filter sees them, the tag stripped (a 'vlan' filter would look
-      // for it in the frame, where it no longer is, as libpcap's does without its BPF
-      // extensions); as written, the tag back in place.
+      // The tag goes back inside the ring itself (test/vlan.test.js: every backend, and the filters).
       const filter = `udp port ${PORT + 1}`;
-      const cap = await openCapturer({ backend: 'raw-socket', zeroCopy: true, interfaces: [link.outer], filter });
+      const cap = await open({ filter });
       const tcpdump = await startTcpdump(link.outer, filter);
       const frames = [];
       const reading = (async () => {
@@ -276,7 +272,7 @@ describe('zero-copy batches (raw-socket, zeroCopy: true)', function () {
       const send = `
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(300): s.sendto(bytes([i & 255]) * (10 + i % 50), ('198.19.77.2', ${PORT + 1}))
+for i in range(300): s.sendto(bytes([i & 255]) * (10 + i % 50), ('${vlan.outerAddr}', ${PORT + 1}))
 `;
       await inPeer(link, 'python3', ['-c', send]);
       // An emulated guest can keep tcpdump seconds behind the sender; a stop before it
@@ -293,7 +289,7 @@ for i in range(300): s.sendto(bytes([i & 255]) * (10 + i % 50), ('198.19.77.2', 
         assert.deepEqual(f, packets[i].data, `frame ${i} differs from tcpdump's`);
       });
     } finally {
-      execFileSync('ip', ['link', 'del', `${link.outer}.v`]);
+      execFileSync('ip', ['link', 'del', vlan.outer]);
     }
   });
 
@@ -305,7 +301,7 @@ for i in range(300): s.sendto(bytes([i & 255]) * (10 + i % 50), ('198.19.77.2', 
       const filter = `udp port ${PORT}`;
       const child = spawn(
         process.execPath,
-        [bin, 'capture', '-i', link.outer, '--backend', 'raw-socket', '--zero-copy', '--pcap', '-w', file, filter],
+        [bin, 'capture', '-i', link.outer, '--backend', 'raw-socket', '--zero-copy', '-B', '131072', '--pcap', '-w', file, filter],
         {
           stdio: ['ignore', 'ignore', 'pipe'],
         },
@@ -314,8 +310,9 @@ for i in range(300): s.sendto(bytes([i & 255]) * (10 + i % 50), ('198.19.77.2', 
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise((resolve) => child.on('close', resolve));
       await until('tapwire listening', () => /listening on/.test(stderr), 30000);
-      // tcpdump's immediate mode retires a block each millisecond: more blocks (-B, KiB)
-      // ride out a busy machine that keeps it from reading for a while.
+      // tcpdump's immediate mode retires a block each millisecond, tapwire's ring a
+      // block each 10 ms: more blocks (-B, KiB, the same for both) ride out a busy
+      // machine that keeps either from reading for a while.
       const tcpdump = await startTcpdump(link.outer, filter, { args: ['-B', '131072'] });
       // Paced: tcpdump, the reference, must not drop on an emulated CPU either.
       const paced = `

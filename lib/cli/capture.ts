@@ -22,7 +22,7 @@ import { describePacket } from '../describe';
 import { copySecrets, HoldBack, KeyLogFile } from './keys';
 import { StatusLine } from './status';
 
-export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-Q in|out|inout]
+export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c COUNT] [-s SNAPLEN] [-B KIB] [-Q in|out|inout]
                         [-w FILE|- [--pcap] [-C SIZE] [-G SECONDS] [-W COUNT]] [-r FILE|-]
                         [--netns NAME|PATH|PID | --cgroup PATH] [--backend auto|ebpf|raw-socket] [--zero-copy]
                         [--tls[=auto|required]] [--embed-keys] [--keylog FILE]
@@ -30,7 +30,7 @@ export const CAPTURE_USAGE = `usage: tapwire capture [-nD] [-i INTERFACE]... [-c
                         [-f FILTER | EXPRESSION] [-- COMMAND [ARGS...]]`;
 
 const SPEC = {
-  valued: 'icswrfQCGW',
+  valued: 'icswrfQCGWB',
   flags: 'nDhP',
   longValued: ['backend', 'netns', 'cgroup', 'pid', 'comm', 'keylog'],
   longOptional: ['tls'],
@@ -40,6 +40,7 @@ const SPEC = {
     count: 'c',
     'snapshot-length': 's',
     snaplen: 's',
+    'buffer-size': 'B',
     direction: 'Q',
     'list-interfaces': 'D',
     filter: 'f',
@@ -121,6 +122,8 @@ function command(all: readonly string[]): Command {
   const q = last(parsed, 'Q');
   if (q !== undefined && !['in', 'out', 'inout'].includes(q)) throw new UsageError(`-Q takes in, out or inout; got ${JSON.stringify(q)}`);
   const snaplen = integerArg(parsed, 's', '-s', 0);
+  // tcpdump's -B: the kernel's buffer, in KiB.
+  const bufferKiB = integerArg(parsed, 'B', '-B', 1);
   const read = last(parsed, 'r');
   const interfaces = parsed.options.get('i');
   const owners = ownerSelection(parsed);
@@ -139,6 +142,7 @@ function command(all: readonly string[]): Command {
     filter: filterFlag ?? expression,
     // tcpdump's -s 0: the largest snapshot.
     snaplen: snaplen === 0 ? undefined : snaplen,
+    bufferSize: bufferKiB === undefined ? undefined : bufferKiB * 1024,
     interfaces,
     backend: last(parsed, 'backend') as CaptureOptions['backend'],
     zeroCopy: flag('zero-copy') ? true : undefined,

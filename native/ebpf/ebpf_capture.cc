@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <net/if_arp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "../common/errors.h"
 #include "../common/options.h"
 #include "../common/packet_socket.h"
+#include "../common/vlan.h"
 #include "bpf/capture.h"
 #include "bpf/owner.h"
 #include "capture.skel.h"
@@ -41,7 +43,7 @@ Napi::Function EbpfCapture::Init(Napi::Env env) {
 }
 
 // new EbpfCapture({ attach: 'tcx' | 'socket' | 'cgroup', ringSize, wakeupBytes, batchBytes, drainIntervalMs,
-//                   promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }],
+//                   snaplen, promiscuous, targets: [{ ifindex, hardwareType, filter, outgoing }],
 //                   cgroup?: { path, filter }, attribution?: { cgroupRoot } }, onBatch)
 EbpfCapture::EbpfCapture(const Napi::CallbackInfo& info) : KernelSource(info, "tapwire:EbpfCapture") {
   Open(info.Env(), info[0].As<Napi::Object>());
@@ -52,6 +54,7 @@ EbpfCapture::~EbpfCapture() { Release(); }
 void EbpfCapture::Open(Napi::Env env, const Napi::Object& options) {
   hook_ = HookNamed(options.Get("attach").As<Napi::String>().Utf8Value());
   uint32_t ringSize = UintOption(options, "ringSize");
+  snaplen_ = UintOption(options, "snaplen");
 
   CaptureProgramsSpec spec;
   spec.hook = hook_;
@@ -218,10 +221,18 @@ void EbpfCapture::Drain() {
       }
       // At a cgroup's hooks every packet starts at its IP header, whatever the interface.
       uint16_t hardwareType = hook_ == Hook::kCgroup ? kRawIp : iface ? iface->hardwareType : 0;
-      uint8_t* out = batch.Add(r->cap_len, r->wire_len, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL),
-                               hardwareType, r->direction != 0);
+      VlanTag tag{r->vlan_tpid, r->vlan_tci};
+      bool tagged = tag.AppliesTo(hardwareType == ARPHRD_ETHER, r->cap_len);
+      uint32_t caplen = tagged ? VlanTag::TaggedCaplen(r->cap_len, snaplen_) : r->cap_len;
+      uint32_t wirelen = tagged ? r->wire_len + kVlanTagLength : r->wire_len;
+      uint8_t* out = batch.Add(caplen, wirelen, r->ifindex, uint32_t(ns / 1000000000ULL), uint32_t(ns % 1000000000ULL), hardwareType,
+                               r->direction != 0);
       if (out) {
-        memcpy(out, data + header, r->cap_len);
+        if (tagged) {
+          tag.CopyTagged(out, data + header, caplen);
+        } else {
+          memcpy(out, data + header, caplen);
+        }
         if (owned) memcpy(batch.LastOwner(), r + 1, sizeof(struct tapwire_owners));
         if (iface) {
           iface->packets++;

@@ -71,6 +71,8 @@ class EbpfCapture : public KernelSource<EbpfCapture> {
   std::unordered_map<uint32_t, Interface> interfaces_;
   RingDrain drain_;
   ClockOffset clock_;
+  // The filters' cut: a frame whose VLAN tag is put back is cut there again.
+  uint32_t snaplen_ = 0;
   uint64_t filtered_ = 0;
   uint64_t ringDrops_ = 0;
   uint64_t userDrops_ = 0;

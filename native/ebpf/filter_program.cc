@@ -211,6 +211,21 @@ class Translator {
     }
   }
 
+  // The Linux ancillary loads libpcap compiles for a live link (a `vlan` test): the
+  // 802.1Q tag the kernel holds in the frame's metadata, read from the context as the
+  // kernel reads it for a classic filter.
+  void AncillaryLoad(uint32_t k) {
+    switch (k - kAncillaryBase) {
+      case SKF_AD_VLAN_TAG:
+        Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, R0, R6, offsetof(struct __sk_buff, vlan_tci), 0));
+        return;
+      case SKF_AD_VLAN_TAG_PRESENT:
+        Emit(Insn(BPF_LDX | BPF_MEM | BPF_W, R0, R6, offsetof(struct __sk_buff, vlan_present), 0));
+        return;
+    }
+    throw FilterTranslationError("filter uses a Linux ancillary load, which has no eBPF form here");
+  }
+
   int16_t Mem(uint32_t k) {
     if (k >= kMemWords) throw FilterTranslationError("filter uses scratch memory out of range");
     return int16_t(kScratchOff + 4 * int(k));
@@ -236,6 +251,10 @@ class Translator {
             return;
           case BPF_ABS:
             if (toX) break;
+            if (f.k >= kAncillaryBase) {
+              AncillaryLoad(f.k);
+              return;
+            }
             PacketLoad(c, f.k, false, R0);
             return;
           case BPF_IND:

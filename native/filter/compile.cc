@@ -3,6 +3,7 @@
 // optimizer can take minutes on a large expression, so the compile runs on libuv's
 // thread pool and the event loop goes on meanwhile.
 #include "filter.h"
+#include "pcap_linux.h"
 
 #include <napi.h>
 #include <pcap/pcap.h>
@@ -62,6 +63,9 @@ void Run(napi_env, void* data) {
     if (c->error.empty()) c->error = "pcap_open_dead failed";
     return;
   }
+  // A live link's program is the one tcpdump attaches on Linux: `vlan` also tests the
+  // tag the kernel moved into metadata. A file's frames carry their tags in the bytes.
+  if (c->swapped < 0) tapwire_pcap_compile_as_linux(p);
   struct bpf_program prog;
   if (pcap_compile(p, &prog, c->expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
     c->error = pcap_geterr(p);

@@ -10,7 +10,8 @@ namespace tapwire {
 // libpcap's message.
 Napi::Value CompileFilter(const Napi::CallbackInfo& info);
 
-// matchFilter(program, packet, wireLength) → bytes the program keeps (0: rejected).
+// matchFilter(program, packet, wireLength[, vlanTci]) → bytes the program keeps (0:
+// rejected); vlanTci: the 802.1Q tag the kernel would hold in the frame's metadata.
 Napi::Value MatchFilter(const Napi::CallbackInfo& info);
 
 }  // namespace tapwire

@@ -16,14 +16,13 @@
 #include "../common/errors.h"
 #include "../common/options.h"
 #include "../common/packet_socket.h"
+#include "../common/vlan.h"
 
 namespace tapwire {
 
 namespace {
 
 constexpr uint32_t kFrameSize = 2048;  // only a unit of ring accounting in TPACKET_V3
-constexpr uint32_t kVlanTagLength = 4;
-constexpr uint32_t kMacAddressesLength = 12;
 
 int AttachClassicFilter(int fd, const Napi::Buffer<uint8_t>& code) {
   size_t count = code.Length() / sizeof(struct sock_filter);
@@ -59,16 +58,11 @@ uint32_t Walk(uint8_t* base, uint32_t blockSize, const struct tpacket_hdr_v1& bh
   return i;
 }
 
-// The kernel strips 802.1Q tags into metadata; the tag goes back where it was, so users
-// (and filters run on the data later) see the frame as sent.
-bool VlanStripped(const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
-  return (hdr.tp_status & TP_STATUS_VLAN_VALID) && sll.sll_hatype == ARPHRD_ETHER && hdr.tp_snaplen >= kMacAddressesLength;
-}
-
-void VlanTag(const struct tpacket3_hdr& hdr, uint8_t* out) {
-  uint16_t tpid = (hdr.tp_status & TP_STATUS_VLAN_TPID_VALID) ? hdr.hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
-  uint16_t tag[2] = {htons(tpid), htons(uint16_t(hdr.hv1.tp_vlan_tci))};
-  memcpy(out, tag, sizeof(tag));
+// The tag the kernel moved out of this frame into its metadata, if any (common/vlan.h).
+VlanTag StrippedTag(const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
+  if (!(hdr.tp_status & TP_STATUS_VLAN_VALID)) return {};
+  VlanTag tag{(hdr.tp_status & TP_STATUS_VLAN_TPID_VALID) ? hdr.hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q), uint16_t(hdr.hv1.tp_vlan_tci)};
+  return tag.AppliesTo(sll.sll_hatype == ARPHRD_ETHER, hdr.tp_snaplen) ? tag : VlanTag{};
 }
 
 // A lent ArrayBuffer's memory: the mapping, kept until the ArrayBuffer is collected
@@ -104,6 +98,7 @@ void PacketRing::Open(Napi::Env env, const Napi::Object& options) {
   uint32_t ifindex = UintOption(options, "ifindex");
   blockSize_ = UintOption(options, "blockSize");
   blockCount_ = UintOption(options, "blockCount");
+  snaplen_ = UintOption(options, "snaplen");
 
   fd_ = OpenPacketSocket(env, SOCK_NONBLOCK);
 
@@ -231,18 +226,17 @@ void PacketRing::Copy(uint8_t* base) {
   }
   uint32_t walked = Walk(base, blockSize_, bh, [&](uint64_t at, const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
     const uint8_t* frame = base + at + hdr.tp_mac;
-    bool vlan = VlanStripped(hdr, sll);
-    uint32_t extra = vlan ? kVlanTagLength : 0;
-    uint8_t* out = batch.Add(hdr.tp_snaplen + extra, hdr.tp_len + extra, uint32_t(sll.sll_ifindex), hdr.tp_sec, hdr.tp_nsec, sll.sll_hatype,
-                             sll.sll_pkttype == PACKET_OUTGOING);
+    VlanTag tag = StrippedTag(hdr, sll);
+    uint32_t caplen = tag.tpid ? VlanTag::TaggedCaplen(hdr.tp_snaplen, snaplen_) : hdr.tp_snaplen;
+    uint32_t wirelen = tag.tpid ? hdr.tp_len + kVlanTagLength : hdr.tp_len;
+    uint8_t* out =
+        batch.Add(caplen, wirelen, uint32_t(sll.sll_ifindex), hdr.tp_sec, hdr.tp_nsec, sll.sll_hatype, sll.sll_pkttype == PACKET_OUTGOING);
     if (!out) {
       userDrops_++;
-    } else if (vlan) {
-      memcpy(out, frame, kMacAddressesLength);
-      VlanTag(hdr, out + kMacAddressesLength);
-      memcpy(out + kMacAddressesLength + kVlanTagLength, frame + kMacAddressesLength, hdr.tp_snaplen - kMacAddressesLength);
+    } else if (tag.tpid) {
+      tag.CopyTagged(out, frame, caplen);
     } else {
-      memcpy(out, frame, hdr.tp_snaplen);
+      memcpy(out, frame, caplen);
     }
     return true;
   });
@@ -262,15 +256,15 @@ void PacketRing::View(uint32_t block, uint8_t* base) {
   double wireBytes = 0;
   uint32_t walked = Walk(base, blockSize_, bh, [&](uint64_t at, const struct tpacket3_hdr& hdr, const struct sockaddr_ll& sll) {
     if (n == recordsPerBlock_) return false;
-    bool vlan = VlanStripped(hdr, sll);
-    if (vlan && hdr.tp_mac < kFrameMin + kVlanTagLength) {
+    VlanTag tag = StrippedTag(hdr, sll);
+    if (tag.tpid && hdr.tp_mac < kFrameMin + kVlanTagLength) {
       userDrops_++;  // no room before the frame (PACKET_RESERVE makes it: never seen)
       return true;
     }
-    uint32_t extra = vlan ? kVlanTagLength : 0;
+    uint32_t extra = tag.tpid ? kVlanTagLength : 0;
     uint32_t* m = records + size_t(n++) * kMetaWords;
     m[kOffset] = uint32_t(blockAt + at + hdr.tp_mac - extra);
-    m[kCaplen] = hdr.tp_snaplen + extra;
+    m[kCaplen] = tag.tpid ? VlanTag::TaggedCaplen(hdr.tp_snaplen, snaplen_) : hdr.tp_snaplen;
     m[kWirelen] = hdr.tp_len + extra;
     m[kIfindex] = uint32_t(sll.sll_ifindex);
     m[kTsSec] = hdr.tp_sec;
@@ -278,10 +272,10 @@ void PacketRing::View(uint32_t block, uint8_t* base) {
     m[kLink] = uint32_t(sll.sll_hatype) | uint32_t(sll.sll_pkttype == PACKET_OUTGOING) << kDirectionShift;
     m[kLinkType] = 0;
     wireBytes += m[kWirelen];
-    if (vlan) {
+    if (tag.tpid) {
       uint8_t* frame = base + at + hdr.tp_mac;
       memmove(frame - kVlanTagLength, frame, kMacAddressesLength);
-      VlanTag(hdr, frame - kVlanTagLength + kMacAddressesLength);
+      tag.Write(frame - kVlanTagLength + kMacAddressesLength);
     }
     return true;
   });

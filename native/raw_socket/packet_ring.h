@@ -63,6 +63,8 @@ class PacketRing : public KernelSource<PacketRing> {
   Napi::Reference<Napi::ArrayBuffer> recordsView_;
   uint32_t blockSize_ = 0;
   uint32_t blockCount_ = 0;
+  // The filter's cut: a frame with its VLAN tag put back is cut there again.
+  uint32_t snaplen_ = 0;
   uint32_t nextBlock_ = 0;
   uint64_t kernelDrops_ = 0;
   uint64_t userDrops_ = 0;

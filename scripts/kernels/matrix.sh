@@ -29,7 +29,7 @@ kernel_facing=(
   test/capture.test.js test/loopback.test.js test/netns.test.js test/interfaces.test.js test/follow.test.js
   test/hosts.test.js test/cleanup.test.js test/lifecycle.test.js test/soak.test.js
   test/filter-translation.test.js test/filter-semantics.test.js test/filter-errors.test.js test/native/*.test.js
-  test/tls*.test.js test/attribution.test.js test/cgroup.test.js test/command*.test.js test/zero-copy.test.js
+  test/tls*.test.js test/attribution.test.js test/cgroup.test.js test/command*.test.js test/zero-copy.test.js test/vlan.test.js
 )
 shopt -u nullglob
 probe='node bin/tapwire.js probe --json | sed "s/^/probe| /"'

@@ -48,7 +48,7 @@ function createLink() {
   live.add(link);
   try {
     ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner, 'netns', ns);
-    execFileSync('sysctl', ['-qw', `net.ipv6.conf.${outer}.disable_ipv6=1`]);
+    fs.writeFileSync(`/proc/sys/net/ipv6/conf/${outer}/disable_ipv6`, '1'); // (sysctl reads the dot in the name as a separator)
     execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${inner}.disable_ipv6=1`]);
     ip('addr', 'add', `${outerAddr}/30`, 'dev', outer);
     ip('-n', ns, 'addr', 'add', `${innerAddr}/30`, 'dev', inner);
@@ -126,18 +126,51 @@ for i in range(count):
 print(sent)
 `;
 
-/** Sends UDP from the peer namespace to our end of the link; resolves with frames sent. */
-async function sendFromPeer(link, { port, count, size = 64, sourcePort = 40000 }) {
-  const out = await inPeer(link, 'python3', ['-c', SENDER, link.outerAddr, String(port), String(count), String(size), String(sourcePort)]);
+/** Sends UDP from the peer namespace to our end of the link (or `to`); resolves with frames sent. */
+async function sendFromPeer(link, { port, count, size = 64, sourcePort = 40000, to = link.outerAddr }) {
+  const out = await inPeer(link, 'python3', ['-c', SENDER, to, String(port), String(count), String(size), String(sourcePort)]);
   return Number(out.trim());
 }
 
-/** Sends UDP from our namespace to the peer (outgoing on the capture side). */
-async function sendToPeer(link, { port, count, size = 64, sourcePort = 40001 }) {
-  const out = execFileSync('python3', ['-c', SENDER, link.innerAddr, String(port), String(count), String(size), String(sourcePort)], {
+/** Sends UDP from our namespace to the peer (or `to`): outgoing on the capture side. */
+async function sendToPeer(link, { port, count, size = 64, sourcePort = 40001, to = link.innerAddr }) {
+  const out = execFileSync('python3', ['-c', SENDER, to, String(port), String(count), String(size), String(sourcePort)], {
     encoding: 'utf8',
   });
   return Number(out.trim());
+}
+
+/**
+ * An 802.1Q VLAN over the link: a VLAN device on each end (ours named `.outer`), with
+ * the link's /30 moved to 198.19.0.0/16, static neighbours and IPv6 off, so again only
+ * what a test sends crosses it. They go with the link. Throws an error whose
+ * `unsupported` says why when this kernel has no VLAN devices (no 8021q).
+ */
+function addVlan(link, id) {
+  const outer = `${link.outer}.v`;
+  try {
+    ip('link', 'add', 'link', link.outer, 'name', outer, 'type', 'vlan', 'id', String(id));
+  } catch (err) {
+    throw Object.assign(new Error(`no VLAN devices: ${String(err.stderr).trim()}`), {
+      unsupported: `the kernel lacks 802.1Q VLAN devices (ip link add type vlan: ${String(err.stderr).trim()})`,
+    });
+  }
+  const vlan = {
+    id,
+    outer,
+    outerAddr: link.outerAddr.replace(/^198\.18\./, '198.19.'),
+    innerAddr: link.innerAddr.replace(/^198\.18\./, '198.19.'),
+  };
+  ip('-n', link.ns, 'link', 'add', 'link', link.inner, 'name', 'v', 'type', 'vlan', 'id', String(id));
+  fs.writeFileSync(`/proc/sys/net/ipv6/conf/${outer}/disable_ipv6`, '1'); // (sysctl reads the dot in the name as a separator)
+  execFileSync('ip', ['netns', 'exec', link.ns, 'sysctl', '-qw', 'net.ipv6.conf.v.disable_ipv6=1']);
+  ip('addr', 'add', `${vlan.outerAddr}/30`, 'dev', outer);
+  ip('-n', link.ns, 'addr', 'add', `${vlan.innerAddr}/30`, 'dev', 'v');
+  ip('link', 'set', outer, 'up');
+  ip('-n', link.ns, 'link', 'set', 'v', 'up');
+  ip('neigh', 'replace', vlan.innerAddr, 'lladdr', mac('v', link.ns), 'dev', outer, 'nud', 'permanent');
+  ip('-n', link.ns, 'neigh', 'replace', vlan.outerAddr, 'lladdr', mac(outer), 'dev', 'v', 'nud', 'permanent');
+  return vlan;
 }
 
 /**
@@ -164,4 +197,4 @@ async function createLinkWithSink(port) {
   return link;
 }
 
-module.exports = { createLink, createLinkWithSink, removeLink, inPeer, sendFromPeer, sendToPeer };
+module.exports = { createLink, createLinkWithSink, removeLink, inPeer, sendFromPeer, sendToPeer, addVlan };

@@ -168,6 +168,7 @@ class EbpfBackend implements Backend {
           wakeupBytes: Math.min(WAKEUP_BYTES, size / 8),
           batchBytes: Math.min(BATCH_BYTES, size / 4),
           drainIntervalMs: drainInterval(options.batchTimeout),
+          snaplen: options.snaplen,
           promiscuous: options.promiscuous,
           targets: hooked.map((i) => target(i, programs)),
           skipGone: this.#known !== undefined,

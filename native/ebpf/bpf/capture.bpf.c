@@ -6,6 +6,7 @@
 // starts at its IP header.
 #include <linux/bpf.h>
 #include <linux/if_packet.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "../../common/bpf/ring_wakeup.h"
@@ -90,6 +91,9 @@ static __always_inline int emit(struct __sk_buff* skb, __u64 cap, __u32 directio
   r->wire_len = skb->len;
   r->cap_len = cap;
   r->direction = direction;
+  r->vlan_tpid = skb->vlan_present ? bpf_ntohs(skb->vlan_proto) : 0;
+  r->vlan_tci = skb->vlan_tci;
+  __builtin_memset(r->reserved, 0, sizeof(r->reserved));
   if (owned) __builtin_memcpy(r + 1, owners, sizeof(*owners));
   bpf_ringbuf_submit(r, ring_wakeup(&tw_records, sizeof(*r) + owned + room, wakeup_bytes));
   return 0;

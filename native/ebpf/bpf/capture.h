@@ -39,7 +39,12 @@ struct tapwire_record {
   __u32 ifindex;
   __u32 wire_len;
   __u32 cap_len;
-  __u32 direction; /* 0 in, 1 out */
+  __u16 direction; /* 0 in, 1 out */
+  /* An 802.1Q tag the kernel holds in the skb's metadata, not in the bytes: its TPID
+   * (0: no tag) and TCI. User space puts it back into an Ethernet frame. */
+  __u16 vlan_tpid;
+  __u16 vlan_tci;
+  __u16 reserved[3];
 };
 
 #endif
