@@ -38,7 +38,10 @@ const CASES = [
 ];
 
 for (const variant of VARIANTS) {
-  describe(`VLAN-tagged traffic, as tcpdump captures it (${Object.values(variant).join(', ')})`, function () {
+  const name = Object.entries(variant)
+    .map(([k, v]) => (k === 'zeroCopy' ? 'zero-copy' : v))
+    .join(', ');
+  describe(`VLAN-tagged traffic, as tcpdump captures it (${name})`, function () {
     let link;
     let vlan;
     const sockets = [];
