@@ -29,22 +29,13 @@ const META_WORDS = BATCH_RECORD.WORDS;
 const META_BYTES = META_WORDS * 4;
 const MAX_BLOCK = 1024 * 1024;
 const MIN_BLOCK = 16 * 1024;
-/** Blocks a zero-copy ring has at least (where the buffer allows): see geometry(). */
-const LENT_MIN_BLOCKS = 64;
 /** How long close() waits at most for the kernel to retire the block it fills. */
 const RETIRE_WAIT_MS = 2000;
 
-/**
- * Each block a power of two between 16 KiB and 1 MiB, and at least `minBlocks` of them
- * where the buffer allows. Copied blocks go back to the kernel as soon as they are
- * copied: eight suffice. A lent block stays user space's until the batch is given back,
- * and at low rates the kernel retires a block each batchTimeout however little it holds:
- * the ring then holds blockCount × batchTimeout of a consumer's delay (the default
- * 64 blocks, 640 ms; eight would give 80 ms, which a busy machine outlasted).
- */
-function geometry(bufferSize: number, minBlocks: number): { blockSize: number; blockCount: number } {
+/** Eight blocks or more, each a power of two between 16 KiB and 1 MiB. */
+function geometry(bufferSize: number): { blockSize: number; blockCount: number } {
   let blockSize = MAX_BLOCK;
-  while (blockSize > MIN_BLOCK && blockSize * minBlocks > bufferSize) blockSize /= 2;
+  while (blockSize > MIN_BLOCK && blockSize * 8 > bufferSize) blockSize /= 2;
   return { blockSize, blockCount: Math.max(2, Math.floor(bufferSize / blockSize)) };
 }
 
@@ -136,7 +127,7 @@ class RawSocketBackend implements Backend {
     this.#ns = ns;
     this.#names = new InterfaceNames(ns);
     this.#batchTimeout = options.batchTimeout;
-    const { blockSize, blockCount } = geometry(options.bufferSize, options.zeroCopy ? LENT_MIN_BLOCKS : 8);
+    const { blockSize, blockCount } = geometry(options.bufferSize);
     this.lends = options.zeroCopy;
     const onBatch = (buffer: ArrayBuffer, count: number, bytes: number): void => {
       this.#sink?.(Batch.of(buffer, count, bytes));
